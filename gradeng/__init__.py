@@ -1,0 +1,1 @@
+"""gradeng: classification losses specified by their scale coefficient g(p) = dL/dp."""

@@ -1,0 +1,5 @@
+import sys
+
+from gradeng._cli import main
+
+sys.exit(main())
