@@ -1,1 +1,34 @@
-"""gradeng: classification losses specified by their scale coefficient g(p) = dL/dp."""
+"""gradeng: classification losses specified by their scale coefficient g(p) = dL/dp.
+
+Kilbas & Paringer, "Gradient as a foundation for building a loss function" (2020): a loss is
+fixed by g(p) = dL/dp and L(1) = 0. gradeng derives L symbolically, injects g as the exact
+derivative of JAX losses, and ships a catalog (CE, focal, Maki, QCE, Poly-1, GCE).
+"""
+
+from gradeng._catalog import CATALOG as CATALOG
+from gradeng._catalog import CROSS_ENTROPY as CROSS_ENTROPY
+from gradeng._catalog import FOCAL as FOCAL
+from gradeng._catalog import GCE as GCE
+from gradeng._catalog import LOSSES as LOSSES
+from gradeng._catalog import MAKI as MAKI
+from gradeng._catalog import POLY1 as POLY1
+from gradeng._catalog import QCE as QCE
+from gradeng._catalog import cross_entropy_loss as cross_entropy_loss
+from gradeng._catalog import focal_loss as focal_loss
+from gradeng._catalog import gce_loss as gce_loss
+from gradeng._catalog import get_coefficient as get_coefficient
+from gradeng._catalog import maki_loss as maki_loss
+from gradeng._catalog import poly1_loss as poly1_loss
+from gradeng._catalog import qce_loss as qce_loss
+from gradeng._coefficient import P as P
+from gradeng._coefficient import Domain as Domain
+from gradeng._coefficient import ScaleCoefficient as ScaleCoefficient
+from gradeng._losses import logit_weight as logit_weight
+from gradeng._losses import loss_from_coefficient as loss_from_coefficient
+from gradeng._losses import loss_from_gradient as loss_from_gradient
+from gradeng._losses import loss_value as loss_value
+from gradeng._losses import scale_coefficient as scale_coefficient
+from gradeng._reductions import mean_over_elements as mean_over_elements
+from gradeng._reductions import normalize_by_positives as normalize_by_positives
+from gradeng._reductions import ohem_mask as ohem_mask
+from gradeng._special import maki_tail as maki_tail

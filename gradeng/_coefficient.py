@@ -61,6 +61,19 @@ class Domain:
       return False
     return True
 
+  def contains_traced(self, value):
+    """``contains`` for JAX values, as a boolean array (used to poison traced inputs)."""
+    import jax.numpy as jnp
+
+    ok = jnp.isfinite(value)
+    if self.integer:
+      ok &= value == jnp.round(value)
+    if self.lower is not None:
+      ok &= (value > self.lower) if self.lower_open else (value >= self.lower)
+    if self.upper is not None:
+      ok &= (value < self.upper) if self.upper_open else (value <= self.upper)
+    return ok
+
   def sympy_assumptions(self) -> dict[str, bool]:
     """Assumptions that help SymPy integrate (e.g. ``nonnegative`` for γ ≥ 0)."""
     assumptions: dict[str, bool] = {"real": True}

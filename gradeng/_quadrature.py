@@ -1,0 +1,55 @@
+"""The loss from its logit weight by quadrature, for coefficients with no usable closed form.
+
+With s = -log t (so t = e^{-s}, dt = -t ds) the defining integral becomes an integral of the
+logit weight w(t) = t·g(t) over log-probability:
+
+.. math::
+  L(p) = \\int_p^1 -g(t)\\,dt = \\int_0^{\\ell} -w(e^{-s})\\,ds, \\qquad \\ell = -\\log p.
+
+CE (w = -1) gives ℓ, QCE (w = log t = -s) gives ℓ²/2. The integral is taken by tanh–sinh
+(double-exponential) quadrature on [0, ℓ], which is insensitive to the endpoint singularities of
+w (e.g. (1 - t)^γ with non-integer γ at t = 1) and, since the nodes are s = ℓ·u_k, keeps its
+*relative* accuracy for tiny ℓ (p → 1). Node positions near s = 0 are formed as ℓ·σ(·) so that
+log(1 - t) = log(-expm1(-s)) never cancels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+
+_STEP = 1.0 / 8.0
+_HALF_RANGE = 3.25
+
+
+def _tanh_sinh_rule() -> tuple[np.ndarray, np.ndarray]:
+  """Fractions u_k ∈ (0, 1) of the interval and weights for ∫_0^1 f(u) du."""
+  t = np.arange(-_HALF_RANGE, _HALF_RANGE + _STEP / 2, _STEP)
+  x = math.pi * np.sinh(t)
+  u = 1.0 / (1.0 + np.exp(-x))  # (1 + tanh(x/2)) / 2, computed without cancellation
+  weights = _STEP * math.pi * np.cosh(t) * u / (1.0 + np.exp(x))
+  return u, weights
+
+
+_U, _WEIGHTS = _tanh_sinh_rule()
+
+
+def integrate_weight(weight_fn, log_p, **params):
+  """L(p) = ∫_0^{-log p} -w(e^{-s}) ds for a log-space weight ``w(log_p, log_q, **params)``.
+
+  Args:
+    weight_fn: JAX function of (log t, log(1 - t)) returning w(t) = t·g(t), elementwise.
+    log_p: log p of the true class, any shape.
+    **params: passed to ``weight_fn``.
+
+  Returns:
+    L(p), shape of ``log_p``; ≈ 1e-7 relative error in float32 for smooth w.
+  """
+  length = -log_p
+  total = jnp.zeros_like(length)
+  for u, weight in zip(_U, _WEIGHTS):
+    s = length * u
+    total = total + weight * weight_fn(-s, jnp.log(-jnp.expm1(-s)), **params)
+  return -length * total
