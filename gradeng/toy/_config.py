@@ -1,0 +1,290 @@
+"""Sweep configurations of the toy imbalance simulations: frozen dataclasses and named presets.
+
+A config fixes everything that determines the numbers of a sweep: the grid (loss × hyper-parameter
+× imbalance ratio × seed), the training (steps, learning rate, sizes) and the chunking of the grid
+into saved pieces. It is written to ``config.json`` in the results directory, and a directory
+written by a different config is refused (`check_same_config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from . import _losses
+
+LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
+"""``((loss name, (hyper-parameter values...)), ...)``; ``(None,)`` for a loss without one."""
+
+
+def _check_positive(name: str, value: Any, *, integer: bool = False) -> None:
+  ok_type = numbers.Integral if integer else numbers.Real
+  if isinstance(value, bool) or not isinstance(value, ok_type) or not value > 0 or (
+      not integer and not math.isfinite(value)):
+    kind = "a positive integer" if integer else "a positive finite number"
+    raise ValueError(f"`{name}` must be {kind}; got {value!r}.")
+
+
+def _normalise_losses(losses: Any) -> LossGrid:
+  if isinstance(losses, Mapping):
+    losses = tuple(losses.items())
+  grid = []
+  seen = set()
+  for entry in losses:
+    if isinstance(entry, str) or len(entry) != 2:
+      raise ValueError(f"Each entry of `losses` must be (name, hyper-parameter values); got {entry!r}.")
+    name, values = entry
+    _losses.check_loss_name(name)
+    if name in seen:
+      raise ValueError(f"Loss `{name}` is listed twice in `losses`.")
+    seen.add(name)
+    grid.append((name, _losses.check_hypers(name, values)))
+  if not grid:
+    raise ValueError("Empty grid: `losses` is empty.")
+  return tuple(grid)
+
+
+def _normalise_grid_axes(config) -> None:
+  object.__setattr__(config, "losses", _normalise_losses(config.losses))
+  imbalance = tuple(config.imbalance)
+  if not imbalance:
+    raise ValueError("Empty grid: `imbalance` is empty.")
+  for ratio in imbalance:
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (
+        math.isfinite(ratio) and ratio > 0):
+      raise ValueError(
+          f"Imbalance ratios (majority:minority, e.g. 100 for 1:100) must be finite and > 0; "
+          f"got {ratio!r}.")
+  object.__setattr__(config, "imbalance", tuple(float(r) for r in imbalance))
+  seeds = tuple(config.seeds)
+  if not seeds:
+    raise ValueError("Empty grid: `seeds` is empty.")
+  for seed in seeds:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+      raise ValueError(f"Seeds must be integers in [0, 2**32); got {seed!r}.")
+  if len(set(seeds)) != len(seeds):
+    raise ValueError(f"`seeds` has duplicates: {list(seeds)}.")
+  object.__setattr__(config, "seeds", tuple(int(s) for s in seeds))
+  _check_positive("steps", config.steps, integer=True)
+  _check_positive("lr", config.lr)
+  _check_positive("chunk_size", config.chunk_size, integer=True)
+
+
+class _ConfigMixin:
+  kind: ClassVar[str]
+
+  def to_dict(self) -> dict[str, Any]:
+    """The config as plain JSON data (``kind`` included)."""
+    data = {"kind": self.kind, **dataclasses.asdict(self)}
+    return json.loads(json.dumps(data))
+
+  def replace(self, **changes: Any):
+    """A copy with some fields changed (validated again)."""
+    return dataclasses.replace(self, **changes)
+
+  @property
+  def n_cells(self) -> int:
+    """Number of trainings in the grid."""
+    settings = sum(len(values) for _, values in self.losses)
+    return settings * len(self.imbalance) * len(self.seeds)
+
+
+@dataclasses.dataclass(frozen=True)
+class FreeLogitConfig(_ConfigMixin):
+  """Free-logit dynamics (paper §2.1 made dynamic).
+
+  ``n_hard`` hard positives start at p_t ≈ ``p_hard``; ``ratio · n_hard`` easy negatives start at
+  p_t ≈ ``p_easy`` (logits jittered by ``jitter``, seeded). Each example owns a logit θ_i and all
+  share a bias b: z_i = θ_i + b. Gradient descent: θ_i ← θ_i - lr · dL_i/dz_i (each example on its
+  own loss) and b ← b - bias_lr · mean_i dL_i/dz_i (the shared parameter on the mean loss, where
+  the majority's gradient budget counts). The easy examples are simulated as ``easy_groups``
+  groups of ``ratio · n_hard / easy_groups`` identical examples (exact: identical logits stay
+  identical), so any ratio has the same array shapes.
+  """
+
+  kind: ClassVar[str] = "free_logit"
+  name: str = "free_logit"
+  losses: LossGrid = (("ce", (None,)), ("focal", (2.0,)), ("maki", (1.0,)), ("qce", (None,)))
+  imbalance: tuple[float, ...] = (100.0,)
+  seeds: tuple[int, ...] = (0,)
+  steps: int = 200
+  lr: float = 0.5
+  bias_lr: float = 0.5
+  n_hard: int = 10
+  easy_groups: int = 10
+  p_easy: float = 0.9
+  p_hard: float = 0.3
+  jitter: float = 0.2
+  chunk_size: int = 64
+
+  def __post_init__(self):
+    _normalise_grid_axes(self)
+    _check_positive("bias_lr", self.bias_lr)
+    _check_positive("n_hard", self.n_hard, integer=True)
+    _check_positive("easy_groups", self.easy_groups, integer=True)
+    for name in ("p_easy", "p_hard"):
+      value = getattr(self, name)
+      if not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(f"`{name}` must be in (0, 1); got {value!r}.")
+    if not isinstance(self.jitter, numbers.Real) or not (math.isfinite(self.jitter) and self.jitter >= 0):
+      raise ValueError(f"`jitter` must be a finite number >= 0; got {self.jitter!r}.")
+
+
+DATASETS = ("gaussian", "xor")
+MODELS = ("logreg", "mlp")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassificationConfig(_ConfigMixin):
+  """Imbalanced binary classification on a synthetic 2-D problem.
+
+  ``dataset``: ``"gaussian"`` (two overlapping unit Gaussians whose means are ``separation``
+  apart) or ``"xor"`` (four unit Gaussians at (±s/2, ±s/2), the minority on one diagonal: not
+  linearly separable). ``model``: ``"logreg"`` (logistic regression) or ``"mlp"`` (one hidden
+  ReLU layer of ``hidden`` units, Flax NNX). The training set has ``n_train`` examples of which
+  round(n_train / (1 + ratio)) (at least 1) are the minority (label 1); full-batch Adam on the
+  mean loss. The test set has ``n_test`` examples of each class, the majority weighted by the
+  ratio so that test metrics are those of the imbalanced distribution.
+  """
+
+  kind: ClassVar[str] = "classification"
+  name: str = "gaussian_logreg"
+  dataset: str = "gaussian"
+  model: str = "logreg"
+  losses: LossGrid = (("ce", (None,)), ("focal", (2.0,)), ("maki", (1.0,)), ("qce", (None,)))
+  imbalance: tuple[float, ...] = (10.0, 100.0)
+  seeds: tuple[int, ...] = (0,)
+  steps: int = 300
+  lr: float = 0.02
+  hidden: int = 16
+  n_train: int = 2048
+  n_test: int = 2048
+  separation: float = 3.0
+  chunk_size: int = 64
+
+  def __post_init__(self):
+    _normalise_grid_axes(self)
+    if self.dataset not in DATASETS:
+      raise ValueError(f"Unknown dataset `{self.dataset}`; expected one of {list(DATASETS)}.")
+    if self.model not in MODELS:
+      raise ValueError(f"Unknown model `{self.model}`; expected one of {list(MODELS)}.")
+    _check_positive("hidden", self.hidden, integer=True)
+    _check_positive("n_test", self.n_test, integer=True)
+    _check_positive("separation", self.separation)
+    if isinstance(self.n_train, bool) or not isinstance(self.n_train, numbers.Integral) or self.n_train < 2:
+      raise ValueError(f"`n_train` must be an integer >= 2; got {self.n_train!r}.")
+
+
+Config = FreeLogitConfig | ClassificationConfig
+
+_FULL_LOSSES: LossGrid = (
+    ("ce", (None,)), ("focal", (0.5, 1.0, 2.0, 5.0)), ("maki", (1.0, 2.0, 4.0)),
+    ("qce", (None,)), ("poly1", (1.0,)), ("gce", (0.7,)))
+_QUICK_LOSSES: LossGrid = (("ce", (None,)), ("focal", (2.0,)), ("maki", (1.0, 2.0)), ("qce", (None,)))
+_FULL = dict(losses=_FULL_LOSSES, imbalance=(1.0, 10.0, 100.0, 1000.0), seeds=tuple(range(5)))
+_QUICK = dict(losses=_QUICK_LOSSES, imbalance=(10.0, 100.0), seeds=(0, 1))
+
+#: name -> (full config, quick config)
+PRESETS: dict[str, tuple[Config, Config]] = {
+    "free_logit": (
+        FreeLogitConfig(name="free_logit", steps=300, **_FULL),
+        FreeLogitConfig(name="free_logit-quick", steps=100, **_QUICK)),
+    "gaussian_logreg": (
+        ClassificationConfig(name="gaussian_logreg", dataset="gaussian", model="logreg", **_FULL),
+        ClassificationConfig(name="gaussian_logreg-quick", dataset="gaussian", model="logreg",
+                             steps=100, n_train=512, n_test=512, **_QUICK)),
+    "gaussian_mlp": (
+        ClassificationConfig(name="gaussian_mlp", dataset="gaussian", model="mlp", **_FULL),
+        ClassificationConfig(name="gaussian_mlp-quick", dataset="gaussian", model="mlp",
+                             steps=100, n_train=512, n_test=512, **_QUICK)),
+    "xor_mlp": (
+        ClassificationConfig(name="xor_mlp", dataset="xor", model="mlp", **_FULL),
+        ClassificationConfig(name="xor_mlp-quick", dataset="xor", model="mlp",
+                             steps=100, n_train=512, n_test=512, **_QUICK)),
+}
+
+
+def get_config(name: str, *, quick: bool = False) -> Config:
+  """The preset sweep ``name`` (one of `PRESETS`), or its small ``quick`` version."""
+  if name not in PRESETS:
+    raise ValueError(f"Unknown simulation `{name}`; expected one of {sorted(PRESETS)}.")
+  return PRESETS[name][1 if quick else 0]
+
+
+def config_from_dict(data: Mapping[str, Any]) -> Config:
+  """Inverse of ``config.to_dict()``."""
+  data = dict(data)
+  kind = data.pop("kind", None)
+  classes = {cls.kind: cls for cls in (FreeLogitConfig, ClassificationConfig)}
+  if kind not in classes:
+    raise ValueError(f"Unknown config kind {kind!r}; expected one of {sorted(classes)}.")
+  return classes[kind](**data)
+
+
+def check_same_config(stored: Mapping[str, Any], config: Config, where: str) -> None:
+  """Raises `ValueError` naming the first key where ``stored`` (read from ``where``) differs."""
+  current = config.to_dict()
+  for key in sorted(set(stored) | set(current)):
+    if stored.get(key, "<absent>") != current.get(key, "<absent>"):
+      raise ValueError(
+          f"{where} was written by a different config: `{key}` is "
+          f"{json.dumps(stored.get(key, '<absent>'))} there but {json.dumps(current.get(key, '<absent>'))} "
+          f"now. Use another results directory (or delete that one) instead of mixing them.")
+
+
+def parse_override(config: Config, assignment: str) -> Config:
+  """``config`` with one ``field=value`` override from the command line applied.
+
+  Tuple fields take comma-separated values (``seeds=0,1,2``, ``imbalance=10,100``); ``losses``
+  takes ``name[:v1:v2...]`` items (``losses=ce,focal:1:2,maki:1``).
+  """
+  key, sep, text = assignment.partition("=")
+  fields = {f.name: f for f in dataclasses.fields(config)}
+  if not sep or key not in fields:
+    raise ValueError(f"Override must be `field=value` with a field of {sorted(fields)}; got {assignment!r}.")
+  items = [t for t in text.split(",") if t.strip()] if text.strip() else []
+  current = getattr(config, key)
+  try:
+    if key == "losses":
+      value = []
+      for item in items:
+        name, *values = item.strip().split(":")
+        hypers = tuple(float(v) for v in values)
+        if _losses.hyper_name(name) is None:
+          hypers = hypers or (None,)
+        elif not hypers:
+          raise ValueError(f"Loss `{name}` needs hyper-parameter values, as `{name}:v1:v2`.")
+        value.append((name, hypers))
+    elif key == "imbalance":
+      value = tuple(float(t) for t in items)
+    elif key == "seeds":
+      value = tuple(int(t) for t in items)
+    elif isinstance(current, bool):
+      value = text.lower() in ("1", "true", "yes")
+    elif isinstance(current, int):
+      value = int(text)
+    elif isinstance(current, float):
+      value = float(text)
+    else:
+      value = text
+  except ValueError as error:
+    if "could not convert" in str(error) or "invalid literal" in str(error):
+      raise ValueError(f"Bad value in override {assignment!r}: {error}.") from None
+    raise
+  return config.replace(**{key: value})
+
+
+def grid_cells(config: Config) -> list[tuple[str, float | None, float, int]]:
+  """The grid in its fixed order: (loss, hyper-parameter, imbalance ratio, seed) per training."""
+  return [(loss, hyper, ratio, seed)
+          for loss, hypers in config.losses for hyper in hypers
+          for ratio in config.imbalance for seed in config.seeds]
+
+
+def settings(config: Config) -> Sequence[tuple[str, float | None]]:
+  """The (loss, hyper-parameter) settings in grid order."""
+  return [(loss, hyper) for loss, hypers in config.losses for hyper in hypers]

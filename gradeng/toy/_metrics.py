@@ -1,0 +1,83 @@
+"""Metrics of the toy simulations, as pure JAX functions usable under ``jit``/``vmap``.
+
+Test sets are drawn balanced and *weighted* to the imbalanced distribution (the majority class
+weighted by the imbalance ratio), so every metric is that of the imbalanced problem while the
+arrays keep one static shape for every ratio in a sweep.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def minority_recall(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Fraction of label-1 examples with σ(z) ≥ 0.5 (i.e. z ≥ 0).
+
+  Args:
+    logits: ``[n]`` logits of the minority (label 1) class.
+    labels: ``[n]`` labels in {0, 1}.
+  Returns:
+    scalar recall; NaN if there is no label-1 example.
+  """
+  positive = labels == 1
+  return jnp.sum(positive & (logits >= 0)) / jnp.sum(positive)
+
+
+def average_precision(scores: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
+  """Weighted average precision (area under the step precision-recall curve).
+
+  .. math::
+    AP = \\sum_k \\frac{w_k y_k}{\\sum_j w_j y_j} \\, \\mathrm{precision}@k,
+
+  over examples sorted by decreasing score; ``sklearn.metrics.average_precision_score`` with
+  ``sample_weight`` when scores have no ties.
+
+  Args:
+    scores: ``[n]`` scores (logits are best: σ saturates to ties in float32).
+    labels: ``[n]`` labels in {0, 1}.
+    weights: ``[n]`` non-negative example weights.
+  Returns:
+    scalar AP in [0, 1].
+  """
+  order = jnp.argsort(-scores, stable=True)
+  y = labels[order].astype(scores.dtype)
+  w = weights[order].astype(scores.dtype)
+  true_positive = jnp.cumsum(w * y)
+  false_positive = jnp.cumsum(w * (1 - y))
+  precision = true_positive / jnp.maximum(true_positive + false_positive, jnp.finfo(scores.dtype).tiny)
+  return jnp.sum(w * y * precision) / jnp.sum(w * y)
+
+
+def expected_calibration_error(probs: jax.Array, labels: jax.Array, weights: jax.Array,
+                               n_bins: int = 10) -> jax.Array:
+  """Weighted expected calibration error of binary probabilities, equal-width bins.
+
+  .. math::
+    ECE = \\sum_b \\frac{|\\sum_{i \\in b} w_i (p_i - y_i)|}{\\sum_i w_i}.
+
+  Args:
+    probs: ``[n]`` predicted probabilities of label 1.
+    labels: ``[n]`` labels in {0, 1}.
+    weights: ``[n]`` example weights.
+    n_bins: number of equal-width bins on [0, 1] (p = 1 falls in the last).
+  Returns:
+    scalar ECE in [0, 1].
+  """
+  bins = jnp.clip(jnp.floor(probs * n_bins).astype(jnp.int32), 0, n_bins - 1)
+  gap = jax.ops.segment_sum(weights * (probs - labels.astype(probs.dtype)), bins, num_segments=n_bins)
+  return jnp.sum(jnp.abs(gap)) / jnp.sum(weights)
+
+
+def gradient_share(gradients: jax.Array, group: jax.Array, counts: jax.Array | None = None) -> jax.Array:
+  """Share of the gradient magnitude Σ|g_i| that comes from the examples in ``group``.
+
+  Args:
+    gradients: ``[n]`` per-example gradients (dL/dz or the scale coefficient g).
+    group: ``[n]`` boolean membership of the group (hard or minority examples).
+    counts: optional ``[n]`` multiplicities (an entry standing for that many examples).
+  Returns:
+    scalar share in [0, 1]; NaN when every gradient is exactly zero.
+  """
+  magnitude = jnp.abs(gradients) if counts is None else counts * jnp.abs(gradients)
+  return jnp.sum(jnp.where(group, magnitude, 0)) / jnp.sum(magnitude)
