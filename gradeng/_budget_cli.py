@@ -1,0 +1,90 @@
+"""`gradeng budget`: summed scale coefficients of easy vs hard groups (paper §2.1).
+
+Example (the paper's numbers: CE −1111 vs −33, focal γ=2 −32 vs −33)::
+
+  gradeng budget --group easy=1000@0.9 --group hard=10@0.3 \\
+      --loss ce --loss focal:gamma=2 --loss maki:gamma=1 --loss qce [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+
+from gradeng._budget import PAPER_GROUPS, PAPER_LOSSES, gradient_budget
+from gradeng._catalog import CATALOG
+from gradeng._cli import UsageError
+
+_GROUP = re.compile(r"^(?P<name>[^=@\s]+)=(?P<count>[^@\s]+)@(?P<p>\S+)$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_group(text: str) -> tuple[str, float, float]:
+  """``NAME=COUNT@P`` -> (name, count, p), e.g. ``easy=1000@0.9``."""
+  match = _GROUP.match(text.strip())
+  if not match:
+    raise UsageError(f"malformed --group {text!r}; expected NAME=COUNT@P, e.g. easy=1000@0.9")
+  name = match["name"]
+  count = _number(match["count"], f"count in --group {text!r}")
+  p = _number(match["p"], f"p in --group {text!r}")
+  if not count > 0:
+    raise UsageError(f"count in --group {text!r} must be > 0; got {match['count']}")
+  if not 0 < p < 1:
+    raise UsageError(f"p in --group {text!r} must be in (0, 1); got {match['p']}")
+  return name, count, p
+
+
+def parse_loss(text: str) -> tuple[str, dict[str, float]]:
+  """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> (name, params), e.g. ``focal:gamma=2``."""
+  name, _, rest = text.strip().partition(":")
+  if name not in CATALOG:
+    raise UsageError(f"unknown loss {name!r} in --loss {text!r}; the catalog has {sorted(CATALOG)}")
+  params = {}
+  for item in filter(None, (s.strip() for s in rest.split(","))) if rest else ():
+    key, eq, value = item.partition("=")
+    if not eq or not _NAME.match(key.strip()):
+      raise UsageError(f"malformed parameter {item!r} in --loss {text!r}; expected KEY=VALUE, "
+                       f"e.g. focal:gamma=2")
+    params[key.strip()] = _number(value.strip(), f"parameter {key.strip()!r} in --loss {text!r}")
+  if rest and not params:
+    raise UsageError(f"malformed --loss {text!r}; expected NAME or NAME:KEY=VALUE[,KEY=VALUE]")
+  return name, params
+
+
+def _number(text: str, what: str) -> float:
+  try:
+    value = int(text)
+  except ValueError:
+    try:
+      value = float(text)
+    except ValueError:
+      raise UsageError(f"{what} must be a number; got {text!r}") from None
+  if not math.isfinite(value):
+    raise UsageError(f"{what} must be finite; got {text!r}")
+  return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      "--group", action="append", metavar="NAME=COUNT@P",
+      help="a group of COUNT examples at probability P of the true class (repeatable); "
+           "default: the paper's easy=1000@0.9 and hard=10@0.3")
+  parser.add_argument(
+      "--loss", action="append", metavar="NAME[:K=V,...]",
+      help=f"a catalog loss with parameters, e.g. focal:gamma=2 (repeatable; one of "
+           f"{', '.join(sorted(CATALOG))}); default: ce, focal:gamma=2, maki:gamma=1, qce")
+  parser.add_argument("--json", action="store_true",
+                      help="print JSON (one record per group × loss) instead of tables")
+
+
+def run(args: argparse.Namespace) -> int:
+  groups = [parse_group(g) for g in args.group] if args.group else list(PAPER_GROUPS)
+  losses = [parse_loss(s) for s in args.loss] if args.loss else list(PAPER_LOSSES)
+  budget = gradient_budget(groups, losses)
+  if args.json:
+    print(json.dumps(budget.records(), indent=2))
+  else:
+    print(budget.to_markdown(), end="")
+  return 0

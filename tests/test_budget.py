@@ -1,0 +1,151 @@
+"""Tests for the gradient budget (paper §2.1) and `gradeng budget`."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gradeng._budget import PAPER_GROUPS, gradient_budget, hard_share
+from gradeng._cli import main
+from gradeng._catalog import MAKI
+
+LOSSES = ["ce", ("focal", {"gamma": 2}), ("maki", {"gamma": 1}), "qce"]
+
+
+@pytest.fixture(scope="module")
+def paper():
+  return gradient_budget(PAPER_GROUPS, LOSSES)
+
+
+def _focal_g(p, gamma):
+  return gamma * (1 - p) ** (gamma - 1) * math.log(p) - (1 - p) ** gamma / p
+
+
+def test_paper_numbers_with_the_papers_rounding(paper):
+  # Kilbas & Paringer §2.1: CE −1111 vs −33; focal γ=2 −32 vs −33.
+  assert round(paper.sum("easy", "ce")) == -1111
+  assert round(paper.sum("hard", "ce")) == -33
+  assert round(paper.sum("easy", "focal")) == -32
+  assert round(paper.sum("hard", "focal")) == -33
+
+
+def test_paper_numbers_exact(paper):
+  assert paper.sum("easy", "ce") == pytest.approx(-10000 / 9, rel=1e-15)  # 1000·(−1/0.9)
+  assert paper.sum("hard", "ce") == pytest.approx(-100 / 3, rel=1e-15)  # 10·(−1/0.3)
+  # focal γ=2: g = 2(1−p)log p − (1−p)²/p
+  # easy: 1000·(0.2·log 0.9 − 0.01/0.9) = −21.0721… − 11.1111… = −32.18321…
+  assert paper.sum("easy", "focal:gamma=2") == pytest.approx(1000 * _focal_g(0.9, 2), rel=1e-14)
+  assert paper.sum("easy", "focal") == pytest.approx(-32.183214242676371, rel=1e-15)
+  # hard: 10·(1.4·log 0.3 − 0.49/0.3) = −16.8556… − 16.3333… = −33.18895…
+  assert paper.sum("hard", "focal") == pytest.approx(-33.188952593896437, rel=1e-15)
+  # Maki γ=1: g = −(1−p)/p: 1000·(−0.1/0.9) = −111.1…, 10·(−0.7/0.3) = −23.3…
+  assert paper.sum("easy", "maki") == pytest.approx(-1000 / 9, rel=1e-15)
+  assert paper.sum("hard", "maki") == pytest.approx(-70 / 3, rel=1e-15)
+  # QCE: g = log(p)/p.
+  assert paper.sum("easy", "qce") == pytest.approx(1000 * math.log(0.9) / 0.9, rel=1e-14)
+  assert paper.sum("hard", "qce") == pytest.approx(10 * math.log(0.3) / 0.3, rel=1e-14)
+
+
+def test_ratios_weights_and_shares(paper):
+  assert (paper.hard, paper.easy) == ("hard", "easy")
+  assert paper.ratio("ce") == pytest.approx(0.03, rel=1e-14)  # (100/3)/(10000/9)
+  assert paper.ratio("focal") == pytest.approx(33.188952593896437 / 32.183214242676371, rel=1e-14)
+  # w = p·g: CE w = −1, so Σw = −count; Maki γ=1 w = −(1−p); QCE w = log p.
+  assert paper.entry("easy", "ce").w_sum == -1000.0
+  assert paper.entry("hard", "ce").w_sum == -10.0
+  assert paper.ratio("ce", weights=True) == pytest.approx(0.01, rel=1e-14)
+  assert paper.entry("easy", "maki").w == pytest.approx(-0.1, rel=1e-15)
+  assert paper.entry("hard", "qce").w == pytest.approx(math.log(0.3), rel=1e-15)
+  assert paper.entry("hard", "ce").share == pytest.approx((100 / 3) / (100 / 3 + 10000 / 9), rel=1e-14)
+  for loss in paper.losses:
+    assert sum(paper.entry(g, loss).share for g in ("easy", "hard")) == pytest.approx(1.0)
+
+
+def test_records_and_markdown(paper):
+  records = paper.records()
+  assert len(records) == 8
+  assert {"group", "loss", "sum"} <= set(records[0])
+  assert [r["loss"] for r in records[::2]] == ["ce", "focal:gamma=2", "maki:gamma=1", "qce"]
+  text = paper.to_markdown()
+  assert "-1111.11" in text and "-33.33" in text and "-32.18" in text and "-33.19" in text
+
+
+def test_any_coefficient_and_user_params():
+  # Poly-1 with ε = −1 is Maki γ=1; GCE q=1 has g = −1 (w = −p).
+  b = gradient_budget([("a", 3, 0.25), ("b", 2, 0.75)],
+                      [("poly1", {"epsilon": -1}), (MAKI, {"gamma": 1}), ("gce", {"q": 1})])
+  assert b.sum("a", "poly1") == pytest.approx(b.sum("a", "maki")) == pytest.approx(-9.0)
+  assert b.sum("b", "gce") == -2.0 and b.entry("b", "gce").w_sum == pytest.approx(-1.5)
+  # Maki with real γ = 0.5 at p = 0.75: −(0.25)^0.5/0.75 = −2/3.
+  b = gradient_budget([("x", 1, 0.75)], [("maki", {"gamma": 0.5})])
+  assert b.sum("x", "maki") == pytest.approx(-2 / 3, rel=1e-15)
+  assert b.hard is None and b.ratio("maki") is None
+
+
+@pytest.mark.parametrize("groups, losses, match", [
+    ([("a", 0, 0.5)], ["ce"], "count"),
+    ([("a", -3, 0.5)], ["ce"], "count"),
+    ([("a", 1, 0.0)], ["ce"], "in \\(0, 1\\)"),
+    ([("a", 1, 1.0)], ["ce"], "in \\(0, 1\\)"),
+    ([("a", 1, 0.5), ("a", 2, 0.4)], ["ce"], "unique"),
+    ([("a", 1)], ["ce"], "name, count, p"),
+    ([("a", 1, 0.5)], ["nope"], "Unknown loss 'nope'"),
+    ([("a", 1, 0.5)], [("focal", {"beta": 1})], "unknown parameter"),
+    ([("a", 1, 0.5)], [("focal", {"gamma": -1})], "gamma"),
+    ([("a", 1, 0.5)], ["ce", "ce"], "once"),
+    ([], ["ce"], "at least one"),
+])
+def test_bad_input(groups, losses, match):
+  with pytest.raises(ValueError, match=match):
+    gradient_budget(groups, losses)
+
+
+def test_hard_share_matches_budget():
+  ratios = np.array([1.0, 100.0, 1e4])
+  shares = hard_share(["ce", ("focal", {"gamma": 2})], ratios, [0.9], p_hard=0.3)
+  # ratio 100 at p_easy 0.9 is the paper's setting (1000 easy : 10 hard).
+  b = gradient_budget(PAPER_GROUPS, ["ce", ("focal", {"gamma": 2})])
+  assert shares[0, 0, 1] == pytest.approx(b.entry("hard", "ce").share, rel=1e-14)
+  assert shares[1, 0, 1] == pytest.approx(b.entry("hard", "focal").share, rel=1e-14)
+  # CE, 1:1: (1/0.3) / (1/0.3 + 1/0.9) = 3/4.
+  assert shares[0, 0, 0] == pytest.approx(0.75, rel=1e-14)
+  w = hard_share(["ce"], ratios, [0.9], weights=True)
+  np.testing.assert_allclose(w[0, 0], 1 / (1 + ratios), rtol=1e-14)  # CE w = −1 everywhere
+
+
+def test_cli_table_and_json(capsys):
+  argv = ["budget", "--group", "easy=1000@0.9", "--group", "hard=10@0.3",
+          "--loss", "ce", "--loss", "focal:gamma=2", "--loss", "maki:gamma=1", "--loss", "qce"]
+  assert main(argv) == 0
+  out = capsys.readouterr().out
+  assert "| ce | easy | 1000 | 0.9 | -1.1111 | -1111.11 |" in out
+  assert main(argv + ["--json"]) == 0
+  records = json.loads(capsys.readouterr().out)
+  by = {(r["group"], r["loss"]): r["sum"] for r in records}
+  assert round(by["easy", "ce"]) == -1111 and round(by["hard", "ce"]) == -33
+  assert round(by["easy", "focal:gamma=2"]) == -32 and round(by["hard", "focal:gamma=2"]) == -33
+  assert by["easy", "ce"] == pytest.approx(-10000 / 9, rel=1e-15)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--group", "easy=1000"], "malformed --group 'easy=1000'"),
+    (["--group", "easy=x@0.9"], "count in --group 'easy=x@0.9' must be a number"),
+    (["--group", "easy=0@0.9"], "must be > 0"),
+    (["--group", "easy=-5@0.9"], "must be > 0"),
+    (["--group", "easy=10@1.5"], "must be in (0, 1); got 1.5"),
+    (["--group", "easy=10@0"], "must be in (0, 1); got 0"),
+    (["--loss", "softmax_ce"], "unknown loss 'softmax_ce'"),
+    (["--loss", "focal:gamma"], "malformed parameter 'gamma'"),
+    (["--loss", "focal:gamma=two"], "must be a number; got 'two'"),
+    (["--loss", "focal:gamma=nan"], "must be finite"),
+    (["--loss", "focal:alpha=1"], "unknown parameter(s) ['alpha']"),
+    (["--loss", "gce:q=2"], "`q` of `gce` must be"),
+])
+def test_cli_bad_input_one_line_exit_2(capsys, args, needle):
+  with pytest.raises(SystemExit) as exit_info:
+    main(["budget", *args])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.count("\n") == 1 and err.startswith("gradeng budget: error:")
+  assert needle in err
