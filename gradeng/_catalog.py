@@ -64,7 +64,10 @@ def _qce_loss(log_p, log_q):
 
 
 def _poly1_weight(log_p, log_q, epsilon):
-  return -1.0 - epsilon * jnp.exp(log_p)
+  # w = -1 - εp; for ε < 0 written as -(1 + ε) + ε(1 - p) so both terms share a sign
+  # (at ε = -1, w = -(1 - p) must not be formed as -1 + p).
+  return jnp.where(epsilon >= 0, -1.0 - epsilon * jnp.exp(log_p),
+                   -(1.0 + epsilon) + epsilon * jnp.exp(log_q))
 
 
 def _poly1_loss(log_p, log_q, epsilon):
