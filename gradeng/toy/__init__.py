@@ -1,6 +1,19 @@
-"""Toy imbalance simulations: free-logit dynamics and imbalanced classification, swept with JAX."""
+"""Toy imbalance simulations: free-logit dynamics and imbalanced classification, swept with JAX.
 
+``gradeng simulate <name> [--quick]`` runs one; `reproduce` runs the quick set for
+``gradeng reproduce``. See ``experiments/toy_imbalance/README.md``.
+"""
+
+from gradeng.toy._api import reproduce as reproduce
+from gradeng.toy._api import simulate as simulate
+from gradeng.toy._config import PRESETS as PRESETS
 from gradeng.toy._config import ClassificationConfig as ClassificationConfig
 from gradeng.toy._config import FreeLogitConfig as FreeLogitConfig
-from gradeng.toy._config import PRESETS as PRESETS
 from gradeng.toy._config import get_config as get_config
+from gradeng.toy._config import grid_cells as grid_cells
+from gradeng.toy._config import parse_override as parse_override
+from gradeng.toy._figures import make_figures as make_figures
+from gradeng.toy._sweep import SweepResult as SweepResult
+from gradeng.toy._sweep import load_sweep as load_sweep
+from gradeng.toy._sweep import plan_chunks as plan_chunks
+from gradeng.toy._sweep import run_sweep as run_sweep
