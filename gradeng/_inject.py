@@ -86,24 +86,28 @@ class _Softmax:
   def forward(kernel, logits, labels, consts, with_partials):
     scale, mask, params = consts
     onehot = labels[..., None] == jnp.arange(logits.shape[-1])
-    # p_t = σ(m) with the margin m = z_y - logsumexp_{j≠y} z_j: log p_t and log(1 - p_t) are
-    # then log_sigmoid(±m), accurate to the last bit even when p_t → 1 (where
-    # log_softmax's z_y - logsumexp(z) cancels).
-    # Shifting by the largest other logit M *before* the subtraction keeps m accurate: forming
-    # logsumexp as a float32 near |z| ~ 40 first would round m by ~2e-6, which (γ+1)-fold
-    # amplifies in Maki's q^{γ+1}.
-    others = jnp.where(onehot, -jnp.inf, logits)
-    top = jnp.max(others, axis=-1, keepdims=True)
-    top = jnp.where(jnp.isfinite(top), top, 0.0)  # a single class has no "others"
-    margin = (jnp.sum(jnp.where(onehot, logits, 0.0), axis=-1) - top[..., 0]
-              - jnp.log(jnp.sum(jnp.exp(others - top), axis=-1)))
+    # p_t = σ(m) with the margin m = z_y - log Σ_{j≠y} e^{z_j}: log p_t and log(1 - p_t) are then
+    # log_sigmoid(±m), accurate even when p_t → 1, where log_softmax's z_y - logsumexp(z)
+    # cancels (and (γ+1)-fold amplifies in Maki's q^{γ+1}). The sum over the other classes is
+    # taken directly, never as total - e_y.
+    top = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
+    shifted = jnp.exp(logits - top)
+    others = jnp.sum(jnp.where(onehot, 0.0, shifted), axis=-1)
+    true = jnp.sum(jnp.where(onehot, shifted, 0.0), axis=-1)
+    log_true = jnp.sum(jnp.where(onehot, logits - top, 0.0), axis=-1)
+    # A sum of the others below the smallest normal float means a margin beyond ~87, where
+    # 1 - p_t and every loss value are below float32's normal range; flooring it keeps log(1 - p_t)
+    # finite (≈ -margin) instead of -inf.
+    tiny = jnp.finfo(logits.dtype).tiny
+    margin = log_true - jnp.log(jnp.maximum(others, tiny))
     log_p_t = jax.nn.log_sigmoid(margin)
     log_q_t = jax.nn.log_sigmoid(-margin)
     value = jnp.where(mask, scale * kernel.value(log_p_t, log_q_t, **params), 0.0)
     if not with_partials:
       return value, None, None
     weight = jnp.where(mask, scale * kernel.weight(log_p_t, log_q_t, **params), 0.0)
-    direction = jnp.where(onehot, jnp.exp(log_q_t)[..., None], -jax.nn.softmax(logits, axis=-1))
+    probs = shifted / (others + true)[..., None]
+    direction = jnp.where(onehot, jnp.exp(log_q_t)[..., None], -probs)
     return value, weight[..., None] * direction, None
 
   @staticmethod
