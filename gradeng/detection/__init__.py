@@ -1,0 +1,32 @@
+"""Detection experiment (paper Figure 3): SSD-lite on canvases of real handwritten digits."""
+
+from gradeng.detection._boxes import batched_nms as batched_nms
+from gradeng.detection._boxes import decode as decode
+from gradeng.detection._boxes import encode as encode
+from gradeng.detection._boxes import iou_matrix as iou_matrix
+from gradeng.detection._boxes import make_anchors as make_anchors
+from gradeng.detection._boxes import match as match
+from gradeng.detection._boxes import nms as nms
+from gradeng.detection._config import DataConfig as DataConfig
+from gradeng.detection._config import ExperimentConfig as ExperimentConfig
+from gradeng.detection._config import FeatureMap as FeatureMap
+from gradeng.detection._config import LossSpec as LossSpec
+from gradeng.detection._config import ModelConfig as ModelConfig
+from gradeng.detection._config import TrainConfig as TrainConfig
+from gradeng.detection._data import DetectionDataset as DetectionDataset
+from gradeng.detection._data import InMemoryDataset as InMemoryDataset
+from gradeng.detection._data import Sample as Sample
+from gradeng.detection._data import make_digit_canvases as make_digit_canvases
+from gradeng.detection._data import make_sample as make_sample
+from gradeng.detection._experiment import load_config as load_config
+from gradeng.detection._experiment import run_experiment as run_experiment
+from gradeng.detection._experiment import summarize as summarize
+from gradeng.detection._metrics import Detections as Detections
+from gradeng.detection._metrics import all_point_ap as all_point_ap
+from gradeng.detection._metrics import evaluate_map as evaluate_map
+from gradeng.detection._model import SSDLite as SSDLite
+from gradeng.detection._train import detection_loss as detection_loss
+from gradeng.detection._train import prepare_data as prepare_data
+from gradeng.detection._train import train_run as train_run
+from gradeng.detection._voc import VOCDataset as VOCDataset
+from gradeng.detection._voc import read_voc_annotation as read_voc_annotation
