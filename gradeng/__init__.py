@@ -32,3 +32,11 @@ from gradeng._reductions import mean_over_elements as mean_over_elements
 from gradeng._reductions import normalize_by_positives as normalize_by_positives
 from gradeng._reductions import ohem_mask as ohem_mask
 from gradeng._special import maki_tail as maki_tail
+from gradeng._parse import FormulaError as FormulaError
+from gradeng._parse import coefficient as coefficient
+from gradeng._parse import parse_formula as parse_formula
+from gradeng._symbolic import Derivation as Derivation
+from gradeng._symbolic import DivergentIntegralError as DivergentIntegralError
+from gradeng._symbolic import PropertyCheck as PropertyCheck
+from gradeng._symbolic import check_properties as check_properties
+from gradeng._symbolic import derive as derive

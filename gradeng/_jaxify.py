@@ -89,6 +89,13 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
         k = int(exponent)
         return lambda lp, lq, kw: base_fn(lp, lq, kw) ** k
       return lambda lp, lq, kw: jnp.power(base_fn(lp, lq, kw), exp_fn(lp, lq, kw))
+    if node.is_Add:
+      # a + b·p with a = -b is -b·(1 - p): evaluate it as -b·exp(log_q), never as a difference.
+      constant, rest = node.as_independent(P, as_Add=True)
+      slope = sp.simplify(rest / P) if rest.has(P) else None
+      if slope is not None and not slope.has(P) and sp.simplify(constant + slope) == 0:
+        slope_fn = build(slope)
+        return lambda lp, lq, kw: -slope_fn(lp, lq, kw) * jnp.exp(lq)
     if node.is_Add or node.is_Mul:
       parts = [build(a) for a in node.args]
       if node.is_Add:

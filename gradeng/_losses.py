@@ -49,11 +49,20 @@ def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, A
   return float(np.max(np.abs(got[normal] - reference[normal]) / np.abs(reference[normal]), initial=0.0))
 
 
+def weight_expression(g: sp.Expr) -> sp.Expr:
+  """w = p·g with p distributed over the top-level sum only, so that SymPy's automatic
+  p·p^{-1} = 1 cancels while factors such as (1 - p)^2 stay unexpanded (expanding them would
+  cancel catastrophically as p → 1)."""
+  if g.is_Add:
+    return sp.Add(*(weight_expression(term) for term in g.args))
+  return P * g
+
+
 @functools.lru_cache(maxsize=256)
 def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel, str]:
   params = dict(frozen_params)
   names = list(coefficient.params)
-  weight = coefficient.weight or log_space_function(sp.cancel(P * coefficient.expr), names)
+  weight = coefficient.weight or log_space_function(weight_expression(coefficient.expr), names)
   if coefficient.loss is not None:
     return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
   value, method = _quadrature_value(weight), "quadrature"
