@@ -64,25 +64,25 @@ def test_softmax_head_for_a_formula():
 
 
 def test_loss_from_gradient_with_a_training_time_argument():
-  """g may depend on a traced value (here a warm-up cap that grows with the step)."""
+  """g may depend on a traced value (here a smooth warm-up bound |g| < cap)."""
 
-  def capped_ce(p, cap):
-    return -jnp.minimum(1.0 / p, cap)
+  def bounded_ce(p, cap):
+    return -1.0 / (p + 1.0 / cap)
 
-  loss = ge.loss_from_gradient(capped_ce)
+  loss = ge.loss_from_gradient(bounded_ce)
   z = jnp.array([-6.0, -1.0, 0.0, 2.0])
   y = jnp.ones(4, jnp.int32)
 
   @jax.jit
   def step_loss(z, cap):
-    return ge.loss_from_gradient(capped_ce, cap=cap)(z, y)
+    return ge.loss_from_gradient(bounded_ce, cap=cap)(z, y)
 
   p = jax.nn.sigmoid(z)
-  # Cap 2: g = -2 for p < 1/2, -1/p above. L(p) = ∫_p^1 -g = -log(max(p, 1/2)) + 2(1/2 - p)^+.
-  expected = -jnp.log(jnp.maximum(p, 0.5)) + 2 * jnp.maximum(0.5 - p, 0.0)
-  np.testing.assert_allclose(step_loss(z, 2.0), expected, rtol=2e-5)
+  # L(p) = ∫_p^1 dt / (t + 1/c) = log((1 + 1/c) / (p + 1/c)).
+  expected = jnp.log((1 + 1 / 2.0) / (p + 1 / 2.0))
+  np.testing.assert_allclose(step_loss(z, 2.0), expected, rtol=1e-5)
   grad = jax.grad(lambda a: step_loss(a, 2.0).sum())(z)
-  np.testing.assert_allclose(grad, -jnp.minimum(1 / p, 2.0) * p * (1 - p), rtol=1e-5)
+  np.testing.assert_allclose(grad, -p * (1 - p) / (p + 0.5), rtol=1e-5)
   # With a huge cap it is cross-entropy.
   np.testing.assert_allclose(step_loss(z, 1e30), ge.cross_entropy_loss(z, y), rtol=1e-5)
   assert loss.forward_method == "quadrature"
