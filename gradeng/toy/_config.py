@@ -1,8 +1,9 @@
 """Sweep configurations of the toy imbalance simulations: frozen dataclasses and named presets.
 
 A config fixes everything that determines the numbers of a sweep: the grid (loss × hyper-parameter
-× imbalance ratio × seed), the training (steps, learning rate, sizes) and the chunking of the grid
-into saved pieces. It is written to ``config.json`` in the results directory, and a directory
+× imbalance ratio × seed), the training (steps, learning rate, sizes), the chunking of the grid
+into saved pieces (``chunk_size`` trainings) and ``batch``, the number of trainings one device
+runs together as one ``vmap`` (the numbers do not depend on the device count). It is written to ``config.json`` in the results directory, and a directory
 written by a different config is refused (`check_same_config`).
 """
 
@@ -72,6 +73,7 @@ def _normalise_grid_axes(config) -> None:
   _check_positive("steps", config.steps, integer=True)
   _check_positive("lr", config.lr)
   _check_positive("chunk_size", config.chunk_size, integer=True)
+  _check_positive("batch", config.batch, integer=True)
 
 
 class _ConfigMixin:
@@ -120,6 +122,7 @@ class FreeLogitConfig(_ConfigMixin):
   p_hard: float = 0.3
   jitter: float = 0.2
   chunk_size: int = 64
+  batch: int = 16
 
   def __post_init__(self):
     _normalise_grid_axes(self)
@@ -165,6 +168,7 @@ class ClassificationConfig(_ConfigMixin):
   n_test: int = 2048
   separation: float = 3.0
   chunk_size: int = 64
+  batch: int = 16
 
   def __post_init__(self):
     _normalise_grid_axes(self)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _losses
 from ._config import FreeLogitConfig
-from ._metrics import gradient_share
+from ._metrics import gradient_share, pairwise_sum
 
 #: per-training outputs: name -> description (trajectories have ``steps + 1`` entries, state
 #: before each update and after the last)
@@ -44,8 +44,8 @@ def make_training(config: FreeLogitConfig, loss: str) -> Callable[..., dict[str,
     g = _losses.scale_coefficient(loss, p, hyper)
     easy_counts = jnp.where(hard, 0.0, counts)
     record = {
-        "p_easy": jnp.sum(easy_counts * p) / jnp.sum(easy_counts),
-        "p_hard": jnp.mean(p, where=hard),
+        "p_easy": pairwise_sum(easy_counts * p) / pairwise_sum(easy_counts),
+        "p_hard": pairwise_sum(jnp.where(hard, p, 0.0)) / n_hard,
         "share_logit": gradient_share(dz, hard, counts),
         "share_g": gradient_share(g, hard, counts),
     }
@@ -64,7 +64,7 @@ def make_training(config: FreeLogitConfig, loss: str) -> Callable[..., dict[str,
       dz, record = observe(theta + bias, counts, hyper)
       record["bias"] = bias
       theta = theta - config.lr * dz
-      bias = bias - config.bias_lr * jnp.sum(counts * dz) / jnp.sum(counts)
+      bias = bias - config.bias_lr * pairwise_sum(counts * dz) / pairwise_sum(counts)
       return (theta, bias), record
 
     (theta, bias), records = jax.lax.scan(step, (theta, jnp.zeros(())), length=config.steps)

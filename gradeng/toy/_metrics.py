@@ -11,6 +11,23 @@ import jax
 import jax.numpy as jnp
 
 
+def pairwise_sum(x: jax.Array) -> jax.Array:
+  """Sum over the last axis in a fixed pairwise order, whatever the batch shape.
+
+  XLA may order a ``reduce`` differently for different shapes (a vmapped batch of 1 vs 8 per
+  device), which changes the last bit. Here the order is spelled out as elementwise adds of the
+  two halves (zero-padded to a power of two), which XLA does not reassociate, so a sweep sharded
+  over any number of devices gives bit-identical numbers.
+  """
+  n = x.shape[-1]
+  size = 1 << max(n - 1, 0).bit_length()
+  x = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, size - n)])
+  while x.shape[-1] > 1:
+    half = x.shape[-1] // 2
+    x = x[..., :half] + x[..., half:]
+  return x[..., 0]
+
+
 def minority_recall(logits: jax.Array, labels: jax.Array) -> jax.Array:
   """Fraction of label-1 examples with σ(z) ≥ 0.5 (i.e. z ≥ 0).
 
@@ -21,7 +38,7 @@ def minority_recall(logits: jax.Array, labels: jax.Array) -> jax.Array:
     scalar recall; NaN if there is no label-1 example.
   """
   positive = labels == 1
-  return jnp.sum(positive & (logits >= 0)) / jnp.sum(positive)
+  return jnp.sum(positive & (logits >= 0)) / jnp.sum(positive)  # integer counts: exact
 
 
 def average_precision(scores: jax.Array, labels: jax.Array, weights: jax.Array) -> jax.Array:
@@ -46,7 +63,7 @@ def average_precision(scores: jax.Array, labels: jax.Array, weights: jax.Array) 
   true_positive = jnp.cumsum(w * y)
   false_positive = jnp.cumsum(w * (1 - y))
   precision = true_positive / jnp.maximum(true_positive + false_positive, jnp.finfo(scores.dtype).tiny)
-  return jnp.sum(w * y * precision) / jnp.sum(w * y)
+  return pairwise_sum(w * y * precision) / pairwise_sum(w * y)
 
 
 def expected_calibration_error(probs: jax.Array, labels: jax.Array, weights: jax.Array,
@@ -65,8 +82,9 @@ def expected_calibration_error(probs: jax.Array, labels: jax.Array, weights: jax
     scalar ECE in [0, 1].
   """
   bins = jnp.clip(jnp.floor(probs * n_bins).astype(jnp.int32), 0, n_bins - 1)
-  gap = jax.ops.segment_sum(weights * (probs - labels.astype(probs.dtype)), bins, num_segments=n_bins)
-  return jnp.sum(jnp.abs(gap)) / jnp.sum(weights)
+  signed = weights * (probs - labels.astype(probs.dtype))
+  gap = pairwise_sum(jnp.where(bins == jnp.arange(n_bins)[:, None], signed, 0))
+  return pairwise_sum(jnp.abs(gap)) / pairwise_sum(weights)
 
 
 def gradient_share(gradients: jax.Array, group: jax.Array, counts: jax.Array | None = None) -> jax.Array:
@@ -80,4 +98,4 @@ def gradient_share(gradients: jax.Array, group: jax.Array, counts: jax.Array | N
     scalar share in [0, 1]; NaN when every gradient is exactly zero.
   """
   magnitude = jnp.abs(gradients) if counts is None else counts * jnp.abs(gradients)
-  return jnp.sum(jnp.where(group, magnitude, 0)) / jnp.sum(magnitude)
+  return pairwise_sum(jnp.where(group, magnitude, 0)) / pairwise_sum(magnitude)

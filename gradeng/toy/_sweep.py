@@ -4,9 +4,11 @@ The grid (loss × hyper-parameter × imbalance ratio × seed, `grid_cells` order
 chunks of at most ``config.chunk_size`` trainings, each of one loss kind. Per loss kind the
 training function is ``vmap``ped over (hyper-parameter, ratio, seed) and jitted **once**, with the
 flattened sweep axis sharded over a 1-D `jax.sharding.Mesh` of all devices
-(``NamedSharding(mesh, P("sweep"))``); each chunk is padded (with copies of its last cell) to that
-kind's fixed batch, a multiple of the device count. The chunk layout depends only on the config,
-so a sweep can be resumed on a different number of devices, and every number is the same.
+(``NamedSharding(mesh, P("sweep"))`` inputs, ``shard_map`` over the axis); each chunk is padded
+(with copies of its last cell) to that kind's fixed size, a multiple of devices × ``config.batch``.
+The loss kind is a compile-time constant (one compilation per kind, not a ``lax.switch``, which
+under ``vmap`` would evaluate every loss for every cell). The chunk layout depends only on the
+config, so a sweep can be resumed on a different number of devices, and every number is the same.
 
 Results directory::
 
@@ -28,6 +30,7 @@ on a filesystem all processes see. Tested single-host only (including 8 simulate
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -39,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
@@ -156,32 +158,52 @@ def _to_host(tree):
   return multihost_utils.process_allgather(tree, tiled=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _sharded_training(config: Config, loss: str, devices: tuple[jax.Device, ...]):
+  """The jitted training of one loss kind over a batch of cells sharded over ``devices``.
+
+  ``shard_map`` gives each device its slice of the sweep axis; there the cells go through
+  ``lax.map`` in groups of ``config.batch``, each group one ``vmap``ped training. Every device
+  therefore runs the same program on ``[batch]``-shaped arrays whatever the device count, and the
+  numbers are bit-identical on 1 or 8 devices. Cached so that repeated sweeps of one config
+  (resume, re-run) reuse the compilation.
+  """
+  mesh = Mesh(np.asarray(devices), (AXIS,))
+  sharding = NamedSharding(mesh, PartitionSpec(AXIS))
+  train = jax.vmap(SIMULATIONS[config.kind].make_training(config, loss))
+
+  def per_device(*cells):
+    groups = tuple(c.reshape(-1, config.batch) for c in cells)
+    outputs = jax.lax.map(lambda group: train(*group), groups)
+    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), outputs)
+
+  sweep = jax.shard_map(per_device, mesh=mesh, in_specs=(PartitionSpec(AXIS),) * 3,
+                        out_specs=PartitionSpec(AXIS), check_vma=False)  # no collectives
+  return jax.jit(sweep, in_shardings=(sharding,) * 3, out_shardings=sharding), sharding
+
+
 class _Executor:
-  """One jitted, sharded, vmapped training function per loss kind, with its fixed batch size."""
+  """Runs chunks: each padded to its loss kind's fixed size, a multiple of devices × batch."""
 
   def __init__(self, config: Config, devices: Sequence[jax.Device]):
     self.config = config
-    self.sharding = NamedSharding(Mesh(np.asarray(devices), (AXIS,)), PartitionSpec(AXIS))
-    self.n_devices = len(devices)
-    self.functions: dict[str, Callable] = {}
+    self.devices = tuple(devices)
 
   def batch_size(self, loss: str) -> int:
     cells = sum(len(h) for name, h in self.config.losses if name == loss)
     cells *= len(self.config.imbalance) * len(self.config.seeds)
-    return math.ceil(min(self.config.chunk_size, cells) / self.n_devices) * self.n_devices
+    unit = len(self.devices) * self.config.batch
+    return math.ceil(min(self.config.chunk_size, cells) / unit) * unit
 
   def __call__(self, chunk: Chunk) -> dict[str, np.ndarray]:
-    if chunk.loss not in self.functions:
-      train = SIMULATIONS[self.config.kind].make_training(self.config, chunk.loss)
-      self.functions[chunk.loss] = jax.jit(
-          jax.vmap(train), in_shardings=(self.sharding,) * 3, out_shardings=self.sharding)
+    function, sharding = _sharded_training(self.config, chunk.loss, self.devices)
     size = self.batch_size(chunk.loss)
     n = chunk.stop - chunk.start
     inputs = []
     for host in _cell_inputs(self.config, chunk.start, chunk.stop):
       padded = np.concatenate([host, np.repeat(host[-1:], size - n)])
-      inputs.append(jax.make_array_from_callback(padded.shape, self.sharding, lambda i, a=padded: a[i]))
-    outputs = _to_host(self.functions[chunk.loss](*inputs))
+      inputs.append(jax.make_array_from_callback(padded.shape, sharding, lambda i, a=padded: a[i]))
+    outputs = _to_host(function(*inputs))
     return {name: value[:n] for name, value in outputs.items()}
 
 
