@@ -33,9 +33,11 @@ from gradeng._parse import coefficient as _coefficient_from_formula
 
 T = TypeVar("T")
 
-#: Seconds allowed for one SymPy integration attempt.
+#: CPU seconds allowed for one SymPy integration attempt, and for one once a checked closed form
+#: is in hand (looking for a simpler one: e.g. an elementary form besides the Lerch Φ one).
 ATTEMPT_SECONDS = 30.0
-#: Seconds allowed for one SymPy simplification, limit or symbolic check.
+IMPROVE_SECONDS = 5.0
+#: CPU seconds allowed for one SymPy simplification, limit or symbolic check.
 STEP_SECONDS = 8.0
 #: Random points for the numeric check of dL/dp = g, the digits used and the tolerance.
 CHECK_POINTS = 24
@@ -70,18 +72,20 @@ def _raise_time_up(signum, frame):  # pylint: disable=unused-argument
 
 
 def _with_alarm(fn: Callable[[], T], seconds: float) -> T:
-  """``fn()`` interrupted by SIGALRM after ``seconds``; an outer alarm is kept and restored."""
-  outer_handler = signal.signal(signal.SIGALRM, _raise_time_up)
-  outer_delay, _ = signal.getitimer(signal.ITIMER_REAL)
-  start = time.monotonic()
-  signal.setitimer(signal.ITIMER_REAL, min(seconds, outer_delay) if outer_delay > 0 else seconds)
+  """``fn()`` interrupted by SIGVTALRM after ``seconds`` of CPU time (so that a busy machine does
+  not change what is found); an outer timer of the same kind is kept and restored."""
+  outer_handler = signal.signal(signal.SIGVTALRM, _raise_time_up)
+  outer_delay, _ = signal.getitimer(signal.ITIMER_VIRTUAL)
+  start = time.process_time()
+  signal.setitimer(signal.ITIMER_VIRTUAL, min(seconds, outer_delay) if outer_delay > 0 else seconds)
   try:
     return fn()
   finally:
-    signal.setitimer(signal.ITIMER_REAL, 0)
-    signal.signal(signal.SIGALRM, outer_handler)
-    if outer_delay > 0:  # let the outer alarm fire when it was due (at once if already due)
-      signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - start), 1e-3))
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+    signal.signal(signal.SIGVTALRM, outer_handler)
+    if outer_delay > 0:  # let the outer timer fire when it was due (at once if already due)
+      used = time.process_time() - start
+      signal.setitimer(signal.ITIMER_VIRTUAL, max(outer_delay - used, 1e-3))
 
 
 def _with_thread(fn: Callable[[], T], seconds: float) -> T:
@@ -107,8 +111,9 @@ def _with_thread(fn: Callable[[], T], seconds: float) -> T:
 def time_limited(fn: Callable[[], T], seconds: float) -> T:
   """``fn()``, or `_TimeUp` after ``seconds``.
 
-  On the main thread of a POSIX process a SIGALRM timer interrupts the computation; elsewhere
-  it runs in a daemon thread that is abandoned on time-out (it keeps running in the background).
+  On the main thread of a POSIX process a CPU-time timer (SIGVTALRM) interrupts the computation;
+  elsewhere it runs in a daemon thread that is abandoned after ``seconds`` of wall time (it
+  keeps running in the background: Python threads cannot be killed).
   """
   if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
     return _with_alarm(fn, seconds)
@@ -123,8 +128,9 @@ def _attempt(fn: Callable[[], T], seconds: float, notes: list[str], what: str) -
     notes.append(f"{what}: gave up after {seconds:g} s")
   except DivergentIntegralError:
     raise
-  except (ValueError, TypeError, NotImplementedError, ArithmeticError, AttributeError,
-          RecursionError, sp.PolynomialError) as error:
+  except Exception as error:  # pylint: disable=broad-except
+    # SymPy's internals fail in many ways (NotImplementedError, PolynomialError, KeyError, ...);
+    # each only means "this attempt found nothing", so the next strategy is tried.
     notes.append(f"{what}: SymPy failed ({type(error).__name__})")
   return None
 
@@ -149,8 +155,7 @@ def numeric_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable[
   def evaluate(*values):
     subs = {s: sp.Float(mpmath.nstr(v, mpmath.mp.dps + 5), mpmath.mp.dps + 5)
             for s, v in zip(symbols, values)}
-    return mpmath.mpmathify(complex(expr.evalf(mpmath.mp.dps, subs=subs))) if False else (
-        sp.N(expr, mpmath.mp.dps, subs=subs))
+    return sp.N(expr, mpmath.mp.dps, subs=subs)
 
   return evaluate
 
@@ -264,10 +269,6 @@ def _realify(expr: sp.Expr, domains: Mapping[str, Domain]) -> sp.Expr:
 
 def _functions(expr: sp.Expr) -> set[type]:
   return {type(f) for f in expr.atoms(sp.Function)}
-
-
-def _is_elementary(expr: sp.Expr) -> bool:
-  return all(issubclass(f, _ELEMENTARY) or f in (sp.Min, sp.Max) for f in _functions(expr))
 
 
 def _rank(loss: sp.Expr, g: sp.Expr) -> tuple[int, int, int]:
@@ -394,7 +395,8 @@ def _maki_forms(g: sp.Expr) -> tuple[sp.Expr | None, sp.Expr | None, tuple[str, 
     return explicit, tail, (note,)
   stable = -c * q**(a + 1) * sp.lerchphi(q, 1, a + 1)
   note = (f"L(p) = {factor}(1-p)^(a+1) Φ(1-p, 1, a+1) = {factor}(1-p)^(a+1)/(a+1) "
-          f"₂F₁(1, a+1; a+2; 1-p) with a = {a}; the series in 1-p is stable near p = 1")
+          f"₂F₁(1, a+1; a+2; 1-p) with a = {a} (for a > -1); the series in 1-p is stable near "
+          "p = 1")
   return None, stable, (note,)
 
 
@@ -564,17 +566,18 @@ def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...]) -> _Solution
     return verified is True and rank[0] == 0 and (rank[1] == 0 or parametric)
 
   done = consider(explicit, "finite form")
+  if stable is not None and explicit is None:  # non-integer exponent: Lerch Φ first
+    done = consider(stable, "Lerch form")
   for source, strategy in (("definite integral in q = 1 - p", _definite_loss),
                            ("antiderivative in p", _antiderivative_loss)):
     if done:
       break
-    raw = _attempt(lambda strategy=strategy: strategy(g, notes), ATTEMPT_SECONDS, notes, source)
+    seconds = IMPROVE_SECONDS if any(c[2] is True for c in candidates) else ATTEMPT_SECONDS
+    raw = _attempt(lambda strategy=strategy: strategy(g, notes), seconds, notes, source)
     if raw is None:
       continue
     loss = _attempt(lambda raw=raw: sp.simplify(raw), STEP_SECONDS, notes, "simplify")
     done = consider(raw if loss is None else loss, source)
-  if stable is not None and not done:
-    consider(stable, "Lerch form")
   if not candidates:
     notes.append("no closed form found: the loss is integrated numerically")
     return _Solution(None, None, "no closed form (numeric integration)", stable, tuple(notes))
@@ -690,7 +693,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, **params: A
 
   Example:
     >>> derive("-(1-p)**gamma/p", gamma=2).loss
-    -log(p) + 2*p - p**2/2 - 3/2   # (up to SymPy's ordering)
+    p - (1 - p)**2/2 - log(p) - 1
   """
   coef = formula_or_coefficient
   if not isinstance(coef, ScaleCoefficient):
