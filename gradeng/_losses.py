@@ -162,22 +162,29 @@ def loss_from_gradient(
   return _bind(kernel, "quadrature", head, params, {})
 
 
-def logit_weight(coefficient: ScaleCoefficient, p, **params) -> jax.Array:
-  """w(p) = p·g(p), the factor that reaches the logits (∂L/∂z = w·∂log p_t/∂z)."""
-  kernel, _ = _kernel(coefficient, _freeze(coefficient.resolve_params(params)))
-  p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
-  return kernel.weight(jnp.log(p), jnp.log1p(-p), **coefficient.resolve_params(params))
+def _evaluate(coefficient, p, params, part: str) -> jax.Array:
+  from gradeng._catalog import get_coefficient  # the catalog imports this module
 
-
-def scale_coefficient(coefficient: ScaleCoefficient, p, **params) -> jax.Array:
-  """g(p) evaluated numerically (through the same log-space weight the losses use)."""
-  p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
-  return logit_weight(coefficient, p, **params) / p
-
-
-def loss_value(coefficient: ScaleCoefficient, p, **params) -> jax.Array:
-  """L(p) = ∫_p^1 -g(t) dt evaluated numerically (the losses' forward value)."""
+  coefficient = get_coefficient(coefficient)
   params = coefficient.resolve_params(params)
   kernel, _ = _kernel(coefficient, _freeze(params))
   p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
-  return kernel.value(jnp.log(p), jnp.log1p(-p), **params)
+  return getattr(kernel, part)(jnp.log(p), jnp.log1p(-p), **params)
+
+
+def logit_weight(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
+  """w(p) = p·g(p), the factor that reaches the logits (∂L/∂z = w·∂log p_t/∂z).
+
+  ``coefficient`` is a `ScaleCoefficient` or a catalog name (``"maki"``).
+  """
+  return _evaluate(coefficient, p, params, "weight")
+
+
+def scale_coefficient(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
+  """g(p), evaluated through the same log-space weight the losses use (g = w / p)."""
+  return logit_weight(coefficient, p, **params) / jnp.asarray(p, jnp.float32)
+
+
+def loss_value(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
+  """L(p) = ∫_p^1 -g(t) dt, the losses' forward value as a function of p."""
+  return _evaluate(coefficient, p, params, "value")
