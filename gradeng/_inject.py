@@ -93,8 +93,7 @@ class _Softmax:
     top = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
     shifted = jnp.exp(logits - top)
     others = jnp.sum(jnp.where(onehot, 0.0, shifted), axis=-1)
-    true = jnp.sum(jnp.where(onehot, shifted, 0.0), axis=-1)
-    log_true = jnp.sum(jnp.where(onehot, logits - top, 0.0), axis=-1)
+    log_true = jnp.take_along_axis(logits, labels[..., None], axis=-1)[..., 0] - top[..., 0]
     # A sum of the others below the smallest normal float means a margin beyond ~87, where
     # 1 - p_t and every loss value are below float32's normal range; flooring it keeps log(1 - p_t)
     # finite (≈ -margin) instead of -inf.
@@ -106,7 +105,7 @@ class _Softmax:
     if not with_partials:
       return value, None, None
     weight = jnp.where(mask, scale * kernel.weight(log_p_t, log_q_t, **params), 0.0)
-    probs = shifted / (others + true)[..., None]
+    probs = shifted / (others + jnp.exp(log_true))[..., None]
     direction = jnp.where(onehot, jnp.exp(log_q_t)[..., None], -probs)
     return value, weight[..., None] * direction, None
 
