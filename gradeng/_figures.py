@@ -2,8 +2,8 @@
 
 Every figure is a `FigureData` table (written as CSV) and a plot drawn from that table alone
 (PNG + PDF), so the CSV is exactly what the picture shows. Curves are evaluated with the
-library's own numerical path (`scale_coefficient`, `loss_value`, `logit_weight`, the same
-log-space forms the losses run on) in float64; the budget sweep uses `gradeng._budget.hard_share`.
+library's own numerical path (`logit_weight` w, g = w/p, `loss_value`: the same log-space forms
+the losses run on) in float64; the budget sweep uses `gradeng._budget.hard_share`.
 
 Figures (file stem in ``figures/``):
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from gradeng._budget import hard_share, loss_label, resolve_loss
 from gradeng._catalog import CATALOG
-from gradeng._losses import logit_weight, loss_value, scale_coefficient
+from gradeng._losses import logit_weight, loss_value
 
 #: p grid of the curve figures: 0.0025 … 0.9975 in steps of 0.0025 (p = 1 is omitted: g of some
 #: losses is a 0·∞ limit there).
@@ -108,14 +108,17 @@ def pretty_label(spec) -> str:
 
 
 def _curves(specs: Sequence, quantities: Sequence[str], p: np.ndarray = P_GRID) -> dict:
-  functions = {"g": scale_coefficient, "L": loss_value, "w": logit_weight}
   out = {}
+  p = np.asarray(p, np.float64)
   with jax.enable_x64(True):
     for spec in specs:
       coefficient, params = resolve_loss(spec)
       label = loss_label(coefficient, params)
+      w = np.asarray(logit_weight(coefficient, p, **params), np.float64)
       for quantity in quantities:
-        values = np.asarray(functions[quantity](coefficient, np.asarray(p, np.float64), **params))
+        # g = w / p in float64, as `scale_coefficient` defines it.
+        values = {"g": lambda: w / p, "w": lambda: w,
+                  "L": lambda: np.asarray(loss_value(coefficient, p, **params))}[quantity]()
         if not np.all(np.isfinite(values)):
           raise FloatingPointError(f"{quantity} of {label} is not finite on the p grid.")
         out[quantity, label] = values

@@ -1,0 +1,113 @@
+"""Tests for the derivation reports (`gradeng derivations`)."""
+
+import math
+from pathlib import Path
+
+import mpmath
+import pytest
+
+from gradeng import _derivations as D
+from gradeng._catalog import CATALOG
+from gradeng._cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+  out = tmp_path_factory.mktemp("derivations")
+  paths = D.write_reports(out)
+  return out, paths
+
+
+def test_committed_reports_match_a_fresh_run(fresh):
+  out, paths = fresh
+  assert sorted(p.name for p in paths) == sorted([f"{n}.md" for n in CATALOG] + ["index.md"])
+  for path in paths:
+    committed = ROOT / "derivations" / path.name
+    assert committed.exists(), f"run `gradeng derivations` and commit {committed}"
+    assert committed.read_text() == path.read_text(), (
+        f"{committed} is out of date: run `gradeng derivations` and commit it")
+
+
+def test_reports_are_deterministic(fresh, tmp_path):
+  out, _ = fresh
+  again = D.write_reports(tmp_path, ["ce", "qce"])
+  for path in again[:-1]:
+    assert path.read_bytes() == (out / path.name).read_bytes()
+
+
+def test_report_contents(fresh):
+  out, _ = fresh
+  focal = (out / "focal.md").read_text()
+  assert "SymPy: `-(1 - p)**gamma*log(p)`" in focal  # general γ closed form
+  assert "| g → 0 as p → 1 | ✓ | lim_{p→1⁻} g(p) = 0 |" in focal
+  ce = (out / "ce.md").read_text()
+  assert "| g → 0 as p → 1 | ✗ | lim_{p→1⁻} g(p) = -1 |" in ce
+  maki = (out / "maki.md").read_text()
+  assert "SymPy: `p - log(p) - 1`" in maki  # γ = 1
+  assert "lerchphi(1 - p, 1, gamma + 1)" in maki and "{}_{2}F_{1}" in maki
+  assert "PolyLoss-1 with ε = -1: g_Poly-1(ε=-1) - g_Maki(γ=1) simplifies to 0 ✓" in maki
+  taylor = [line for line in maki.splitlines() if line[:6] in {f"| {n} | `" for n in range(6)}]
+  assert len(taylor) == 6 and all(line.endswith("| ✓ |") for line in taylor)
+  index = (out / "index.md").read_text()
+  assert "| [QCE](qce.md) | `log(p)/p` | `log(p)**2/2` | ✓ | ✓ | ✓ | ✗ | ✓ |" in index
+  for text in (focal, ce, maki, index):
+    assert "20" not in text.split("\n")[0]  # no dates in titles
+    assert "gave up after" not in text
+
+
+def test_paper_maki_formula_by_hand():
+  # γ = 1: -(log p - p + 1) = p - log p - 1; γ = 2: -(log p - 2p + p²/2 + 2 - 1/2).
+  for p in (0.1, 0.5):
+    assert D.paper_maki_formula(p, 1) == pytest.approx(p - math.log(p) - 1, rel=1e-14)
+    assert D.paper_maki_formula(p, 2) == pytest.approx(
+        -(math.log(p) - 2 * p + p * p / 2 + 1.5), rel=1e-13)
+  assert D.taylor_maki_formula(0.5, 2) == pytest.approx(math.log(2) - 0.5 - 0.125, rel=1e-14)
+
+
+def test_maki_reference_is_the_tail_series():
+  with mpmath.workdps(40):
+    for gamma, p in ((1, "0.9"), (3, "0.25"), (2.5, "0.5")):
+      q = 1 - mpmath.mpf(p)
+      tail = mpmath.nsum(lambda k: q ** (gamma + 1 + k) / (gamma + 1 + k), [0, mpmath.inf])
+      assert abs(D.maki_reference(mpmath.mpf(p), gamma) / tail - 1) < mpmath.mpf(10) ** -30
+
+
+def _table_rows(text):
+  start = text.index("| γ | 1 − p |")
+  rows = []
+  for line in text[start:].splitlines()[2:]:
+    if not line.startswith("|"):
+      break
+    rows.append([c.strip() for c in line.strip("|").split("|")])
+  return rows
+
+
+def test_alternating_table_measures_the_cancellation():
+  rows = _table_rows("\n".join(D.alternating_error_table()))
+  assert len(rows) == len(D.ALTERNATING_GAMMAS) * len(D.ALTERNATING_QS)
+  by = {(int(r[0]), float(r[1])): r for r in rows}
+  # The paper's formula loses every digit for γ ≥ 10 near p = 1 (error ≥ 1), already at
+  # γ = 5, 1 - p = 1e-3 (error ~1e3); gradeng's float64 tail stays at ~1e-14 everywhere.
+  assert float(by[10, 1e-2][3]) > 1e6 and float(by[20, 1e-3][3]) > 1e40
+  assert float(by[5, 1e-3][3]) > 1
+  assert float(by[1, 1e-1][3]) < 1e-13  # fine far from 1 for small γ
+  assert all(float(r[6]) < 1e-13 for r in rows)
+  assert all(r[5].startswith("underflow") or float(r[5]) < 1e-5 for r in rows)
+  # Reference values: L_1(0.9) = -log 0.9 - 0.1; L_γ ≈ q^{γ+1}/(γ+1) for small q.
+  assert float(by[1, 1e-1][2]) == pytest.approx(-math.log(0.9) - 0.1, rel=1e-5)
+  assert float(by[20, 1e-6][2]) == pytest.approx(1e-126 / 21, rel=1e-5)
+
+
+def test_cli(tmp_path, capsys):
+  assert main(["derivations", "--out", str(tmp_path), "--only", "qce"]) == 0
+  assert capsys.readouterr().out.split() == [str(tmp_path / "qce.md"), str(tmp_path / "index.md")]
+  assert "QCE" in (tmp_path / "qce.md").read_text()
+  assert main(["derivations", "--out", str(tmp_path), "--only", "qce", "--check"]) == 0
+  (tmp_path / "qce.md").write_text("stale\n")
+  assert main(["derivations", "--out", str(tmp_path), "--only", "qce", "--check"]) == 1
+  assert "out of date" in capsys.readouterr().out
+  with pytest.raises(SystemExit) as exit_info:
+    main(["derivations", "--only", "nope"])
+  assert exit_info.value.code == 2
