@@ -41,7 +41,8 @@ def loss_at(derivation, p, digits=40, **params):
   """L(p) at ``digits`` digits, parameters substituted by name."""
   subs = {P: p, **{s: sp.nsimplify(params[s.name]) for s in derivation.loss.free_symbols
                    if s.name in params}}
-  return mpmath.mpf(str(sp.N(derivation.loss, digits, subs=subs)))
+  with mpmath.workdps(digits):
+    return mpmath.mpf(str(sp.N(derivation.loss, digits, subs=subs)))
 
 
 def quad_loss(g_of_t, p, digits=40):
@@ -101,6 +102,19 @@ def test_maki_integer_gamma(gamma):
   # The tail form equals the finite form (at moderate p, where the finite form is accurate).
   for p in (sp.Rational(1, 10), sp.Rational(1, 2), sp.Rational(9, 10)):
     assert abs(sp.N(d.stable_form - d.loss, 30, subs={P: p})) < 1e-25
+
+
+@pytest.mark.parametrize("gamma", [20, 50])
+def test_maki_large_integer_gamma_fast_and_verified(gamma):
+  start = time.process_time()
+  d = derive(MAKI, gamma=gamma)
+  assert time.process_time() - start < 10
+  assert d.verified is True and d.verification == "symbolic"
+  assert d.loss.count(sp.log) == 1 and len(sp.Add.make_args(d.loss)) >= gamma
+  for p in ("0.05", "0.5", "0.9"):  # 80 digits: the finite form cancels many digits near p = 1
+    want = quad_loss(lambda t: -(1 - t)**gamma / t, p, digits=80)
+    with mpmath.workdps(80):
+      assert abs(loss_at(d, sp.Rational(p), digits=80) - want) <= 1e-25 * abs(want)
 
 
 def test_maki_gamma_1_is_cross_entropy_minus_one_minus_p():
@@ -237,6 +251,16 @@ def test_numeric_verification_catches_a_wrong_loss():
   assert ok is True and text.startswith("numeric at 24 points")
   ok, text = verify_numeric(-1 / P, -sp.log(P) * (1 + sp.Rational(1, 10**15)), {})
   assert ok is False and "max rel err 1.0e-15" in text
+
+
+def test_numeric_verification_raises_precision_through_cancellation():
+  # -log p - Σ_{j≤50} (1-p)^j/j has dL/dp ~ 1e-59 at p = 0.93 from O(1) terms: 30 digits alone
+  # would report a relative error of ~1e29.
+  finite = -sp.log(P) - sum(Q**j / j for j in range(1, 51))
+  ok, text = verify_numeric(-Q**50 / P, finite, {})
+  assert ok is True and float(text.rsplit(" ", 1)[1]) < 1e-40
+  ok, _ = verify_numeric(-Q**50 / P, finite + Q**50 / 50, {})  # one term short
+  assert ok is False
 
 
 def test_time_limit_interrupts_a_runaway_computation():
