@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import fractions
 import json
+import math
 import re
 from typing import Any
 
@@ -65,6 +66,13 @@ def _holds(value: bool | None) -> str:
   return {True: "yes", False: "no", None: "?"}[value]
 
 
+def _strict(value: Any) -> Any:
+  """JSON has no infinities: ±inf and nan become the strings "inf", "-inf", "nan"."""
+  if isinstance(value, float) and not math.isfinite(value):
+    return str(value)
+  return value
+
+
 def as_json(derivation: Derivation) -> dict[str, Any]:
   """The derivation as a JSON-ready dict (keys coefficient, loss, latex, verified, properties…)."""
   coef = derivation.coefficient
@@ -85,7 +93,8 @@ def as_json(derivation: Derivation) -> dict[str, Any]:
       "hypergeometric_form": None if hypergeometric is None else str(hypergeometric),
       "notes": list(derivation.notes),
       "properties": [{"name": c.name, "holds": c.holds, "evidence": c.evidence,
-                      "values": dict(c.values)} for c in derivation.properties],
+                      "values": {k: _strict(v) for k, v in c.values.items()}}
+                     for c in derivation.properties],
   }
 
 
@@ -116,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
   coef = coefficient(args.formula, name=args.name, params=domains)
   derivation = derive(coef, **values)
   if args.json:
-    print(json.dumps(as_json(derivation), ensure_ascii=False))
+    print(json.dumps(as_json(derivation), ensure_ascii=False, allow_nan=False))
   else:
     print(as_text(derivation))
   return 0

@@ -8,6 +8,8 @@ import os
 import threading
 import time
 
+import hypothesis
+import hypothesis.strategies as st
 import mpmath
 import pytest
 import sympy as sp
@@ -183,6 +185,18 @@ def test_gce_real_q_is_piecewise_and_vanishes_at_one():
   assert same(d.loss.subs(q, sp.Rational(1, 2)), 2 * (1 - sp.sqrt(P)))
   assert d.loss.subs(q, 0) == -sp.log(P)
   assert d.verified is True
+
+
+@hypothesis.settings(max_examples=8, deadline=None)
+@hypothesis.given(st.integers(1, 4), st.integers(0, 6), st.integers(0, 3), st.integers(0, 3))
+def test_random_polynomial_coefficients_integrate_exactly(a, n, b, k):
+  """g = -a(1-p)^n/p - b p^k: L = a Σ_{j>n} (1-p)^j/j + b (1 - p^(k+1))/(k+1)."""
+  d = derive(-a * Q**n / P - b * P**k)
+  assert d.verified is True and d.method == "closed_form"
+  expected = a * (-sp.log(P) - sum(Q**j / j for j in range(1, n + 1))) + b * (
+      1 - P**(k + 1)) / (k + 1)
+  for p in (sp.Rational(1, 7), sp.Rational(2, 3)):
+    assert abs(sp.N((d.loss - expected).subs(P, p), 30)) < 1e-25
 
 
 def test_numeric_parameters_become_exact():
@@ -385,6 +399,7 @@ def test_cli_json(capsys):
   assert result["loss"] == "log(p)**2/2" and result["verified"] is True
   assert [p["holds"] for p in result["properties"]] == [True, True, False, True]
   assert all(set(p) >= {"name", "holds", "evidence"} for p in result["properties"])
+  assert result["properties"][2]["values"]["limit"] == "-inf"  # strict JSON: no -Infinity
 
 
 def test_cli_json_with_param_and_domain(capsys):
