@@ -192,6 +192,11 @@ class LossSpec:
   loc_weight: float
   neg_pos_ratio: float | None = None
 
+  def __hash__(self) -> int:  # `params` is a dict; hash the JSON form (jit static argument)
+    import json
+
+    return hash(json.dumps(to_jsonable(self), sort_keys=True))
+
   def __post_init__(self):
     if not self.name.replace("_", "").isalnum():
       raise ValueError(f"`name` must be letters, digits and '_', got {self.name!r}")

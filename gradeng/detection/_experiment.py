@@ -106,12 +106,14 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
   for spec in config.losses:
     histories = runs[spec.name]
     steps = sorted(set.intersection(*(set(h["step"] for h in hist) for hist in histories)))
-    curves = np.array([[next(h["map"] for h in hist if h["step"] == s) for s in steps]
-                       for hist in histories])
+    at = [{h["step"]: h for h in hist} for hist in histories]
+    curves = np.array([[run[s]["map"] for s in steps] for run in at])
+    confident = np.array([[run[s]["confident_per_image"] for s in steps] for run in at])
     mean = curves.mean(0)
-    for s, column in zip(steps, curves.T):
+    for k, (s, column) in enumerate(zip(steps, curves.T)):
       rows.append([spec.name, s, float(column.mean()), float(column.min()), float(column.max()),
-                   float(column.std()), len(column)] + [float(v) for v in column])
+                   float(column.std()), float(confident[:, k].mean()), len(column)]
+                  + [float(v) for v in column])
     line, = ax.plot(steps, mean, marker="o", markersize=3, label=spec.label)
     if len(histories) > 1:
       ax.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2)
@@ -120,6 +122,7 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
         "label": spec.label, "final_map": finals, "mean": float(np.mean(finals)),
         "std": float(np.std(finals)), "min": float(np.min(finals)), "max": float(np.max(finals)),
         "steps": int(histories[0][-1]["step"]),
+        "confident_per_image": float(np.mean([hist[-1]["confident_per_image"] for hist in histories])),
     }
   seeds_note = f"{len(config.seeds)} seed{'s' if len(config.seeds) > 1 else ''}"
   ax.set(xlabel="iteration", ylabel="mAP@0.5 (test canvases)",
@@ -134,16 +137,18 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
 
   buffer = io.StringIO()
   writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["loss", "step", "map_mean", "map_min", "map_max", "map_std", "seeds"]
+  writer.writerow(["loss", "step", "map_mean", "map_min", "map_max", "map_std",
+                   "confident_per_image", "seeds"]
                   + [f"map_seed{s}" for s in config.seeds])
   writer.writerows(rows)
   atomic_write_text(stem.with_suffix(".csv"), buffer.getvalue())
 
-  table = ["| loss | final mAP@0.5 (mean) | min | max | seeds |", "| --- | --- | --- | --- | --- |"]
+  table = ["| loss | final mAP@0.5 (mean) | min | max | seeds | detections ≥ 0.5 per image |",
+           "| --- | --- | --- | --- | --- | --- |"]
   for spec in config.losses:
     entry = losses[spec.name]
     table.append(f"| {spec.label} | {entry['mean']:.3f} | {entry['min']:.3f} | {entry['max']:.3f} "
-                 f"| {len(entry['final_map'])} |")
+                 f"| {len(entry['final_map'])} | {entry['confident_per_image']:.2f} |")
   table_path = figures_dir / f"{config.figure_stem}_table.md"
   atomic_write_text(table_path, "\n".join(table) + "\n")
   return {"config": config.name, "seeds": list(config.seeds), "losses": losses,

@@ -15,6 +15,7 @@ number of elements (QCE).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -32,11 +33,11 @@ from flax import nnx
 import gradeng as ge
 from gradeng.detection import _boxes
 from gradeng.detection._checkpoint import (atomic_write_text, check_config, load_checkpoint,
-                                           save_checkpoint)
-from gradeng.detection._config import ExperimentConfig, LossSpec, to_jsonable
+                                           read_checkpoint_config, save_checkpoint)
+from gradeng.detection._config import ExperimentConfig, LossSpec, TrainConfig, to_jsonable
 from gradeng.detection._data import DetectionDataset, make_digit_canvases, stack
 from gradeng.detection._metrics import Detections, MapResult, evaluate_map
-from gradeng.detection._model import SSDLite
+from gradeng.detection._model import init_model
 
 CHECKPOINT = "checkpoint.npz"
 METRICS = "metrics.jsonl"
@@ -154,44 +155,46 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
   return cls + spec.loc_weight * loc, {"cls": cls, "loc": loc}
 
 
-def _train_step_fn(graphdef, spec: LossSpec, tx: optax.GradientTransformation):
-  def step(params, opt_state, images, labels, offsets):
-    def loss_fn(p):
-      logits, predicted = nnx.merge(graphdef, p)(images)
-      return detection_loss(spec, logits, predicted, labels, offsets)
+@functools.partial(jax.jit, static_argnames=("graphdef", "spec"), donate_argnums=(0, 1))
+def _train_step(params, opt_state, images, labels, offsets, *, graphdef, spec: LossSpec):
+  """One Adam step on the multibox loss; compiled once per (model structure, loss spec)."""
 
-    (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, {"loss": loss, **parts}
+  def loss_fn(p):
+    logits, predicted = nnx.merge(graphdef, p)(images)
+    return detection_loss(spec, logits, predicted, labels, offsets)
 
-  return jax.jit(step, donate_argnums=(0, 1))
-
-
-def _predict_fn(graphdef, anchors: np.ndarray, config: ExperimentConfig):
-  train = config.train
-  side = float(config.data.canvas_size)
-
-  def predict(params, images):
-    logits, offsets = nnx.merge(graphdef, params)(images)
-    probs = jax.nn.softmax(logits, axis=-1)[..., 1:]  # [B, A, C]
-    boxes = jnp.clip(_boxes.decode(offsets, jnp.asarray(anchors), train.variances), 0.0, side)
-    num_classes = probs.shape[-1]
-    k = min(train.pre_nms_top_k, probs.shape[1] * num_classes)
-    scores, flat = jax.lax.top_k(probs.reshape(probs.shape[0], -1), k)
-    anchor, cls = flat // num_classes, flat % num_classes
-    return jnp.take_along_axis(boxes, anchor[..., None], axis=1), scores, cls
-
-  return jax.jit(predict)
+  (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  updates, opt_state = optax.adam(spec.learning_rate).update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state, {"loss": loss, **parts}
 
 
-def evaluate(predict, params, data: PreparedData, config: ExperimentConfig,
-             batch_size: int = 256) -> MapResult:
-  """Decodes, applies per-class NMS, and computes mAP@0.5 on the test images."""
+@functools.partial(jax.jit, static_argnames=("graphdef", "train", "side"))
+def _predict(params, images, anchors, *, graphdef, train: TrainConfig, side: float):
+  """Top-k (box, score, class) candidates per image, before the score threshold and NMS."""
+  logits, offsets = nnx.merge(graphdef, params)(images)
+  probs = jax.nn.softmax(logits, axis=-1)[..., 1:]  # [B, A, C]
+  boxes = jnp.clip(_boxes.decode(offsets, anchors, train.variances), 0.0, side)
+  num_classes = probs.shape[-1]
+  k = min(train.pre_nms_top_k, probs.shape[1] * num_classes)
+  scores, flat = jax.lax.top_k(probs.reshape(probs.shape[0], -1), k)
+  anchor, cls = flat // num_classes, flat % num_classes
+  return jnp.take_along_axis(boxes, anchor[..., None], axis=1), scores, cls
+
+
+def evaluate(graphdef, params, data: PreparedData, config: ExperimentConfig,
+             batch_size: int = 256) -> tuple[MapResult, float]:
+  """Decodes, applies per-class NMS, and computes mAP@0.5 on the test images.
+
+  Returns:
+    The `MapResult` and the mean number of detections per image scoring at least 0.5 (a
+    model collapsed to background has almost none, whatever its mAP ranking).
+  """
   train = config.train
   detections = []
   for start in range(0, len(data.test_images), batch_size):
-    boxes, scores, classes = (np.asarray(a) for a in
-                              predict(params, data.test_images[start:start + batch_size]))
+    boxes, scores, classes = (np.asarray(a) for a in _predict(
+        params, data.test_images[start:start + batch_size], data.anchors, graphdef=graphdef,
+        train=train, side=float(config.data.canvas_size)))
     for b, s, c in zip(boxes, scores, classes):
       kept = s >= train.score_threshold
       b, s, c = b[kept], s[kept], c[kept]
@@ -199,9 +202,11 @@ def evaluate(predict, params, data: PreparedData, config: ExperimentConfig,
       b, s, c = b[wide], s[wide], c[wide]
       keep = _boxes.batched_nms(b, s, c, train.nms_iou)[:train.max_detections]
       detections.append(Detections(b[keep], s[keep], c[keep]))
-  return evaluate_map(detections, data.test_boxes, data.test_labels,
-                      num_classes=len(data.class_names), gt_difficult=data.test_difficult,
-                      iou_threshold=0.5)
+  result = evaluate_map(detections, data.test_boxes, data.test_labels,
+                        num_classes=len(data.class_names), gt_difficult=data.test_difficult,
+                        iou_threshold=0.5)
+  confident = float(np.mean([np.sum(d.scores >= 0.5) for d in detections]))
+  return result, confident
 
 
 def run_config(config: ExperimentConfig, spec: LossSpec, seed: int) -> dict[str, Any]:
@@ -242,30 +247,28 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
 
   run_dir = Path(run_dir)
   expected = run_config(config, spec, seed)
+  checkpoint = run_dir / CHECKPOINT
   for name in (RESULT, RUN_CONFIG):
     if (run_dir / name).exists():
       stored = json.loads((run_dir / name).read_text())
       check_config(run_dir / name, stored.get("config", stored), expected)
   if (run_dir / RESULT).exists():
     return json.loads((run_dir / RESULT).read_text())
+  if checkpoint.exists():  # checked before anything is written
+    check_config(checkpoint, read_checkpoint_config(checkpoint), expected)
   run_dir.mkdir(parents=True, exist_ok=True)
   atomic_write_text(run_dir / RUN_CONFIG, json.dumps(expected, indent=2, sort_keys=True))
 
-  model = SSDLite(config.model, len(data.class_names), data.train_images.shape[-1],
-                  rngs=nnx.Rngs(seed))
-  graphdef, params = nnx.split(model)
-  tx = optax.adam(spec.learning_rate)
-  opt_state = tx.init(params)
+  graphdef, params = init_model(config.model, len(data.class_names),
+                                data.train_images.shape[-1], seed=seed)
+  opt_state = optax.adam(spec.learning_rate).init(params)
   history: list[dict[str, Any]] = []
   step = 0
   wall = 0.0
-  checkpoint = run_dir / CHECKPOINT
   if checkpoint.exists():
     (params, opt_state), step, extra = load_checkpoint(checkpoint, (params, opt_state), config=expected)
     history, wall = extra["history"], extra["wall_seconds"]
 
-  train_step = _train_step_fn(graphdef, spec, tx)
-  predict = _predict_fn(graphdef, data.anchors, config)
   train = config.train
   images = data.train_images
   sums = {"loss": 0.0, "cls": 0.0, "loc": 0.0}
@@ -277,8 +280,9 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   try:
     while step < train.steps:
       index = _batch_indices(seed, step, len(images), train.batch_size)
-      params, opt_state, parts = train_step(params, opt_state, images[index],
-                                            data.train_labels[index], data.train_offsets[index])
+      params, opt_state, parts = _train_step(params, opt_state, images[index],
+                                             data.train_labels[index], data.train_offsets[index],
+                                             graphdef=graphdef, spec=spec)
       step += 1
       parts = {k: float(v) for k, v in parts.items()}
       if not math.isfinite(parts["loss"]):
@@ -289,9 +293,9 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
       bar.update(1)
       bar.set_postfix(loss=f"{parts['loss']:.3f}", mAP=f"{last_map:.3f}", refresh=False)
       if step % train.eval_every == 0 or step == train.steps:
-        result = evaluate(predict, params, data, config)
+        result, confident = evaluate(graphdef, params, data, config)
         last_map = result.mean_ap
-        history.append({"step": step, "map": last_map,
+        history.append({"step": step, "map": last_map, "confident_per_image": confident,
                         "ap": [None if math.isnan(a) else float(a) for a in result.ap],
                         **{k: v / count for k, v in sums.items()},
                         "wall_seconds": wall + time.perf_counter() - started})
@@ -310,6 +314,8 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   record = {
       "loss": spec.name, "label": spec.label, "seed": seed, "steps": train.steps,
       "final_map": final["map"], "best_map": max(h["map"] for h in history),
+      "final_confident_per_image": final["confident_per_image"],
+      "test_objects_per_image": float(np.mean([len(l) for l in data.test_labels])),
       "final_ap": final["ap"], "wall_seconds": wall + time.perf_counter() - started,
       "anchor_stats": data.stats, "backend": jax.default_backend(), "config": expected,
   }

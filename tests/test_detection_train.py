@@ -1,0 +1,158 @@
+"""Training-loop tests of the detection experiment: resume after a kill, config checks, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+import gradeng as ge
+from gradeng import _cli
+from gradeng.detection import _config, _train
+from gradeng.detection._experiment import run_experiment
+
+TINY_SOURCE = '''
+import gradeng as ge
+from gradeng.detection._config import (DataConfig, ExperimentConfig, FeatureMap, LossSpec,
+                                       ModelConfig, TrainConfig)
+
+
+def get_config(quick=False):
+  return ExperimentConfig(
+      name="tiny",
+      data=DataConfig(canvas_size=32, digit_sizes=(8, 12), max_objects=3, num_train=48,
+                      num_test=8),
+      model=ModelConfig(widths=(8, 8, 8), feature_maps=(FeatureMap(4, (7.0, 10.0)),
+                                                        FeatureMap(8, (14.0,), (0.8, 0.5)))),
+      train=TrainConfig(steps=4, batch_size=8, eval_every=2, checkpoint_every=2),
+      losses=(LossSpec("ce_ohem", "CE + OHEM", ge.cross_entropy_loss, {}, "ohem",
+                       learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0),
+              LossSpec("maki", "Maki", ge.maki_loss, {"gamma": 1}, "positives",
+                       learning_rate=1e-3, loc_weight=0.2)),
+      seeds=(0,),
+      figure_stem="tiny_map",
+  )
+'''
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+  path = tmp_path_factory.mktemp("config") / "tiny_config.py"
+  path.write_text(TINY_SOURCE)
+  from gradeng.detection import load_config
+
+  config = load_config(path=path)
+  return path, config, _train.prepare_data(config)
+
+
+class Killed(Exception):
+  pass
+
+
+def _kill_at(step_to_kill):
+  def on_step(step):
+    if step == step_to_kill:
+      raise Killed
+
+  return on_step
+
+
+def test_resume_after_kill_reproduces_the_uninterrupted_run(tiny, tmp_path):
+  _, config, data = tiny
+  spec = config.losses[0]
+  straight = _train.train_run(config, spec, 0, data, tmp_path / "straight", progress=False)
+  with pytest.raises(Killed):  # killed after step 3; the last checkpoint is step 2
+    _train.train_run(config, spec, 0, data, tmp_path / "resumed", progress=False, on_step=_kill_at(3))
+  assert not (tmp_path / "resumed" / _train.RESULT).exists()
+  with np.load(tmp_path / "resumed" / _train.CHECKPOINT) as checkpoint:
+    assert int(checkpoint["step"]) == 2
+  resumed = _train.train_run(config, spec, 0, data, tmp_path / "resumed", progress=False)
+  assert resumed["final_map"] == straight["final_map"]
+  with np.load(tmp_path / "straight" / _train.CHECKPOINT) as a, \
+       np.load(tmp_path / "resumed" / _train.CHECKPOINT) as b:
+    assert int(a["step"]) == int(b["step"]) == 4
+    for name in a.files:
+      if name.startswith("leaf_"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
+  lines = (tmp_path / "resumed" / _train.METRICS).read_text().splitlines()
+  assert [json.loads(line)["step"] for line in lines] == [2, 4]
+  assert not list((tmp_path / "resumed").glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_a_different_config_is_refused_and_nothing_is_overwritten(tiny, tmp_path):
+  _, config, data = tiny
+  spec = config.losses[0]
+  with pytest.raises(Killed):
+    _train.train_run(config, spec, 0, data, tmp_path, progress=False, on_step=_kill_at(2))
+  before = (tmp_path / _train.CHECKPOINT).read_bytes()
+  other = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=6))
+  with pytest.raises(ValueError, match=r"different config: `train.steps` is 4 there and 6 here"):
+    _train.train_run(other, spec, 0, data, tmp_path, progress=False)
+  with pytest.raises(ValueError, match=r"`loss.neg_pos_ratio` is 1.0 there and 3.0 here"):
+    _train.train_run(config, dataclasses.replace(spec, neg_pos_ratio=3.0), 0, data, tmp_path,
+                     progress=False)
+  # the checkpoint itself is checked too, not only config.json
+  (tmp_path / _train.RUN_CONFIG).unlink()
+  with pytest.raises(ValueError, match=r"checkpoint.npz was written for a different config: `seed`"):
+    _train.train_run(config, spec, 1, data, tmp_path, progress=False)
+  assert (tmp_path / _train.CHECKPOINT).read_bytes() == before
+  # a finished run is reused, not retrained
+  done = _train.train_run(config, spec, 0, data, tmp_path, progress=False)
+  assert _train.train_run(config, spec, 0, data, tmp_path, progress=False, on_step=_kill_at(1)) == done
+
+
+def test_prepare_data_refuses_wrong_image_shapes(tiny):
+  _, config, _ = tiny
+  wrong = dataclasses.replace(config, data=dataclasses.replace(config.data, canvas_size=48))
+  from gradeng.detection import make_digit_canvases
+
+  with pytest.raises(ValueError, match=r"sample 0: image has shape \(48, 48, 1\), expected \(32, 32, 1\)"):
+    _train.prepare_data(config, train_set=make_digit_canvases(wrong.data, "train"))
+
+
+def test_cli_runs_the_experiment_and_writes_the_figure(tiny, tmp_path, capsys):
+  path, _, _ = tiny
+  code = _cli.main(["experiment", "detection", "--config", str(path), "--out", str(tmp_path / "out"),
+                    "--figures", str(tmp_path / "fig"), "--no-progress"])
+  assert code == 0
+  printed = capsys.readouterr().out
+  assert "background:object anchor ratio" in printed and "| CE + OHEM |" in printed
+  for name in ("tiny_map.png", "tiny_map.csv", "tiny_map_table.md"):
+    assert (tmp_path / "fig" / name).stat().st_size > 0
+  csv_lines = (tmp_path / "fig" / "tiny_map.csv").read_text().splitlines()
+  assert csv_lines[0].startswith("loss,step,map_mean") and len(csv_lines) == 1 + 2 * 2
+  summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+  assert set(summary["losses"]) == {"ce_ohem", "maki"}
+  assert all(0.0 <= v["mean"] <= 1.0 for v in summary["losses"].values())
+  result = json.loads((tmp_path / "out" / "runs" / "maki" / "seed0" / "result.json").read_text())
+  assert result["config"]["loss"]["loss_fn"].endswith(".maki_loss")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--losses", "nope"], "unknown loss 'nope'"),
+    (["--seeds", "-1"], "--seeds must be non-negative"),
+    (["--config", "/nonexistent/config.py"], "does not exist"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(tiny, tmp_path, capsys, argv, message):
+  path, _, _ = tiny
+  base = ["experiment", "detection", "--config", str(path), "--out", str(tmp_path), "--no-progress"]
+  if argv[0] == "--config":
+    base = ["experiment", "detection", "--out", str(tmp_path), "--no-progress"]
+  with pytest.raises(SystemExit) as exit_info:
+    _cli.main(base + argv)
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith("gradeng experiment: error:") and message in err
+  assert err.count("\n") == 1
+
+
+def test_run_experiment_is_importable_for_reproduce():
+  import gradeng.detection as det
+
+  assert det.run_experiment is run_experiment
+  quick = det.load_config(quick=True)
+  assert quick.name == "quick" and quick.figure_stem == "detection_map_quick"
+  assert ge.cross_entropy_loss in {s.loss_fn for s in quick.losses}
+  assert isinstance(quick, _config.ExperimentConfig)
