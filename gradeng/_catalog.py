@@ -36,19 +36,25 @@ def _ce_loss(log_p, log_q):
   return -log_p
 
 
+def _power_of_q(log_q, gamma):
+  """(1 - p)^γ with 0^0 = 1 (γ·log q would be 0·(-inf) at p = 1)."""
+  return jnp.exp(jnp.where(gamma == 0, 0.0, gamma * log_q))
+
+
 def _focal_weight(log_p, log_q, gamma):
   # w = γ p (1-p)^(γ-1) log p - (1-p)^γ; the first term as exp(log p + (γ-1) log q + log(-log p))
-  # stays finite for γ < 1 as p → 1, where (1-p)^(γ-1) alone overflows.
-  first = gamma * jnp.exp(log_p + (gamma - 1.0) * log_q + jnp.log(-log_p))
-  return -first - jnp.exp(gamma * log_q)
+  # stays finite for γ < 1 as p → 1, where (1-p)^(γ-1) alone overflows; at p = 1 exactly it is 0.
+  exponent = log_p + (gamma - 1.0) * log_q + jnp.log(-log_p)
+  first = gamma * jnp.exp(jnp.where(log_p == 0, -jnp.inf, exponent))
+  return -first - _power_of_q(log_q, gamma)
 
 
 def _focal_loss(log_p, log_q, gamma):
-  return -jnp.exp(gamma * log_q) * log_p
+  return -_power_of_q(log_q, gamma) * log_p
 
 
 def _maki_weight(log_p, log_q, gamma):
-  return -jnp.exp(gamma * log_q)
+  return -_power_of_q(log_q, gamma)
 
 
 def _maki_loss(log_p, log_q, gamma):

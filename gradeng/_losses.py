@@ -182,7 +182,8 @@ def logit_weight(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
 
 def scale_coefficient(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
   """g(p), evaluated through the same log-space weight the losses use (g = w / p)."""
-  return logit_weight(coefficient, p, **params) / jnp.asarray(p, jnp.float32)
+  p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
+  return logit_weight(coefficient, p, **params) / p
 
 
 def loss_value(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:

@@ -11,7 +11,8 @@ For integer γ this is cross-entropy minus its first γ Taylor terms in q,
 form) cancels catastrophically: for q → 0 the result is ~q^{γ+1}/(γ+1) while the terms are ~q.
 Three regimes, each free of cancellation (A = γ + 1):
 
-1. q ≤ 1/2: the tail series itself, every term positive, 26 terms give < 3e-8 relative error.
+1. q ≤ 1/2: the tail series itself, every term positive, 26 terms give < 3e-8 relative error
+   (float32; float64 uses longer truncations throughout, ~1e-13).
 2. q > 1/2 and A·p ≤ 1: ``-log p - H_γ - Σ_{n≥1} C(γ,n)(-p)^n/n`` (expansion around p = 0,
    H_γ = ψ(γ+1) + γ_E); the sum converges like (γp)^n/n! and L is not small against -log p.
 3. q > 1/2 and A·p > 1: the integral ``L = q^A/A ∫_0^∞ e^{-v} / (1 - q e^{-v/A}) dv``
@@ -30,9 +31,14 @@ from jax.scipy.special import digamma
 
 from gradeng._coefficient import is_concrete_number
 
-_SERIES_TERMS = 26
-_BINOMIAL_TERMS = 14
-_LAGUERRE_NODES, _LAGUERRE_WEIGHTS = np.polynomial.laguerre.laggauss(32)
+# Truncations per working precision: (series terms, binomial terms, Gauss–Laguerre nodes).
+# float32: < 3e-8 truncation error; float64: ~1e-13 (Gauss–Laguerre saturates there).
+_TRUNCATION = {4: (26, 14, 32), 8: (56, 24, 96)}
+
+
+def _truncation(dtype):
+  series, binomial, nodes = _TRUNCATION[jnp.dtype(dtype).itemsize]
+  return series, binomial, np.polynomial.laguerre.laggauss(nodes)
 _EULER_GAMMA = 0.57721566490153286061
 
 
@@ -40,7 +46,7 @@ def _tail_series(log_q, a):
   """Regime 1: q^a Σ_k q^k / (a + k), Horner from the smallest term."""
   q = jnp.exp(log_q)
   acc = jnp.zeros_like(q)
-  for k in reversed(range(_SERIES_TERMS)):
+  for k in reversed(range(_truncation(q.dtype)[0])):
     acc = acc * q + 1.0 / (a + k)
   return jnp.exp(a * log_q) * acc
 
@@ -62,7 +68,7 @@ def _small_p_expansion(log_p, gamma):
   coef = jnp.ones_like(p)  # C(γ, n)(-1)^n, by the recurrence c_n = c_{n-1} (n - 1 - γ) / n
   power = jnp.ones_like(p)
   total = jnp.zeros_like(p)
-  for n in range(1, _BINOMIAL_TERMS + 1):
+  for n in range(1, _truncation(p.dtype)[1] + 1):
     coef = coef * (n - 1 - gamma) / n
     power = power * p
     total = total + coef * power / n
@@ -72,7 +78,7 @@ def _small_p_expansion(log_p, gamma):
 def _laguerre_integral(log_q, a):
   """Regime 3: q^a / a · Σ_i w_i / (1 - q e^{-v_i/a})."""
   total = jnp.zeros_like(log_q)
-  for node, weight in zip(_LAGUERRE_NODES, _LAGUERRE_WEIGHTS):
+  for node, weight in zip(*_truncation(log_q.dtype)[2]):
     total = total + weight / -jnp.expm1(log_q - node / a)
   return jnp.exp(a * log_q) / a * total
 

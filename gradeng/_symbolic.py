@@ -323,7 +323,13 @@ def _limit_at_one(expr: sp.Expr) -> sp.Expr:
   """
   expr = sp.piecewise_fold(expr)
   if isinstance(expr, sp.Piecewise) and not any(c.has(P) for _, c in expr.args):
-    return sp.Piecewise(*[(sp.limit(e, P, 1, "-"), c) for e, c in expr.args])
+    return sp.Piecewise(*[(_limit_at_one(e), c) for e, c in expr.args])
+  # Plain substitution first: where it gives a finite number it is the limit of the continuous
+  # closed forms derive() produces, and SymPy's `limit` of lerchphi forms is not reproducible
+  # (it sometimes returns zoo*lerchphi(...)).
+  direct = expr.subs(P, 1)
+  if direct.is_number and direct.is_finite:
+    return direct
   return sp.limit(expr, P, 1, "-")
 
 
