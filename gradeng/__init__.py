@@ -5,6 +5,9 @@ fixed by g(p) = dL/dp and L(1) = 0. gradeng derives L symbolically, injects g as
 derivative of JAX losses, and ships a catalog (CE, focal, Maki, QCE, Poly-1, GCE).
 """
 
+from gradeng._budget import GradientBudget as GradientBudget
+from gradeng._budget import gradient_budget as gradient_budget
+from gradeng._budget import hard_share as hard_share
 from gradeng._catalog import CATALOG as CATALOG
 from gradeng._catalog import CROSS_ENTROPY as CROSS_ENTROPY
 from gradeng._catalog import FOCAL as FOCAL
