@@ -76,8 +76,11 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(tiny, tmp_path):
     for name in a.files:
       if name.startswith("leaf_"):
         np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
-  lines = (tmp_path / "resumed" / _train.METRICS).read_text().splitlines()
-  assert [json.loads(line)["step"] for line in lines] == [2, 4]
+  metrics = [[json.loads(line) for line in (tmp_path / run / _train.METRICS).read_text().splitlines()]
+             for run in ("straight", "resumed")]
+  assert [m["step"] for m in metrics[1]] == [2, 4]
+  for a, b in zip(*metrics):
+    assert a["map"] == b["map"] and a["loss"] == pytest.approx(b["loss"], rel=1e-5)
   assert not list((tmp_path / "resumed").glob("*.tmp"))  # atomic writes leave nothing behind
 
 

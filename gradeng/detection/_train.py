@@ -263,16 +263,18 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
                                 data.train_images.shape[-1], seed=seed)
   opt_state = optax.adam(spec.learning_rate).init(params)
   history: list[dict[str, Any]] = []
+  sums = {"loss": 0.0, "cls": 0.0, "loc": 0.0}  # since the last evaluation
+  count = 0
   step = 0
   wall = 0.0
   if checkpoint.exists():
-    (params, opt_state), step, extra = load_checkpoint(checkpoint, (params, opt_state), config=expected)
+    state, step, extra = load_checkpoint(checkpoint, (params, opt_state), config=expected)
+    params, opt_state = jax.device_put(state)
     history, wall = extra["history"], extra["wall_seconds"]
+    sums, count = extra["loss_sums"], extra["loss_count"]
 
   train = config.train
   images = data.train_images
-  sums = {"loss": 0.0, "cls": 0.0, "loc": 0.0}
-  count = 0
   last_map = history[-1]["map"] if history else float("nan")
   bar = tqdm(total=train.steps, initial=step, desc=f"{spec.name} seed {seed}", disable=not progress,
              dynamic_ncols=True, leave=False)
@@ -304,7 +306,8 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
       if step % train.checkpoint_every == 0 or step == train.steps:
         elapsed = wall + time.perf_counter() - started
         save_checkpoint(checkpoint, (params, opt_state), step=step, config=expected,
-                        extra={"history": history, "wall_seconds": elapsed})
+                        extra={"history": history, "wall_seconds": elapsed,
+                               "loss_sums": sums, "loss_count": count})
         atomic_write_text(run_dir / METRICS, "".join(json.dumps(h) + "\n" for h in history))
       if on_step is not None:
         on_step(step)
