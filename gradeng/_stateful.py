@@ -315,10 +315,12 @@ def periodic_coefficient(base="ce", *, period: int, t_mult: float = 1.0, floor: 
                          head: str = "sigmoid", **params) -> StatefulLoss:
   """A periodic coefficient: g·f(step) with the SGDR factor f (`sgdr_factor`).
 
-  f does not depend on p, so under plain SGD (and SGD with momentum, without weight decay) this
-  is *exactly* the learning-rate schedule lr·f(step); under Adam, whose update is invariant to
-  a constant rescaling of the gradient, it does almost nothing (only the transient of the moment
-  estimates and ε see it). Only p-dependent modulation of g survives Adam.
+  f does not depend on p, so under plain SGD (no weight decay) this is *exactly* the
+  learning-rate schedule lr·f(step). With momentum it equals a schedule applied to the gradient
+  *before* the momentum buffer (v ← μv - lr·f·∇), not optax's/PyTorch's lr·f applied after it
+  (the two differ while f changes within the buffer's ~1/(1-μ) steps). Under Adam, whose update
+  is invariant to a constant rescaling of the gradient, it does almost nothing (only the
+  moment estimates' lag and ε see it): only p-dependent modulation of g survives Adam.
 
   Args:
     base: catalog name or `ScaleCoefficient`.
