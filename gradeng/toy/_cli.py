@@ -19,7 +19,7 @@ from ._config import PRESETS
 
 def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("name", help=f"simulation: one of {', '.join(sorted(PRESETS))}, or 'all'")
-  parser.add_argument("--quick", action="store_true", help="the small version (seconds, not minutes)")
+  parser.add_argument("--quick", action="store_true", help="the small version (20 trainings; mostly compile time)")
   parser.add_argument("--out", default="results/toy",
                       help="results root; the sweep goes to OUT/<config name> (default: results/toy)")
   parser.add_argument("--figures", default="figures",
