@@ -145,3 +145,9 @@ def test_cli_runs_and_refuses_mixed_configs(tmp_path, capsys):
     _cli.main([*argv, "--set", "steps=6"])
   assert exit_info.value.code == 2
   assert "`steps` is 5 there but 6 now" in capsys.readouterr().err
+
+
+def test_refuses_a_foreign_non_empty_directory(tmp_path):
+  (tmp_path / "notes.txt").write_text("not a sweep")
+  with pytest.raises(ValueError, match="not empty and has no config.json"):
+    toy.run_sweep(FREE, tmp_path, progress=False)
