@@ -26,6 +26,7 @@ import numpy as np
 import gradeng as ge
 from gradeng import _stateful as st
 from gradeng.engineering._train import TrainConfig, run_grid, stateless
+from gradeng.toy._classify import minority_count
 
 DPI = 150
 
@@ -57,10 +58,15 @@ def _np(tree):
   return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def _prior_ce(ratio):
-  """Cross-entropy of the best constant prediction (the class prior) at majority:minority = ratio."""
-  pi = 1.0 / (1.0 + ratio)
+def _prior_ce(n_train, ratio):
+  """Train cross-entropy of the best constant prediction (the class prior of the training set)."""
+  pi = int(minority_count(n_train, ratio)) / n_train
   return -(pi * math.log(pi) + (1 - pi) * math.log(1 - pi))
+
+
+#: A run is *collapsed* when its final train CE is above this fraction of the prior's CE (a model
+#: stuck at, or near, the constant prediction, typically with dead ReLUs).
+COLLAPSE_FRACTION = 0.9
 
 
 # ----------------------------------------------------------------------------- (a) warm-up
@@ -70,7 +76,7 @@ def warmup_experiment(cfg: EngineeringConfig) -> list[dict]:
   rows = []
   ce = stateless(ge.cross_entropy_loss)
   ratio = 10.0
-  prior = _prior_ce(ratio)
+  prior = _prior_ce(cfg.n_train, ratio)
   for optimizer, lrs in (("momentum", cfg.warmup_lrs_momentum), ("adam", cfg.warmup_lrs_adam)):
     arms = [("CE", ce)] + [(f"warm-up coefficient B0={b:g}",
                             st.warmup_coefficient("ce", bound=b, warmup_steps=cfg.warmup_steps))
@@ -84,7 +90,7 @@ def warmup_experiment(cfg: EngineeringConfig) -> list[dict]:
         out = jax.tree_util.tree_map(lambda a: a[w], grid)
         for i, lr in enumerate(lrs):
           final = out["final_ce"][i, 0]
-          ok = np.isfinite(final) & out["finite"][i, 0] & (final < prior)
+          ok = np.isfinite(final) & out["finite"][i, 0] & (final < COLLAPSE_FRACTION * prior)
           rows.append({
               "optimizer": optimizer, "lr": lr, "lr_warmup": lr_warmup, "loss": name,
               "runs": len(cfg.seeds), "stable_fraction": float(ok.mean()),
@@ -262,6 +268,7 @@ def draw_figures(out_dir: Path) -> list[Path]:
     if metric == "median_final_ce":
       prior = rows[0]["prior_ce"]
       ax.axhline(prior, color="grey", lw=0.8, ls=":")
+      ax.axhline(COLLAPSE_FRACTION * prior, color="grey", lw=0.5, ls="--")
   axes[0].legend(fontsize=6)
   fig.suptitle("(a) warm-up coefficient vs learning-rate warm-up (MLP 2-32-32-1, 1:10)")
   written.append(_save(fig, out_dir / "engineering_warmup.png"))
