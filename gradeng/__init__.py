@@ -43,3 +43,14 @@ from gradeng._symbolic import DivergentIntegralError as DivergentIntegralError
 from gradeng._symbolic import PropertyCheck as PropertyCheck
 from gradeng._symbolic import check_properties as check_properties
 from gradeng._symbolic import derive as derive
+from gradeng._stateful import AdaptiveGammaState as AdaptiveGammaState
+from gradeng._stateful import GHMState as GHMState
+from gradeng._stateful import StatefulLoss as StatefulLoss
+from gradeng._stateful import StepState as StepState
+from gradeng._stateful import adaptive_gamma_coefficient as adaptive_gamma_coefficient
+from gradeng._stateful import balanced_gamma as balanced_gamma
+from gradeng._stateful import ghm_coefficient as ghm_coefficient
+from gradeng._stateful import periodic_coefficient as periodic_coefficient
+from gradeng._stateful import sgdr_factor as sgdr_factor
+from gradeng._stateful import warmup_bound as warmup_bound
+from gradeng._stateful import warmup_coefficient as warmup_coefficient

@@ -129,6 +129,8 @@ STEPS: tuple[Step, ...] = (
     Step("derivations", _derivations_step, "derivation reports, one per catalog loss"),
     Step("toy", hook("gradeng.toy._reproduce"), "toy imbalance simulations"),
     Step("detection", hook("gradeng.detection._reproduce"), "detection experiment (paper Figure 3)"),
+    Step("engineering", hook("gradeng.engineering._reproduce"),
+         "stateful coefficients: warm-up, periodic, adaptive γ, GHM-C"),
 )
 
 

@@ -11,7 +11,11 @@ from gradeng._cli import main
 
 
 def test_steps_are_named_and_ordered():
-  assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection"]
+  assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
+                                       "engineering"]
+  # The sub-package hooks are all present (none would be reported as skipped).
+  for module in ("gradeng.toy._reproduce", "gradeng.detection._reproduce", "gradeng.engineering._reproduce"):
+    assert callable(R._import_hook(module, "reproduce"))
 
 
 def test_budget_step_writes_paper_numbers(tmp_path, capsys):
