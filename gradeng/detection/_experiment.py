@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.detection._checkpoint import atomic_write_bytes, atomic_write_text
+from gradeng._io import atomic_write_bytes, atomic_write_text
 from gradeng.detection._config import ExperimentConfig, to_jsonable
 from gradeng.detection._train import METRICS, prepare_data, run_dir_for, select, train_run
 

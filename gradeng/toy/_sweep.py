@@ -35,7 +35,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +44,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
+
+from gradeng._io import atomic_write_bytes, atomic_write_text
 
 from . import _classify, _free_logit
 from ._config import Config, check_same_config, grid_cells
@@ -98,31 +99,16 @@ def plan_chunks(config: Config) -> list[Chunk]:
   return chunks
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-  try:
-    with os.fdopen(fd, "wb") as f:
-      f.write(data)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
-
-
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
   """Writes ``arrays`` to ``path`` atomically (temp file in the same directory + os.replace)."""
   buffer = io.BytesIO()
   np.savez(buffer, **arrays)
-  _atomic_write(Path(path), buffer.getvalue())
+  atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
 
 
 def save_json(path: Path, data: Any) -> None:
   """Writes ``data`` as JSON to ``path`` atomically."""
-  _atomic_write(Path(path), (json.dumps(data, indent=1, allow_nan=True) + "\n").encode())
+  atomic_write_text(path, json.dumps(data, indent=1, allow_nan=True) + "\n")
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
