@@ -23,6 +23,7 @@ Three regimes, each free of cancellation (A = γ + 1):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax.numpy as jnp
@@ -37,7 +38,14 @@ _TRUNCATION = {4: (26, 14, 32), 8: (56, 24, 96)}
 
 
 def _truncation(dtype):
-  series, binomial, nodes = _TRUNCATION[jnp.dtype(dtype).itemsize]
+  return _truncation_for_itemsize(jnp.dtype(dtype).itemsize)
+
+
+@functools.lru_cache(maxsize=None)
+def _truncation_for_itemsize(itemsize):
+  # Cached: the Gauss–Laguerre rule is an eigenvalue problem, and eager calls of the catalog
+  # losses reach this on every call.
+  series, binomial, nodes = _TRUNCATION[itemsize]
   return series, binomial, np.polynomial.laguerre.laggauss(nodes)
 _EULER_GAMMA = 0.57721566490153286061
 
