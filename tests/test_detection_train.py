@@ -11,6 +11,7 @@ import pytest
 import gradeng as ge
 from gradeng import _cli
 from gradeng.detection import _config, _train
+from gradeng.detection._config import LossSpec
 from gradeng.detection._experiment import run_experiment
 
 TINY_SOURCE = '''
@@ -126,7 +127,7 @@ def test_cli_runs_the_experiment_and_writes_the_figure(tiny, tmp_path, capsys):
     assert (tmp_path / "fig" / name).stat().st_size > 0
   csv_lines = (tmp_path / "fig" / "tiny_map.csv").read_text().splitlines()
   assert csv_lines[0].startswith("loss,step,map_mean") and len(csv_lines) == 1 + 2 * 2
-  summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+  summary = json.loads((tmp_path / "out" / "tiny_map_summary.json").read_text())
   assert set(summary["losses"]) == {"ce_ohem", "maki"}
   assert all(0.0 <= v["mean"] <= 1.0 for v in summary["losses"].values())
   result = json.loads((tmp_path / "out" / "runs" / "maki" / "seed0" / "result.json").read_text())
@@ -159,3 +160,75 @@ def test_run_experiment_is_importable_for_reproduce():
   assert quick.name == "quick" and quick.figure_stem == "detection_map_quick"
   assert ge.cross_entropy_loss in {s.loss_fn for s in quick.losses}
   assert isinstance(quick, _config.ExperimentConfig)
+
+
+# ----------------------------------------------------------------------------- stateful losses
+
+WARMUP = LossSpec("warmup_ohem", "warm-up", None, {"base": "ce", "bound": 2.0, "warmup_steps": 3},
+                  "ohem", learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0,
+                  stateful=ge.warmup_coefficient)
+ADAPTIVE = LossSpec("adaptive_maki_class", "adaptive", None,
+                    {"base": "maki", "gamma_init": 1.0, "gamma_max": 5.0, "momentum": 0.9,
+                     "per_class": True, "num_classes": 11}, "positives",
+                    learning_rate=1e-3, loc_weight=0.2, stateful=ge.adaptive_gamma_coefficient)
+
+
+def test_loss_spec_takes_exactly_one_of_a_catalog_loss_and_a_stateful_factory():
+  with pytest.raises(ValueError, match="exactly one of `loss_fn`"):
+    dataclasses.replace(WARMUP, loss_fn=ge.cross_entropy_loss)
+  with pytest.raises(ValueError, match="exactly one of `loss_fn`"):
+    dataclasses.replace(WARMUP, stateful=None)
+  with pytest.raises(ValueError, match="`bound` must be a finite number > 0"):  # at config time
+    dataclasses.replace(WARMUP, params={**WARMUP.params, "bound": -1.0})
+  assert WARMUP.stateful_loss() is WARMUP.stateful_loss()  # built once, reused by every trace
+  assert _train.init_loss_state(WARMUP).step == 0 and _train.init_loss_state(ADAPTIVE).gamma.shape == (11,)
+  assert _train.init_loss_state(config_spec := _config.LossSpec(
+      "ce", "ce", ge.cross_entropy_loss, {}, "positives", learning_rate=1e-3, loc_weight=1.0)) == ()
+  assert config_spec.stateful_loss() is None
+
+
+def test_periodic_spec_scales_the_catalog_loss_by_the_sgdr_factor():
+  spec = LossSpec("periodic", "periodic", None, {"base": "ce", "period": 8}, "positives",
+                  learning_rate=1e-3, loc_weight=1.0, stateful=ge.periodic_coefficient)
+  logits = np.random.default_rng(0).normal(size=(2, 5, 11)).astype(np.float32) * 4
+  labels = np.array([[0, 3, 0, 10, 0], [1, 0, 0, 0, 2]])
+  ce = np.asarray(ge.cross_entropy_loss(logits, labels, head="softmax"))
+  for step, factor in ((0, 1.0), (4, 0.5), (2, 0.5 * (1 + np.cos(np.pi / 4)))):
+    got = _train.classification_loss(spec, logits, labels, ge.StepState(step=np.int32(step)))
+    np.testing.assert_allclose(got, factor * ce, rtol=1e-6)
+
+
+def test_stateful_run_threads_checkpoints_and_resumes_its_state(tiny, tmp_path):
+  _, config, data = tiny
+  for spec in (WARMUP, ADAPTIVE):
+    straight = _train.train_run(config, spec, 0, data, tmp_path / spec.name / "straight", progress=False)
+    with pytest.raises(Killed):  # the last checkpoint is step 2
+      _train.train_run(config, spec, 0, data, tmp_path / spec.name / "resumed", progress=False,
+                       on_step=_kill_at(3))
+    resumed = _train.train_run(config, spec, 0, data, tmp_path / spec.name / "resumed", progress=False)
+    assert resumed["final_map"] == straight["final_map"]
+    runs = [[json.loads(line) for line in (tmp_path / spec.name / run / _train.METRICS).read_text().splitlines()]
+            for run in ("straight", "resumed")]
+    assert runs[0][-1]["loss_state"] == runs[1][-1]["loss_state"]
+    if spec is WARMUP:  # the step counter is the number of batches seen
+      assert [h["loss_state"]["step"] for h in runs[1]] == [2, 4]
+    else:  # early on every anchor is hard (p_t ≈ 1/11): statistics, but γ waits for easy ones
+      state = runs[1][-1]["loss_state"]
+      assert state["seen_hard"][0] and state["count_hard"][0] > 100 and not state["seen_easy"][0]
+      assert state["gamma"] == [1.0] * 11
+
+
+def test_engineering_variant_shares_data_model_and_baselines_with_the_paper_variant():
+  from gradeng.detection import load_config
+
+  paper, engineering = load_config(quick=True), load_config(quick=True, variant="engineering")
+  assert (paper.data, paper.model, paper.train) == (engineering.data, engineering.model, engineering.train)
+  names = [s.name for s in engineering.losses]
+  assert names == ["ce_ohem", "maki", "focal", "warmup_ohem", "periodic_ohem", "adaptive_maki",
+                   "adaptive_maki_class", "ghm"]
+  assert engineering.loss("ce_ohem") == paper.loss("ce_ohem")  # same run config: trained once
+  assert engineering.loss("warmup_ohem").params["warmup_steps"] == paper.train.steps // 4
+  assert engineering.loss("periodic_ohem").params["period"] == paper.train.steps // 4
+  assert engineering.figure_stem == "engineering_detection_map_quick"
+  with pytest.raises(ValueError, match="unknown variant 'nope'"):
+    load_config(quick=True, variant="nope")

@@ -16,6 +16,14 @@ anchors per 96×96 canvas, 175:1 (SSD on VOC is several hundred to one).
 Both write ``<out>/runs/<loss>/seed<k>/{config.json,metrics.jsonl,checkpoint.npz,result.json}``
 and the figure ``figures/detection_map[_quick].png`` with its CSV and final-mAP table.
 
+Engineering variant (issue 6: warm-up, periodic, batch-adaptive and GHM-C coefficients next to
+CE + OHEM, Maki and focal; same data, model and steps; part of `gradeng reproduce`)::
+
+    gradeng experiment detection --variant engineering --quick
+
+It writes ``figures/engineering_detection_map[_quick].*``; run into the same ``--out`` as the
+paper variant, it reuses the baseline runs instead of training them again.
+
 `LOSSES` is the one table of classification losses: catalog function, normalisation,
 hyper-parameters, learning rate and λ, from the paper's Table 1 (Adam for all). The paper
 trains with batch 128 for 37,000 iterations; the step counts here are far smaller.
@@ -45,14 +53,72 @@ LOSSES: dict[str, LossSpec] = {
                  learning_rate=1e-3, loc_weight=0.1),
         LossSpec("ce", "CE, no OHEM", ge.cross_entropy_loss, {}, "positives",
                  learning_rate=1e-3, loc_weight=1.0),
+        # Beyond the paper (its §7): coefficients with state, each next to the loss it modifies
+        # and with that loss's normalisation, learning rate and λ. Their step counts (the 1s
+        # here) are set by `get_config` as fractions of the training length (`_ENGINEERING_STEPS`).
+        LossSpec("warmup_ohem", "CE + OHEM, warm-up coefficient", None,
+                 {"base": "ce", "bound": 2.0, "warmup_steps": 1}, "ohem",
+                 learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0,
+                 stateful=ge.warmup_coefficient),
+        LossSpec("periodic_ohem", "CE + OHEM, periodic (SGDR) coefficient", None,
+                 {"base": "ce", "period": 1}, "ohem",
+                 learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0,
+                 stateful=ge.periodic_coefficient),
+        LossSpec("adaptive_maki", "Maki, batch-adaptive γ", None,
+                 {"base": "maki", "gamma_init": 1.0, "gamma_max": 5.0, "momentum": 0.9},
+                 "positives", learning_rate=1e-3, loc_weight=0.2,
+                 stateful=ge.adaptive_gamma_coefficient),
+        LossSpec("adaptive_maki_class", "Maki, per-class adaptive γ", None,
+                 {"base": "maki", "gamma_init": 1.0, "gamma_max": 5.0, "momentum": 0.9,
+                  "per_class": True, "num_classes": 11},
+                 "positives", learning_rate=1e-3, loc_weight=0.2,
+                 stateful=ge.adaptive_gamma_coefficient),
+        LossSpec("ghm", "GHM-C (CE, 10 bins)", None, {"base": "ce", "bins": 10, "momentum": 0.75},
+                 "elements", learning_rate=1e-3, loc_weight=1.0, stateful=ge.ghm_coefficient),
     )
 }
 
 QUICK_LOSSES = ("ce_ohem", "focal", "maki", "qce", "ce")
+PAPER_LOSSES = ("ce_ohem", "ce_ohem_1to3", "focal", "maki", "qce", "ce")
+#: the engineering variant: the stateful coefficients next to the baselines they modify.
+ENGINEERING_LOSSES = ("ce_ohem", "maki", "focal", "warmup_ohem", "periodic_ohem", "adaptive_maki",
+                      "adaptive_maki_class", "ghm")
+#: step parameters of the stateful coefficients as fractions of the training length: warm-up
+#: over the first quarter, SGDR period a quarter (four cosine cycles).
+_ENGINEERING_STEPS = {"warmup_ohem": ("warmup_steps", 0.25), "periodic_ohem": ("period", 0.25)}
+VARIANTS = ("paper", "engineering")
 
 
-def get_config(quick: bool = False) -> ExperimentConfig:
-  """The quick (CPU smoke) or full (GPU) experiment."""
+def _losses(names, steps):
+  specs = []
+  for name in names:
+    spec = LOSSES[name]
+    if name in _ENGINEERING_STEPS:
+      key, fraction = _ENGINEERING_STEPS[name]
+      spec = dataclasses.replace(spec, params={**spec.params, key: max(1, round(fraction * steps))})
+    specs.append(spec)
+  return tuple(specs)
+
+
+
+def get_config(quick: bool = False, variant: str = "paper") -> ExperimentConfig:
+  """The quick (CPU smoke) or full (GPU) experiment.
+
+  ``variant="paper"``: the paper's losses (Figure 3). ``variant="engineering"``: the same data,
+  model and training with the stateful coefficients of `gradeng` next to CE + OHEM, Maki and
+  focal; baseline runs are shared with the paper variant when both use one output directory.
+  """
+  if variant not in VARIANTS:
+    raise ValueError(f"unknown variant {variant!r}; expected one of {VARIANTS}")
+  config = _get_config(quick)
+  if variant == "engineering":
+    config = dataclasses.replace(
+        config, losses=_losses(ENGINEERING_LOSSES, config.train.steps),
+        figure_stem=config.figure_stem.replace("detection_map", "engineering_detection_map"))
+  return config
+
+
+def _get_config(quick: bool) -> ExperimentConfig:
   if quick:
     return ExperimentConfig(
         name="quick",
@@ -78,7 +144,7 @@ def get_config(quick: bool = False) -> ExperimentConfig:
           FeatureMap(16, (32.0, 44.0), (1.0, 0.6)),
       )),
       train=TrainConfig(steps=6000, batch_size=64, eval_every=250, checkpoint_every=500),
-      losses=tuple(LOSSES.values()),
+      losses=tuple(LOSSES[name] for name in PAPER_LOSSES),
       seeds=(0, 1, 2),
       figure_stem="detection_map",
   )

@@ -1,4 +1,4 @@
-"""``gradeng experiment detection [--quick] [--out DIR] [--seeds ...]``."""
+"""``gradeng experiment detection [--quick] [--variant engineering] [--out DIR] [--seeds ...]``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--config", default=None,
                       help="experiment config file with get_config(quick) "
                            "(default experiments/detection/config.py)")
+  parser.add_argument("--variant", default="paper", choices=("paper", "engineering"),
+                      help="paper: the paper's losses (Figure 3); engineering: the stateful "
+                           "coefficients (warm-up, periodic, adaptive γ, GHM-C) next to baselines")
   parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
   if args.seeds is not None and any(s < 0 for s in args.seeds):
     raise ValueError(f"--seeds must be non-negative integers, got {args.seeds}")
-  config = load_config(args.quick, args.config)
+  config = load_config(args.quick, args.config, variant=args.variant)
   out = args.out or ("runs/detection_quick" if args.quick else "runs/detection")
   summary = run_experiment(config, out, seeds=args.seeds, losses=args.losses,
                            figures_dir=args.figures, progress=not args.no_progress)

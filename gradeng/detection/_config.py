@@ -8,6 +8,7 @@ checks, and the flattening used to compare a checkpoint's config with the curren
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -173,14 +174,20 @@ class LossSpec:
   Attributes:
     name: short identifier, used for run directories and CSV columns.
     label: legend text.
-    loss_fn: a catalog loss ``f(logits, labels, *, head="softmax", **params) -> losses``.
-    params: its hyper-parameters (e.g. ``{"gamma": 2.0}``).
+    loss_fn: a catalog loss ``f(logits, labels, *, head="softmax", **params) -> losses``, or
+      ``None`` for a coefficient with state (``stateful``).
+    params: its hyper-parameters (e.g. ``{"gamma": 2.0}``); for a ``stateful`` factory, its
+      keyword arguments (e.g. ``{"base": "ce", "bound": 2.0, "warmup_steps": 100}``).
     normalization: ``"ohem"`` (all positives plus the hardest ``neg_pos_ratio``×positives
       negatives, summed, divided by the number of positives), ``"positives"`` (sum over all
       anchors divided by the number of positives) or ``"elements"`` (mean over all anchors).
     neg_pos_ratio: hard negatives per positive for ``"ohem"``; ``None`` otherwise.
     learning_rate: Adam learning rate.
     loc_weight: λ, the weight of the Smooth-L1 localisation loss.
+    stateful: a factory of a `gradeng.StatefulLoss` (``ge.warmup_coefficient``,
+      ``ge.periodic_coefficient``, ``ge.adaptive_gamma_coefficient``, ``ge.ghm_coefficient``)
+      called as ``stateful(head="softmax", **params)``; its state is threaded through the
+      training steps and checkpointed with the model. ``None`` for a plain catalog loss.
   """
 
   name: str
@@ -191,6 +198,7 @@ class LossSpec:
   learning_rate: float
   loc_weight: float
   neg_pos_ratio: float | None = None
+  stateful: Callable[..., Any] | None = None
 
   def __hash__(self) -> int:  # `params` is a dict; hash the JSON form (jit static argument)
     import json
@@ -212,6 +220,15 @@ class LossSpec:
       raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}")
     if not self.loc_weight >= 0:
       raise ValueError(f"`loc_weight` must be >= 0, got {self.loc_weight}")
+    if (self.loss_fn is None) == (self.stateful is None):
+      raise ValueError(f"loss {self.name!r}: give exactly one of `loss_fn` (a catalog loss) and "
+                       f"`stateful` (a StatefulLoss factory)")
+    if self.stateful is not None:
+      self.stateful_loss()  # bad factory arguments fail here, not at the first training step
+
+  def stateful_loss(self):
+    """The `gradeng.StatefulLoss` of a ``stateful`` spec (softmax head); None otherwise."""
+    return None if self.stateful is None else _stateful_loss(self.stateful, _freeze(self.params))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,6 +269,15 @@ class ExperimentConfig:
       if spec.name == name:
         return spec
     raise ValueError(f"unknown loss {name!r}; this config has {[s.name for s in self.losses]}")
+
+
+@functools.lru_cache(maxsize=None)
+def _stateful_loss(factory: Callable[..., Any], params: tuple) -> Any:
+  return factory(head="softmax", **dict(params))
+
+
+def _freeze(params: Mapping[str, Any]) -> tuple:
+  return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
 
 
 def _check_positive_int(name: str, value: Any) -> None:

@@ -26,15 +26,20 @@ from gradeng.detection._train import METRICS, prepare_data, run_dir_for, select,
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "experiments" / "detection" / "config.py"
 
 
-def load_config(quick: bool = False, path: str | os.PathLike | None = None) -> ExperimentConfig:
-  """Calls ``get_config(quick)`` of the experiment config file (default `CONFIG_PATH`)."""
+def load_config(quick: bool = False, path: str | os.PathLike | None = None, *,
+                variant: str = "paper") -> ExperimentConfig:
+  """Calls ``get_config(quick)`` of the experiment config file (default `CONFIG_PATH`).
+
+  ``variant`` other than ``"paper"`` is passed on as ``get_config(quick, variant=variant)``
+  (the default file knows ``"engineering"``: the stateful coefficients of issue 6).
+  """
   path = Path(CONFIG_PATH if path is None else path)
   if not path.is_file():
     raise ValueError(f"experiment config file {str(path)!r} does not exist")
   spec = importlib.util.spec_from_file_location("gradeng_detection_experiment_config", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  config = module.get_config(quick)
+  config = module.get_config(quick) if variant == "paper" else module.get_config(quick, variant=variant)
   if not isinstance(config, ExperimentConfig):
     raise ValueError(f"{path}: get_config returned {type(config).__name__}, not ExperimentConfig")
   return config
@@ -56,7 +61,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | os.PathLike, *,
     progress: show progress bars.
 
   Returns:
-    The summary (also ``out_dir/summary.json``): per loss the final mAP per seed, mean and
+    The summary (also ``out_dir/<figure_stem>_summary.json``, so the paper and engineering
+    variants can share ``out_dir`` and its runs): per loss the final mAP per seed, mean and
     spread, the anchor statistics, and the paths written.
   """
   config = select(config, seeds=seeds, losses=losses)
@@ -72,8 +78,13 @@ def run_experiment(config: ExperimentConfig, out_dir: str | os.PathLike, *,
   summary = summarize(config, out_dir, figures_dir=figures_dir)
   summary["anchor_stats"] = data.stats
   summary["wall_seconds"] = time.perf_counter() - started
-  atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2))
+  atomic_write_text(summary_path(config, out_dir), json.dumps(summary, indent=2))
   return summary
+
+
+def summary_path(config: ExperimentConfig, out_dir: str | os.PathLike) -> Path:
+  """Where `run_experiment` saves the summary of ``config``."""
+  return Path(out_dir) / f"{config.figure_stem}_summary.json"
 
 
 def _read_runs(config: ExperimentConfig, out_dir: Path) -> dict[str, list[list[dict]]]:

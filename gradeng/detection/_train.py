@@ -128,8 +128,32 @@ def prepare_data(config: ExperimentConfig, *, train_set: DetectionDataset | None
       stats=stats)
 
 
+def classification_loss(spec: LossSpec, class_logits: jax.Array, target_labels: jax.Array,
+                        loss_state: Any = ()) -> jax.Array:
+  """Per-anchor classification losses ``[B, A]`` (softmax head) of ``spec``, unreduced.
+
+  A ``stateful`` spec reads ``loss_state`` (its state before this batch, see `init_loss_state`).
+  """
+  if spec.stateful is None:
+    return spec.loss_fn(class_logits, target_labels, head="softmax", **spec.params)
+  return spec.stateful_loss().loss(class_logits, target_labels, loss_state)
+
+
+def init_loss_state(spec: LossSpec) -> Any:
+  """The classification loss's state before the first step (``()`` for a stateless loss)."""
+  return () if spec.stateful is None else spec.stateful_loss().init()
+
+
+def update_loss_state(spec: LossSpec, loss_state: Any, class_logits: jax.Array,
+                      target_labels: jax.Array) -> Any:
+  """The loss state after a batch (step counters, EMA statistics); ``()`` stays ``()``."""
+  if spec.stateful is None:
+    return loss_state
+  return spec.stateful_loss().update(loss_state, jax.lax.stop_gradient(class_logits), target_labels)
+
+
 def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
-                   target_labels: jax.Array, target_offsets: jax.Array
+                   target_labels: jax.Array, target_offsets: jax.Array, loss_state: Any = ()
                    ) -> tuple[jax.Array, dict[str, jax.Array]]:
   """The multibox loss of a batch → ``(total, {"cls": ..., "loc": ...})``.
 
@@ -139,9 +163,10 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
     offsets: ``[B, A, 4]`` predicted encoded boxes.
     target_labels: ``[B, A]`` int, 0 = background.
     target_offsets: ``[B, A, 4]``.
+    loss_state: the state of a ``stateful`` spec before this batch (``()`` otherwise).
   """
   positive = target_labels > 0
-  per_anchor = spec.loss_fn(class_logits, target_labels, head="softmax", **spec.params)
+  per_anchor = classification_loss(spec, class_logits, target_labels, loss_state)
   if spec.normalization == "ohem":
     hard = ge.ohem_mask(jax.lax.stop_gradient(per_anchor), positive,
                         neg_pos_ratio=spec.neg_pos_ratio)
@@ -156,16 +181,19 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "spec"), donate_argnums=(0, 1))
-def _train_step(params, opt_state, images, labels, offsets, *, graphdef, spec: LossSpec):
+def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graphdef,
+                spec: LossSpec):
   """One Adam step on the multibox loss; compiled once per (model structure, loss spec)."""
 
   def loss_fn(p):
     logits, predicted = nnx.merge(graphdef, p)(images)
-    return detection_loss(spec, logits, predicted, labels, offsets)
+    total, parts = detection_loss(spec, logits, predicted, labels, offsets, loss_state)
+    return total, (parts, logits)
 
-  (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  (loss, (parts, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
   updates, opt_state = optax.adam(spec.learning_rate).update(grads, opt_state, params)
-  return optax.apply_updates(params, updates), opt_state, {"loss": loss, **parts}
+  loss_state = update_loss_state(spec, loss_state, logits, labels)
+  return optax.apply_updates(params, updates), opt_state, loss_state, {"loss": loss, **parts}
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "train", "side"))
@@ -262,14 +290,16 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   graphdef, params = init_model(config.model, len(data.class_names),
                                 data.train_images.shape[-1], seed=seed)
   opt_state = optax.adam(spec.learning_rate).init(params)
+  loss_state = init_loss_state(spec)
   history: list[dict[str, Any]] = []
   sums = {"loss": 0.0, "cls": 0.0, "loc": 0.0}  # since the last evaluation
   count = 0
   step = 0
   wall = 0.0
   if checkpoint.exists():
-    state, step, extra = load_checkpoint(checkpoint, (params, opt_state), config=expected)
-    params, opt_state = jax.device_put(state)
+    state, step, extra = load_checkpoint(checkpoint, (params, opt_state, loss_state),
+                                         config=expected)
+    params, opt_state, loss_state = jax.device_put(state)
     history, wall = extra["history"], extra["wall_seconds"]
     sums, count = extra["loss_sums"], extra["loss_count"]
 
@@ -282,9 +312,9 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   try:
     while step < train.steps:
       index = _batch_indices(seed, step, len(images), train.batch_size)
-      params, opt_state, parts = _train_step(params, opt_state, images[index],
-                                             data.train_labels[index], data.train_offsets[index],
-                                             graphdef=graphdef, spec=spec)
+      params, opt_state, loss_state, parts = _train_step(
+          params, opt_state, loss_state, images[index], data.train_labels[index],
+          data.train_offsets[index], graphdef=graphdef, spec=spec)
       step += 1
       parts = {k: float(v) for k, v in parts.items()}
       if not math.isfinite(parts["loss"]):
@@ -300,12 +330,13 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
         history.append({"step": step, "map": last_map, "confident_per_image": confident,
                         "ap": [None if math.isnan(a) else float(a) for a in result.ap],
                         **{k: v / count for k, v in sums.items()},
+                        **_state_record(loss_state),
                         "wall_seconds": wall + time.perf_counter() - started})
         sums = dict.fromkeys(sums, 0.0)
         count = 0
       if step % train.checkpoint_every == 0 or step == train.steps:
         elapsed = wall + time.perf_counter() - started
-        save_checkpoint(checkpoint, (params, opt_state), step=step, config=expected,
+        save_checkpoint(checkpoint, (params, opt_state, loss_state), step=step, config=expected,
                         extra={"history": history, "wall_seconds": elapsed,
                                "loss_sums": sums, "loss_count": count})
         atomic_write_text(run_dir / METRICS, "".join(json.dumps(h) + "\n" for h in history))
@@ -324,6 +355,14 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   }
   atomic_write_text(run_dir / RESULT, json.dumps(record, indent=2))
   return record
+
+
+def _state_record(loss_state: Any) -> dict[str, Any]:
+  """The loss state as JSON (``{"loss_state": {field: value}}``), nothing for a stateless loss."""
+  if not jax.tree_util.tree_leaves(loss_state):
+    return {}
+  return {"loss_state": {name: np.asarray(value).tolist()
+                         for name, value in loss_state._asdict().items()}}
 
 
 def run_dir_for(out_dir: str | os.PathLike, spec: LossSpec, seed: int) -> Path:

@@ -1,4 +1,9 @@
-"""Hook for `gradeng reproduce`: the engineering experiments (quick or full)."""
+"""Hook for `gradeng reproduce`: the engineering experiments (quick or full).
+
+The toy evaluation (`run_engineering`) and the detection experiment's engineering variant
+(stateful coefficients next to CE + OHEM, Maki and focal). The detection runs go to the same
+directory as the paper variant's step, so the baseline runs trained there are reused.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,15 @@ from pathlib import Path
 
 
 def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
-  """Run `run_engineering` into ``out_dir/figures`` and return the files written."""
+  """Run both into ``out_dir/figures`` and return the files written."""
+  from gradeng.detection._experiment import load_config, run_experiment
   from gradeng.engineering._experiment import run_engineering
 
-  summary = run_engineering(Path(out_dir) / "figures", quick=quick)
-  return [Path(p) for p in summary["files"]]
+  out_dir = Path(out_dir)
+  figures = out_dir / "figures"
+  summary = run_engineering(figures, quick=quick)
+  runs = out_dir / "runs" / ("detection_quick" if quick else "detection")
+  detection = run_experiment(load_config(quick=quick, variant="engineering"), runs,
+                             figures_dir=figures, progress=False)
+  return ([Path(p) for p in summary["files"]]
+          + [Path(detection[k]) for k in ("figure", "csv", "table")])
