@@ -26,7 +26,7 @@ import numpy as np
 import gradeng as ge
 from gradeng import _stateful as st
 from gradeng.engineering._train import TrainConfig, run_grid, stateless
-from gradeng.toy._classify import minority_count
+from gradeng.toy import minority_count, sample
 
 DPI = 150
 
@@ -180,7 +180,6 @@ def adaptive_experiment(cfg: EngineeringConfig, cache: dict) -> list[dict]:
 def adaptive_gamma_trajectory(cfg: EngineeringConfig, ratio: float) -> list[dict]:
   """γ over training (seed 0) for the global and per-class adaptive Maki."""
   from gradeng.engineering._train import init_mlp, mlp
-  from gradeng.toy._classify import minority_count, sample
   import optax
 
   rows = []

@@ -1,6 +1,6 @@
 """One tiny full-batch training with a stateful coefficient, pure and vmappable.
 
-A 2-D imbalanced data set (`gradeng.toy._classify.sample`: two overlapping unit Gaussians, or
+A 2-D imbalanced data set (`gradeng.toy.sample`: two overlapping unit Gaussians, or
 their XOR), a ReLU MLP written as a dict of arrays, full-batch SGD/momentum/Adam (optax) on the
 mean of a `StatefulLoss`, all inside one ``lax.scan``. ``train(lr, ratio, seed)`` takes traced
 scalars, so a grid of trainings is one ``jit(vmap(train))``.
@@ -18,8 +18,7 @@ import optax
 
 from gradeng._catalog import cross_entropy_loss
 from gradeng._stateful import StatefulLoss, StepState, sgdr_factor
-from gradeng.toy._classify import minority_count, sample
-from gradeng.toy._metrics import average_precision, minority_recall
+from gradeng.toy import average_precision, minority_count, minority_recall, sample
 
 
 def stateless(loss_fn: Callable) -> StatefulLoss:

@@ -1,10 +1,13 @@
 """Toy imbalance simulations: free-logit dynamics and imbalanced classification, swept with JAX.
 
 ``gradeng simulate <name> [--quick]`` runs one; `reproduce` runs the quick set for
-``gradeng reproduce``. See ``experiments/toy_imbalance/README.md``.
+``gradeng reproduce``. See ``experiments/toy_imbalance/README.md``. The data sampler and the
+metrics (jit/vmap-able pure functions) are public for other experiments (`gradeng.engineering`).
 """
 
 from gradeng.toy._api import reproduce as reproduce
+from gradeng.toy._classify import minority_count as minority_count
+from gradeng.toy._classify import sample as sample
 from gradeng.toy._api import simulate as simulate
 from gradeng.toy._config import PRESETS as PRESETS
 from gradeng.toy._config import ClassificationConfig as ClassificationConfig
@@ -13,6 +16,10 @@ from gradeng.toy._config import get_config as get_config
 from gradeng.toy._config import grid_cells as grid_cells
 from gradeng.toy._config import parse_override as parse_override
 from gradeng.toy._figures import make_figures as make_figures
+from gradeng.toy._metrics import average_precision as average_precision
+from gradeng.toy._metrics import expected_calibration_error as expected_calibration_error
+from gradeng.toy._metrics import gradient_share as gradient_share
+from gradeng.toy._metrics import minority_recall as minority_recall
 from gradeng.toy._sweep import SweepResult as SweepResult
 from gradeng.toy._sweep import load_sweep as load_sweep
 from gradeng.toy._sweep import plan_chunks as plan_chunks
