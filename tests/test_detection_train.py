@@ -76,12 +76,12 @@ def test_resume_after_kill_reproduces_the_uninterrupted_run(tiny, tmp_path):
     assert int(a["step"]) == int(b["step"]) == 4
     for name in a.files:
       if name.startswith("leaf_"):
-        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(a[name], b[name])  # same batches, same XLA program: bit-identical
   metrics = [[json.loads(line) for line in (tmp_path / run / _train.METRICS).read_text().splitlines()]
              for run in ("straight", "resumed")]
   assert [m["step"] for m in metrics[1]] == [2, 4]
   for a, b in zip(*metrics):
-    assert a["map"] == b["map"] and a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+    assert a["map"] == b["map"] and a["loss"] == b["loss"]
   assert not list((tmp_path / "resumed").glob("*.tmp"))  # atomic writes leave nothing behind
 
 
