@@ -359,6 +359,30 @@ def test_model_outputs_follow_the_anchors():
   assert logits.shape == (2, len(anchors), 11) and offsets.shape == (2, len(anchors), 4)
 
 
+def test_prior_initialisation_starts_every_object_class_at_probability_pi():
+  model_config = _config.ModelConfig()
+  images = jnp.asarray(np.random.default_rng(0).uniform(size=(2, 64, 64, 1)), jnp.float32)
+  zero_graph, zero = det.init_model(model_config, 10, seed=0)
+  graphdef, state = det.init_model(model_config, 10, seed=0, prior=0.01)
+  b = det.background_bias(10, 0.01)
+  assert b == pytest.approx(np.log(0.9 / 0.01))  # (1 - Kπ)/π
+  for head in range(len(model_config.feature_maps)):
+    bias = np.asarray(state["class_heads"][head]["bias"])
+    np.testing.assert_array_equal(bias[::11], np.float32(b))  # background of every anchor
+    np.testing.assert_array_equal(np.delete(bias, np.s_[::11]), 0.0)
+    np.testing.assert_array_equal(state["class_heads"][head]["kernel"], zero["class_heads"][head]["kernel"])
+  # with the weights' contribution removed (zero kernels), p_k is exactly π for every class
+  state["class_heads"][0]["kernel"][...] = jnp.zeros(state["class_heads"][0]["kernel"].shape)
+  logits, _ = nnx.merge(graphdef, state)(images)
+  first_map = (64 // model_config.feature_maps[0].stride) ** 2 * model_config.feature_maps[0].anchors_per_cell
+  first = np.asarray(jax.nn.softmax(logits[:, :first_map], axis=-1))  # the anchors of head 0
+  np.testing.assert_allclose(first[..., 1:], 0.01, rtol=1e-5)
+  with pytest.raises(ValueError, match=r"`prior` must be in \(0, 1/num_classes = 0.1\)"):
+    det.background_bias(10, 0.1)
+  with pytest.raises(ValueError, match=r"`prior` must be in \(0, 1\)"):
+    dataclasses.replace(_config_module().LOSSES["focal_prior"], prior=1.5)
+
+
 def test_loss_table_is_paper_table_1():
   import gradeng as ge
 
@@ -367,17 +391,19 @@ def test_loss_table_is_paper_table_1():
       "ce_ohem": (ge.cross_entropy_loss, {}, "ohem", 1e-3, 1.0, 1.0),
       "ce_ohem_1to3": (ge.cross_entropy_loss, {}, "ohem", 1e-3, 1.0, 3.0),
       "focal": (ge.focal_loss, {"gamma": 2.0}, "positives", 4e-4, 1.0, None),
+      "focal_prior": (ge.focal_loss, {"gamma": 2.0}, "positives", 4e-4, 1.0, None),
       "maki": (ge.maki_loss, {"gamma": 1}, "positives", 1e-3, 0.2, None),
       "qce": (ge.qce_loss, {}, "elements", 1e-3, 0.1, None),
       "ce": (ge.cross_entropy_loss, {}, "positives", 1e-3, 1.0, None),
   }
   got = {name: (s.loss_fn, dict(s.params), s.normalization, s.learning_rate, s.loc_weight,
-                s.neg_pos_ratio) for name, s in losses.items()}
+                s.neg_pos_ratio) for name, s in losses.items() if s.stateful is None}
   assert got == expected
+  assert {name: s.prior for name, s in losses.items() if s.prior is not None} == {"focal_prior": 0.01}
   quick = _config_module().get_config(quick=True)
-  assert [s.name for s in quick.losses] == ["ce_ohem", "focal", "maki", "qce", "ce"]
+  assert [s.name for s in quick.losses] == ["ce_ohem", "focal", "focal_prior", "maki", "qce", "ce"]
   full = _config_module().get_config(quick=False)
-  assert len(full.losses) == 6 and len(full.seeds) >= 3
+  assert len(full.losses) == 7 and len(full.seeds) >= 3
 
 
 def _targets(key, batch=3, anchors=40, classes=11):

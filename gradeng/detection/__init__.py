@@ -25,6 +25,7 @@ from gradeng.detection._metrics import Detections as Detections
 from gradeng.detection._metrics import all_point_ap as all_point_ap
 from gradeng.detection._metrics import evaluate_map as evaluate_map
 from gradeng.detection._model import SSDLite as SSDLite
+from gradeng.detection._model import background_bias as background_bias
 from gradeng.detection._model import init_model as init_model
 from gradeng.detection._train import detection_loss as detection_loss
 from gradeng.detection._train import prepare_data as prepare_data

@@ -188,6 +188,8 @@ class LossSpec:
       ``ge.periodic_coefficient``, ``ge.adaptive_gamma_coefficient``, ``ge.ghm_coefficient``)
       called as ``stateful(head="softmax", **params)``; its state is threaded through the
       training steps and checkpointed with the model. ``None`` for a plain catalog loss.
+    prior: RetinaNet's prior initialisation π: the class head starts with every object class
+      at probability π (`gradeng.detection.background_bias`); ``None``: zero biases.
   """
 
   name: str
@@ -199,6 +201,7 @@ class LossSpec:
   loc_weight: float
   neg_pos_ratio: float | None = None
   stateful: Callable[..., Any] | None = None
+  prior: float | None = None
 
   def __hash__(self) -> int:  # `params` is a dict; hash the JSON form (jit static argument)
     import json
@@ -223,6 +226,8 @@ class LossSpec:
     if (self.loss_fn is None) == (self.stateful is None):
       raise ValueError(f"loss {self.name!r}: give exactly one of `loss_fn` (a catalog loss) and "
                        f"`stateful` (a StatefulLoss factory)")
+    if self.prior is not None and not 0.0 < self.prior < 1.0:  # < 1/K is checked at init
+      raise ValueError(f"`prior` must be in (0, 1), got {self.prior!r}")
     if self.stateful is not None:
       self.stateful_loss()  # bad factory arguments fail here, not at the first training step
 

@@ -288,7 +288,7 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   atomic_write_text(run_dir / RUN_CONFIG, json.dumps(expected, indent=2, sort_keys=True))
 
   graphdef, params = init_model(config.model, len(data.class_names),
-                                data.train_images.shape[-1], seed=seed)
+                                data.train_images.shape[-1], seed=seed, prior=spec.prior)
   opt_state = optax.adam(spec.learning_rate).init(params)
   loss_state = init_loss_state(spec)
   history: list[dict[str, Any]] = []
