@@ -224,11 +224,29 @@ def test_engineering_variant_shares_data_model_and_baselines_with_the_paper_vari
   paper, engineering = load_config(quick=True), load_config(quick=True, variant="engineering")
   assert (paper.data, paper.model, paper.train) == (engineering.data, engineering.model, engineering.train)
   names = [s.name for s in engineering.losses]
-  assert names == ["ce_ohem", "maki", "focal", "warmup_ohem", "periodic_ohem", "adaptive_maki",
-                   "adaptive_maki_class", "ghm"]
+  assert names == ["ce_ohem", "maki", "focal", "warmup_ohem", "ce_ohem_high_lr",
+                   "lr_warmup_ohem_high_lr", "warmup_ohem_high_lr", "periodic_ohem",
+                   "adaptive_maki", "adaptive_maki_class", "ghm"]
+  assert engineering.loss("lr_warmup_ohem_high_lr").lr_warmup_steps == paper.train.steps // 4
+  assert engineering.loss("warmup_ohem_high_lr").params["warmup_steps"] == paper.train.steps // 4
   assert engineering.loss("ce_ohem") == paper.loss("ce_ohem")  # same run config: trained once
   assert engineering.loss("warmup_ohem").params["warmup_steps"] == paper.train.steps // 4
   assert engineering.loss("periodic_ohem").params["period"] == paper.train.steps // 4
   assert engineering.figure_stem == "engineering_detection_map_quick"
   with pytest.raises(ValueError, match="unknown variant 'nope'"):
     load_config(quick=True, variant="nope")
+
+
+def test_learning_rate_warmup_grows_linearly_from_zero():
+  spec = dataclasses.replace(WARMUP, loss_fn=ge.cross_entropy_loss, stateful=None, params={},
+                             learning_rate=1e-2, lr_warmup_steps=4)
+  optimizer = _train.optimizer(spec)
+  params = {"w": np.ones(3, np.float32)}
+  state = optimizer.init(params)
+  sizes = []
+  for _ in range(6):  # Adam's first steps move each weight by ≈ lr(t) (|m̂/√v̂| = 1)
+    updates, state = optimizer.update({"w": np.full(3, 0.5, np.float32)}, state, params)
+    sizes.append(float(np.abs(updates["w"]).max()))
+  np.testing.assert_allclose(sizes, [0.0, 2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2], rtol=1e-4)
+  with pytest.raises(ValueError, match="`lr_warmup_steps` must be an integer >= 0"):
+    dataclasses.replace(spec, lr_warmup_steps=-1)

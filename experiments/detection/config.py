@@ -63,6 +63,17 @@ LOSSES: dict[str, LossSpec] = {
                  {"base": "ce", "bound": 2.0, "warmup_steps": 1}, "ohem",
                  learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0,
                  stateful=ge.warmup_coefficient),
+        # The warm-up question at a high learning rate (10× Table 1): plain, with learning-rate
+        # warm-up, and with the warm-up coefficient instead.
+        LossSpec("ce_ohem_high_lr", "CE + OHEM, lr 1e-2", ge.cross_entropy_loss, {}, "ohem",
+                 learning_rate=1e-2, loc_weight=1.0, neg_pos_ratio=1.0),
+        LossSpec("lr_warmup_ohem_high_lr", "CE + OHEM, lr 1e-2, LR warm-up", ge.cross_entropy_loss,
+                 {}, "ohem", learning_rate=1e-2, loc_weight=1.0, neg_pos_ratio=1.0,
+                 lr_warmup_steps=1),
+        LossSpec("warmup_ohem_high_lr", "CE + OHEM, lr 1e-2, warm-up coefficient", None,
+                 {"base": "ce", "bound": 2.0, "warmup_steps": 1}, "ohem",
+                 learning_rate=1e-2, loc_weight=1.0, neg_pos_ratio=1.0,
+                 stateful=ge.warmup_coefficient),
         LossSpec("periodic_ohem", "CE + OHEM, periodic (SGDR) coefficient", None,
                  {"base": "ce", "period": 1}, "ohem",
                  learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0,
@@ -84,11 +95,14 @@ LOSSES: dict[str, LossSpec] = {
 QUICK_LOSSES = ("ce_ohem", "focal", "focal_prior", "maki", "qce", "ce")
 PAPER_LOSSES = ("ce_ohem", "ce_ohem_1to3", "focal", "focal_prior", "maki", "qce", "ce")
 #: the engineering variant: the stateful coefficients next to the baselines they modify.
-ENGINEERING_LOSSES = ("ce_ohem", "maki", "focal", "warmup_ohem", "periodic_ohem", "adaptive_maki",
-                      "adaptive_maki_class", "ghm")
-#: step parameters of the stateful coefficients as fractions of the training length: warm-up
-#: over the first quarter, SGDR period a quarter (four cosine cycles).
-_ENGINEERING_STEPS = {"warmup_ohem": ("warmup_steps", 0.25), "periodic_ohem": ("period", 0.25)}
+ENGINEERING_LOSSES = ("ce_ohem", "maki", "focal", "warmup_ohem", "ce_ohem_high_lr",
+                      "lr_warmup_ohem_high_lr", "warmup_ohem_high_lr", "periodic_ohem",
+                      "adaptive_maki", "adaptive_maki_class", "ghm")
+#: step parameters as fractions of the training length: warm-up (of the coefficient or of the
+#: learning rate) over the first quarter, SGDR period a quarter (four cosine cycles).
+_ENGINEERING_STEPS = {"warmup_ohem": ("warmup_steps", 0.25), "warmup_ohem_high_lr": ("warmup_steps", 0.25),
+                      "lr_warmup_ohem_high_lr": ("lr_warmup_steps", 0.25),
+                      "periodic_ohem": ("period", 0.25)}
 VARIANTS = ("paper", "engineering")
 
 
@@ -98,7 +112,9 @@ def _losses(names, steps):
     spec = LOSSES[name]
     if name in _ENGINEERING_STEPS:
       key, fraction = _ENGINEERING_STEPS[name]
-      spec = dataclasses.replace(spec, params={**spec.params, key: max(1, round(fraction * steps))})
+      value = max(1, round(fraction * steps))
+      spec = (dataclasses.replace(spec, lr_warmup_steps=value) if key == "lr_warmup_steps" else
+              dataclasses.replace(spec, params={**spec.params, key: value}))
     specs.append(spec)
   return tuple(specs)
 

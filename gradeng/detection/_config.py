@@ -188,6 +188,8 @@ class LossSpec:
       ``ge.periodic_coefficient``, ``ge.adaptive_gamma_coefficient``, ``ge.ghm_coefficient``)
       called as ``stateful(head="softmax", **params)``; its state is threaded through the
       training steps and checkpointed with the model. ``None`` for a plain catalog loss.
+    lr_warmup_steps: learning-rate warm-up: the rate grows linearly from 0 to
+      ``learning_rate`` over this many steps (0: none).
     prior: RetinaNet's prior initialisation π: the class head starts with every object class
       at probability π (`gradeng.detection.background_bias`); ``None``: zero biases.
   """
@@ -201,6 +203,7 @@ class LossSpec:
   loc_weight: float
   neg_pos_ratio: float | None = None
   stateful: Callable[..., Any] | None = None
+  lr_warmup_steps: int = 0
   prior: float | None = None
 
   def __hash__(self) -> int:  # `params` is a dict; hash the JSON form (jit static argument)
@@ -226,6 +229,9 @@ class LossSpec:
     if (self.loss_fn is None) == (self.stateful is None):
       raise ValueError(f"loss {self.name!r}: give exactly one of `loss_fn` (a catalog loss) and "
                        f"`stateful` (a StatefulLoss factory)")
+    if isinstance(self.lr_warmup_steps, bool) or int(self.lr_warmup_steps) != self.lr_warmup_steps \
+        or self.lr_warmup_steps < 0:
+      raise ValueError(f"`lr_warmup_steps` must be an integer >= 0, got {self.lr_warmup_steps!r}")
     if self.prior is not None and not 0.0 < self.prior < 1.0:  # < 1/K is checked at init
       raise ValueError(f"`prior` must be in (0, 1), got {self.prior!r}")
     if self.stateful is not None:

@@ -180,6 +180,13 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
   return cls + spec.loc_weight * loc, {"cls": cls, "loc": loc}
 
 
+def optimizer(spec: LossSpec) -> optax.GradientTransformation:
+  """Adam at ``spec.learning_rate``, after a linear warm-up from 0 over ``spec.lr_warmup_steps``."""
+  if not spec.lr_warmup_steps:
+    return optax.adam(spec.learning_rate)
+  return optax.adam(optax.linear_schedule(0.0, spec.learning_rate, spec.lr_warmup_steps))
+
+
 @functools.partial(jax.jit, static_argnames=("graphdef", "spec"), donate_argnums=(0, 1))
 def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graphdef,
                 spec: LossSpec):
@@ -191,7 +198,7 @@ def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graph
     return total, (parts, logits)
 
   (loss, (parts, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-  updates, opt_state = optax.adam(spec.learning_rate).update(grads, opt_state, params)
+  updates, opt_state = optimizer(spec).update(grads, opt_state, params)
   loss_state = update_loss_state(spec, loss_state, logits, labels)
   return optax.apply_updates(params, updates), opt_state, loss_state, {"loss": loss, **parts}
 
@@ -289,7 +296,7 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
 
   graphdef, params = init_model(config.model, len(data.class_names),
                                 data.train_images.shape[-1], seed=seed, prior=spec.prior)
-  opt_state = optax.adam(spec.learning_rate).init(params)
+  opt_state = optimizer(spec).init(params)
   loss_state = init_loss_state(spec)
   history: list[dict[str, Any]] = []
   sums = {"loss": 0.0, "cls": 0.0, "loc": 0.0}  # since the last evaluation
