@@ -232,7 +232,7 @@ def test_engineering_variant_shares_data_model_and_baselines_with_the_paper_vari
   assert engineering.loss("ce_ohem") == paper.loss("ce_ohem")  # same run config: trained once
   assert engineering.loss("warmup_ohem").params["warmup_steps"] == paper.train.steps // 4
   assert engineering.loss("periodic_ohem").params["period"] == paper.train.steps // 4
-  assert engineering.figure_stem == "engineering_detection_map_quick"
+  assert engineering.figure_stem == "engineering_detection_map_quick" and engineering.name == "quick, engineering"
   with pytest.raises(ValueError, match="unknown variant 'nope'"):
     load_config(quick=True, variant="nope")
 

@@ -132,7 +132,8 @@ def get_config(quick: bool = False, variant: str = "paper") -> ExperimentConfig:
   config = _get_config(quick)
   if variant == "engineering":
     config = dataclasses.replace(
-        config, losses=_losses(ENGINEERING_LOSSES, config.train.steps),
+        config, name=f"{config.name}, engineering",
+        losses=_losses(ENGINEERING_LOSSES, config.train.steps),
         figure_stem=config.figure_stem.replace("detection_map", "engineering_detection_map"))
   return config
 
