@@ -190,7 +190,8 @@ def optimizer(spec: LossSpec) -> optax.GradientTransformation:
 @functools.partial(jax.jit, static_argnames=("graphdef", "spec"), donate_argnums=(0, 1))
 def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graphdef,
                 spec: LossSpec):
-  """One Adam step on the multibox loss; compiled once per (model structure, loss spec)."""
+  """One Adam step on the multibox loss, and the loss state after the batch; compiled once
+  per (model structure, loss spec)."""
 
   def loss_fn(p):
     logits, predicted = nnx.merge(graphdef, p)(images)
