@@ -24,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradeng as ge
+from gradeng._io import atomic_write_text
 from gradeng import _stateful as st
 from gradeng.engineering._train import TrainConfig, run_grid, stateless
 from gradeng.toy import minority_count, sample
@@ -319,7 +320,8 @@ def run_engineering(out_dir, quick: bool = True) -> dict:
     quick: the small configuration (≲ 2 min on 2 CPU cores) instead of the full one.
 
   Returns:
-    The JSON summary as a dict (config, tables, seconds per experiment, files written).
+    The JSON summary as a dict (config, tables), plus the seconds per experiment and the files
+    written, which the saved ``engineering_results.json`` leaves out (it is deterministic).
   """
   cfg = QUICK if quick else FULL
   out_dir = Path(out_dir)
@@ -346,13 +348,14 @@ def run_engineering(out_dir, quick: bool = True) -> dict:
   files.append(_write_csv(out_dir / "engineering_adaptive_gamma.csv", trajectory))
   files += draw_figures(out_dir)
   summary = {
-      "config": dataclasses.asdict(cfg), "quick": quick, "seconds": seconds,
+      "config": dataclasses.asdict(cfg), "quick": quick,
       "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
       "tables": tables,
       "final_adaptive_gamma_ratio_100": {f"{r['variant']}/{r['group']}": r["gamma"]
                                          for r in trajectory if r["step"] == cfg.steps - 1},
   }
   path = out_dir / "engineering_results.json"
-  path.write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+  atomic_write_text(path, json.dumps(summary, indent=1, ensure_ascii=False))
+  summary["seconds"] = seconds  # returned, not saved: the saved outputs are deterministic
   summary["files"] = [str(p) for p in files + [path]]
   return summary
