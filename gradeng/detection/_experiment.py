@@ -113,8 +113,10 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
   stem = figures_dir / config.figure_stem
   rows = []
   losses: dict[str, Any] = {}
-  fig, ax = plt.subplots(figsize=(6.4, 4.2))
-  for spec in config.losses:
+  many = len(config.losses) > 6  # the legend goes beside the axes, colours from a larger palette
+  fig, ax = plt.subplots(figsize=(9.6 if many else 6.4, 4.2))
+  colors = plt.get_cmap("tab10" if len(config.losses) <= 10 else "tab20").colors
+  for index, spec in enumerate(config.losses):
     histories = runs[spec.name]
     steps = sorted(set.intersection(*(set(h["step"] for h in hist) for hist in histories)))
     at = [{h["step"]: h for h in hist} for hist in histories]
@@ -125,7 +127,8 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
       rows.append([spec.name, s, float(column.mean()), float(column.min()), float(column.max()),
                    float(column.std()), float(confident[:, k].mean()), len(column)]
                   + [float(v) for v in column])
-    line, = ax.plot(steps, mean, marker="o", markersize=3, label=spec.label)
+    line, = ax.plot(steps, mean, marker="o", markersize=3, label=spec.label,
+                    color=colors[index % len(colors)])
     if len(histories) > 1:
       ax.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2)
     finals = [hist[-1]["map"] for hist in histories]
@@ -140,7 +143,10 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
          title=f"Detection on handwritten-digit canvases ({config.name}, {seeds_note})")
   ax.set_ylim(bottom=0)
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  if many:
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+  else:
+    ax.legend(fontsize=8)
   fig.tight_layout()
   figures_dir.mkdir(parents=True, exist_ok=True)
   atomic_write_bytes(stem.with_suffix(".png"), lambda f: fig.savefig(f, format="png", dpi=150))
