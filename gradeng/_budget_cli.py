@@ -4,6 +4,7 @@ Example (the paper's numbers: CE −1111 vs −33, focal γ=2 −32 vs −33)::
 
   gradeng budget --group easy=1000@0.9 --group hard=10@0.3 \\
       --loss ce --loss focal:gamma=2 --loss maki:gamma=1 --loss qce [--json]
+  gradeng budget --loss="-(1-p)**gamma/p:gamma=1" --loss="log(p)/p"   # formulas for g(p)
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 from gradeng._budget import PAPER_GROUPS, PAPER_LOSSES, gradient_budget
 from gradeng._catalog import CATALOG
 from gradeng._cli import UsageError
+from gradeng._coefficient import ScaleCoefficient
+from gradeng._parse import FormulaError, coefficient
 
 _GROUP = re.compile(r"^(?P<name>[^=@\s]+)=(?P<count>[^@\s]+)@(?P<p>\S+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -36,11 +39,23 @@ def parse_group(text: str) -> tuple[str, float, float]:
   return name, count, p
 
 
-def parse_loss(text: str) -> tuple[str, dict[str, float]]:
-  """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> (name, params), e.g. ``focal:gamma=2``."""
+def parse_loss(text: str) -> tuple[str | ScaleCoefficient, dict[str, float]]:
+  """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> (name, params), e.g. ``focal:gamma=2``.
+
+  NAME is a catalog loss or a formula for g(p), parsed through the whitelist of
+  `gradeng.coefficient` (e.g. ``"-(1-p)**gamma/p:gamma=2"``; formulas have no ``:``).
+  """
   name, _, rest = text.strip().partition(":")
+  loss: str | ScaleCoefficient = name
+  if _NAME.match(name) and name not in CATALOG:  # a bare word is a name, not a formula
+    raise UsageError(f"unknown loss {name!r} in --loss {text!r}; the catalog has {sorted(CATALOG)} "
+                     f"(or give a formula for g(p))")
   if name not in CATALOG:
-    raise UsageError(f"unknown loss {name!r} in --loss {text!r}; the catalog has {sorted(CATALOG)}")
+    try:
+      loss = coefficient(name)
+    except FormulaError as error:
+      raise UsageError(f"--loss {text!r} is neither a catalog loss ({', '.join(sorted(CATALOG))}) "
+                       f"nor a formula for g(p): {error}") from None
   params = {}
   for item in filter(None, (s.strip() for s in rest.split(","))) if rest else ():
     key, eq, value = item.partition("=")
@@ -50,7 +65,7 @@ def parse_loss(text: str) -> tuple[str, dict[str, float]]:
     params[key.strip()] = _number(value.strip(), f"parameter {key.strip()!r} in --loss {text!r}")
   if rest and not params:
     raise UsageError(f"malformed --loss {text!r}; expected NAME or NAME:KEY=VALUE[,KEY=VALUE]")
-  return name, params
+  return loss, params
 
 
 def _number(text: str, what: str) -> float:
@@ -74,7 +89,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument(
       "--loss", action="append", metavar="NAME[:K=V,...]",
       help=f"a catalog loss with parameters, e.g. focal:gamma=2 (repeatable; one of "
-           f"{', '.join(sorted(CATALOG))}); default: ce, focal:gamma=2, maki:gamma=1, qce")
+           f"{', '.join(sorted(CATALOG))}), or a formula for g(p), e.g. "
+           f"--loss='-(1-p)**gamma/p:gamma=2' (write --loss=... when it starts with '-'); "
+           f"default: ce, focal:gamma=2, maki:gamma=1, qce")
   parser.add_argument("--json", action="store_true",
                       help="print JSON (one record per group × loss) instead of tables")
 

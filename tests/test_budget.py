@@ -128,7 +128,23 @@ def test_cli_table_and_json(capsys):
   assert by["easy", "ce"] == pytest.approx(-10000 / 9, rel=1e-15)
 
 
+def test_cli_takes_formulas_for_g_and_matches_the_catalog(capsys):
+  argv = ["budget", "--json", "--loss=-(1-p)**gamma/p:gamma=1", "--loss", "maki:gamma=1",
+          "--loss", "log(p)/p", "--loss", "qce"]
+  assert main(argv) == 0
+  by = {(r["group"], r["loss"]): r["sum"] for r in json.loads(capsys.readouterr().out)}
+  for group in ("easy", "hard"):
+    assert by[group, "-(1-p)**gamma/p:gamma=1"] == by[group, "maki:gamma=1"]
+    assert by[group, "log(p)/p"] == by[group, "qce"]
+  # Maki γ=1 on the paper's groups: 1000·(−0.1/0.9) and 10·(−0.7/0.3)
+  assert by["easy", "maki:gamma=1"] == pytest.approx(-1000 / 9, rel=1e-15)
+  assert by["hard", "maki:gamma=1"] == pytest.approx(-70 / 3, rel=1e-15)
+
+
 @pytest.mark.parametrize("args, needle", [
+    (["--loss", "__import__('os').system('true')"], "is neither a catalog loss"),
+    (["--loss=-(1-p)**gamma/p"], "needs parameter(s) ['gamma']"),
+    (["--loss", "1/(p"], "is neither a catalog loss"),
     (["--group", "easy=1000"], "malformed --group 'easy=1000'"),
     (["--group", "easy=x@0.9"], "count in --group 'easy=x@0.9' must be a number"),
     (["--group", "easy=0@0.9"], "must be > 0"),
