@@ -16,7 +16,7 @@ print("| optimizer | lr | compared runs (a vs b) | max abs Δ train CE (all step
 print("|---|---|---|---|---|---|---|")
 for r in rows("periodic"):
   print(f"| {r['optimizer']} | {float(r['lr']):g} | {r['compare'].replace(' | ',' vs ')} | {float(r['max_abs_train_ce_diff']):.3g} | {float(r['max_rel_param_diff']):.3g} | {float(r['final_ce_a']):.5f} | {float(r['final_ce_b']):.5f} |")
-for n in ("adaptive", "ghm"):
+for n in ("adaptive", "ghm", "minibatch"):
   print(f"### {n}")
   print("| loss | ratio | recall (mean ± sd) | AP (mean ± sd) | final train CE |")
   print("|---|---|---|---|---|")

@@ -1,9 +1,11 @@
-"""Evaluation of the stateful coefficients on toy imbalanced trainings: four questions.
+"""Evaluation of the stateful coefficients on toy imbalanced trainings: five questions.
 
 (a) warm-up: does the warm-up coefficient replace learning-rate warm-up at high learning rates?
 (b) periodic: is g·f(step) the SGDR learning-rate schedule under SGD, and nothing under Adam?
 (c) adaptive: does the batch-adaptive γ (global / per class) beat a fixed γ across imbalance ratios?
 (d) GHM-C: does gradient-density harmonisation beat focal loss (its paper's claim)?
+(e) mini-batches: does the EMA momentum of adaptive γ and GHM-C matter when a batch rarely holds
+    a minority example?
 
 ``run_engineering(out_dir, quick=True)`` trains every grid (one ``jit(vmap)`` per arm), writes one
 CSV table per question and ``engineering_results.json``, then draws one figure per question from
@@ -34,7 +36,7 @@ DPI = 150
 
 @dataclasses.dataclass(frozen=True)
 class EngineeringConfig:
-  """Sizes of the four experiments (``quick``: ≲ 2 min on 2 CPU cores)."""
+  """Sizes of the five experiments (``quick``: ≲ 2 min on 2 CPU cores)."""
 
   seeds: tuple[int, ...] = tuple(range(8))
   steps: int = 300
@@ -47,6 +49,10 @@ class EngineeringConfig:
   periodic_optimizers: tuple[str, ...] = ("sgd", "momentum", "adam")
   fixed_gammas: tuple[float, ...] = (0, 1, 2, 4)
   adaptive_focal: bool = True
+  minibatch_size: int = 64
+  minibatch_ratio: float = 100.0
+  adaptive_momenta: tuple[float, ...] = (0.0, 0.9, 0.99)
+  ghm_momenta: tuple[float, ...] = (0.0, 0.75, 0.95)
 
 
 QUICK = EngineeringConfig(seeds=tuple(range(4)), steps=200, n_train=512, ratios=(10.0, 100.0),
@@ -149,16 +155,19 @@ def periodic_experiment(cfg: EngineeringConfig) -> tuple[list[dict], list[dict]]
 # ----------------------------------------------------------------------------- (c) adaptive γ, (d) GHM-C
 
 
-def _imbalance_rows(cfg: EngineeringConfig, arms: dict, question: str, cache: dict) -> list[dict]:
-  """Recall/AP per arm and ratio; ``cache`` (arm name -> outputs) shares identical arms between questions."""
+def _imbalance_rows(cfg: EngineeringConfig, arms: dict, question: str, cache: dict, *,
+                    ratios=None, batch_size=None) -> list[dict]:
+  """Recall/AP per arm and ratio; ``cache`` (arm name -> outputs) shares identical arms between
+  questions (so it must not be shared between full-batch and mini-batch trainings)."""
+  ratios = cfg.ratios if ratios is None else ratios
   train_cfg = TrainConfig(optimizer="adam", steps=cfg.steps, hidden=(16,), n_train=cfg.n_train,
-                          n_test=cfg.n_train)
+                          n_test=cfg.n_train, batch_size=batch_size)
   rows = []
   for name, loss in arms.items():
     if name not in cache:
-      cache[name] = _np(run_grid(train_cfg, loss, [0.02], cfg.ratios, cfg.seeds))
+      cache[name] = _np(run_grid(train_cfg, loss, [0.02], ratios, cfg.seeds))
     out = cache[name]
-    for j, ratio in enumerate(cfg.ratios):
+    for j, ratio in enumerate(ratios):
       recall, ap = out["recall"][0, j], out["ap"][0, j]
       rows.append({"question": question, "loss": name, "ratio": ratio, "runs": len(cfg.seeds),
                    "recall_mean": float(np.nanmean(recall)), "recall_sd": float(np.nanstd(recall)),
@@ -214,6 +223,25 @@ def ghm_experiment(cfg: EngineeringConfig, cache: dict) -> list[dict]:
       "GHM-C (30 bins, momentum 0)": st.ghm_coefficient("ce", bins=30, momentum=0.0),
   }
   return _imbalance_rows(cfg, arms, "ghm", cache)
+
+
+def minibatch_experiment(cfg: EngineeringConfig) -> list[dict]:
+  """(e) The EMA momentum of adaptive γ and GHM-C when each step sees one small mini-batch.
+
+  At 1:100 and 64 examples per batch, a batch holds 0.6 minority examples on average: most batches
+  have no positive (and, late in training, no hard example), so the statistics of a single batch
+  are mostly empty or noise and only the EMA carries them from batch to batch.
+  """
+  arms = {"CE (Maki γ=0)": stateless(lambda z, y: ge.maki_loss(z, y, gamma=0)),
+          "Maki γ=1": stateless(lambda z, y: ge.maki_loss(z, y, gamma=1)),
+          "focal γ=2": stateless(lambda z, y: ge.focal_loss(z, y, gamma=2.0))}
+  for momentum in cfg.adaptive_momenta:
+    arms[f"Maki adaptive γ, momentum {momentum:g}"] = st.adaptive_gamma_coefficient("maki", momentum=momentum)
+  for momentum in cfg.ghm_momenta:
+    arms[f"GHM-C 10 bins, momentum {momentum:g}"] = st.ghm_coefficient("ce", bins=10, momentum=momentum)
+  rows = _imbalance_rows(cfg, arms, "minibatch", {}, ratios=(cfg.minibatch_ratio,),
+                         batch_size=cfg.minibatch_size)
+  return [{**row, "batch_size": cfg.minibatch_size} for row in rows]
 
 
 # ----------------------------------------------------------------------------- files and figures
@@ -309,11 +337,27 @@ def draw_figures(out_dir: Path) -> list[Path]:
     axes[0].legend(fontsize=6)
     fig.suptitle(f"{title} (MLP 2-16-1, Adam)")
     written.append(_save(fig, out_dir / f"engineering_{name}.png"))
+
+  # (e)
+  rows = _read_csv(out_dir / "engineering_minibatch.csv")
+  fig = Figure(figsize=(9, 3.4), layout="constrained")
+  axes = fig.subplots(1, 2, sharey=True)
+  labels = [r["loss"] for r in rows]
+  for ax, metric, label in zip(axes, ("recall", "ap"), ("minority recall @ 0.5", "average precision")):
+    ax.barh(range(len(rows)), [r[f"{metric}_mean"] for r in rows], xerr=[r[f"{metric}_sd"] for r in rows],
+            color=["C0" if "adaptive" in l else "C2" if "GHM" in l else "C7" for l in labels], capsize=2)
+    ax.set_xlabel(f"{label} (mean ± sd over seeds)")
+  axes[0].set_yticks(range(len(rows)), labels, fontsize=7)
+  axes[0].invert_yaxis()
+  ratio, batch = rows[0]["ratio"], int(rows[0]["batch_size"])
+  fig.suptitle(f"(e) EMA momentum with mini-batches of {batch} at 1:{ratio:g} (MLP 2-16-1, Adam)")
+  written.append(_save(fig, out_dir / "engineering_minibatch.png"))
   return written
 
 
+
 def run_engineering(out_dir, quick: bool = True) -> dict:
-  """Run the four experiments, write CSV tables, figures and ``engineering_results.json``.
+  """Run the five experiments, write CSV tables, figures and ``engineering_results.json``.
 
   Args:
     out_dir: directory for ``engineering_*.csv``, ``engineering_*.png`` and the JSON summary.
@@ -342,6 +386,7 @@ def run_engineering(out_dir, quick: bool = True) -> dict:
   tables["adaptive"] = timed("adaptive", lambda c: adaptive_experiment(c, cache))
   trajectory = timed("adaptive_trajectory", lambda c: adaptive_gamma_trajectory(c, ratio=100.0))
   tables["ghm"] = timed("ghm", lambda c: ghm_experiment(c, cache))
+  tables["minibatch"] = timed("minibatch", minibatch_experiment)
   for name, rows in tables.items():
     files.append(_write_csv(out_dir / f"engineering_{name}.csv", rows))
   files.append(_write_csv(out_dir / "engineering_periodic_curves.csv", curves))

@@ -1,9 +1,9 @@
-"""One tiny full-batch training with a stateful coefficient, pure and vmappable.
+"""One tiny training with a stateful coefficient (full batch or mini-batches), pure and vmappable.
 
-A 2-D imbalanced data set (`gradeng.toy.sample`: two overlapping unit Gaussians, or
-their XOR), a ReLU MLP written as a dict of arrays, full-batch SGD/momentum/Adam (optax) on the
-mean of a `StatefulLoss`, all inside one ``lax.scan``. ``train(lr, ratio, seed)`` takes traced
-scalars, so a grid of trainings is one ``jit(vmap(train))``.
+A 2-D imbalanced data set (`gradeng.toy.sample`: two overlapping unit Gaussians, or their XOR),
+a ReLU MLP written as a dict of arrays, SGD/momentum/Adam (optax) on the mean of a `StatefulLoss`
+over the full training set or a mini-batch per step, all inside one ``lax.scan``.
+``train(lr, ratio, seed)`` takes traced scalars, so a grid of trainings is one ``jit(vmap(train))``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class TrainConfig:
     dataset: ``"gaussian"`` or ``"xor"``. separation: distance between class means.
     lr_sgdr: SGDR learning-rate schedule ``(period, t_mult, floor)`` or ``None``.
     init_scale: multiplies the He-normal initial weights.
+    batch_size: examples per step, drawn uniformly with replacement from the training set
+      (``None``: full batch). The stateful loss sees (and updates its statistics on) the batch.
   """
 
   optimizer: str = "adam"
@@ -51,6 +53,7 @@ class TrainConfig:
   separation: float = 3.0
   lr_sgdr: tuple | None = None
   init_scale: float = 1.0
+  batch_size: int | None = None
 
 
 def init_mlp(key, hidden, scale=1.0):
@@ -102,17 +105,26 @@ def make_train(config: TrainConfig, loss: StatefulLoss):
     params = init_mlp(key_init, config.hidden, config.init_scale)
     optimizer = _optimizer(config, lr, jnp.asarray(lr_warmup, jnp.float32))
 
-    def step(carry, _):
+    # Not one more key from the split above, which would change every full-batch training.
+    key_batch = jax.random.fold_in(jax.random.key(seed), 7)
+
+    def step(carry, t):
       params, opt_state, loss_state = carry
       z = mlp(params, x)
-      grads = jax.grad(lambda p: jnp.mean(loss.loss(mlp(p, x), y, loss_state)))(params)
+      if config.batch_size is None:
+        xb, yb, zb = x, y, z
+      else:
+        index = jax.random.randint(jax.random.fold_in(key_batch, t), (config.batch_size,), 0, n)
+        xb, yb = x[index], y[index]
+        zb = mlp(params, xb)
+      grads = jax.grad(lambda p: jnp.mean(loss.loss(mlp(p, xb), yb, loss_state)))(params)
       updates, opt_state = optimizer.update(grads, opt_state, params)
-      loss_state = loss.update(loss_state, jax.lax.stop_gradient(z), y)
+      loss_state = loss.update(loss_state, jax.lax.stop_gradient(zb), yb)
       ce = jnp.mean(cross_entropy_loss(z, y))
       return (optax.apply_updates(params, updates), opt_state, loss_state), ce
 
     carry = (params, optimizer.init(params), loss.init())
-    (params, _, _), ce = jax.lax.scan(step, carry, length=config.steps)
+    (params, _, _), ce = jax.lax.scan(step, carry, jnp.arange(config.steps))
     x_test, y_test = sample(config.dataset, key_test, 2 * config.n_test, config.n_test, config.separation)
     z_test = mlp(params, x_test)
     weights = jnp.where(y_test == 1, 1.0, ratio)
