@@ -100,9 +100,12 @@ ENGINEERING_LOSSES = ("ce_ohem", "maki", "focal", "warmup_ohem", "ce_ohem_high_l
                       "adaptive_maki", "adaptive_maki_class", "ghm")
 #: step parameters as fractions of the training length: warm-up (of the coefficient or of the
 #: learning rate) over the first quarter, SGDR period a quarter (four cosine cycles).
-_ENGINEERING_STEPS = {"warmup_ohem": ("warmup_steps", 0.25), "warmup_ohem_high_lr": ("warmup_steps", 0.25),
-                      "lr_warmup_ohem_high_lr": ("lr_warmup_steps", 0.25),
-                      "periodic_ohem": ("period", 0.25)}
+_ENGINEERING_STEPS = {
+    "warmup_ohem": ("warmup_steps", 0.25),
+    "warmup_ohem_high_lr": ("warmup_steps", 0.25),
+    "lr_warmup_ohem_high_lr": ("lr_warmup_steps", 0.25),
+    "periodic_ohem": ("period", 0.25),
+}
 VARIANTS = ("paper", "engineering")
 
 
@@ -117,7 +120,6 @@ def _losses(names, steps):
               dataclasses.replace(spec, params={**spec.params, key: value}))
     specs.append(spec)
   return tuple(specs)
-
 
 
 def get_config(quick: bool = False, variant: str = "paper") -> ExperimentConfig:
