@@ -239,7 +239,7 @@ class LossSpec:
 
   def stateful_loss(self):
     """The `gradeng.StatefulLoss` of a ``stateful`` spec (softmax head); None otherwise."""
-    return None if self.stateful is None else _stateful_loss(self.stateful, _freeze(self.params))
+    return None if self.stateful is None else _stateful_loss(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -283,12 +283,8 @@ class ExperimentConfig:
 
 
 @functools.lru_cache(maxsize=None)
-def _stateful_loss(factory: Callable[..., Any], params: tuple) -> Any:
-  return factory(head="softmax", **dict(params))
-
-
-def _freeze(params: Mapping[str, Any]) -> tuple:
-  return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+def _stateful_loss(spec: LossSpec) -> Any:  # keyed by the spec (hashable, compared by value)
+  return spec.stateful(head="softmax", **spec.params)
 
 
 def _check_positive_int(name: str, value: Any) -> None:
