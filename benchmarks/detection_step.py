@@ -16,7 +16,7 @@ import time
 import jax
 import numpy as np
 
-from gradeng.detection import _train, load_config
+from gradeng.experiments.detection import _train, load_config
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 Same grid (≥ 1,000 trainings), same run, three ways:
 
-* **swept**: `gradeng.toy.run_sweep` — the grid vmapped, jitted once per loss kind, sharded
+* **swept**: `gradeng.experiments.toy.run_sweep` — the grid vmapped, jitted once per loss kind, sharded
   (``shard_map``) over the devices, chunks saved to disk. Timed cold (incl. compilation) and warm
   (best of `REPEATS`), compute alone and end-to-end with the saving.
 * **(a) jitted loop**: a Python ``for`` over the grid calling a jitted single-training function
@@ -44,8 +44,8 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gradeng import toy  # noqa: E402
-from gradeng.toy import _classify, _free_logit, _sweep  # noqa: E402
+from gradeng.experiments import toy  # noqa: E402
+from gradeng.experiments.toy import _classify, _free_logit, _sweep  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BEGIN, END = "<!-- toy_sweep:begin -->", "<!-- toy_sweep:end -->"

@@ -1,5 +1,5 @@
 import sys
 
-from gradeng._cli import main
+from gradeng.cli import main
 
 sys.exit(main())

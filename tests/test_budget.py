@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from gradeng._budget import PAPER_GROUPS, gradient_budget, hard_share
-from gradeng._cli import main
-from gradeng._catalog import MAKI
+from gradeng.paper._budget import PAPER_GROUPS, gradient_budget, hard_share
+from gradeng.cli import main
+from gradeng.core._catalog import MAKI
 
 LOSSES = ["ce", ("focal", {"gamma": 2}), ("maki", {"gamma": 1}), "qce"]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import mpmath
 import pytest
 
-from gradeng import _derivations as D
-from gradeng._catalog import CATALOG
-from gradeng._cli import main
+from gradeng.paper import _derivations as D
+from gradeng.core._catalog import CATALOG
+from gradeng.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,8 +14,8 @@ import optax
 import pytest
 from flax import nnx
 
-from gradeng import detection as det
-from gradeng.detection import _boxes, _config, _data, _metrics, _train
+from gradeng.experiments import detection as det
+from gradeng.experiments.detection import _boxes, _config, _data, _metrics, _train
 
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "experiments" / "detection" / "config.py"
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 import gradeng as ge
-from gradeng import _cli
-from gradeng.detection import _config, _train
-from gradeng.detection._config import LossSpec
-from gradeng.detection._experiment import run_experiment
+from gradeng import cli as _cli
+from gradeng.experiments.detection import _config, _train
+from gradeng.experiments.detection._config import LossSpec
+from gradeng.experiments.detection._experiment import run_experiment
 
 TINY_SOURCE = '''
 import gradeng as ge
-from gradeng.detection._config import (DataConfig, ExperimentConfig, FeatureMap, LossSpec,
+from gradeng.experiments.detection._config import (DataConfig, ExperimentConfig, FeatureMap, LossSpec,
                                        ModelConfig, TrainConfig)
 
 
@@ -42,7 +42,7 @@ def get_config(quick=False):
 def tiny(tmp_path_factory):
   path = tmp_path_factory.mktemp("config") / "tiny_config.py"
   path.write_text(TINY_SOURCE)
-  from gradeng.detection import load_config
+  from gradeng.experiments.detection import load_config
 
   config = load_config(path=path)
   return path, config, _train.prepare_data(config)
@@ -110,7 +110,7 @@ def test_a_different_config_is_refused_and_nothing_is_overwritten(tiny, tmp_path
 def test_prepare_data_refuses_wrong_image_shapes(tiny):
   _, config, _ = tiny
   wrong = dataclasses.replace(config, data=dataclasses.replace(config.data, canvas_size=48))
-  from gradeng.detection import make_digit_canvases
+  from gradeng.experiments.detection import make_digit_canvases
 
   with pytest.raises(ValueError, match=r"sample 0: image has shape \(48, 48, 1\), expected \(32, 32, 1\)"):
     _train.prepare_data(config, train_set=make_digit_canvases(wrong.data, "train"))
@@ -153,7 +153,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tiny, tmp_path, capsys, argv, mess
 
 
 def test_run_experiment_is_importable_for_reproduce():
-  import gradeng.detection as det
+  import gradeng.experiments.detection as det
 
   assert det.run_experiment is run_experiment
   quick = det.load_config(quick=True)
@@ -219,7 +219,7 @@ def test_stateful_run_threads_checkpoints_and_resumes_its_state(tiny, tmp_path):
 
 
 def test_engineering_variant_shares_data_model_and_baselines_with_the_paper_variant():
-  from gradeng.detection import load_config
+  from gradeng.experiments.detection import load_config
 
   paper, engineering = load_config(quick=True), load_config(quick=True, variant="engineering")
   assert (paper.data, paper.model, paper.train) == (engineering.data, engineering.model, engineering.train)

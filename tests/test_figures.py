@@ -1,4 +1,4 @@
-"""Tests for the regenerated figures (`gradeng._figures`, `gradeng figures`)."""
+"""Tests for the regenerated figures (`gradeng.paper._figures`, `gradeng figures`)."""
 
 import csv
 import math
@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gradeng import _figures as F
-from gradeng._cli import main
+from gradeng.paper import _figures as F
+from gradeng.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 LN2 = math.log(2.0)

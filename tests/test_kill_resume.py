@@ -21,9 +21,9 @@ import jax
 import numpy as np
 import pytest
 
-from gradeng import toy
-from gradeng.detection import _train, load_config
-from gradeng.toy import _sweep
+from gradeng.experiments import toy
+from gradeng.experiments.detection import _train, load_config
+from gradeng.experiments.toy import _sweep
 from tests.test_detection_train import TINY_SOURCE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,8 +38,8 @@ CHUNK_NAME = re.compile(r"\d{5}\.npz")
 _SWEEP_SCRIPT = """
 import json, sys, time
 import jax
-from gradeng import toy
-from gradeng.toy._config import config_from_dict
+from gradeng.experiments import toy
+from gradeng.experiments.toy._config import config_from_dict
 directory, pause = sys.argv[1], float(sys.argv[3])
 config = config_from_dict(json.loads(sys.argv[2]))
 toy.run_sweep(config, directory, devices=jax.devices()[:1], progress=False,
@@ -48,7 +48,7 @@ toy.run_sweep(config, directory, devices=jax.devices()[:1], progress=False,
 
 _TRAIN_SCRIPT = """
 import sys, time
-from gradeng.detection import _train, load_config
+from gradeng.experiments.detection import _train, load_config
 config_path, run_dir, pause = sys.argv[1], sys.argv[2], float(sys.argv[3])
 config = load_config(path=config_path)
 data = _train.prepare_data(config)

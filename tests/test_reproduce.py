@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from gradeng import _reproduce_cli as R
-from gradeng._cli import main
+from gradeng.cli import reproduce as R
+from gradeng.cli import main
 
 
 def test_steps_are_named_and_ordered():
   assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
                                        "engineering"]
   # The sub-package hooks are all present (none would be reported as skipped).
-  for module in ("gradeng.toy._reproduce", "gradeng.detection._reproduce", "gradeng.engineering._reproduce"):
+  for module in ("gradeng.experiments.toy._reproduce", "gradeng.experiments.detection._reproduce", "gradeng.experiments.engineering._reproduce"):
     assert callable(R._import_hook(module, "reproduce"))
 
 

@@ -9,9 +9,9 @@ import optax
 import pytest
 
 import gradeng as ge
-from gradeng import _stateful as st
-from gradeng._catalog import FOCAL, MAKI
-from gradeng._losses import _freeze, _kernel
+from gradeng.core import _stateful as st
+from gradeng.core._catalog import FOCAL, MAKI
+from gradeng.core._losses import _freeze, _kernel
 
 
 def _logits_for(p):

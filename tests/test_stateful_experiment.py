@@ -6,8 +6,8 @@ import jax
 import numpy as np
 
 import gradeng as ge
-from gradeng import _stateful as st
-from gradeng.engineering._train import TrainConfig, run_grid, stateless
+from gradeng.core import _stateful as st
+from gradeng.experiments.engineering._train import TrainConfig, run_grid, stateless
 
 
 def test_periodic_coefficient_is_the_sgdr_learning_rate_under_sgd():

@@ -1,4 +1,4 @@
-"""Tests for `gradeng._symbolic`: derived losses, their checks, the property report, the CLI.
+"""Tests for `gradeng.core._symbolic`: derived losses, their checks, the property report, the CLI.
 
 Expected values are derived by hand: L(p) = ∫_p^1 -g(t) dt, L(1) = 0.
 """
@@ -14,10 +14,10 @@ import mpmath
 import pytest
 import sympy as sp
 
-from gradeng._cli import main
-from gradeng._coefficient import P
-from gradeng._parse import FormulaError, coefficient
-from gradeng._symbolic import (Derivation, DivergentIntegralError, PropertyCheck, _TimeUp,
+from gradeng.cli import main
+from gradeng.core._coefficient import P
+from gradeng.core._parse import FormulaError, coefficient
+from gradeng.core._symbolic import (Derivation, DivergentIntegralError, PropertyCheck, _TimeUp,
                                check_properties, derive, time_limited, verify_numeric)
 
 Q = 1 - P

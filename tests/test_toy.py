@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from gradeng import toy
-from gradeng.toy import _classify, _config, _free_logit, _metrics
+from gradeng.experiments import toy
+from gradeng.experiments.toy import _classify, _config, _free_logit, _metrics
 
 
 def test_paper_budget_at_step_zero():

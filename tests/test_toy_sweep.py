@@ -12,8 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from gradeng import _cli, toy
-from gradeng.toy import _sweep
+from gradeng import cli as _cli
+from gradeng.experiments import toy
+from gradeng.experiments.toy import _sweep
 
 FREE = toy.FreeLogitConfig(name="t-free", losses=(("ce", (None,)), ("maki", (1.0, 2.0))),
                            imbalance=(10.0, 100.0), seeds=(0, 1), steps=20, chunk_size=4, batch=2)
@@ -99,7 +100,7 @@ def test_classification_sweep_and_figures(classify_result, tmp_path):
 
 _EIGHT_DEVICES = textwrap.dedent("""
     import sys, jax
-    from gradeng import toy
+    from gradeng.experiments import toy
     from tests.test_toy_sweep import CLASSIFY, FREE
     assert jax.device_count() == 8, jax.devices()
     for config in (FREE, CLASSIFY):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 
 import gradeng as ge
-from gradeng.detection._config import (DataConfig, ExperimentConfig, FeatureMap, LossSpec,
+from gradeng.experiments.detection._config import (DataConfig, ExperimentConfig, FeatureMap, LossSpec,
                                        ModelConfig, TrainConfig)
 
 #: Paper Table 1 (plus plain CE, whose collapse to background the paper reports, SSD's 1:3 OHEM

@@ -4,14 +4,14 @@
   python experiments/engineering/run.py --full          # full config (8 seeds, ratios 10/100/1000)
   python experiments/engineering/run.py --out /tmp/eng  # elsewhere
 
-From Python: ``gradeng.engineering.run_engineering(out_dir, quick=True) -> dict``.
+From Python: ``gradeng.experiments.engineering.run_engineering(out_dir, quick=True) -> dict``.
 """
 
 import argparse
 import json
 import time
 
-from gradeng.engineering import run_engineering
+from gradeng.experiments.engineering import run_engineering
 
 
 def main():

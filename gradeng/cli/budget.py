@@ -1,0 +1,107 @@
+"""`gradeng budget`: summed scale coefficients of easy vs hard groups (paper §2.1).
+
+Example (the paper's numbers: CE −1111 vs −33, focal γ=2 −32 vs −33)::
+
+  gradeng budget --group easy=1000@0.9 --group hard=10@0.3 \\
+      --loss ce --loss focal:gamma=2 --loss maki:gamma=1 --loss qce [--json]
+  gradeng budget --loss="-(1-p)**gamma/p:gamma=1" --loss="log(p)/p"   # formulas for g(p)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+
+from gradeng.paper._budget import PAPER_GROUPS, PAPER_LOSSES, gradient_budget
+from gradeng.core._catalog import CATALOG
+from gradeng.cli import UsageError
+from gradeng.core._coefficient import ScaleCoefficient
+from gradeng.core._parse import FormulaError, coefficient
+
+_GROUP = re.compile(r"^(?P<name>[^=@\s]+)=(?P<count>[^@\s]+)@(?P<p>\S+)$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_group(text: str) -> tuple[str, float, float]:
+  """``NAME=COUNT@P`` -> (name, count, p), e.g. ``easy=1000@0.9``."""
+  match = _GROUP.match(text.strip())
+  if not match:
+    raise UsageError(f"malformed --group {text!r}; expected NAME=COUNT@P, e.g. easy=1000@0.9")
+  name = match["name"]
+  count = _number(match["count"], f"count in --group {text!r}")
+  p = _number(match["p"], f"p in --group {text!r}")
+  if not count > 0:
+    raise UsageError(f"count in --group {text!r} must be > 0; got {match['count']}")
+  if not 0 < p < 1:
+    raise UsageError(f"p in --group {text!r} must be in (0, 1); got {match['p']}")
+  return name, count, p
+
+
+def parse_loss(text: str) -> tuple[str | ScaleCoefficient, dict[str, float]]:
+  """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> (name, params), e.g. ``focal:gamma=2``.
+
+  NAME is a catalog loss or a formula for g(p), parsed through the whitelist of
+  `gradeng.coefficient` (e.g. ``"-(1-p)**gamma/p:gamma=2"``; formulas have no ``:``).
+  """
+  name, _, rest = text.strip().partition(":")
+  loss: str | ScaleCoefficient = name
+  if _NAME.match(name) and name not in CATALOG:  # a bare word is a name, not a formula
+    raise UsageError(f"unknown loss {name!r} in --loss {text!r}; the catalog has {sorted(CATALOG)} "
+                     f"(or give a formula for g(p))")
+  if name not in CATALOG:
+    try:
+      loss = coefficient(name)
+    except FormulaError as error:
+      raise UsageError(f"--loss {text!r} is neither a catalog loss ({', '.join(sorted(CATALOG))}) "
+                       f"nor a formula for g(p): {error}") from None
+  params = {}
+  for item in filter(None, (s.strip() for s in rest.split(","))) if rest else ():
+    key, eq, value = item.partition("=")
+    if not eq or not _NAME.match(key.strip()):
+      raise UsageError(f"malformed parameter {item!r} in --loss {text!r}; expected KEY=VALUE, "
+                       f"e.g. focal:gamma=2")
+    params[key.strip()] = _number(value.strip(), f"parameter {key.strip()!r} in --loss {text!r}")
+  if rest and not params:
+    raise UsageError(f"malformed --loss {text!r}; expected NAME or NAME:KEY=VALUE[,KEY=VALUE]")
+  return loss, params
+
+
+def _number(text: str, what: str) -> float:
+  try:
+    value = int(text)
+  except ValueError:
+    try:
+      value = float(text)
+    except ValueError:
+      raise UsageError(f"{what} must be a number; got {text!r}") from None
+  if not math.isfinite(value):
+    raise UsageError(f"{what} must be finite; got {text!r}")
+  return value
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      "--group", action="append", metavar="NAME=COUNT@P",
+      help="a group of COUNT examples at probability P of the true class (repeatable); "
+           "default: the paper's easy=1000@0.9 and hard=10@0.3")
+  parser.add_argument(
+      "--loss", action="append", metavar="NAME[:K=V,...]",
+      help=f"a catalog loss with parameters, e.g. focal:gamma=2 (repeatable; one of "
+           f"{', '.join(sorted(CATALOG))}), or a formula for g(p), e.g. "
+           f"--loss='-(1-p)**gamma/p:gamma=2' (write --loss=... when it starts with '-'); "
+           f"default: ce, focal:gamma=2, maki:gamma=1, qce")
+  parser.add_argument("--json", action="store_true",
+                      help="print JSON (one record per group × loss) instead of tables")
+
+
+def run(args: argparse.Namespace) -> int:
+  groups = [parse_group(g) for g in args.group] if args.group else list(PAPER_GROUPS)
+  losses = [parse_loss(s) for s in args.loss] if args.loss else list(PAPER_LOSSES)
+  budget = gradient_budget(groups, losses)
+  if args.json:
+    print(json.dumps(budget.records(), indent=2))
+  else:
+    print(budget.to_markdown(), end="")
+  return 0

@@ -1,0 +1,44 @@
+"""``gradeng simulate <name> [--quick] [--out DIR]``: run a toy imbalance sweep and its figures.
+
+Examples::
+
+  gradeng simulate free_logit --quick            # results/toy/free_logit-quick, figures/toy_imbalance/...
+  gradeng simulate all --quick                   # every preset, small
+  gradeng simulate gaussian_mlp --set seeds=0,1,2 --set imbalance=10,1000
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import jax
+
+from gradeng.experiments.toy._api import simulate
+from gradeng.experiments.toy._config import PRESETS
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument("name", help=f"simulation: one of {', '.join(sorted(PRESETS))}, or 'all'")
+  parser.add_argument("--quick", action="store_true", help="the small version (20 trainings; mostly compile time)")
+  parser.add_argument("--out", default="results/toy",
+                      help="results root; the sweep goes to OUT/<config name> (default: results/toy)")
+  parser.add_argument("--figures", default="figures",
+                      help="figures root; figures go to FIGURES/toy_imbalance/<config name> (default: figures)")
+  parser.add_argument("--no-figures", action="store_true", help="skip the figures")
+  parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                      help="override a config field (repeatable), e.g. seeds=0,1 or losses=ce,focal:1:2")
+  parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+  names = sorted(PRESETS) if args.name == "all" else [args.name]
+  for name in names:
+    result, figures = simulate(
+        name, quick=args.quick, out=args.out, figures=None if args.no_figures else args.figures,
+        overrides=args.set, progress=not args.no_progress)
+    print(f"{result.summary['config']['name']}: {result.summary['n_trainings']} trainings, "
+          f"{result.computed_chunks} chunk(s) computed in {result.seconds:.1f} s on "
+          f"{jax.device_count()} device(s) -> {result.directory}")
+    for path in figures:
+      print(f"  {path}")
+  return 0

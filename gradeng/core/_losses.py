@@ -1,0 +1,191 @@
+"""The one path from a scale coefficient to a JAX loss: `loss_from_coefficient`.
+
+A coefficient becomes a `Kernel` (log-space value L and weight w = p·g), and the kernel is
+applied to logits by `gradeng.core._inject.apply_kernel`, which injects the derivative. The catalog
+losses are this path applied to catalog coefficients; user formulas and user JAX functions
+take the same path with generated or numerically integrated parts.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import sympy as sp
+
+from gradeng.core._coefficient import P, ScaleCoefficient, is_concrete_number
+from gradeng.core._inject import Kernel, LossFunction, apply_kernel
+from gradeng.core._jaxify import NotJaxifiable, log_space_function
+from gradeng.core._quadrature import integrate_weight
+
+#: Relative error a derived closed form may show against quadrature before it is rejected.
+CLOSED_FORM_TOLERANCE = 1e-5
+_CHECK_LOGITS = np.linspace(-40.0, 40.0, 321)
+
+
+def _quadrature_value(weight: Callable) -> Callable:
+  def value(log_p, log_q, **params):
+    del log_q
+    return integrate_weight(weight, log_p, **params)
+
+  return value
+
+
+def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, Any]) -> float:
+  """Max relative error of a float32 closed form against float64 quadrature on logits ±40."""
+  with jax.enable_x64(True):
+    z64 = jnp.asarray(_CHECK_LOGITS, jnp.float64)
+    reference = np.asarray(_quadrature_value(weight)(jax.nn.log_sigmoid(z64), None, **params))
+  z32 = jnp.asarray(_CHECK_LOGITS, jnp.float32)
+  got = np.asarray(value(jax.nn.log_sigmoid(z32), jax.nn.log_sigmoid(-z32), **params), np.float64)
+  normal = np.abs(reference) > np.finfo(np.float32).tiny / np.finfo(np.float32).eps
+  if not np.all(np.isfinite(got[normal])):
+    return math.inf
+  return float(np.max(np.abs(got[normal] - reference[normal]) / np.abs(reference[normal]), initial=0.0))
+
+
+def weight_expression(g: sp.Expr) -> sp.Expr:
+  """w = p·g with p distributed over the top-level sum only, so that SymPy's automatic
+  p·p^{-1} = 1 cancels while factors such as (1 - p)^2 stay unexpanded (expanding them would
+  cancel catastrophically as p → 1)."""
+  if g.is_Add:
+    return sp.Add(*(weight_expression(term) for term in g.args))
+  return P * g
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel, str]:
+  params = dict(frozen_params)
+  names = list(coefficient.params)
+  weight = coefficient.weight or log_space_function(weight_expression(coefficient.expr), names)
+  if coefficient.loss is not None:
+    return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
+  value, method = _quadrature_value(weight), "quadrature"
+  if all(is_concrete_number(v) for v in params.values()):
+    from gradeng.core._symbolic import derive  # SymPy integration is only needed for user formulas
+
+    derivation = derive(coefficient, **params)
+    if derivation.loss is not None:
+      try:
+        closed = log_space_function(derivation.loss, names)
+      except NotJaxifiable:
+        closed = None
+      if closed is not None and _closed_form_error(closed, weight, params) <= CLOSED_FORM_TOLERANCE:
+        value, method = closed, "closed form (derived)"
+  return Kernel(value, weight, coefficient.name), method
+
+
+def _freeze(params: Mapping[str, Any]) -> tuple:
+  # Traced values are not hashable; they are keyed by position only (the kernel never
+  # specialises on them, so any placeholder works).
+  return tuple(sorted((k, v if is_concrete_number(v) else "<traced>") for k, v in params.items()))
+
+
+def loss_from_coefficient(
+    coefficient: ScaleCoefficient, *, head: str = "sigmoid", **params: Any
+) -> LossFunction:
+  """A JAX loss ``f(logits, labels, *, alpha=None, where=None, ignore_index=None)`` from g(p).
+
+  The backward pass is exactly g(p_t)·∂p_t/∂z, computed in log space (w = p·g); the forward
+  value is the coefficient's stable closed form when it has one, else the SymPy-derived closed
+  form if it matches quadrature to `CLOSED_FORM_TOLERANCE` over logits in [-40, 40], else the
+  quadrature L(p) = ∫_0^{-log p} -w(e^{-s}) ds. The choice is in ``f.forward_method``.
+
+  Args:
+    coefficient: the scale coefficient (see `gradeng.coefficient` to build one from a formula).
+    head: ``"sigmoid"`` (binary / multi-label) or ``"softmax"`` (multi-class).
+    **params: hyper-parameters (e.g. ``gamma=2``); Python numbers are checked against their
+      domains now, JAX values make the loss NaN where they are out of domain.
+
+  Returns:
+    The per-element loss function (see `gradeng.core._inject.apply_kernel` for argument shapes).
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> qce = ge.loss_from_coefficient(ge.coefficient("log(p)/p"))
+    >>> float(qce(jnp.array([0.0]), jnp.array([1]))[0])  # log(1/2)^2 / 2
+    0.2402265...
+  """
+  params = coefficient.resolve_params(params)
+  kernel, method = _kernel(coefficient, _freeze(params))
+  traced = {k: v for k, v in params.items() if not is_concrete_number(v)}
+  return _bind(kernel, method, head, params, traced, coefficient)
+
+
+def _bind(kernel, method, head, params, traced, coefficient=None) -> LossFunction:
+  def loss(logits, labels, *, alpha=None, where=None, ignore_index=None):
+    value = apply_kernel(kernel, logits, labels, head=head, params=params,
+                         alpha=alpha, where=where, ignore_index=ignore_index)
+    for name, v in traced.items():  # out-of-domain traced hyper-parameters poison the loss
+      value = jnp.where(coefficient.params[name].contains_traced(v), value, jnp.nan)
+    return value
+
+  loss.coefficient = coefficient
+  loss.params = params
+  loss.forward_method = method
+  loss.__name__ = f"{kernel.name}_loss"
+  return loss
+
+
+def loss_from_gradient(
+    scale_fn: Callable[..., jax.Array], *, head: str = "sigmoid", name: str = "custom", **params
+) -> LossFunction:
+  """A loss from a JAX function g(p, **params) alone: injected backward, forward by quadrature.
+
+  Use it for coefficients that are easier to write in JAX than as a formula, including ones
+  that depend on training-time values (pass them as ``params``; they may be traced).
+  The backward pass is exact whatever g is. The forward value is tanh–sinh quadrature, accurate
+  to float32 for smooth g; a kink in g (e.g. ``minimum(1/p, cap)``) limits it to ~1e-3, and g
+  receives p itself, so 1 - p loses digits as p → 1 (write a formula to stay in log space).
+
+  Args:
+    scale_fn: ``g(p, **params)`` elementwise; the weight is taken as p·g(p).
+    head: ``"sigmoid"`` or ``"softmax"``.
+    name: a name for the loss.
+    **params: values passed to ``scale_fn`` (constants of the derivative).
+
+  Returns:
+    ``f(logits, labels, *, alpha=None, where=None, ignore_index=None)``.
+  """
+
+  def weight(log_p, log_q, **kw):
+    del log_q
+    p = jnp.exp(log_p)
+    return p * scale_fn(p, **kw)
+
+  kernel = Kernel(_quadrature_value(weight), weight, name)
+  return _bind(kernel, "quadrature", head, params, {})
+
+
+def _evaluate(coefficient, p, params, part: str) -> jax.Array:
+  from gradeng.core._catalog import get_coefficient  # the catalog imports this module
+
+  coefficient = get_coefficient(coefficient)
+  params = coefficient.resolve_params(params)
+  kernel, _ = _kernel(coefficient, _freeze(params))
+  p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
+  return getattr(kernel, part)(jnp.log(p), jnp.log1p(-p), **params)
+
+
+def logit_weight(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
+  """w(p) = p·g(p), the factor that reaches the logits (∂L/∂z = w·∂log p_t/∂z).
+
+  ``coefficient`` is a `ScaleCoefficient` or a catalog name (``"maki"``).
+  """
+  return _evaluate(coefficient, p, params, "weight")
+
+
+def scale_coefficient(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
+  """g(p), evaluated through the same log-space weight the losses use (g = w / p)."""
+  p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
+  return logit_weight(coefficient, p, **params) / p
+
+
+def loss_value(coefficient: ScaleCoefficient | str, p, **params) -> jax.Array:
+  """L(p) = ∫_p^1 -g(t) dt, the losses' forward value as a function of p."""
+  return _evaluate(coefficient, p, params, "value")

@@ -1,0 +1,34 @@
+"""Detection experiment (paper Figure 3): SSD-lite on canvases of real handwritten digits."""
+
+from gradeng.experiments.detection._boxes import batched_nms as batched_nms
+from gradeng.experiments.detection._boxes import decode as decode
+from gradeng.experiments.detection._boxes import encode as encode
+from gradeng.experiments.detection._boxes import iou_matrix as iou_matrix
+from gradeng.experiments.detection._boxes import make_anchors as make_anchors
+from gradeng.experiments.detection._boxes import match as match
+from gradeng.experiments.detection._boxes import nms as nms
+from gradeng.experiments.detection._config import DataConfig as DataConfig
+from gradeng.experiments.detection._config import ExperimentConfig as ExperimentConfig
+from gradeng.experiments.detection._config import FeatureMap as FeatureMap
+from gradeng.experiments.detection._config import LossSpec as LossSpec
+from gradeng.experiments.detection._config import ModelConfig as ModelConfig
+from gradeng.experiments.detection._config import TrainConfig as TrainConfig
+from gradeng.experiments.detection._data import DetectionDataset as DetectionDataset
+from gradeng.experiments.detection._data import InMemoryDataset as InMemoryDataset
+from gradeng.experiments.detection._data import Sample as Sample
+from gradeng.experiments.detection._data import make_digit_canvases as make_digit_canvases
+from gradeng.experiments.detection._data import make_sample as make_sample
+from gradeng.experiments.detection._experiment import load_config as load_config
+from gradeng.experiments.detection._experiment import run_experiment as run_experiment
+from gradeng.experiments.detection._experiment import summarize as summarize
+from gradeng.experiments.detection._metrics import Detections as Detections
+from gradeng.experiments.detection._metrics import all_point_ap as all_point_ap
+from gradeng.experiments.detection._metrics import evaluate_map as evaluate_map
+from gradeng.experiments.detection._model import SSDLite as SSDLite
+from gradeng.experiments.detection._model import background_bias as background_bias
+from gradeng.experiments.detection._model import init_model as init_model
+from gradeng.experiments.detection._train import detection_loss as detection_loss
+from gradeng.experiments.detection._train import prepare_data as prepare_data
+from gradeng.experiments.detection._train import train_run as train_run
+from gradeng.experiments.detection._voc import VOCDataset as VOCDataset
+from gradeng.experiments.detection._voc import read_voc_annotation as read_voc_annotation

@@ -1,0 +1,173 @@
+"""The whole experiment: every (loss, seed) run, then the figure, CSV and final-mAP table.
+
+The figure code reads only the saved ``metrics.jsonl`` / ``result.json`` files, so
+`summarize` regenerates the outputs without retraining.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable
+from gradeng.experiments.detection._train import METRICS, prepare_data, run_dir_for, select, train_run
+
+#: ``experiments/detection/config.py`` of this checkout.
+CONFIG_PATH = Path(__file__).resolve().parents[3] / "experiments" / "detection" / "config.py"
+
+
+def load_config(quick: bool = False, path: str | os.PathLike | None = None, *,
+                variant: str = "paper") -> ExperimentConfig:
+  """Calls ``get_config(quick)`` of the experiment config file (default `CONFIG_PATH`).
+
+  ``variant`` other than ``"paper"`` is passed on as ``get_config(quick, variant=variant)``
+  (the default file knows ``"engineering"``: the stateful coefficients of issue 6).
+  """
+  path = Path(CONFIG_PATH if path is None else path)
+  if not path.is_file():
+    raise ValueError(f"experiment config file {str(path)!r} does not exist")
+  spec = importlib.util.spec_from_file_location("gradeng_detection_experiment_config", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config(quick) if variant == "paper" else module.get_config(quick, variant=variant)
+  if not isinstance(config, ExperimentConfig):
+    raise ValueError(f"{path}: get_config returned {type(config).__name__}, not ExperimentConfig")
+  return config
+
+
+def run_experiment(config: ExperimentConfig, out_dir: str | os.PathLike, *,
+                   seeds: Sequence[int] | None = None, losses: Sequence[str] | None = None,
+                   figures_dir: str | os.PathLike | None = None,
+                   progress: bool = True) -> dict[str, Any]:
+  """Trains every (loss, seed) of ``config`` (resuming or reusing runs in ``out_dir``), then
+  writes the figure, CSV and table to ``figures_dir`` (default ``out_dir``).
+
+  Args:
+    config: e.g. ``load_config(quick=True)``.
+    out_dir: where the runs live (``out_dir/runs/<loss>/seed<k>/``).
+    seeds: restrict to these seeds (default ``config.seeds``).
+    losses: restrict to these loss names (default all of ``config.losses``).
+    figures_dir: where ``<figure_stem>.png``, ``.csv`` and ``_table.md`` go.
+    progress: show progress bars.
+
+  Returns:
+    The summary (also ``out_dir/<figure_stem>_summary.json``, so the paper and engineering
+    variants can share ``out_dir`` and its runs): per loss the final mAP per seed, mean and
+    spread, the anchor statistics, and the paths written.
+  """
+  config = select(config, seeds=seeds, losses=losses)
+  out_dir = Path(out_dir)
+  started = time.perf_counter()
+  data = prepare_data(config)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  atomic_write_text(out_dir / "data.json", json.dumps(
+      {"data": to_jsonable(config.data), "anchor_stats": data.stats}, indent=2))
+  for spec in config.losses:
+    for seed in config.seeds:
+      train_run(config, spec, seed, data, run_dir_for(out_dir, spec, seed), progress=progress)
+  summary = summarize(config, out_dir, figures_dir=figures_dir)
+  summary["anchor_stats"] = data.stats
+  summary["wall_seconds"] = time.perf_counter() - started
+  atomic_write_text(summary_path(config, out_dir), json.dumps(summary, indent=2))
+  return summary
+
+
+def summary_path(config: ExperimentConfig, out_dir: str | os.PathLike) -> Path:
+  """Where `run_experiment` saves the summary of ``config``."""
+  return Path(out_dir) / f"{config.figure_stem}_summary.json"
+
+
+def _read_runs(config: ExperimentConfig, out_dir: Path) -> dict[str, list[list[dict]]]:
+  runs = {}
+  for spec in config.losses:
+    runs[spec.name] = []
+    for seed in config.seeds:
+      path = run_dir_for(out_dir, spec, seed) / METRICS
+      if not path.exists():
+        raise ValueError(f"no metrics for loss {spec.name!r} seed {seed}: {path} is missing")
+      runs[spec.name].append([json.loads(line) for line in path.read_text().splitlines() if line])
+  return runs
+
+
+def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
+              figures_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+  """Figure (mAP vs step, mean ± min/max over seeds), CSV and final-mAP table from saved runs."""
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  out_dir = Path(out_dir)
+  figures_dir = out_dir if figures_dir is None else Path(figures_dir)
+  runs = _read_runs(config, out_dir)
+  stem = figures_dir / config.figure_stem
+  rows = []
+  losses: dict[str, Any] = {}
+  many = len(config.losses) > 6  # the legend goes beside the axes, colours from a larger palette
+  fig, ax = plt.subplots(figsize=(9.6 if many else 6.4, 4.2))
+  colors = plt.get_cmap("tab10" if len(config.losses) <= 10 else "tab20").colors
+  for index, spec in enumerate(config.losses):
+    histories = runs[spec.name]
+    steps = sorted(set.intersection(*(set(h["step"] for h in hist) for hist in histories)))
+    at = [{h["step"]: h for h in hist} for hist in histories]
+    curves = np.array([[run[s]["map"] for s in steps] for run in at])
+    confident = np.array([[run[s]["confident_per_image"] for s in steps] for run in at])
+    mean = curves.mean(0)
+    for k, (s, column) in enumerate(zip(steps, curves.T)):
+      rows.append([spec.name, s, float(column.mean()), float(column.min()), float(column.max()),
+                   float(column.std()), float(confident[:, k].mean()), len(column)]
+                  + [float(v) for v in column])
+    line, = ax.plot(steps, mean, marker="o", markersize=3, label=spec.label,
+                    color=colors[index % len(colors)])
+    if len(histories) > 1:
+      ax.fill_between(steps, curves.min(0), curves.max(0), color=line.get_color(), alpha=0.2)
+    finals = [hist[-1]["map"] for hist in histories]
+    losses[spec.name] = {
+        "label": spec.label, "final_map": finals, "mean": float(np.mean(finals)),
+        "std": float(np.std(finals)), "min": float(np.min(finals)), "max": float(np.max(finals)),
+        "steps": int(histories[0][-1]["step"]),
+        "confident_per_image": float(np.mean([hist[-1]["confident_per_image"] for hist in histories])),
+    }
+  seeds_note = f"{len(config.seeds)} seed{'s' if len(config.seeds) > 1 else ''}"
+  ax.set(xlabel="iteration", ylabel="mAP@0.5 (test canvases)",
+         title=f"Detection on handwritten-digit canvases ({config.name}, {seeds_note})")
+  ax.set_ylim(bottom=0)
+  ax.grid(alpha=0.3)
+  if many:
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+  else:
+    ax.legend(fontsize=8)
+  fig.tight_layout()
+  figures_dir.mkdir(parents=True, exist_ok=True)
+  atomic_write_bytes(stem.with_suffix(".png"), lambda f: fig.savefig(f, format="png", dpi=150))
+  plt.close(fig)
+
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(["loss", "step", "map_mean", "map_min", "map_max", "map_std",
+                   "confident_per_image", "seeds"]
+                  + [f"map_seed{s}" for s in config.seeds])
+  writer.writerows(rows)
+  atomic_write_text(stem.with_suffix(".csv"), buffer.getvalue())
+
+  table = ["| loss | final mAP@0.5 (mean) | min | max | seeds | detections ≥ 0.5 per image |",
+           "| --- | --- | --- | --- | --- | --- |"]
+  for spec in config.losses:
+    entry = losses[spec.name]
+    table.append(f"| {spec.label} | {entry['mean']:.3f} | {entry['min']:.3f} | {entry['max']:.3f} "
+                 f"| {len(entry['final_map'])} | {entry['confident_per_image']:.2f} |")
+  table_path = figures_dir / f"{config.figure_stem}_table.md"
+  atomic_write_text(table_path, "\n".join(table) + "\n")
+  return {"config": config.name, "seeds": list(config.seeds), "losses": losses,
+          "figure": str(stem.with_suffix(".png")), "csv": str(stem.with_suffix(".csv")),
+          "table": str(table_path), "table_markdown": "\n".join(table)}

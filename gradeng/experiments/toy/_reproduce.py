@@ -1,0 +1,12 @@
+"""`gradeng reproduce` hook: every toy simulation preset and its figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
+  from gradeng.experiments.toy._api import reproduce as run_presets
+
+  out_dir = Path(out_dir)
+  return run_presets(quick=quick, out=out_dir / "results" / "toy", figures=out_dir / "figures")
