@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "figures": ("gradeng.cli.figures", "regenerate the paper's figures 1-2 and extended figures"),
     "derivations": ("gradeng.cli.derivations", "write the derivation reports to derivations/"),
     "simulate": ("gradeng.cli.simulate", "run a toy imbalance simulation sweep"),
-    "experiment": ("gradeng.cli.experiment", "run the detection experiment (paper Figure 3)"),
+    "experiment": ("gradeng.cli.experiment", "run an experiment: gradeng experiment NAME --help"),
     "reproduce": ("gradeng.cli.reproduce", "regenerate everything (quick by default)"),
 }
 
