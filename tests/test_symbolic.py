@@ -1,4 +1,4 @@
-"""Tests for `gradeng.core._symbolic`: derived losses, their checks, the property report, the CLI.
+"""Tests for the symbolic derivation (`gradeng.core._derive` and the modules it uses): derived losses, their checks, the property report, the CLI.
 
 Expected values are derived by hand: L(p) = ∫_p^1 -g(t) dt, L(1) = 0.
 """
@@ -17,8 +17,11 @@ import sympy as sp
 from gradeng.cli import main
 from gradeng.core._coefficient import P
 from gradeng.core._parse import FormulaError, coefficient
-from gradeng.core._symbolic import (Derivation, DivergentIntegralError, PropertyCheck, _TimeUp,
-                               check_properties, derive, time_limited, verify_numeric)
+from gradeng.core._derive import Derivation, derive
+from gradeng.core._integrate import DivergentIntegralError
+from gradeng.core._limits import _TimeUp, time_limited
+from gradeng.core._properties import PropertyCheck, check_properties
+from gradeng.core._verify import verify_numeric
 
 Q = 1 - P
 MAKI = coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"},

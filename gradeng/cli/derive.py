@@ -19,7 +19,7 @@ import sympy as sp
 
 from gradeng.cli import UsageError
 from gradeng.core._parse import coefficient
-from gradeng.core._symbolic import Derivation, derive
+from gradeng.core._derive import Derivation, derive
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,8 @@ from gradeng.core._catalog import CATALOG, MAKI, POLY1
 from gradeng.core._coefficient import P, ScaleCoefficient
 from gradeng.core._losses import loss_value
 from gradeng.core._special import maki_tail
-from gradeng.core._symbolic import Derivation, derive, numeric_function
+from gradeng.core._derive import Derivation, derive
+from gradeng.core._mpeval import numeric_function
 
 #: Per catalog loss: the parameter sets to derive at (``None`` = symbolic parameters).
 CASES: dict[str, tuple[Mapping[str, Any] | None, ...]] = {

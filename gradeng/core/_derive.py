@@ -1,0 +1,224 @@
+"""Symbolic derivation of a loss from its scale coefficient: `derive` and `Derivation`.
+
+Kilbas & Paringer (2020), §2.1: a loss is fixed by its scale coefficient g(p) = dL/dp and
+L(1) = 0,
+
+.. math::
+  L(p) = \\int_p^1 -g(t)\\,dt = \\int_0^{1-p} -g(1-u)\\,du .
+
+`derive` finds L in closed form with SymPy where it can (trying the antiderivative in p and the
+definite integral in q = 1 - p, each under a time limit), checks dL/dp = g symbolically or at
+≥ 20 random points with mpmath, and reports the properties the paper discusses (§2-§3, §7).
+Where SymPy cannot integrate, the derivation says so (``method == "numeric"``) and the JAX loss
+integrates g numerically. An integral that diverges at p = 1 raises `DivergentIntegralError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import sympy as sp
+
+from gradeng.core._coefficient import P, Domain, ScaleCoefficient, is_concrete_number
+from gradeng.core._integrate import (antiderivative_loss, definite_loss, check_convergence_at_one,
+                                     maki_forms, rank, realify, unevaluated)
+from gradeng.core._limits import ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, attempt
+from gradeng.core._mpeval import lerch_to_hyper
+from gradeng.core._parse import coefficient as _coefficient_from_formula
+from gradeng.core._properties import PropertyCheck, check_properties
+from gradeng.core._verify import verify
+
+
+@dataclasses.dataclass(frozen=True)
+class _Solution:
+  loss: sp.Expr | None
+  verified: bool | None
+  verification: str
+  stable_form: sp.Expr | None
+  notes: tuple[str, ...]
+
+
+def _domains_key(domains: Mapping[str, Domain]) -> tuple[tuple[str, Domain], ...]:
+  return tuple(sorted(domains.items()))
+
+
+@functools.lru_cache(maxsize=256)
+def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...]) -> _Solution:
+  """The closed form of L for g (cached: catalog, figures and reports ask repeatedly)."""
+  domains = dict(domains_key)
+  notes: list[str] = []
+  _check_domain(g, notes)
+  check_convergence_at_one(g, notes)
+  explicit, stable, maki_notes = maki_forms(g)
+  notes.extend(maki_notes)
+  candidates: list[tuple[tuple[int, int, int], sp.Expr, bool | None, str]] = []
+  parametric = bool(g.free_symbols - {P})
+
+  def consider(loss: sp.Expr | None, source: str) -> bool:
+    """Check a candidate; True when it is good enough to stop searching."""
+    if loss is None or unevaluated(loss) or loss.has(sp.exp_polar):
+      return False
+    if loss.has(sp.I):
+      real = attempt(lambda: realify(loss, domains), STEP_SECONDS, notes, "making real")
+      if real is not None and not real.has(sp.I):
+        simplified = attempt(lambda: sp.simplify(real), STEP_SECONDS, notes, "simplify")
+        loss = real if simplified is None else simplified
+    checked = attempt(lambda: verify(g, loss, domains), 2 * STEP_SECONDS, notes,
+                       f"check of the {source}")
+    verified, how = checked if checked is not None else (None, "check timed out")
+    if verified is False:
+      notes.append(f"{source} rejected: dL/dp ≠ g ({how})")
+      return False
+    rank_ = rank(loss, g)
+    candidates.append((rank_, loss, verified, how))
+    # Stop at a checked real form: elementary, or with parameters left (for which the
+    # antiderivative in p only adds exp(iπγ)-type branch factors).
+    return verified is True and rank_[0] == 0 and (rank_[1] == 0 or parametric)
+
+  done = consider(explicit, "finite form")
+  if stable is not None and explicit is None:  # non-integer exponent: Lerch Φ first
+    done = consider(stable, "Lerch form")
+  for source, strategy in (("definite integral in q = 1 - p", definite_loss),
+                           ("antiderivative in p", antiderivative_loss)):
+    if done:
+      break
+    seconds = IMPROVE_SECONDS if any(c[2] is True for c in candidates) else ATTEMPT_SECONDS
+    raw = attempt(lambda strategy=strategy: strategy(g, notes), seconds, notes, source)
+    if raw is None:
+      continue
+    loss = attempt(lambda raw=raw: sp.simplify(raw), STEP_SECONDS, notes, "simplify")
+    done = consider(raw if loss is None else loss, source)
+  if not candidates:
+    notes.append("no closed form found: the loss is integrated numerically")
+    return _Solution(None, None, "no closed form (numeric integration)", stable, tuple(notes))
+  _, loss, verified, how = min(candidates, key=lambda c: (c[2] is not True, c[0]))
+  return _Solution(loss, verified, how, stable, tuple(notes))
+
+
+def _check_domain(g: sp.Expr, notes: list[str]) -> None:
+  """Raise when g is not continuous on all of (0, 1) (SymPy's `continuous_domain`)."""
+  interval = sp.Interval.open(0, 1)
+  found = attempt(lambda: sp.calculus.util.continuous_domain(g, P, interval), STEP_SECONDS,
+                   notes, "continuity check")
+  if found is not None and found != interval:
+    raise ValueError(
+        f"g(p) = {g} is not continuous on all of (0, 1) (only on {found}); the loss "
+        "∫_p^1 -g(t) dt needs g defined and continuous for every p in (0, 1).")
+
+
+def _substitute(coef: ScaleCoefficient, given: Mapping[str, Any]) -> dict[str, sp.Expr]:
+  """Validated exact values (2.5 -> 5/2) of the given parameters; others stay symbolic."""
+  unknown = set(given) - set(coef.params)
+  if unknown:
+    raise ValueError(f"`{coef.name}` has no parameter(s) {sorted(unknown)}; it takes "
+                     f"{sorted(coef.params) or 'none'}.")
+  values = {}
+  for name, value in given.items():
+    if isinstance(value, sp.Basic) and value.is_number:
+      value = float(value) if not value.is_Rational else value
+    if not (is_concrete_number(value) or isinstance(value, sp.Rational)):
+      raise ValueError(f"parameter `{name}` must be a number; got {value!r}.")
+    if not coef.params[name].contains(float(value)):
+      raise ValueError(f"`{name}` of `{coef.name}` must be {coef.params[name].describe()}; "
+                       f"got {value!r}.")
+    values[name] = value if isinstance(value, sp.Rational) else sp.nsimplify(value, rational=True)
+  return values
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Derivation:
+  """The loss derived from a scale coefficient: L(p) = ∫_p^1 -g(t) dt, L(1) = 0.
+
+  Attributes:
+    coefficient: the `ScaleCoefficient` derived from.
+    params: the parameters substituted (exact SymPy numbers, e.g. γ = 5/2).
+    g: the scale coefficient after substitution.
+    loss: L(p) in closed form, or ``None`` when SymPy found none (then ``method == "numeric"``
+      and the JAX loss integrates g numerically).
+    method: ``"closed_form"`` or ``"numeric"``.
+    verified: dL/dp = g checked (True/False), or ``None`` when there is nothing to check.
+    verification: how: ``"symbolic"`` or ``"numeric at N points ..., max rel err ..."``.
+    stable_form: for the Maki family g = c(1-p)^a/p, the form of L to evaluate near p → 1
+      (the tail Σ_{j>a} (1-p)^j/j for integer a, (1-p)^(a+1) Φ(1-p, 1, a+1) otherwise).
+    notes: remarks from the derivation (conditions, time-outs, stable forms).
+  """
+
+  coefficient: ScaleCoefficient
+  params: Mapping[str, sp.Expr]
+  g: sp.Expr
+  loss: sp.Expr | None
+  method: str
+  verified: bool | None
+  verification: str
+  stable_form: sp.Expr | None = None
+  notes: tuple[str, ...] = ()
+
+  @functools.cached_property
+  def properties(self) -> tuple[PropertyCheck, ...]:
+    """`check_properties` of g (and L), at the coefficient's defaults for free parameters."""
+    free = {s.name: s for s in self.g.free_symbols if s != P}
+    defaults = {name: self.coefficient.defaults[name] for name in free
+                if name in self.coefficient.defaults}
+    if not free or set(defaults) != set(free):
+      return check_properties(self.g, self.loss)
+    subs = {free[name]: sp.nsimplify(value, rational=True) for name, value in defaults.items()}
+    at = ", ".join(f"{name}={value:g}" for name, value in sorted(defaults.items()))
+    checks = check_properties(self.g.subs(subs),
+                              None if self.loss is None else self.loss.subs(subs))
+    return tuple(dataclasses.replace(c, evidence=f"at the defaults {at}: {c.evidence}")
+                 for c in checks)
+
+  def latex(self) -> str:
+    """``g(p) = ..., \\quad L(p) = ...`` (L as an integral when it has no closed form)."""
+    loss = (sp.latex(self.loss) if self.loss is not None
+            else r"\int_p^1 -g(t)\,dt \ \text{(numeric)}")
+    return f"g(p) = {sp.latex(self.g)}, \\quad L(p) = {loss}"
+
+  def hypergeometric_form(self) -> sp.Expr | None:
+    """The loss (or its stable form) with Lerch Φ(z, 1, a) written as ₂F₁(1, a; a+1; z)/a."""
+    source = self.loss if self.loss is not None and self.loss.has(sp.lerchphi) else (
+        self.stable_form)
+    if source is None or not source.has(sp.lerchphi):
+      return None
+    return lerch_to_hyper(source)
+
+
+def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, **params: Any) -> Derivation:
+  """Derive the loss L(p) = ∫_p^1 -g(t) dt (L(1) = 0) from a scale coefficient g = dL/dp.
+
+  Args:
+    formula_or_coefficient: a `ScaleCoefficient`, a SymPy expression in ``p`` or a formula
+      string (parsed safely, see `gradeng.parse_formula`; parameters are then ``real``).
+    **params: numeric parameter values to substitute exactly (2.5 -> 5/2), checked against the
+      coefficient's domains; parameters not given stay symbolic.
+
+  Returns:
+    A `Derivation`: ``.loss`` (closed form or ``None``), ``.verified``, ``.properties``,
+    ``.latex()``.
+
+  Raises:
+    DivergentIntegralError: ∫_p^1 -g diverges at p = 1 (e.g. g = -1/(1-p)).
+    ValueError: unknown parameters, values outside their domains, g not continuous on (0,1).
+    gradeng.FormulaError: an invalid formula.
+
+  Example:
+    >>> derive("-(1-p)**gamma/p", gamma=2).loss
+    p - (1 - p)**2/2 - log(p) - 1
+  """
+  coef = formula_or_coefficient
+  if not isinstance(coef, ScaleCoefficient):
+    coef = _coefficient_from_formula(coef)
+  values = _substitute(coef, params)
+  symbols = coef.symbols
+  g = coef.expr.subs({symbols[name]: value for name, value in values.items()})
+  free = {s.name for s in g.free_symbols if s != P}
+  domains = {name: coef.params[name] for name in free}
+  solution = _solve(g, _domains_key(domains))
+  return Derivation(
+      coefficient=coef, params=values, g=g, loss=solution.loss,
+      method="numeric" if solution.loss is None else "closed_form",
+      verified=solution.verified, verification=solution.verification,
+      stable_form=solution.stable_form, notes=solution.notes)

@@ -1,0 +1,217 @@
+"""Integration strategies for L(p) = ∫_p^1 -g(t) dt, and the cleaning of SymPy's results.
+
+Each strategy returns a candidate L(p) or ``None`` (SymPy found nothing), or raises
+`DivergentIntegralError`; candidates are checked (`gradeng.core._verify`) before use.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+import sympy as sp
+
+from gradeng.core._coefficient import P, Domain
+from gradeng.core._limits import STEP_SECONDS, DerivationError, attempt
+from gradeng.core._mpeval import CHECK_DIGITS, sample_domain
+
+_ELEMENTARY = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.asin, sp.acos,
+               sp.atan, sp.acot, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.asinh, sp.acosh,
+               sp.atanh, sp.Abs, sp.sign, sp.Piecewise)
+
+
+class DivergentIntegralError(DerivationError):
+  """∫_p^1 -g(t) dt diverges, so no loss with L(1) = 0 has this scale coefficient."""
+
+
+def is_finite_number(value: sp.Expr) -> bool:
+  return bool(value.is_number) and not value.has(sp.oo, -sp.oo, sp.zoo, sp.nan)
+
+
+def is_infinite(value: sp.Expr) -> bool:
+  """Whether ``value`` is plainly ±∞ or complex ∞ (SymPy's limits of special functions can
+  return junk such as ``zoo*lerchphi(0, 1, a)``, which is not trusted either way)."""
+  return value in (sp.oo, -sp.oo, sp.zoo) or (
+      isinstance(value, sp.Mul) and any(f in (sp.oo, -sp.oo, sp.zoo) for f in value.args)
+      and all(f.is_number and f.is_finite and f != 0 for f in value.args
+              if f not in (sp.oo, -sp.oo, sp.zoo)))
+
+
+def unevaluated(expr: sp.Expr) -> bool:
+  """SymPy gave up (an Integral or Limit left) or produced junk (nan, or ∞ inside an expression)."""
+  return expr.has(sp.Integral, sp.Limit, sp.nan) or (
+      expr.has(sp.oo, -sp.oo, sp.zoo) and not is_infinite(expr))
+
+
+def _clean(expr: sp.Expr) -> sp.Expr:
+  """Drop SymPy's branch bookkeeping (``exp_polar``, ``polar_lift``): on 0 < q < 1 every
+  argument it decorates (e.g. ``lerchphi(q·exp_polar(2πi), 1, a)``) is on the principal branch.
+  The result is checked against g afterwards, so a wrong guess here is caught, not trusted."""
+  expr = sp.unpolarify(expr)
+  expr = expr.replace(sp.exp_polar, sp.exp)
+  expr = expr.replace(sp.polar_lift, lambda x: x)
+  return expr
+
+
+def realify(expr: sp.Expr, domains: Mapping[str, Domain]) -> sp.Expr:
+  """Rewrite log(a) with a < 0 on (0, 1) as log(-a) + iπ, so that the iπ's of a real result
+  cancel (SymPy writes e.g. log(sqrt(1-p) - 1) + iπ for the real log(1 - sqrt(1-p))).
+
+  The sign of each log argument is probed at a few points (and random admissible parameters);
+  the result is checked against g afterwards like every candidate.
+  """
+  rng = random.Random(1)
+  free = sorted((s for s in expr.free_symbols if s != P), key=str)
+
+  def negative(argument: sp.Expr) -> bool:
+    for x in ("0.13", "0.5", "0.87"):
+      subs = {P: sp.Rational(x), **{s: sample_domain(domains.get(s.name, Domain()), rng)
+                                    for s in free}}
+      value = argument.evalf(CHECK_DIGITS, subs=subs)
+      if not (value.is_real and value.is_negative):
+        return False
+    return True
+
+  logs = [f for f in expr.atoms(sp.log) if negative(f.args[0])]
+  if not logs:
+    return expr
+  return sp.expand_mul(expr.xreplace({f: sp.log(-f.args[0]) + sp.I * sp.pi for f in logs}))
+
+
+def _functions(expr: sp.Expr) -> set[type]:
+  return {type(f) for f in expr.atoms(sp.Function)}
+
+
+def rank(loss: sp.Expr, g: sp.Expr) -> tuple[int, int, int]:
+  """Sort key of candidate closed forms: real (no I) first, then no functions beyond those of g
+  and elementary ones, then the fewest operations."""
+  special = not all(f in _functions(g) or issubclass(f, _ELEMENTARY) or f in (sp.Min, sp.Max)
+                    for f in _functions(loss))
+  return (int(loss.has(sp.I)), int(special), int(sp.count_ops(loss)))
+
+
+def _pick_branch(expr: sp.Expr, notes: list[str]) -> sp.Expr | None:
+  """The evaluated branch of a conditional SymPy result, noting the condition it needs."""
+  expr = sp.piecewise_fold(expr)
+  if not isinstance(expr, sp.Piecewise) or not any(e.has(sp.Integral) for e, _ in expr.args):
+    return expr
+  for branch, condition in expr.args:
+    if not branch.has(sp.Integral):
+      notes.append(f"valid where {condition}")
+      return branch
+  return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Integration strategies: each returns L(p) or None, or raises DivergentIntegralError
+
+
+def _divergent(g: sp.Expr, evidence: str) -> DivergentIntegralError:
+  return DivergentIntegralError(
+      f"the loss L(p) = ∫_p^1 -g(t) dt diverges at p = 1 for g(p) = {g} ({evidence}); a loss "
+      "with L(1) = 0 needs g integrable up to p = 1 (g ~ c/(1-p)^a with a ≥ 1 is not).")
+
+
+def check_convergence_at_one(g: sp.Expr, notes: list[str]) -> None:
+  """Raise if g ~ c/(1-p)^a, a ≥ 1, near p = 1, i.e. (1-p)·g has a non-zero limit there."""
+  scaled = attempt(lambda: sp.limit((1 - P) * g, P, 1, "-"), STEP_SECONDS, notes,
+                    "limit of (1-p)·g at p → 1")
+  if scaled is None or unevaluated(scaled):
+    return
+  if is_infinite(scaled) or (is_finite_number(scaled) and scaled != 0):
+    raise _divergent(g, f"(1-p)·g(p) → {scaled} as p → 1, not 0")
+
+
+def limit_at_one(expr: sp.Expr) -> sp.Expr:
+  """lim_{p→1⁻} expr, branch by branch for a `Piecewise` whose conditions do not involve p
+  (SymPy's `limit` of such a Piecewise can be wrong: it gives 0 for (p^q/q if q ≠ 0 else log p)).
+  """
+  expr = sp.piecewise_fold(expr)
+  if isinstance(expr, sp.Piecewise) and not any(c.has(P) for _, c in expr.args):
+    return sp.Piecewise(*[(limit_at_one(e), c) for e, c in expr.args])
+  # Plain substitution first: where it gives a finite number it is the limit of the continuous
+  # closed forms derive() produces, and SymPy's `limit` of lerchphi forms is not reproducible
+  # (it sometimes returns zoo*lerchphi(...)).
+  direct = expr.subs(P, 1)
+  if direct.is_number and direct.is_finite:
+    return direct
+  return sp.limit(expr, P, 1, "-")
+
+
+def antiderivative_loss(g: sp.Expr, notes: list[str]) -> sp.Expr | None:
+  """L = G(1⁻) - G(p) with G an antiderivative of -g in p."""
+  antiderivative = sp.integrate(-g, P)
+  antiderivative = _pick_branch(antiderivative, notes)
+  if antiderivative is None or antiderivative.has(sp.Integral):
+    return None
+  antiderivative = _clean(antiderivative)
+  at_one = attempt(lambda: limit_at_one(antiderivative), STEP_SECONDS, notes,
+                    "limit of the antiderivative at p → 1")
+  if at_one is None or unevaluated(at_one):
+    at_one = antiderivative.subs(P, 1)
+  if is_infinite(at_one):
+    raise _divergent(g, f"the antiderivative of -g tends to {at_one} as p → 1")
+  if unevaluated(at_one):
+    return None
+  return at_one - antiderivative
+
+
+def definite_loss(g: sp.Expr, notes: list[str]) -> sp.Expr | None:
+  """L = ∫_0^q -g(1-u) du with q = 1 - p (SymPy's definite integration, e.g. Lerch Φ)."""
+  u = sp.Dummy("u", positive=True)
+  q = sp.Dummy("q", positive=True)
+  value = sp.integrate((-g).subs(P, 1 - u), (u, 0, q))
+  if is_infinite(value):
+    raise _divergent(g, f"∫_0^q -g(1-u) du = {value}")
+  value = _pick_branch(value, notes)
+  if value is None or value.has(sp.Integral):
+    return None
+  value = _clean(value)
+  simplified = attempt(lambda: sp.simplify(value), STEP_SECONDS, notes, "simplify")
+  return (value if simplified is None else simplified).subs(q, 1 - P)
+
+
+def _maki_parts(g: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+  """(c, a) with g = c·(1-p)^a / p (the Maki family; CE is a = 0), or None."""
+  scaled = sp.powsimp(sp.expand_power_base(g * P, force=False))
+  c, a = sp.Wild("c", exclude=[P]), sp.Wild("a", exclude=[P])
+  for sign in (1, -1):
+    match = (sign * scaled).match(c * (1 - P)**a)
+    if match is not None and match[c] != 0:
+      return sign * match[c], match[a]
+  return None
+
+
+def maki_forms(g: sp.Expr) -> tuple[sp.Expr | None, sp.Expr | None, tuple[str, ...]]:
+  """For g = c·(1-p)^a/p: the finite closed form (integer a), the stable tail form, notes.
+
+  With q = 1 - p and a > -1,
+
+  .. math::
+    L(p) = -c \\int_0^q \\frac{u^a}{1-u} du = -c\\, q^{a+1} \\Phi(q, 1, a+1)
+         = -c \\frac{q^{a+1}}{a+1} {}_2F_1(1, a+1; a+2; q),
+
+  and for integer a = n ≥ 0, L = -c (-log p - Σ_{j=1}^{n} q^j/j) = -c Σ_{j>n} q^j/j.
+  """
+  parts = _maki_parts(g)
+  if parts is None:
+    return None, None, ()
+  c, a = parts
+  if a == 0 or (a.is_number and not a > -1):  # CE's -log p needs no other form
+    return None, None, ()
+  factor = "" if -c == 1 else f"{-c}·"
+  q = 1 - P
+  if a.is_Integer and a >= 0:
+    n = int(a)
+    j = sp.Symbol("j", integer=True, positive=True)
+    explicit = -c * (-sp.log(P) - sp.Add(*[q**k / k for k in range(1, n + 1)]))
+    tail = -c * sp.Sum(q**j / j, (j, n + 1, sp.oo))
+    note = (f"integer exponent {n}: L(p) = {factor}(-log p - Σ_{{j=1}}^{{{n}}} (1-p)^j/j) = "
+            f"{factor}Σ_{{j>{n}}} (1-p)^j/j; evaluate the tail near p = 1, where the finite "
+            "form cancels catastrophically")
+    return explicit, tail, (note,)
+  stable = -c * q**(a + 1) * sp.lerchphi(q, 1, a + 1)
+  note = (f"L(p) = {factor}(1-p)^(a+1) Φ(1-p, 1, a+1) = {factor}(1-p)^(a+1)/(a+1) "
+          f"₂F₁(1, a+1; a+2; 1-p) with a = {a} (for a > -1); the series in 1-p is stable near "
+          "p = 1")
+  return None, stable, (note,)

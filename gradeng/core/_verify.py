@@ -1,0 +1,124 @@
+"""Verification of a candidate loss: L(1) = 0 and dL/dp = g, symbolically or with mpmath."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import mpmath
+import sympy as sp
+
+from gradeng.core._coefficient import P, Domain
+from gradeng.core._integrate import limit_at_one, unevaluated
+from gradeng.core._limits import STEP_SECONDS, attempt
+from gradeng.core._mpeval import (CHECK_DIGITS, derivative, evaluate, numeric_function,
+                                  sample_domain, sampled_ranges)
+
+#: Random points for the numeric check of dL/dp = g, and the tolerance.
+CHECK_POINTS = 24
+CHECK_TOLERANCE = 1e-20
+
+#: Expressions larger than this (SymPy operation count) skip `simplify` in the symbolic check.
+SIMPLIFY_OPS = 200
+#: Working precisions tried in turn until dL/dp and g are stable (closed forms such as
+#: -log p - Σ_{j≤50} (1-p)^j/j cancel ~50 digits near p = 1).
+CHECK_PRECISIONS = (CHECK_DIGITS, 2 * CHECK_DIGITS, 4 * CHECK_DIGITS, 8 * CHECK_DIGITS,
+                    16 * CHECK_DIGITS)
+
+
+def _is_zero_symbolic(difference: sp.Expr) -> bool:
+  """Whether SymPy shows ``difference`` = 0: cheaply (`cancel`) first, then `simplify`."""
+  difference = sp.expand_func(difference)
+  if difference == 0:
+    return True
+  if attempt(lambda: sp.cancel(sp.together(difference)) == 0, STEP_SECONDS / 4, [], "cancel"):
+    return True
+  if sp.count_ops(difference) > SIMPLIFY_OPS:
+    return False
+  return bool(attempt(lambda: sp.simplify(difference) == 0, STEP_SECONDS, [], "simplify"))
+
+
+def _stable_value(fn: Callable[..., Any], values: list[sp.Rational]) -> Any:
+  """``fn(*values)`` at increasing precision (`CHECK_PRECISIONS`) until two successive values
+  agree to `CHECK_TOLERANCE`/10, so that cancellation inside a closed form is not taken for an
+  error; the last value (or None) is returned at `CHECK_DIGITS` digits."""
+  previous = None
+  for digits in CHECK_PRECISIONS:
+    with mpmath.workdps(digits):
+      current = evaluate(fn, *[mpmath.mpf(v.p) / v.q for v in values])
+      if current is None:
+        return None
+      if previous is not None and abs(current - previous) <= (
+          CHECK_TOLERANCE / 10 * abs(current)):
+        return current
+      previous = current
+  return previous
+
+
+def verify_numeric(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
+                   points: int = CHECK_POINTS, seed: int = 0) -> tuple[bool | None, str]:
+  """Compare dL/dp with g at ``points`` random p in (0, 1) (and random admissible parameters)
+  with mpmath at ≥ `CHECK_DIGITS` digits (more where the values are not yet stable); pass when
+  every relative error is ≤ `CHECK_TOLERANCE`.
+
+  Returns:
+    (passed or None when nothing could be evaluated, a one-line description).
+  """
+  rng = random.Random(seed)
+  free = tuple(sorted((s for s in g.free_symbols | loss.free_symbols if s != P), key=str))
+  symbols = (P, *free)
+  loss_slope = numeric_function(derivative(loss), symbols)
+  target = numeric_function(g, symbols)
+  worst, worst_at, evaluated = mpmath.mpf(0), None, 0
+  for _ in range(points):
+    p = sp.Rational(rng.randint(1, 10**6 - 1), 10**6)
+    values = [p] + [sample_domain(domains.get(s.name, Domain()), rng) for s in free]
+    have, want = _stable_value(loss_slope, values), _stable_value(target, values)
+    if have is None or want is None:
+      continue
+    evaluated += 1
+    with mpmath.workdps(CHECK_PRECISIONS[-1]):
+      error = abs(have - want) / max(abs(want), mpmath.mpf(10)**-CHECK_PRECISIONS[-1])
+    if error > worst or worst_at is None:
+      worst, worst_at = error, dict(zip(map(str, symbols), map(str, values)))
+  if evaluated == 0:
+    return None, "numeric check impossible: dL/dp or g could not be evaluated"
+  text = (f"numeric at {evaluated} points (≥ {CHECK_DIGITS} digits)"
+          f"{sampled_ranges(free, domains)}, max rel err {mpmath.nstr(worst, 3)}")
+  if worst > CHECK_TOLERANCE:
+    return False, f"{text} at {worst_at} (tolerance {CHECK_TOLERANCE:g})"
+  return True, text
+
+
+def _vanishes_at_one(loss: sp.Expr, domains: Mapping[str, Domain]) -> tuple[bool, str]:
+  """Whether L(1⁻) = 0: L(1) by substitution when that gives 0 (the forms found are continuous
+  at p = 1), else SymPy's limit, else |L(1 - 1e-40)| ≤ 1e-6 at random parameters."""
+  if attempt(lambda: sp.simplify(loss.subs(P, 1)) == 0, STEP_SECONDS / 4, [], "L(1)"):
+    return True, "L(1) = 0"
+  limit = attempt(lambda: limit_at_one(loss), STEP_SECONDS, [], "limit of L at p → 1")
+  if limit is not None and not unevaluated(limit):
+    if attempt(lambda: sp.simplify(limit) == 0, STEP_SECONDS, [], "simplify"):
+      return True, "L(1) = 0"
+    if limit.is_number:
+      return False, f"L(1⁻) = {limit}, not 0"
+  rng = random.Random(2)
+  free = sorted((s for s in loss.free_symbols if s != P), key=str)
+  fn = numeric_function(loss, (P, *free))
+  with mpmath.workdps(CHECK_DIGITS + 40):
+    for _ in range(5):
+      values = [sample_domain(domains.get(s.name, Domain()), rng) for s in free]
+      value = evaluate(fn, 1 - mpmath.mpf(10)**-40, *[mpmath.mpf(v.p) / v.q for v in values])
+      if value is None or abs(value) > 1e-6:
+        return False, f"L(1 - 1e-40) = {value} at {dict(zip(map(str, free), map(str, values)))}"
+  return True, f"L(1 - 1e-40) ≈ 0{sampled_ranges(tuple(free), domains)}"
+
+
+def verify(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain]) -> tuple[bool | None, str]:
+  """L(1) = 0 and dL/dp - g simplifies to 0 ("symbolic"), else the numeric check decides."""
+  at_one, how = _vanishes_at_one(loss, domains)
+  if not at_one:
+    return False, how
+  if _is_zero_symbolic(derivative(loss) - g):
+    return True, "symbolic" if how == "L(1) = 0" else f"symbolic (dL/dp = g), {how}"
+  return verify_numeric(g, loss, domains)
