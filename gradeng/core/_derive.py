@@ -23,12 +23,13 @@ from typing import Any
 import sympy as sp
 
 from gradeng.core._coefficient import P, Domain, ScaleCoefficient, is_concrete_number
-from gradeng.core._integrate import (antiderivative_loss, definite_loss, check_convergence_at_one,
+from gradeng.core._integrate import (antiderivative_loss, check_convergence, definite_loss,
                                      maki_forms, rank, realify, unevaluated)
 from gradeng.core._limits import ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, attempt
 from gradeng.core._mpeval import lerch_to_hyper
 from gradeng.core._parse import coefficient as _coefficient_from_formula
 from gradeng.core._properties import PropertyCheck, check_properties
+from gradeng.core._variable import PROBABILITY, Variable, as_variable
 from gradeng.core._verify import verify
 
 
@@ -46,27 +47,28 @@ def _domains_key(domains: Mapping[str, Domain]) -> tuple[tuple[str, Domain], ...
 
 
 @functools.lru_cache(maxsize=256)
-def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...]) -> _Solution:
+def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...],
+           variable: Variable = PROBABILITY) -> _Solution:
   """The closed form of L for g (cached: catalog, figures and reports ask repeatedly)."""
   domains = dict(domains_key)
   notes: list[str] = []
-  _check_domain(g, notes)
-  check_convergence_at_one(g, notes)
-  explicit, stable, maki_notes = maki_forms(g)
+  _check_domain(g, notes, variable)
+  check_convergence(g, notes, variable)
+  explicit, stable, maki_notes = maki_forms(g) if variable == PROBABILITY else (None, None, ())
   notes.extend(maki_notes)
   candidates: list[tuple[tuple[int, int, int], sp.Expr, bool | None, str]] = []
-  parametric = bool(g.free_symbols - {P})
+  parametric = bool(g.free_symbols - {variable.symbol})
 
   def consider(loss: sp.Expr | None, source: str) -> bool:
     """Check a candidate; True when it is good enough to stop searching."""
     if loss is None or unevaluated(loss) or loss.has(sp.exp_polar):
       return False
     if loss.has(sp.I):
-      real = attempt(lambda: realify(loss, domains), STEP_SECONDS, notes, "making real")
+      real = attempt(lambda: realify(loss, domains, variable), STEP_SECONDS, notes, "making real")
       if real is not None and not real.has(sp.I):
         simplified = attempt(lambda: sp.simplify(real), STEP_SECONDS, notes, "simplify")
         loss = real if simplified is None else simplified
-    checked = attempt(lambda: verify(g, loss, domains), 2 * STEP_SECONDS, notes,
+    checked = attempt(lambda: verify(g, loss, domains, variable), 2 * STEP_SECONDS, notes,
                        f"check of the {source}")
     verified, how = checked if checked is not None else (None, "check timed out")
     if verified is False:
@@ -81,12 +83,15 @@ def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...]) -> _Solution
   done = consider(explicit, "finite form")
   if stable is not None and explicit is None:  # non-integer exponent: Lerch Φ first
     done = consider(stable, "Lerch form")
-  for source, strategy in (("definite integral in q = 1 - p", definite_loss),
-                           ("antiderivative in p", antiderivative_loss)):
+  x, r = variable.name, variable.reference
+  definite = ("definite integral in q = 1 - p" if variable == PROBABILITY else
+              f"definite integral from {x} = {r}")
+  for source, strategy in ((definite, definite_loss), (f"antiderivative in {x}",
+                                                       antiderivative_loss)):
     if done:
       break
     seconds = IMPROVE_SECONDS if any(c[2] is True for c in candidates) else ATTEMPT_SECONDS
-    raw = attempt(lambda strategy=strategy: strategy(g, notes), seconds, notes, source)
+    raw = attempt(lambda strategy=strategy: strategy(g, notes, variable), seconds, notes, source)
     if raw is None:
       continue
     loss = attempt(lambda raw=raw: sp.simplify(raw), STEP_SECONDS, notes, "simplify")
@@ -98,15 +103,20 @@ def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...]) -> _Solution
   return _Solution(loss, verified, how, stable, tuple(notes))
 
 
-def _check_domain(g: sp.Expr, notes: list[str]) -> None:
-  """Raise when g is not continuous on all of (0, 1) (SymPy's `continuous_domain`)."""
-  interval = sp.Interval.open(0, 1)
-  found = attempt(lambda: sp.calculus.util.continuous_domain(g, P, interval), STEP_SECONDS,
-                   notes, "continuity check")
+def _check_domain(g: sp.Expr, notes: list[str], variable: Variable = PROBABILITY) -> None:
+  """Raise when g is not continuous on all of the variable's open domain, (0, 1) for p
+  (SymPy's `continuous_domain`)."""
+  interval, x = variable.interval, variable.symbol
+  found = attempt(lambda: sp.calculus.util.continuous_domain(g, x, interval), STEP_SECONDS,
+                  notes, "continuity check")
   if found is not None and found != interval:
+    if variable == PROBABILITY:
+      raise ValueError(
+          f"g(p) = {g} is not continuous on all of (0, 1) (only on {found}); the loss "
+          "∫_p^1 -g(t) dt needs g defined and continuous for every p in (0, 1).")
     raise ValueError(
-        f"g(p) = {g} is not continuous on all of (0, 1) (only on {found}); the loss "
-        "∫_p^1 -g(t) dt needs g defined and continuous for every p in (0, 1).")
+        f"g({x}) = {g} is not continuous on all of {interval} (only on {found}); the loss "
+        f"∫_{variable.reference}^{x} g(t) dt needs g defined and continuous on the whole domain.")
 
 
 def _substitute(coef: ScaleCoefficient, given: Mapping[str, Any]) -> dict[str, sp.Expr]:
@@ -144,6 +154,9 @@ class Derivation:
     stable_form: for the Maki family g = c(1-p)^a/p, the form of L to evaluate near p → 1
       (the tail Σ_{j>a} (1-p)^j/j for integer a, (1-p)^(a+1) Φ(1-p, 1, a+1) otherwise).
     notes: remarks from the derivation (conditions, time-outs, stable forms).
+    variable: the variable g acts on, with the parameters substituted in its reference point
+      (`gradeng.core._variable.PROBABILITY` for p: L(p) = ∫_p^1 -g; for a pair weight on a
+      similarity s or distance d, ``loss`` is φ(x) = ∫_r^x g(t) dt).
   """
 
   coefficient: ScaleCoefficient
@@ -155,10 +168,14 @@ class Derivation:
   verification: str
   stable_form: sp.Expr | None = None
   notes: tuple[str, ...] = ()
+  variable: Variable = PROBABILITY
 
   @functools.cached_property
   def properties(self) -> tuple[PropertyCheck, ...]:
-    """`check_properties` of g (and L), at the coefficient's defaults for free parameters."""
+    """`check_properties` of g (and L), at the coefficient's defaults for free parameters;
+    empty for a variable other than p (the paper's properties are about p ∈ (0, 1))."""
+    if self.variable.name != P.name:
+      return ()
     free = {s.name: s for s in self.g.free_symbols if s != P}
     defaults = {name: self.coefficient.defaults[name] for name in free
                 if name in self.coefficient.defaults}
@@ -173,9 +190,12 @@ class Derivation:
 
   def latex(self) -> str:
     """``g(p) = ..., \\quad L(p) = ...`` (L as an integral when it has no closed form)."""
+    x, r = self.variable.name, sp.latex(self.variable.reference)
+    integral = (r"\int_p^1 -g(t)\,dt" if self.variable == PROBABILITY
+                else rf"\int_{{{r}}}^{{{x}}} g(t)\,dt")
     loss = (sp.latex(self.loss) if self.loss is not None
-            else r"\int_p^1 -g(t)\,dt \ \text{(numeric)}")
-    return f"g(p) = {sp.latex(self.g)}, \\quad L(p) = {loss}"
+            else rf"{integral} \ \text{{(numeric)}}")
+    return f"g({x}) = {sp.latex(self.g)}, \\quad L({x}) = {loss}"
 
   def hypergeometric_form(self) -> sp.Expr | None:
     """The loss (or its stable form) with Lerch Φ(z, 1, a) written as ₂F₁(1, a; a+1; z)/a."""
@@ -186,12 +206,21 @@ class Derivation:
     return lerch_to_hyper(source)
 
 
-def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, **params: Any) -> Derivation:
+def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
+           variable: Variable | str | None = None, **params: Any) -> Derivation:
   """Derive the loss L(p) = ∫_p^1 -g(t) dt (L(1) = 0) from a scale coefficient g = dL/dp.
+
+  The same machinery integrates a coefficient over another variable (issue 11): a pair weight
+  w(s) = dφ/ds on a similarity s ∈ [-1, 1] gives φ(s) = ∫_{-1}^s w(t) dt, one on a distance
+  d ≥ 0 gives φ(d) = ∫_0^d w(t) dt; the variable, its domain and the reference point where the
+  loss is 0 are data (`gradeng.core._variable.Variable`), e.g. a margin
+  ``Variable("d", 0, oo, reference=m)``.
 
   Args:
     formula_or_coefficient: a `ScaleCoefficient`, a SymPy expression in ``p`` or a formula
       string (parsed safely, see `gradeng.parse_formula`; parameters are then ``real``).
+    variable: for a formula, the variable it is in: ``"p"`` (default), ``"s"``, ``"d"`` or a
+      `Variable` (a `ScaleCoefficient` carries its own).
     **params: numeric parameter values to substitute exactly (2.5 -> 5/2), checked against the
       coefficient's domains; parameters not given stay symbolic.
 
@@ -210,15 +239,22 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, **params: A
   """
   coef = formula_or_coefficient
   if not isinstance(coef, ScaleCoefficient):
-    coef = _coefficient_from_formula(coef)
+    coef = _coefficient_from_formula(coef, variable=variable)
+  elif variable is not None and as_variable(variable) != coef.variable:
+    raise ValueError(f"`variable` = {variable!r} differs from the variable of `{coef.name}` "
+                     f"({coef.variable.describe()}); leave it out for a `ScaleCoefficient`.")
   values = _substitute(coef, params)
-  symbols = coef.symbols
-  g = coef.expr.subs({symbols[name]: value for name, value in values.items()})
-  free = {s.name for s in g.free_symbols if s != P}
+  reference = coef.variable.reference
+  subs = {s: values[s.name] for s in coef.expr.free_symbols | reference.free_symbols
+          if s.name in values}
+  g = coef.expr.subs(subs)
+  bound = coef.variable.with_reference(reference.subs(subs))
+  free = {s.name for s in g.free_symbols | bound.reference.free_symbols
+          if s != bound.symbol}
   domains = {name: coef.params[name] for name in free}
-  solution = _solve(g, _domains_key(domains))
+  solution = _solve(g, _domains_key(domains), bound)
   return Derivation(
       coefficient=coef, params=values, g=g, loss=solution.loss,
       method="numeric" if solution.loss is None else "closed_form",
       verified=solution.verified, verification=solution.verification,
-      stable_form=solution.stable_form, notes=solution.notes)
+      stable_form=solution.stable_form, notes=solution.notes, variable=bound)

@@ -1,5 +1,9 @@
 """Integration strategies for L(p) = ∫_p^1 -g(t) dt, and the cleaning of SymPy's results.
 
+Every strategy works on a `gradeng.core._variable.Variable`: L(x) = ∫_r^x g(t) dt with r the
+variable's reference point (r = 1 for p, where this is ∫_p^1 -g; s = -1 for a similarity; a
+margin for a distance).
+
 Each strategy returns a candidate L(p) or ``None`` (SymPy found nothing), or raises
 `DivergentIntegralError`; candidates are checked (`gradeng.core._verify`) before use.
 """
@@ -12,6 +16,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from gradeng.core._coefficient import P, Domain
+from gradeng.core._variable import PROBABILITY, Variable
 from gradeng.core._limits import STEP_SECONDS, DerivationError, attempt
 from gradeng.core._mpeval import CHECK_DIGITS, sample_domain
 
@@ -53,7 +58,8 @@ def _clean(expr: sp.Expr) -> sp.Expr:
   return expr
 
 
-def realify(expr: sp.Expr, domains: Mapping[str, Domain]) -> sp.Expr:
+def realify(expr: sp.Expr, domains: Mapping[str, Domain],
+            variable: Variable = PROBABILITY) -> sp.Expr:
   """Rewrite log(a) with a < 0 on (0, 1) as log(-a) + iπ, so that the iπ's of a real result
   cancel (SymPy writes e.g. log(sqrt(1-p) - 1) + iπ for the real log(1 - sqrt(1-p))).
 
@@ -61,11 +67,12 @@ def realify(expr: sp.Expr, domains: Mapping[str, Domain]) -> sp.Expr:
   the result is checked against g afterwards like every candidate.
   """
   rng = random.Random(1)
-  free = sorted((s for s in expr.free_symbols if s != P), key=str)
+  x = variable.symbol
+  free = sorted((s for s in expr.free_symbols if s != x), key=str)
 
   def negative(argument: sp.Expr) -> bool:
-    for x in ("0.13", "0.5", "0.87"):
-      subs = {P: sp.Rational(x), **{s: sample_domain(domains.get(s.name, Domain()), rng)
+    for fraction in ("0.13", "0.5", "0.87"):
+      subs = {x: variable.point(fraction), **{s: sample_domain(domains.get(s.name, Domain()), rng)
                                     for s in free}}
       value = argument.evalf(CHECK_DIGITS, subs=subs)
       if not (value.is_real and value.is_negative):
@@ -106,69 +113,106 @@ def _pick_branch(expr: sp.Expr, notes: list[str]) -> sp.Expr | None:
 # Integration strategies: each returns L(p) or None, or raises DivergentIntegralError
 
 
-def _divergent(g: sp.Expr, evidence: str) -> DivergentIntegralError:
+def _divergent(g: sp.Expr, variable: Variable, evidence: str) -> DivergentIntegralError:
+  x, r = variable.name, variable.reference
+  if variable == PROBABILITY:
+    return DivergentIntegralError(
+        f"the loss L(p) = ∫_p^1 -g(t) dt diverges at p = 1 for g(p) = {g} ({evidence}); a loss "
+        "with L(1) = 0 needs g integrable up to p = 1 (g ~ c/(1-p)^a with a ≥ 1 is not).")
   return DivergentIntegralError(
-      f"the loss L(p) = ∫_p^1 -g(t) dt diverges at p = 1 for g(p) = {g} ({evidence}); a loss "
-      "with L(1) = 0 needs g integrable up to p = 1 (g ~ c/(1-p)^a with a ≥ 1 is not).")
+      f"the loss L({x}) = ∫_{r}^{x} g(t) dt diverges at {x} = {r} for g({x}) = {g} "
+      f"({evidence}); a loss with L({r}) = 0 needs g integrable up to {x} = {r}.")
 
 
-def check_convergence_at_one(g: sp.Expr, notes: list[str]) -> None:
-  """Raise if g ~ c/(1-p)^a, a ≥ 1, near p = 1, i.e. (1-p)·g has a non-zero limit there."""
-  scaled = attempt(lambda: sp.limit((1 - P) * g, P, 1, "-"), STEP_SECONDS, notes,
-                    "limit of (1-p)·g at p → 1")
+def _direction(variable: Variable) -> str | None:
+  """The side from which the reference point is approached: ``"-"`` (from below, r the upper
+  end), ``"+"`` (from above, r the lower end), or ``None`` (r inside the domain)."""
+  return {"upper": "-", "lower": "+"}.get(variable.side)
+
+
+def check_convergence(g: sp.Expr, notes: list[str], variable: Variable = PROBABILITY) -> None:
+  """Raise if g ~ c/|x - r|^a, a ≥ 1, at the reference point r, i.e. (x - r)·g has a non-zero
+  limit there (for p: (1-p)·g at p → 1)."""
+  direction = _direction(variable)
+  x, r = variable.symbol, variable.reference
+  if direction is None or r.is_infinite:
+    return  # an inner reference point: g is continuous there (checked on the whole domain)
+  distance = (r - x) if direction == "-" else (x - r)
+  what = "(1-p)·g at p → 1" if variable == PROBABILITY else f"({distance})·g at {x} → {r}"
+  scaled = attempt(lambda: sp.limit(distance * g, x, r, direction), STEP_SECONDS, notes,
+                   f"limit of {what}")
   if scaled is None or unevaluated(scaled):
     return
   if is_infinite(scaled) or (is_finite_number(scaled) and scaled != 0):
-    raise _divergent(g, f"(1-p)·g(p) → {scaled} as p → 1, not 0")
+    shown = "(1-p)·g(p)" if variable == PROBABILITY else f"({distance})·g"
+    where = "p → 1" if variable == PROBABILITY else f"{x} → {r}"
+    raise _divergent(g, variable, f"{shown} → {scaled} as {where}, not 0")
 
 
-def limit_at_one(expr: sp.Expr) -> sp.Expr:
-  """lim_{p→1⁻} expr, branch by branch for a `Piecewise` whose conditions do not involve p
-  (SymPy's `limit` of such a Piecewise can be wrong: it gives 0 for (p^q/q if q ≠ 0 else log p)).
-  """
+def limit_at_reference(expr: sp.Expr, variable: Variable = PROBABILITY) -> sp.Expr:
+  """lim expr at the reference point (p → 1⁻), branch by branch for a `Piecewise` whose
+  conditions do not involve the variable (SymPy's `limit` of such a Piecewise can be wrong: it
+  gives 0 for (p^q/q if q ≠ 0 else log p))."""
+  x, r = variable.symbol, variable.reference
   expr = sp.piecewise_fold(expr)
-  if isinstance(expr, sp.Piecewise) and not any(c.has(P) for _, c in expr.args):
-    return sp.Piecewise(*[(limit_at_one(e), c) for e, c in expr.args])
+  if isinstance(expr, sp.Piecewise) and not any(c.has(x) for _, c in expr.args):
+    return sp.Piecewise(*[(limit_at_reference(e, variable), c) for e, c in expr.args])
   # Plain substitution first: where it gives a finite number it is the limit of the continuous
   # closed forms derive() produces, and SymPy's `limit` of lerchphi forms is not reproducible
   # (it sometimes returns zoo*lerchphi(...)).
-  direct = expr.subs(P, 1)
+  direct = expr.subs(x, r)
   if direct.is_number and direct.is_finite:
     return direct
-  return sp.limit(expr, P, 1, "-")
+  if not r.is_number and not direct.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+    return direct  # a parametric inner point (a margin): g is continuous there
+  return sp.limit(expr, x, r, _direction(variable) or "+-")
 
 
-def antiderivative_loss(g: sp.Expr, notes: list[str]) -> sp.Expr | None:
-  """L = G(1⁻) - G(p) with G an antiderivative of -g in p."""
-  antiderivative = sp.integrate(-g, P)
+def antiderivative_loss(g: sp.Expr, notes: list[str],
+                        variable: Variable = PROBABILITY) -> sp.Expr | None:
+  """L = G(r) - G(x) with G an antiderivative of -g (for p: G(1⁻) - G(p))."""
+  x = variable.symbol
+  antiderivative = sp.integrate(-g, x)
   antiderivative = _pick_branch(antiderivative, notes)
   if antiderivative is None or antiderivative.has(sp.Integral):
     return None
   antiderivative = _clean(antiderivative)
-  at_one = attempt(lambda: limit_at_one(antiderivative), STEP_SECONDS, notes,
-                    "limit of the antiderivative at p → 1")
-  if at_one is None or unevaluated(at_one):
-    at_one = antiderivative.subs(P, 1)
-  if is_infinite(at_one):
-    raise _divergent(g, f"the antiderivative of -g tends to {at_one} as p → 1")
-  if unevaluated(at_one):
+  where = "p → 1" if variable == PROBABILITY else f"{x} → {variable.reference}"
+  at_reference = attempt(lambda: limit_at_reference(antiderivative, variable), STEP_SECONDS,
+                         notes, f"limit of the antiderivative at {where}")
+  if at_reference is None or unevaluated(at_reference):
+    at_reference = antiderivative.subs(x, variable.reference)
+  if is_infinite(at_reference):
+    raise _divergent(g, variable, f"the antiderivative of -g tends to {at_reference} as {where}")
+  if unevaluated(at_reference):
     return None
-  return at_one - antiderivative
+  return at_reference - antiderivative
 
 
-def definite_loss(g: sp.Expr, notes: list[str]) -> sp.Expr | None:
-  """L = ∫_0^q -g(1-u) du with q = 1 - p (SymPy's definite integration, e.g. Lerch Φ)."""
+def definite_loss(g: sp.Expr, notes: list[str],
+                  variable: Variable = PROBABILITY) -> sp.Expr | None:
+  """L as a definite integral from the reference point, u measured from it: for p,
+  ∫_0^q -g(1-u) du with q = 1 - p (SymPy's definite integration, e.g. Lerch Φ); for a lower
+  reference r, ∫_0^q g(r+u) du with q = x - r. ``None`` for an inner or infinite reference."""
+  x, r, side = variable.symbol, variable.reference, variable.side
+  if side is None or r.is_infinite:
+    return None
   u = sp.Dummy("u", positive=True)
   q = sp.Dummy("q", positive=True)
-  value = sp.integrate((-g).subs(P, 1 - u), (u, 0, q))
+  if side == "upper":
+    integrand, span = (-g).subs(x, r - u), r - x
+  else:
+    integrand, span = g.subs(x, r + u), x - r
+  value = sp.integrate(integrand, (u, 0, q))
   if is_infinite(value):
-    raise _divergent(g, f"∫_0^q -g(1-u) du = {value}")
+    shown = "∫_0^q -g(1-u) du" if variable == PROBABILITY else f"the integral from {x} = {r}"
+    raise _divergent(g, variable, f"{shown} = {value}")
   value = _pick_branch(value, notes)
   if value is None or value.has(sp.Integral):
     return None
   value = _clean(value)
   simplified = attempt(lambda: sp.simplify(value), STEP_SECONDS, notes, "simplify")
-  return (value if simplified is None else simplified).subs(q, 1 - P)
+  return (value if simplified is None else simplified).subs(q, span)
 
 
 def _maki_parts(g: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:

@@ -41,10 +41,10 @@ def numeric_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable[
   return evaluate
 
 
-def derivative(expr: sp.Expr) -> sp.Expr:
-  """d expr/dp, term by term (SymPy's `diff` of a long sum is slow: ~30 s for the 51 terms of
+def derivative(expr: sp.Expr, x: sp.Symbol = P) -> sp.Expr:
+  """d expr/dx (x = p by default), term by term (SymPy's `diff` of a long sum is slow: ~30 s for the 51 terms of
   -log p - Σ_{j≤50} (1-p)^j/j, against milliseconds term by term)."""
-  return sp.Add(*[sp.diff(term, P) for term in sp.Add.make_args(expr)])
+  return sp.Add(*[sp.diff(term, x) for term in sp.Add.make_args(expr)])
 
 
 def lerch_to_hyper(expr: sp.Expr) -> sp.Expr:

@@ -9,11 +9,12 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.core._coefficient import P, Domain
-from gradeng.core._integrate import limit_at_one, unevaluated
+from gradeng.core._coefficient import Domain
+from gradeng.core._integrate import limit_at_reference, unevaluated
 from gradeng.core._limits import STEP_SECONDS, attempt
 from gradeng.core._mpeval import (CHECK_DIGITS, derivative, evaluate, numeric_function,
                                   sample_domain, sampled_ranges)
+from gradeng.core._variable import PROBABILITY, Variable
 
 #: Random points for the numeric check of dL/dp = g, and the tolerance.
 CHECK_POINTS = 24
@@ -57,8 +58,10 @@ def _stable_value(fn: Callable[..., Any], values: list[sp.Rational]) -> Any:
 
 
 def verify_numeric(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
-                   points: int = CHECK_POINTS, seed: int = 0) -> tuple[bool | None, str]:
-  """Compare dL/dp with g at ``points`` random p in (0, 1) (and random admissible parameters)
+                   points: int = CHECK_POINTS, seed: int = 0,
+                   variable: Variable = PROBABILITY) -> tuple[bool | None, str]:
+  """Compare dL/dp with g at ``points`` random p in (0, 1) (or points of the variable's domain,
+  see `gradeng.core._variable.Variable.point`) and random admissible parameters
   with mpmath at ≥ `CHECK_DIGITS` digits (more where the values are not yet stable); pass when
   every relative error is ≤ `CHECK_TOLERANCE`.
 
@@ -66,14 +69,15 @@ def verify_numeric(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
     (passed or None when nothing could be evaluated, a one-line description).
   """
   rng = random.Random(seed)
-  free = tuple(sorted((s for s in g.free_symbols | loss.free_symbols if s != P), key=str))
-  symbols = (P, *free)
-  loss_slope = numeric_function(derivative(loss), symbols)
+  x = variable.symbol
+  free = tuple(sorted((s for s in g.free_symbols | loss.free_symbols if s != x), key=str))
+  symbols = (x, *free)
+  loss_slope = numeric_function(derivative(loss, x), symbols)
   target = numeric_function(g, symbols)
   worst, worst_at, evaluated = mpmath.mpf(0), None, 0
   for _ in range(points):
-    p = sp.Rational(rng.randint(1, 10**6 - 1), 10**6)
-    values = [p] + [sample_domain(domains.get(s.name, Domain()), rng) for s in free]
+    point = variable.point(sp.Rational(rng.randint(1, 10**6 - 1), 10**6))
+    values = [point] + [sample_domain(domains.get(s.name, Domain()), rng) for s in free]
     have, want = _stable_value(loss_slope, values), _stable_value(target, values)
     if have is None or want is None:
       continue
@@ -91,34 +95,49 @@ def verify_numeric(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
   return True, text
 
 
-def _vanishes_at_one(loss: sp.Expr, domains: Mapping[str, Domain]) -> tuple[bool, str]:
-  """Whether L(1⁻) = 0: L(1) by substitution when that gives 0 (the forms found are continuous
-  at p = 1), else SymPy's limit, else |L(1 - 1e-40)| ≤ 1e-6 at random parameters."""
-  if attempt(lambda: sp.simplify(loss.subs(P, 1)) == 0, STEP_SECONDS / 4, [], "L(1)"):
-    return True, "L(1) = 0"
-  limit = attempt(lambda: limit_at_one(loss), STEP_SECONDS, [], "limit of L at p → 1")
+def _vanishes_at_reference(loss: sp.Expr, domains: Mapping[str, Domain],
+                           variable: Variable) -> tuple[bool, str]:
+  """Whether L(r) = 0 at the reference point (for p: L(1⁻) = 0): L(r) by substitution when that
+  gives 0 (the forms found are continuous there), else SymPy's limit, else |L(r ∓ 1e-40)| ≤ 1e-6
+  at random parameters."""
+  x, r = variable.symbol, variable.reference
+  at = "L(1)" if variable == PROBABILITY else f"L({r})"
+  if attempt(lambda: sp.simplify(loss.subs(x, r)) == 0, STEP_SECONDS / 4, [], at):
+    return True, f"{at} = 0"
+  where = "p → 1" if variable == PROBABILITY else f"{x} → {r}"
+  limit = attempt(lambda: limit_at_reference(loss, variable), STEP_SECONDS, [],
+                  f"limit of L at {where}")
   if limit is not None and not unevaluated(limit):
     if attempt(lambda: sp.simplify(limit) == 0, STEP_SECONDS, [], "simplify"):
-      return True, "L(1) = 0"
+      return True, f"{at} = 0"
     if limit.is_number:
-      return False, f"L(1⁻) = {limit}, not 0"
+      return False, f"{at[:-1]}⁻) = {limit}, not 0" if variable == PROBABILITY else (
+          f"{at} = {limit}, not 0")
   rng = random.Random(2)
-  free = sorted((s for s in loss.free_symbols if s != P), key=str)
-  fn = numeric_function(loss, (P, *free))
+  free = sorted((s for s in loss.free_symbols | r.free_symbols if s != x), key=str)
+  fn = numeric_function(loss, (x, *free))
+  reference = numeric_function(r, tuple(free))
+  step = -1 if variable.side == "upper" else 1
+  near = f"{at[:-1]} - 1e-40)" if step < 0 else f"{at[:-1]} + 1e-40)"
   with mpmath.workdps(CHECK_DIGITS + 40):
     for _ in range(5):
-      values = [sample_domain(domains.get(s.name, Domain()), rng) for s in free]
-      value = evaluate(fn, 1 - mpmath.mpf(10)**-40, *[mpmath.mpf(v.p) / v.q for v in values])
+      values = [mpmath.mpf(v.p) / v.q for v in
+                (sample_domain(domains.get(s.name, Domain()), rng) for s in free)]
+      point = evaluate(reference, *values)
+      value = None if point is None else evaluate(fn, point + step * mpmath.mpf(10)**-40,
+                                                  *values)
       if value is None or abs(value) > 1e-6:
-        return False, f"L(1 - 1e-40) = {value} at {dict(zip(map(str, free), map(str, values)))}"
-  return True, f"L(1 - 1e-40) ≈ 0{sampled_ranges(tuple(free), domains)}"
+        shown = dict(zip(map(str, free), (mpmath.nstr(v, 6) for v in values)))
+        return False, f"{near} = {value} at {shown}"
+  return True, f"{near} ≈ 0{sampled_ranges(tuple(free), domains)}"
 
 
-def verify(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain]) -> tuple[bool | None, str]:
-  """L(1) = 0 and dL/dp - g simplifies to 0 ("symbolic"), else the numeric check decides."""
-  at_one, how = _vanishes_at_one(loss, domains)
-  if not at_one:
+def verify(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
+           variable: Variable = PROBABILITY) -> tuple[bool | None, str]:
+  """L(r) = 0 and dL/dx - g simplifies to 0 ("symbolic"), else the numeric check decides."""
+  at_reference, how = _vanishes_at_reference(loss, domains, variable)
+  if not at_reference:
     return False, how
-  if _is_zero_symbolic(derivative(loss) - g):
-    return True, "symbolic" if how == "L(1) = 0" else f"symbolic (dL/dp = g), {how}"
-  return verify_numeric(g, loss, domains)
+  if _is_zero_symbolic(derivative(loss, variable.symbol) - g):
+    return True, "symbolic" if how.endswith(") = 0") else f"symbolic (dL/dp = g), {how}"
+  return verify_numeric(g, loss, domains, variable=variable)
