@@ -24,6 +24,7 @@ from gradeng.core._catalog import maki_loss as maki_loss
 from gradeng.core._catalog import poly1_loss as poly1_loss
 from gradeng.core._catalog import qce_loss as qce_loss
 from gradeng.core._coefficient import P as P
+from gradeng.core._errors import InputError as InputError
 from gradeng.core._coefficient import Domain as Domain
 from gradeng.core._coefficient import ScaleCoefficient as ScaleCoefficient
 from gradeng.core._losses import logit_weight as logit_weight

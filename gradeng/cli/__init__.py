@@ -1,7 +1,9 @@
 """The `gradeng` command line: one sub-command per module, imported only when used.
 
 Each sub-command module defines ``configure(parser)`` and ``run(args) -> int``. Bad input
-raises `UsageError`, printed as one line (``gradeng: error: ...``) with exit code 2.
+raises `UsageError` (command-line input) or `gradeng.InputError` (the library's input checks),
+printed as one line (``gradeng COMMAND: error: ...``) with exit code 2; any other exception is a
+bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from gradeng.core._errors import InputError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -22,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
   """Bad command-line input: reported in one line, exit code 2."""
 
 
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
   args = parser.parse_args(argv)
   try:
     return int(modules[args.command].run(args) or 0)
-  except ValueError as error:  # UsageError and the library's own input checks
+  except InputError as error:  # UsageError and the library's own input checks; not bugs
     parser.exit(2, f"gradeng {args.command}: error: {error}\n")
 
 

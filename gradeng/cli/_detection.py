@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gradeng.cli import UsageError
+
 def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--quick", action="store_true",
                       help="the small CPU configuration (about 35 s per loss on 2 CPU cores)")
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
   from gradeng.experiments.detection._experiment import load_config, run_experiment
 
   if args.seeds is not None and any(s < 0 for s in args.seeds):
-    raise ValueError(f"--seeds must be non-negative integers, got {args.seeds}")
+    raise UsageError(f"--seeds must be non-negative integers, got {args.seeds}")
   config = load_config(args.quick, args.config, variant=args.variant)
   out = args.out or ("runs/detection_quick" if args.quick else "runs/detection")
   summary = run_experiment(config, out, seeds=args.seeds, losses=args.losses,

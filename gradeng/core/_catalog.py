@@ -19,6 +19,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import sympy as sp
 
+from gradeng.core._errors import InputError
 from gradeng.core._coefficient import NONNEGATIVE, P, Domain, ScaleCoefficient
 from gradeng.core._losses import loss_from_coefficient
 from gradeng.core._special import maki_tail
@@ -132,7 +133,7 @@ def get_coefficient(name_or_coefficient: str | ScaleCoefficient) -> ScaleCoeffic
   try:
     return CATALOG[name_or_coefficient]
   except KeyError:
-    raise ValueError(
+    raise InputError(
         f"Unknown loss {name_or_coefficient!r}; the catalog has {sorted(CATALOG)}."
     ) from None
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import sympy as sp
 
-from gradeng.core._variable import PROBABILITY, Variable
+from gradeng.core._errors import InputError
 
 #: The symbol for the probability of the true class in every coefficient expression.
-P = PROBABILITY.symbol  # sp.Symbol("p", positive=True)
+P = sp.Symbol("p", positive=True)
 
 LogSpaceFn = Callable[..., Any]
 """A JAX function ``f(log_p, log_q, **params)`` of log p and log(1 - p) (elementwise)."""
@@ -107,7 +107,7 @@ def as_domain(spec: Domain | str) -> Domain:
   try:
     return _DOMAIN_NAMES[spec]
   except KeyError:
-    raise ValueError(
+    raise InputError(
         f"Unknown parameter domain {spec!r}; expected a `Domain` or one of {sorted(_DOMAIN_NAMES)}."
     ) from None
 
@@ -138,8 +138,6 @@ class ScaleCoefficient:
       against quadrature, else quadrature) if absent.
     latex_name: how figures and reports name the loss.
     reference: citation for docs and reports.
-    variable: the variable g acts on and the point where L = 0 (`PROBABILITY`: p in (0, 1],
-      L(1) = 0; a similarity or distance for pair weights, see `gradeng.core._variable`).
   """
 
   name: str
@@ -150,16 +148,13 @@ class ScaleCoefficient:
   loss: LogSpaceFn | None = None
   latex_name: str | None = None
   reference: str | None = None
-  variable: Variable = PROBABILITY
 
   def __post_init__(self):
     object.__setattr__(self, "params", {k: as_domain(v) for k, v in dict(self.params).items()})
-    unknown = ({s.name for s in self.expr.free_symbols | self.variable.reference.free_symbols}
-               - {self.variable.name} - set(self.params))
+    unknown = {s.name for s in self.expr.free_symbols} - {P.name} - set(self.params)
     if unknown:
-      raise ValueError(
-          f"Coefficient `{self.name}` uses symbols {sorted(unknown)} that are neither "
-          f"`{self.variable.name}` nor a "
+      raise InputError(
+          f"Coefficient `{self.name}` uses symbols {sorted(unknown)} that are neither `p` nor a "
           f"declared parameter ({sorted(self.params)})."
       )
 
@@ -185,7 +180,7 @@ class ScaleCoefficient:
       raise TypeError(f"`{self.name}` needs parameter(s) {sorted(missing)} (no default).")
     for name, value in values.items():
       if is_concrete_number(value) and not self.params[name].contains(float(value)):
-        raise ValueError(
+        raise InputError(
             f"`{name}` of `{self.name}` must be {self.params[name].describe()}; got {value!r}."
         )
     return values

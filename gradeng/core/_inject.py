@@ -28,6 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
+from gradeng.core._errors import InputError
+
 HEADS = ("sigmoid", "softmax")
 
 LossFunction = Callable[..., jax.Array]
@@ -208,7 +210,7 @@ def apply_kernel(
     dtype of ``logits``. Invalid labels raise ``ValueError`` when concrete and give NaN under jit.
   """
   if head not in HEADS:
-    raise ValueError(f"`head` must be one of {HEADS}; got {head!r}.")
+    raise InputError(f"`head` must be one of {HEADS}; got {head!r}.")
   logits = _check_logits(logits)
   concrete = _concrete(labels, where, alpha)
   labels = jnp.asarray(labels)
@@ -227,7 +229,7 @@ def _broadcast(*arrays, names):
     shape = jnp.broadcast_shapes(*(jnp.shape(a) for a in arrays))
   except ValueError:
     shapes = ", ".join(f"`{n}` {tuple(jnp.shape(a))}" for n, a in zip(names, arrays))
-    raise ValueError(f"Shapes do not broadcast: {shapes}.") from None
+    raise InputError(f"Shapes do not broadcast: {shapes}.") from None
   return shape
 
 
@@ -243,7 +245,7 @@ def _mask(where, shape):
 
 def _apply_sigmoid(kernel, logits, labels, params, alpha, where, ignore_index, concrete):
   if ignore_index is not None:
-    raise ValueError("`ignore_index` is for the softmax head; use `where` with the sigmoid head.")
+    raise InputError("`ignore_index` is for the softmax head; use `where` with the sigmoid head.")
   shape = _broadcast(logits, labels, names=("logits", "labels"))
   logits = jnp.broadcast_to(logits, shape)
   mask = _mask(where, shape)
@@ -256,11 +258,11 @@ def _apply_sigmoid(kernel, logits, labels, params, alpha, where, ignore_index, c
     ok = np.broadcast_to(ok, shape) | (False if w is None else ~np.broadcast_to(w, shape))
     if not ok.all():
       bad = np.broadcast_to(y, shape)[~ok][:5]
-      raise ValueError(
+      raise InputError(
           f"Sigmoid-head labels must be in {{0, 1}} (integer) or [0, 1] (float); got e.g. {bad.tolist()}."
       )
     if a is not None and not np.all((a >= 0) & (a <= 1)):
-      raise ValueError(f"`alpha` must be in [0, 1]; got {a.tolist()}.")
+      raise InputError(f"`alpha` must be in [0, 1]; got {a.tolist()}.")
   a = 1.0 if alpha is None else jnp.asarray(alpha, logits.dtype)
   if alpha is not None:
     _broadcast(a, logits, names=("alpha", "logits"))
@@ -277,7 +279,7 @@ def _apply_sigmoid(kernel, logits, labels, params, alpha, where, ignore_index, c
 
 def _apply_softmax(kernel, logits, labels, params, alpha, where, ignore_index, concrete):
   if logits.ndim < 1:
-    raise ValueError("Softmax-head `logits` need a class axis: shape [..., C].")
+    raise InputError("Softmax-head `logits` need a class axis: shape [..., C].")
   if not (jnp.issubdtype(labels.dtype, jnp.integer)):
     raise TypeError(
         f"Softmax-head `labels` must be integer class ids; got dtype {labels.dtype} "
@@ -298,18 +300,18 @@ def _apply_softmax(kernel, logits, labels, params, alpha, where, ignore_index, c
     if ignore_index is not None:
       ok |= y == ignore_index
     if not ok.all():
-      raise ValueError(
+      raise InputError(
           f"Softmax-head labels must be in {{0, …, {num_classes - 1}}}"
           f"{'' if ignore_index is None else f' or ignore_index={ignore_index}'}; got e.g. {y[~ok][:5].tolist()}."
       )
     if a is not None and not np.all(a >= 0):
-      raise ValueError(f"`alpha` class weights must be ≥ 0; got {a.tolist()}.")
+      raise InputError(f"`alpha` class weights must be ≥ 0; got {a.tolist()}.")
   if alpha is None:
     scale = jnp.ones(shape, logits.dtype)
   else:
     alpha = jnp.asarray(alpha, logits.dtype)
     if alpha.shape != (num_classes,):
-      raise ValueError(
+      raise InputError(
           f"Softmax-head `alpha` must be a per-class vector of shape ({num_classes},); got {alpha.shape}."
       )
     scale = alpha[jnp.clip(labels, 0, num_classes - 1)]

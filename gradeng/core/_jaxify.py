@@ -17,10 +17,11 @@ import jax.numpy as jnp
 import jax.scipy.special as jsp
 import sympy as sp
 
+from gradeng.core._errors import InputError
 from gradeng.core._coefficient import P
 
 
-class NotJaxifiable(ValueError):
+class NotJaxifiable(InputError):
   """The expression uses a function with no JAX counterpart (e.g. lerchphi)."""
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from gradeng.core._errors import InputError
+
 
 def normalize_by_positives(losses, positive_mask, *, where=None) -> jax.Array:
   """Σ losses / max(1, #positives), as RetinaNet normalises focal loss.
@@ -56,9 +58,9 @@ def ohem_mask(losses, positive_mask, *, neg_pos_ratio: float = 3.0, min_negative
     ``[..., N]`` boolean mask of the selected elements.
   """
   if not neg_pos_ratio >= 0:
-    raise ValueError(f"`neg_pos_ratio` must be ≥ 0; got {neg_pos_ratio!r}.")
+    raise InputError(f"`neg_pos_ratio` must be ≥ 0; got {neg_pos_ratio!r}.")
   if min_negatives < 0:
-    raise ValueError(f"`min_negatives` must be ≥ 0; got {min_negatives!r}.")
+    raise InputError(f"`min_negatives` must be ≥ 0; got {min_negatives!r}.")
   losses = jax.lax.stop_gradient(jnp.asarray(losses))
   positive_mask = jnp.broadcast_to(jnp.asarray(positive_mask, bool), losses.shape)
   negative_losses = jnp.where(positive_mask, -jnp.inf, losses)

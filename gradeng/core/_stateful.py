@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from gradeng.core._errors import InputError
 from gradeng.core._catalog import get_coefficient
 from gradeng.core._coefficient import ScaleCoefficient, is_concrete_number
 from gradeng.core._inject import HEADS, Kernel, apply_kernel
@@ -102,7 +103,7 @@ class GHMState(NamedTuple):
 
 def _require(name: str, value, ok: bool, valid: str):
   if not ok:
-    raise ValueError(f"`{name}` must be {valid}; got {value!r}.")
+    raise InputError(f"`{name}` must be {valid}; got {value!r}.")
 
 
 def _positive(name, value):
@@ -122,7 +123,7 @@ def _fraction(name, value, *, upper_open=False):
 
 def _check_head(head):
   if head not in HEADS:
-    raise ValueError(f"`head` must be one of {HEADS}; got {head!r}.")
+    raise InputError(f"`head` must be one of {HEADS}; got {head!r}.")
 
 
 def _base(base, params, reserved=()) -> tuple[ScaleCoefficient, Kernel, dict]:
@@ -179,7 +180,7 @@ def _check_warmup(bound, warmup_steps, schedule, growth):
   _positive("bound", bound)
   _positive_int("warmup_steps", warmup_steps)
   if schedule not in _WARMUP_SCHEDULES:
-    raise ValueError(f"`schedule` must be one of {_WARMUP_SCHEDULES}; got {schedule!r}.")
+    raise InputError(f"`schedule` must be one of {_WARMUP_SCHEDULES}; got {schedule!r}.")
   _require("growth", growth, isinstance(growth, numbers.Real) and math.isfinite(growth) and growth > 1,
            "a finite number > 1")
 
@@ -452,7 +453,7 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
            "a number in (0, 1)")
   coefficient = get_coefficient(base)
   if "gamma" not in coefficient.params:
-    raise ValueError(f"`base` must have a parameter `gamma`; `{coefficient.name}` has {sorted(coefficient.params)}.")
+    raise InputError(f"`base` must have a parameter `gamma`; `{coefficient.name}` has {sorted(coefficient.params)}.")
   _, base_kernel, static = _base(coefficient, params, reserved=("gamma",))
   if per_class:
     if head == "softmax":

@@ -34,6 +34,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from gradeng.core._errors import InputError
 from gradeng.core._catalog import get_coefficient
 from gradeng.core._coefficient import P, ScaleCoefficient
 
@@ -193,7 +194,7 @@ def resolve_loss(spec: LossSpec) -> tuple[ScaleCoefficient, dict[str, Any]]:
   """
   if isinstance(spec, tuple):
     if len(spec) != 2 or not isinstance(spec[1], Mapping):
-      raise ValueError(f"A loss must be a name, a coefficient or (name, params dict); got {spec!r}.")
+      raise InputError(f"A loss must be a name, a coefficient or (name, params dict); got {spec!r}.")
     name, params = spec
   else:
     name, params = spec, {}
@@ -201,7 +202,7 @@ def resolve_loss(spec: LossSpec) -> tuple[ScaleCoefficient, dict[str, Any]]:
   try:
     return coefficient, coefficient.resolve_params(dict(params))
   except TypeError as error:  # unknown / missing parameter names
-    raise ValueError(str(error)) from None
+    raise InputError(str(error)) from None
 
 
 @functools.lru_cache(maxsize=128)
@@ -209,7 +210,7 @@ def _mp_coefficient(coefficient: ScaleCoefficient, frozen_params: tuple) -> Call
   expr = coefficient.with_params(**dict(frozen_params))
   leftover = expr.free_symbols - {P}
   if leftover:
-    raise ValueError(f"`{coefficient.name}` still has free symbols {sorted(map(str, leftover))}.")
+    raise InputError(f"`{coefficient.name}` still has free symbols {sorted(map(str, leftover))}.")
   return sp.lambdify((P,), expr, modules="mpmath")
 
 
@@ -238,21 +239,21 @@ def coefficient_values(
 def _check_groups(groups: Sequence) -> tuple[Group, ...]:
   checked, seen = [], set()
   if not groups:
-    raise ValueError("`groups` must hold at least one (name, count, p); got none.")
+    raise InputError("`groups` must hold at least one (name, count, p); got none.")
   for group in groups:
     if not isinstance(group, Group):
       try:
         name, count, p = group
       except (TypeError, ValueError):
-        raise ValueError(f"A group must be (name, count, p); got {group!r}.") from None
+        raise InputError(f"A group must be (name, count, p); got {group!r}.") from None
       group = Group(str(name), count, p)
     if group.name in seen:
-      raise ValueError(f"Group names must be unique; {group.name!r} appears twice.")
+      raise InputError(f"Group names must be unique; {group.name!r} appears twice.")
     seen.add(group.name)
     if not (isinstance(group.count, numbers.Real) and math.isfinite(group.count) and group.count > 0):
-      raise ValueError(f"`count` of group {group.name!r} must be a number > 0; got {group.count!r}.")
+      raise InputError(f"`count` of group {group.name!r} must be a number > 0; got {group.count!r}.")
     if not (isinstance(group.p, numbers.Real) and 0 < group.p < 1):
-      raise ValueError(f"`p` of group {group.name!r} must be in (0, 1); got {group.p!r}.")
+      raise InputError(f"`p` of group {group.name!r} must be in (0, 1); got {group.p!r}.")
     checked.append(group)
   return tuple(checked)
 
@@ -290,11 +291,11 @@ def gradient_budget(groups: Sequence, losses: Sequence[LossSpec]) -> GradientBud
   """
   groups = _check_groups(groups)
   if not losses:
-    raise ValueError("`losses` must name at least one loss; got none.")
+    raise InputError("`losses` must name at least one loss; got none.")
   resolved = [resolve_loss(spec) for spec in losses]
   labels = [loss_label(c, params) for c, params in resolved]
   if len(set(labels)) != len(labels):
-    raise ValueError(f"Each loss may appear once; got {labels}.")
+    raise InputError(f"Each loss may appear once; got {labels}.")
   entries = []
   for (coefficient, params), label in zip(resolved, labels):
     g, w = coefficient_values(coefficient, params, [group.p for group in groups])
@@ -341,12 +342,12 @@ def hard_share(
     float64 array ``[len(losses), len(p_easy), len(ratios)]`` of shares in [0, 1].
   """
   if not 0 < p_hard < 1:
-    raise ValueError(f"`p_hard` must be in (0, 1); got {p_hard!r}.")
+    raise InputError(f"`p_hard` must be in (0, 1); got {p_hard!r}.")
   if any(not 0 < p < 1 for p in p_easy):
-    raise ValueError(f"`p_easy` values must be in (0, 1); got {list(p_easy)!r}.")
+    raise InputError(f"`p_easy` values must be in (0, 1); got {list(p_easy)!r}.")
   ratios = np.asarray(ratios, np.float64)
   if np.any(ratios < 0):
-    raise ValueError("`ratios` must be ≥ 0.")
+    raise InputError("`ratios` must be ≥ 0.")
   out = np.empty((len(losses), len(p_easy), len(ratios)))
   for i, spec in enumerate(losses):
     coefficient, params = resolve_loss(spec)

@@ -28,6 +28,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from gradeng.core._errors import InputError
 from gradeng.paper._budget import hard_share, loss_label, resolve_loss
 from gradeng.core._catalog import CATALOG
 from gradeng.core._losses import logit_weight, loss_value
@@ -306,7 +307,7 @@ def write_figure(name: str, out_dir: str | Path, *, formats: Sequence[str] = ("p
   import matplotlib
 
   if name not in FIGURES:
-    raise ValueError(f"Unknown figure {name!r}; the figures are {sorted(FIGURES)}.")
+    raise InputError(f"Unknown figure {name!r}; the figures are {sorted(FIGURES)}.")
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   spec = FIGURES[name]

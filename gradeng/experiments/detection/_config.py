@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from gradeng.core._errors import InputError
+
 #: Normalisations of the summed classification loss (paper §3.3).
 NORMALIZATIONS = ("ohem", "positives", "elements")
 
@@ -53,21 +55,21 @@ class DataConfig:
   def __post_init__(self):
     _check_positive_int("canvas_size", self.canvas_size)
     if not self.digit_sizes or any(int(s) != s or not 4 <= s <= self.canvas_size for s in self.digit_sizes):
-      raise ValueError(
+      raise InputError(
           f"`digit_sizes` must be integers in [4, canvas_size={self.canvas_size}], got {self.digit_sizes}")
     if not 1 <= self.min_objects <= self.max_objects:
-      raise ValueError(
+      raise InputError(
           f"need 1 <= `min_objects` <= `max_objects`, got {self.min_objects} and {self.max_objects}")
     if not 0.0 <= self.max_overlap < 1.0:
-      raise ValueError(f"`max_overlap` must be in [0, 1), got {self.max_overlap}")
+      raise InputError(f"`max_overlap` must be in [0, 1), got {self.max_overlap}")
     if not (self.noise_std >= 0 and math.isfinite(self.noise_std)):
-      raise ValueError(f"`noise_std` must be finite and >= 0, got {self.noise_std}")
+      raise InputError(f"`noise_std` must be finite and >= 0, got {self.noise_std}")
     if self.clutter < 0:
-      raise ValueError(f"`clutter` must be >= 0, got {self.clutter}")
+      raise InputError(f"`clutter` must be >= 0, got {self.clutter}")
     _check_positive_int("num_train", self.num_train)
     _check_positive_int("num_test", self.num_test)
     if not 0.0 < self.test_fraction < 1.0:
-      raise ValueError(f"`test_fraction` must be in (0, 1), got {self.test_fraction}")
+      raise InputError(f"`test_fraction` must be in (0, 1), got {self.test_fraction}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,11 +88,11 @@ class FeatureMap:
 
   def __post_init__(self):
     if self.stride < 2 or self.stride & (self.stride - 1):
-      raise ValueError(f"`stride` must be a power of two >= 2, got {self.stride}")
+      raise InputError(f"`stride` must be a power of two >= 2, got {self.stride}")
     if not self.sizes or any(not s > 0 for s in self.sizes):
-      raise ValueError(f"`sizes` must be positive, got {self.sizes}")
+      raise InputError(f"`sizes` must be positive, got {self.sizes}")
     if not self.aspect_ratios or any(not r > 0 for r in self.aspect_ratios):
-      raise ValueError(f"`aspect_ratios` must be positive, got {self.aspect_ratios}")
+      raise InputError(f"`aspect_ratios` must be positive, got {self.aspect_ratios}")
 
   @property
   def anchors_per_cell(self) -> int:
@@ -115,13 +117,13 @@ class ModelConfig:
 
   def __post_init__(self):
     if not self.widths or any(w < 1 for w in self.widths):
-      raise ValueError(f"`widths` must be positive, got {self.widths}")
+      raise InputError(f"`widths` must be positive, got {self.widths}")
     if not self.feature_maps:
-      raise ValueError("`feature_maps` must not be empty")
+      raise InputError("`feature_maps` must not be empty")
     top = 2 ** len(self.widths)
     strides = [fm.stride for fm in self.feature_maps]
     if strides != sorted(set(strides)) or strides[-1] > top:
-      raise ValueError(
+      raise InputError(
           f"feature-map strides must increase and be <= 2**len(widths)={top}, got {strides}")
 
 
@@ -158,13 +160,13 @@ class TrainConfig:
                  "pre_nms_top_k"):
       _check_positive_int(name, getattr(self, name))
     if not 0.0 < self.iou_threshold <= 1.0:
-      raise ValueError(f"`iou_threshold` must be in (0, 1], got {self.iou_threshold}")
+      raise InputError(f"`iou_threshold` must be in (0, 1], got {self.iou_threshold}")
     if len(self.variances) != 2 or any(not v > 0 for v in self.variances):
-      raise ValueError(f"`variances` must be two positive numbers, got {self.variances}")
+      raise InputError(f"`variances` must be two positive numbers, got {self.variances}")
     if not 0.0 <= self.score_threshold < 1.0:
-      raise ValueError(f"`score_threshold` must be in [0, 1), got {self.score_threshold}")
+      raise InputError(f"`score_threshold` must be in [0, 1), got {self.score_threshold}")
     if not 0.0 < self.nms_iou <= 1.0:
-      raise ValueError(f"`nms_iou` must be in (0, 1], got {self.nms_iou}")
+      raise InputError(f"`nms_iou` must be in (0, 1], got {self.nms_iou}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,27 +215,27 @@ class LossSpec:
 
   def __post_init__(self):
     if not self.name.replace("_", "").isalnum():
-      raise ValueError(f"`name` must be letters, digits and '_', got {self.name!r}")
+      raise InputError(f"`name` must be letters, digits and '_', got {self.name!r}")
     if self.normalization not in NORMALIZATIONS:
-      raise ValueError(f"`normalization` must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+      raise InputError(f"`normalization` must be one of {NORMALIZATIONS}, got {self.normalization!r}")
     if (self.normalization == "ohem") != (self.neg_pos_ratio is not None):
-      raise ValueError(
+      raise InputError(
           f"`neg_pos_ratio` is required for normalization 'ohem' and only for it "
           f"(loss {self.name!r}: normalization {self.normalization!r}, neg_pos_ratio {self.neg_pos_ratio})")
     if self.neg_pos_ratio is not None and not self.neg_pos_ratio > 0:
-      raise ValueError(f"`neg_pos_ratio` must be > 0, got {self.neg_pos_ratio}")
+      raise InputError(f"`neg_pos_ratio` must be > 0, got {self.neg_pos_ratio}")
     if not self.learning_rate > 0:
-      raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}")
+      raise InputError(f"`learning_rate` must be > 0, got {self.learning_rate}")
     if not self.loc_weight >= 0:
-      raise ValueError(f"`loc_weight` must be >= 0, got {self.loc_weight}")
+      raise InputError(f"`loc_weight` must be >= 0, got {self.loc_weight}")
     if (self.loss_fn is None) == (self.stateful is None):
-      raise ValueError(f"loss {self.name!r}: give exactly one of `loss_fn` (a catalog loss) and "
+      raise InputError(f"loss {self.name!r}: give exactly one of `loss_fn` (a catalog loss) and "
                        f"`stateful` (a StatefulLoss factory)")
     if isinstance(self.lr_warmup_steps, bool) or int(self.lr_warmup_steps) != self.lr_warmup_steps \
         or self.lr_warmup_steps < 0:
-      raise ValueError(f"`lr_warmup_steps` must be an integer >= 0, got {self.lr_warmup_steps!r}")
+      raise InputError(f"`lr_warmup_steps` must be an integer >= 0, got {self.lr_warmup_steps!r}")
     if self.prior is not None and not 0.0 < self.prior < 1.0:  # < 1/K is checked at init
-      raise ValueError(f"`prior` must be in (0, 1), got {self.prior!r}")
+      raise InputError(f"`prior` must be in (0, 1), got {self.prior!r}")
     if self.stateful is not None:
       self.stateful_loss()  # bad factory arguments fail here, not at the first training step
 
@@ -266,20 +268,20 @@ class ExperimentConfig:
 
   def __post_init__(self):
     if not self.losses:
-      raise ValueError("`losses` must not be empty")
+      raise InputError("`losses` must not be empty")
     names = [spec.name for spec in self.losses]
     if len(set(names)) != len(names):
-      raise ValueError(f"loss names must be unique, got {names}")
+      raise InputError(f"loss names must be unique, got {names}")
     if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-      raise ValueError(f"`seeds` must be non-empty and unique, got {self.seeds}")
+      raise InputError(f"`seeds` must be non-empty and unique, got {self.seeds}")
     if any(int(s) != s or s < 0 for s in self.seeds):
-      raise ValueError(f"`seeds` must be non-negative integers, got {self.seeds}")
+      raise InputError(f"`seeds` must be non-negative integers, got {self.seeds}")
 
   def loss(self, name: str) -> LossSpec:
     for spec in self.losses:
       if spec.name == name:
         return spec
-    raise ValueError(f"unknown loss {name!r}; this config has {[s.name for s in self.losses]}")
+    raise InputError(f"unknown loss {name!r}; this config has {[s.name for s in self.losses]}")
 
 
 @functools.lru_cache(maxsize=None)
@@ -289,7 +291,7 @@ def _stateful_loss(spec: LossSpec) -> Any:  # keyed by the spec (hashable, compa
 
 def _check_positive_int(name: str, value: Any) -> None:
   if isinstance(value, bool) or int(value) != value or value < 1:
-    raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    raise InputError(f"`{name}` must be a positive integer, got {value!r}")
 
 
 def to_jsonable(value: Any) -> Any:

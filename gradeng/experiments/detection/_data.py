@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from gradeng.core._errors import InputError
 from gradeng.experiments.detection._config import NUM_DIGIT_CLASSES, DataConfig
 
 SPLITS = ("train", "test")
@@ -88,39 +89,39 @@ def make_sample(image, boxes, labels, difficult=None, *, num_classes: int,
   if image.ndim == 2:
     image = image[..., None]
   if image.ndim != 3:
-    raise ValueError(f"an image must be [H, W] or [H, W, C], got shape {image.shape}")
+    raise InputError(f"an image must be [H, W] or [H, W, C], got shape {image.shape}")
   if image_shape is not None and tuple(image.shape) != tuple(image_shape):
-    raise ValueError(f"image has shape {image.shape}, expected {tuple(image_shape)}")
+    raise InputError(f"image has shape {image.shape}, expected {tuple(image_shape)}")
   if not np.all(np.isfinite(image)) or image.min(initial=0) < 0 or image.max(initial=0) > 1:
-    raise ValueError(
+    raise InputError(
         f"image values must be finite and in [0, 1], got range [{image.min()}, {image.max()}]")
   boxes = np.asarray(boxes, dtype=np.float32)
   labels_in = np.asarray(labels)
   if boxes.ndim != 2 or boxes.shape[-1] != 4:
-    raise ValueError(f"`boxes` must be [M, 4], got shape {boxes.shape}")
+    raise InputError(f"`boxes` must be [M, 4], got shape {boxes.shape}")
   if boxes.shape[0] == 0:
-    raise ValueError("an image must have at least one box, got none")
+    raise InputError("an image must have at least one box, got none")
   if labels_in.shape != (boxes.shape[0],):
-    raise ValueError(f"`labels` must be [M] = [{boxes.shape[0]}], got shape {labels_in.shape}")
+    raise InputError(f"`labels` must be [M] = [{boxes.shape[0]}], got shape {labels_in.shape}")
   if not np.issubdtype(labels_in.dtype, np.integer):
-    raise ValueError(f"`labels` must be integers, got dtype {labels_in.dtype}")
+    raise InputError(f"`labels` must be integers, got dtype {labels_in.dtype}")
   bad = np.flatnonzero((labels_in < 0) | (labels_in >= num_classes))
   if bad.size:
-    raise ValueError(
+    raise InputError(
         f"label {int(labels_in[bad[0]])} of box {int(bad[0])} is outside the class range "
         f"[0, {num_classes})")
   if not np.all(np.isfinite(boxes)):
-    raise ValueError(f"box {int(np.flatnonzero(~np.isfinite(boxes).all(-1))[0])} is not finite")
+    raise InputError(f"box {int(np.flatnonzero(~np.isfinite(boxes).all(-1))[0])} is not finite")
   degenerate = np.flatnonzero((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]))
   if degenerate.size:
-    raise ValueError(
+    raise InputError(
         f"box {int(degenerate[0])} = {boxes[degenerate[0]].tolist()} is empty or degenerate "
         f"(need x0 < x1 and y0 < y1)")
   height, width = image.shape[:2]
   outside = np.flatnonzero((boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > width)
                            | (boxes[:, 3] > height))
   if outside.size:
-    raise ValueError(
+    raise InputError(
         f"box {int(outside[0])} = {boxes[outside[0]].tolist()} lies outside the "
         f"{width}x{height} image")
   difficult = (np.zeros(boxes.shape[0], bool) if difficult is None
@@ -143,13 +144,13 @@ def stack(dataset: DetectionDataset, *, num_classes: int, image_shape: Sequence[
       samples.append(make_sample(s.image, s.boxes, s.labels, s.difficult,
                                  num_classes=num_classes, image_shape=image_shape))
     except ValueError as error:
-      raise ValueError(f"sample {index}: {error}") from None
+      raise InputError(f"sample {index}: {error}") from None
   if not samples:
-    raise ValueError("the data set is empty")
+    raise InputError("the data set is empty")
   most = max(len(s.labels) for s in samples)
   m = most if max_objects is None else max_objects
   if most > m:
-    raise ValueError(f"a sample has {most} objects, more than max_objects={m}")
+    raise InputError(f"a sample has {most} objects, more than max_objects={m}")
   n = len(samples)
   out = {
       "images": np.stack([s.image for s in samples]),
@@ -220,7 +221,7 @@ def make_digit_canvases(config: DataConfig, split: str) -> InMemoryDataset:
     An `InMemoryDataset` of ``config.num_train`` or ``config.num_test`` samples.
   """
   if split not in SPLITS:
-    raise ValueError(f"`split` must be one of {SPLITS}, got {split!r}")
+    raise InputError(f"`split` must be one of {SPLITS}, got {split!r}")
   from sklearn.datasets import load_digits
 
   digits = load_digits()

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from gradeng.core._errors import InputError
 from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
 from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable
 from gradeng.experiments.detection._train import METRICS, prepare_data, run_dir_for, select, train_run
@@ -35,13 +36,13 @@ def load_config(quick: bool = False, path: str | os.PathLike | None = None, *,
   """
   path = Path(CONFIG_PATH if path is None else path)
   if not path.is_file():
-    raise ValueError(f"experiment config file {str(path)!r} does not exist")
+    raise InputError(f"experiment config file {str(path)!r} does not exist")
   spec = importlib.util.spec_from_file_location("gradeng_detection_experiment_config", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   config = module.get_config(quick) if variant == "paper" else module.get_config(quick, variant=variant)
   if not isinstance(config, ExperimentConfig):
-    raise ValueError(f"{path}: get_config returned {type(config).__name__}, not ExperimentConfig")
+    raise InputError(f"{path}: get_config returned {type(config).__name__}, not ExperimentConfig")
   return config
 
 
@@ -94,7 +95,7 @@ def _read_runs(config: ExperimentConfig, out_dir: Path) -> dict[str, list[list[d
     for seed in config.seeds:
       path = run_dir_for(out_dir, spec, seed) / METRICS
       if not path.exists():
-        raise ValueError(f"no metrics for loss {spec.name!r} seed {seed}: {path} is missing")
+        raise InputError(f"no metrics for loss {spec.name!r} seed {seed}: {path} is missing")
       runs[spec.name].append([json.loads(line) for line in path.read_text().splitlines() if line])
   return runs
 

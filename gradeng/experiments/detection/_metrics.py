@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gradeng.core._errors import InputError
+
 
 @dataclasses.dataclass(frozen=True)
 class Detections:
@@ -96,7 +98,7 @@ def evaluate_map(detections: Sequence[Detections], gt_boxes: Sequence[np.ndarray
     A `MapResult`.
   """
   if not len(detections) == len(gt_boxes) == len(gt_labels):
-    raise ValueError(
+    raise InputError(
         f"need one entry per image, got {len(detections)} detections, {len(gt_boxes)} box "
         f"sets and {len(gt_labels)} label sets")
   if gt_difficult is None:

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from gradeng.core._errors import InputError
 from gradeng.experiments.detection._config import ModelConfig
 
 
@@ -64,7 +65,7 @@ def background_bias(num_classes: int, prior: float) -> float:
   dominating the first steps' gradient.
   """
   if not 0.0 < prior < 1.0 / num_classes:
-    raise ValueError(f"`prior` must be in (0, 1/num_classes = {1.0 / num_classes:g}), got {prior!r}")
+    raise InputError(f"`prior` must be in (0, 1/num_classes = {1.0 / num_classes:g}), got {prior!r}")
   return float(np.log((1.0 - num_classes * prior) / prior))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from gradeng.core._errors import InputError
 from gradeng.experiments.detection._data import Sample, make_sample
 
 
@@ -33,7 +34,7 @@ class VOCAnnotation:
 def _text(node: ET.Element, path: str, source: str) -> str:
   found = node.find(path)
   if found is None or found.text is None or not found.text.strip():
-    raise ValueError(f"{source}: missing <{path}>")
+    raise InputError(f"{source}: missing <{path}>")
   return found.text.strip()
 
 
@@ -42,7 +43,7 @@ def _number(node: ET.Element, path: str, source: str) -> float:
   try:
     return float(text)
   except ValueError:
-    raise ValueError(f"{source}: <{path}> must be a number, got {text!r}") from None
+    raise InputError(f"{source}: <{path}> must be a number, got {text!r}") from None
 
 
 def read_voc_annotation(path: str | os.PathLike) -> VOCAnnotation:
@@ -56,7 +57,7 @@ def read_voc_annotation(path: str | os.PathLike) -> VOCAnnotation:
   try:
     root = ET.parse(source).getroot()
   except ET.ParseError as error:
-    raise ValueError(f"{source}: not valid XML ({error})") from None
+    raise InputError(f"{source}: not valid XML ({error})") from None
   width = int(_number(root, "size/width", source))
   height = int(_number(root, "size/height", source))
   depth_node = root.find("size/depth")
@@ -69,9 +70,9 @@ def read_voc_annotation(path: str | os.PathLike) -> VOCAnnotation:
                               for t in ("xmin", "ymin", "xmax", "ymax"))
     box = [xmin - 1, ymin - 1, xmax, ymax]
     if not (box[0] < box[2] and box[1] < box[3]):
-      raise ValueError(f"{where} ({names[-1]!r}): box {box} is empty or degenerate")
+      raise InputError(f"{where} ({names[-1]!r}): box {box} is empty or degenerate")
     if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
-      raise ValueError(f"{where} ({names[-1]!r}): box {box} lies outside the {width}x{height} image")
+      raise InputError(f"{where} ({names[-1]!r}): box {box} lies outside the {width}x{height} image")
     flag = obj.find("difficult")
     difficult.append(flag is not None and (flag.text or "0").strip() == "1")
     boxes.append(box)
@@ -108,12 +109,12 @@ class VOCDataset:
     annotations = os.path.join(self.root, "Annotations")
     if split is None:
       if not os.path.isdir(annotations):
-        raise ValueError(f"no Annotations directory under {self.root!r}")
+        raise InputError(f"no Annotations directory under {self.root!r}")
       ids = sorted(f[:-4] for f in os.listdir(annotations) if f.endswith(".xml"))
     else:
       listing = os.path.join(self.root, "ImageSets", "Main", f"{split}.txt")
       if not os.path.isfile(listing):
-        raise ValueError(f"split {split!r}: no file {listing!r}")
+        raise InputError(f"split {split!r}: no file {listing!r}")
       with open(listing) as f:
         ids = [line.split()[0] for line in f if line.strip()]
     self.ids = tuple(ids)
@@ -121,7 +122,7 @@ class VOCDataset:
     for i, ann in zip(self.ids, self.annotations):
       unknown = sorted(set(ann.names) - set(self._index))
       if unknown:
-        raise ValueError(f"annotation {i!r}: class {unknown[0]!r} is not in class_names {self.class_names}")
+        raise InputError(f"annotation {i!r}: class {unknown[0]!r} is not in class_names {self.class_names}")
 
   def __len__(self) -> int:
     return len(self.ids)
@@ -130,7 +131,7 @@ class VOCDataset:
     ann = self.annotations[index]
     image = self._read_image(os.path.join(self.root, self._image_dir, ann.filename))
     if image.shape[:2] != (ann.height, ann.width):
-      raise ValueError(
+      raise InputError(
           f"image {ann.filename!r} is {image.shape[1]}x{image.shape[0]}, its annotation says "
           f"{ann.width}x{ann.height}")
     labels = np.array([self._index[n] for n in ann.names], np.int32)

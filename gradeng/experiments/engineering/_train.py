@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gradeng.core._errors import InputError
 from gradeng.core._catalog import cross_entropy_loss
 from gradeng.core._stateful import StatefulLoss, StepState, sgdr_factor
 from gradeng.experiments.toy import average_precision, minority_count, minority_recall, sample
@@ -86,7 +87,7 @@ def _optimizer(config: TrainConfig, lr, lr_warmup):
     return optax.sgd(schedule, momentum=0.9)
   if config.optimizer == "adam":
     return optax.adam(schedule)
-  raise ValueError(f"`optimizer` must be 'sgd', 'momentum' or 'adam'; got {config.optimizer!r}.")
+  raise InputError(f"`optimizer` must be 'sgd', 'momentum' or 'adam'; got {config.optimizer!r}.")
 
 
 def make_train(config: TrainConfig, loss: StatefulLoss):

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from . import _losses
 
+from gradeng.core._errors import InputError
+
 LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
 """``((loss name, (hyper-parameter values...)), ...)``; ``(None,)`` for a loss without one."""
 
@@ -27,7 +29,7 @@ def _check_positive(name: str, value: Any, *, integer: bool = False) -> None:
   if isinstance(value, bool) or not isinstance(value, ok_type) or not value > 0 or (
       not integer and not math.isfinite(value)):
     kind = "a positive integer" if integer else "a positive finite number"
-    raise ValueError(f"`{name}` must be {kind}; got {value!r}.")
+    raise InputError(f"`{name}` must be {kind}; got {value!r}.")
 
 
 def _normalise_losses(losses: Any) -> LossGrid:
@@ -37,15 +39,15 @@ def _normalise_losses(losses: Any) -> LossGrid:
   seen = set()
   for entry in losses:
     if isinstance(entry, str) or len(entry) != 2:
-      raise ValueError(f"Each entry of `losses` must be (name, hyper-parameter values); got {entry!r}.")
+      raise InputError(f"Each entry of `losses` must be (name, hyper-parameter values); got {entry!r}.")
     name, values = entry
     _losses.check_loss_name(name)
     if name in seen:
-      raise ValueError(f"Loss `{name}` is listed twice in `losses`.")
+      raise InputError(f"Loss `{name}` is listed twice in `losses`.")
     seen.add(name)
     grid.append((name, _losses.check_hypers(name, values)))
   if not grid:
-    raise ValueError("Empty grid: `losses` is empty.")
+    raise InputError("Empty grid: `losses` is empty.")
   return tuple(grid)
 
 
@@ -53,22 +55,22 @@ def _normalise_grid_axes(config) -> None:
   object.__setattr__(config, "losses", _normalise_losses(config.losses))
   imbalance = tuple(config.imbalance)
   if not imbalance:
-    raise ValueError("Empty grid: `imbalance` is empty.")
+    raise InputError("Empty grid: `imbalance` is empty.")
   for ratio in imbalance:
     if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not (
         math.isfinite(ratio) and ratio > 0):
-      raise ValueError(
+      raise InputError(
           f"Imbalance ratios (majority:minority, e.g. 100 for 1:100) must be finite and > 0; "
           f"got {ratio!r}.")
   object.__setattr__(config, "imbalance", tuple(float(r) for r in imbalance))
   seeds = tuple(config.seeds)
   if not seeds:
-    raise ValueError("Empty grid: `seeds` is empty.")
+    raise InputError("Empty grid: `seeds` is empty.")
   for seed in seeds:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-      raise ValueError(f"Seeds must be integers in [0, 2**32); got {seed!r}.")
+      raise InputError(f"Seeds must be integers in [0, 2**32); got {seed!r}.")
   if len(set(seeds)) != len(seeds):
-    raise ValueError(f"`seeds` has duplicates: {list(seeds)}.")
+    raise InputError(f"`seeds` has duplicates: {list(seeds)}.")
   object.__setattr__(config, "seeds", tuple(int(s) for s in seeds))
   _check_positive("steps", config.steps, integer=True)
   _check_positive("lr", config.lr)
@@ -132,9 +134,9 @@ class FreeLogitConfig(_ConfigMixin):
     for name in ("p_easy", "p_hard"):
       value = getattr(self, name)
       if not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"`{name}` must be in (0, 1); got {value!r}.")
+        raise InputError(f"`{name}` must be in (0, 1); got {value!r}.")
     if not isinstance(self.jitter, numbers.Real) or not (math.isfinite(self.jitter) and self.jitter >= 0):
-      raise ValueError(f"`jitter` must be a finite number >= 0; got {self.jitter!r}.")
+      raise InputError(f"`jitter` must be a finite number >= 0; got {self.jitter!r}.")
 
 
 DATASETS = ("gaussian", "xor")
@@ -173,14 +175,14 @@ class ClassificationConfig(_ConfigMixin):
   def __post_init__(self):
     _normalise_grid_axes(self)
     if self.dataset not in DATASETS:
-      raise ValueError(f"Unknown dataset `{self.dataset}`; expected one of {list(DATASETS)}.")
+      raise InputError(f"Unknown dataset `{self.dataset}`; expected one of {list(DATASETS)}.")
     if self.model not in MODELS:
-      raise ValueError(f"Unknown model `{self.model}`; expected one of {list(MODELS)}.")
+      raise InputError(f"Unknown model `{self.model}`; expected one of {list(MODELS)}.")
     _check_positive("hidden", self.hidden, integer=True)
     _check_positive("n_test", self.n_test, integer=True)
     _check_positive("separation", self.separation)
     if isinstance(self.n_train, bool) or not isinstance(self.n_train, numbers.Integral) or self.n_train < 2:
-      raise ValueError(f"`n_train` must be an integer >= 2; got {self.n_train!r}.")
+      raise InputError(f"`n_train` must be an integer >= 2; got {self.n_train!r}.")
 
 
 Config = FreeLogitConfig | ClassificationConfig
@@ -215,7 +217,7 @@ PRESETS: dict[str, tuple[Config, Config]] = {
 def get_config(name: str, *, quick: bool = False) -> Config:
   """The preset sweep ``name`` (one of `PRESETS`), or its small ``quick`` version."""
   if name not in PRESETS:
-    raise ValueError(f"Unknown simulation `{name}`; expected one of {sorted(PRESETS)}.")
+    raise InputError(f"Unknown simulation `{name}`; expected one of {sorted(PRESETS)}.")
   return PRESETS[name][1 if quick else 0]
 
 
@@ -225,7 +227,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
   kind = data.pop("kind", None)
   classes = {cls.kind: cls for cls in (FreeLogitConfig, ClassificationConfig)}
   if kind not in classes:
-    raise ValueError(f"Unknown config kind {kind!r}; expected one of {sorted(classes)}.")
+    raise InputError(f"Unknown config kind {kind!r}; expected one of {sorted(classes)}.")
   return classes[kind](**data)
 
 
@@ -234,7 +236,7 @@ def check_same_config(stored: Mapping[str, Any], config: Config, where: str) -> 
   current = config.to_dict()
   for key in sorted(set(stored) | set(current)):
     if stored.get(key, "<absent>") != current.get(key, "<absent>"):
-      raise ValueError(
+      raise InputError(
           f"{where} was written by a different config: `{key}` is "
           f"{json.dumps(stored.get(key, '<absent>'))} there but {json.dumps(current.get(key, '<absent>'))} "
           f"now. Use another results directory (or delete that one) instead of mixing them.")
@@ -249,7 +251,7 @@ def parse_override(config: Config, assignment: str) -> Config:
   key, sep, text = assignment.partition("=")
   fields = {f.name: f for f in dataclasses.fields(config)}
   if not sep or key not in fields:
-    raise ValueError(f"Override must be `field=value` with a field of {sorted(fields)}; got {assignment!r}.")
+    raise InputError(f"Override must be `field=value` with a field of {sorted(fields)}; got {assignment!r}.")
   items = [t for t in text.split(",") if t.strip()] if text.strip() else []
   current = getattr(config, key)
   try:
@@ -261,7 +263,7 @@ def parse_override(config: Config, assignment: str) -> Config:
         if _losses.hyper_name(name) is None:
           hypers = hypers or (None,)
         elif not hypers:
-          raise ValueError(f"Loss `{name}` needs hyper-parameter values, as `{name}:v1:v2`.")
+          raise InputError(f"Loss `{name}` needs hyper-parameter values, as `{name}:v1:v2`.")
         value.append((name, hypers))
     elif key == "imbalance":
       value = tuple(float(t) for t in items)
@@ -277,7 +279,7 @@ def parse_override(config: Config, assignment: str) -> Config:
       value = text
   except ValueError as error:
     if "could not convert" in str(error) or "invalid literal" in str(error):
-      raise ValueError(f"Bad value in override {assignment!r}: {error}.") from None
+      raise InputError(f"Bad value in override {assignment!r}: {error}.") from None
     raise
   return config.replace(**{key: value})
 

@@ -17,6 +17,8 @@ import jax.numpy as jnp
 
 import gradeng as ge
 
+from gradeng.core._errors import InputError
+
 #: loss name -> (gradeng function name, name of its swept hyper-parameter or None)
 LOSSES: dict[str, tuple[str, str | None]] = {
     "ce": ("cross_entropy_loss", None),
@@ -34,7 +36,7 @@ LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 def check_loss_name(name: str) -> None:
   """Raises `ValueError` unless ``name`` is one of `LOSSES`."""
   if name not in LOSSES:
-    raise ValueError(f"Unknown loss `{name}`; expected one of {sorted(LOSSES)}.")
+    raise InputError(f"Unknown loss `{name}`; expected one of {sorted(LOSSES)}.")
 
 
 def hyper_name(name: str) -> str | None:
@@ -52,17 +54,17 @@ def check_hypers(name: str, values: Sequence[float | None]) -> tuple[float | Non
   param = hyper_name(name)
   values = tuple(values)
   if not values:
-    raise ValueError(f"Empty grid: no hyper-parameter values for loss `{name}`.")
+    raise InputError(f"Empty grid: no hyper-parameter values for loss `{name}`.")
   if param is None:
     if values != (None,):
-      raise ValueError(f"Loss `{name}` has no hyper-parameter; got values {list(values)}.")
+      raise InputError(f"Loss `{name}` has no hyper-parameter; got values {list(values)}.")
     return values
   checked = []
   for value in values:
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-      raise ValueError(f"`{param}` of `{name}` must be a number; got {value!r}.")
+      raise InputError(f"`{param}` of `{name}` must be a number; got {value!r}.")
     if not math.isfinite(value):
-      raise ValueError(f"`{param}` of `{name}` must be finite; got {value!r}.")
+      raise InputError(f"`{param}` of `{name}` must be finite; got {value!r}.")
     ge.CATALOG[name].resolve_params({param: value})
     checked.append(float(value))
   return tuple(checked)
