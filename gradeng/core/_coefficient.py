@@ -18,9 +18,10 @@ from typing import Any
 import sympy as sp
 
 from gradeng.core._errors import InputError
+from gradeng.core._variable import PROBABILITY, Variable
 
 #: The symbol for the probability of the true class in every coefficient expression.
-P = sp.Symbol("p", positive=True)
+P = PROBABILITY.symbol  # sp.Symbol("p", positive=True)
 
 LogSpaceFn = Callable[..., Any]
 """A JAX function ``f(log_p, log_q, **params)`` of log p and log(1 - p) (elementwise)."""
@@ -138,6 +139,8 @@ class ScaleCoefficient:
       against quadrature, else quadrature) if absent.
     latex_name: how figures and reports name the loss.
     reference: citation for docs and reports.
+    variable: the variable g acts on and the point where L = 0 (`PROBABILITY`: p in (0, 1],
+      L(1) = 0; a similarity or distance for pair weights, see `gradeng.core._variable`).
   """
 
   name: str
@@ -148,13 +151,16 @@ class ScaleCoefficient:
   loss: LogSpaceFn | None = None
   latex_name: str | None = None
   reference: str | None = None
+  variable: Variable = PROBABILITY
 
   def __post_init__(self):
     object.__setattr__(self, "params", {k: as_domain(v) for k, v in dict(self.params).items()})
-    unknown = {s.name for s in self.expr.free_symbols} - {P.name} - set(self.params)
+    unknown = ({s.name for s in self.expr.free_symbols | self.variable.reference.free_symbols}
+               - {self.variable.name} - set(self.params))
     if unknown:
       raise InputError(
-          f"Coefficient `{self.name}` uses symbols {sorted(unknown)} that are neither `p` nor a "
+          f"Coefficient `{self.name}` uses symbols {sorted(unknown)} that are neither "
+          f"`{self.variable.name}` nor a "
           f"declared parameter ({sorted(self.params)})."
       )
 

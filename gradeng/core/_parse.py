@@ -21,6 +21,7 @@ import sympy as sp
 
 from gradeng.core._errors import InputError
 from gradeng.core._coefficient import P, Domain, ScaleCoefficient, as_domain
+from gradeng.core._variable import Variable, as_variable
 
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 2000
@@ -175,9 +176,11 @@ def _power(base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
 class _Builder:
   """Walks a parsed formula tree and builds the SymPy expression (never evaluating code)."""
 
-  def __init__(self, params: frozenset[str] | None, domains: Mapping[str, Domain | str]):
+  def __init__(self, params: frozenset[str] | None, domains: Mapping[str, Domain | str],
+               variable: Variable):
     self.params = params
     self.domains = domains
+    self.variable = variable
     self.symbols: dict[str, sp.Symbol] = {}
 
   def build(self, node: ast.AST, depth: int = 0) -> sp.Expr:
@@ -210,8 +213,8 @@ class _Builder:
   def _name(self, name: str) -> sp.Expr:
     if name.startswith("_"):
       raise FormulaError(f"names starting with an underscore (`{name}`) are not allowed.")
-    if name == P.name:
-      return P
+    if name == self.variable.name:
+      return self.variable.symbol
     if name in CONSTANTS:
       return CONSTANTS[name]
     if name in FUNCTIONS:
@@ -261,19 +264,21 @@ class _Builder:
     return builder(*args)
 
 
-def _check_param_names(params: Iterable[str]) -> frozenset[str]:
+def _check_param_names(params: Iterable[str], variable: str = P.name) -> frozenset[str]:
   names = frozenset(params)
   for name in names:
     if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
       raise FormulaError(f"parameter name {name!r} is not a valid name (letters, digits, `_`; "
                          "not starting with `_`).")
-    if name == P.name or name in CONSTANTS or name in FUNCTIONS:
-      raise FormulaError(f"parameter name `{name}` is reserved (p, constants and functions).")
+    if name == variable or name in CONSTANTS or name in FUNCTIONS:
+      raise FormulaError(f"parameter name `{name}` is reserved (the variable `{variable}`, "
+                         "constants and functions).")
   return names
 
 
 def parse_formula(text: str, params: Iterable[str] | None = None,
-                  domains: Mapping[str, Domain | str] | None = None) -> sp.Expr:
+                  domains: Mapping[str, Domain | str] | None = None,
+                  variable: Variable | str | None = None) -> sp.Expr:
   """Parse a scale-coefficient formula g(p) into a SymPy expression, evaluating nothing.
 
   Args:
@@ -283,9 +288,12 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
     domains: parameter name -> `Domain` (or domain name) used for the symbols' SymPy
       assumptions (e.g. ``nonnegative`` for γ ≥ 0, which helps integration); parameters not in
       it are ``real``.
+    variable: the variable of the formula (`gradeng.core._variable.Variable` or ``"p"``,
+      ``"s"``, ``"d"``); default p.
 
   Returns:
-    g as a SymPy expression in `gradeng.core._coefficient.P` and the parameter symbols.
+    g as a SymPy expression in the variable's symbol (`gradeng.core._coefficient.P` for p) and
+    the parameter symbols.
 
   Raises:
     FormulaError: syntax errors, names outside the whitelist, attribute access, subscripts,
@@ -301,7 +309,8 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
     raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_LENGTH} allowed.")
   if not text.strip():
     raise FormulaError("formula is empty.")
-  allowed = None if params is None else _check_param_names(params)
+  variable = as_variable(variable)
+  allowed = None if params is None else _check_param_names(params, variable.name)
   # `^` means a power (as in maths, with the precedence of `**`), never Python's xor.
   source = text.strip().replace("^", "**")
   try:
@@ -311,7 +320,7 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
   except (RecursionError, MemoryError, ValueError):
     raise FormulaError(f"cannot parse {text!r}: too complex.") from None
   try:
-    expr = _Builder(allowed, domains or {}).build(tree)
+    expr = _Builder(allowed, domains or {}, variable).build(tree)
   except RecursionError:
     raise FormulaError(f"formula is nested too deeply: {text!r}.") from None
   if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
@@ -321,8 +330,10 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
 
 def coefficient(formula: str | sp.Expr, *, name: str | None = None,
                 params: Mapping[str, Domain | str] | None = None,
-                defaults: Mapping[str, float] | None = None) -> ScaleCoefficient:
-  """A `ScaleCoefficient` from a formula for g(p) = dL/dp.
+                defaults: Mapping[str, float] | None = None,
+                variable: Variable | str | None = None,
+                reference: str | float | sp.Expr | None = None) -> ScaleCoefficient:
+  """A `ScaleCoefficient` from a formula for g(p) = dL/dp (or a pair weight dφ/ds, dφ/dd).
 
   Args:
     formula: g as text (parsed safely by `parse_formula`) or a SymPy expression in
@@ -332,6 +343,11 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
       ``"positive"``, ``"nonnegative_integer"``, ``"unit_interval"``). Parameters that the formula
       uses but that are not declared here are ``"real"``.
     defaults: default parameter values, checked against the domains.
+    variable: what g is the derivative with respect to: ``"p"`` (default; L(1) = 0),
+      ``"s"`` (a similarity in [-1, 1], φ(-1) = 0), ``"d"`` (a distance ≥ 0, φ(0) = 0) or a
+      `gradeng.core._variable.Variable`.
+    reference: another point where the loss is 0 (a number or a formula in the parameters,
+      e.g. ``"m"`` for a margin); parsed like the formula.
 
   Returns:
     The coefficient; its symbols carry SymPy assumptions from the domains.
@@ -345,9 +361,14 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
     {'gamma': Domain(lower=0.0, upper=None, lower_open=False, upper_open=False, integer=False)}
   """
   declared = {key: as_domain(value) for key, value in dict(params or {}).items()}
-  _check_param_names(declared)
+  variable = as_variable(variable)
+  _check_param_names(declared, variable.name)
+  if reference is not None:
+    if isinstance(reference, str):
+      reference = parse_formula(reference, domains=declared, variable=variable)
+    variable = variable.with_reference(reference)
   if isinstance(formula, str):
-    expr = parse_formula(formula, domains=declared)
+    expr = parse_formula(formula, domains=declared, variable=variable)
     label = formula.strip()
   elif isinstance(formula, sp.Expr):
     expr = formula
@@ -355,10 +376,11 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
   else:
     raise FormulaError(f"a formula must be a string or SymPy expression; got "
                        f"{type(formula).__name__}.")
-  used = sorted(s.name for s in expr.free_symbols if s != P)
+  used = sorted(s.name for s in expr.free_symbols | variable.reference.free_symbols
+                if s.name != variable.name)
   domains = {**{key: as_domain("real") for key in used}, **declared}
   coef = ScaleCoefficient(name=name or label, expr=expr, params=domains,
-                          defaults=dict(defaults or {}))
+                          defaults=dict(defaults or {}), variable=variable)
   for key, value in coef.defaults.items():
     if key not in coef.params:
       raise InputError(f"default for unknown parameter `{key}`; `{coef.name}` takes "
