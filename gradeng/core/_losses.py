@@ -128,6 +128,7 @@ def _bind(kernel, method, head, params, traced, coefficient=None) -> LossFunctio
   loss.coefficient = coefficient
   loss.params = params
   loss.forward_method = method
+  loss.kernel = kernel  # the log-space L and w = p·g (the stateful coefficients wrap w)
   loss.__name__ = f"{kernel.name}_loss"
   return loss
 
