@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="paper: the paper's losses (Figure 3); engineering: the stateful "
                            "coefficients (warm-up, periodic, adaptive γ, GHM-C) next to baselines; "
                            "converged: the paper's four losses × 3 seeds trained to convergence "
-                           "on a 2-core CPU (about 1.5 h)")
+                           "on a 2-core CPU (about 1 h)")
   parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
