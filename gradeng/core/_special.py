@@ -23,9 +23,12 @@ Three regimes, each free of cancellation (A = γ + 1):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+from collections.abc import Mapping
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import digamma
@@ -91,6 +94,145 @@ def _laguerre_integral(log_q, a):
   return jnp.exp(a * log_q) / a * total
 
 
+# ---------------------------------------------------------------------------------------------
+# Integer exponents: Σ_k c_k L_k(p) as one polynomial in q (tail) or -S log p - polynomial (head).
+
+#: Largest cancellation factor (sum of the magnitudes of the terms / |result|) accepted in
+#: either form at the chosen switch point; float32 error is then ≲ this × 6e-8 ≈ 2e-6.
+_MAX_AMPLIFICATION = 32.0
+#: Truncation error of the tail series relative to its first term, and its longest accepted
+#: length (beyond it the middle of (0, 1) goes to `maki_tail`'s real-γ regimes instead).
+_SERIES_TOLERANCE = {4: 2e-8, 8: 1e-16}
+_MAX_SERIES_TERMS = {4: 96, 8: 640}
+_SWITCH_GRID = np.round(np.arange(0.5, 0.951, 0.05), 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class _IntegerPlan:
+  """How to evaluate Σ_k c_k L_k(p) for integer k ≥ 0 (see `maki_combination`).
+
+  ``tail`` are b_1..b_N of the series Σ_j b_j q^j (exact for S = 0, truncated otherwise);
+  ``head`` are h_1..h_n of ``-S log p - Σ_j h_j q^j``; ``log_q_switch`` the boundary
+  (tail where log q ≤ it), None when the tail polynomial is exact everywhere (S = 0).
+  """
+
+  total: float
+  tail: tuple[float, ...]
+  head: tuple[float, ...]
+  log_q_switch: float | None
+
+
+def _cancellation_tables(c, total):
+  """Per-index coefficients: b_j = C_j / j (tail, C_j = Σ_{k<j} c_k), h_j = T_j / j (head)."""
+  n = len(c) - 1
+  tail = [sum(c[:j]) / j for j in range(1, n + 1)]
+  head = [sum(c[j:]) / j for j in range(1, n + 1)]
+  return tail, head
+
+
+@functools.lru_cache(maxsize=256)
+def _integer_plan(coefficients: tuple[tuple[int, float], ...], itemsize: int) -> _IntegerPlan | None:
+  """Choose the switch point between the q-series and the head form, or None if none is good.
+
+  The choice is made in float64 NumPy from the magnitudes of the terms each form adds up: the
+  tail is used for q ≤ q_s, the head for q > q_s, with q_s the smallest grid point where the head
+  cancels by at most `_MAX_AMPLIFICATION` (checked for every larger q, down to p = 1e-30) and the
+  series needs at most `_MAX_SERIES_TERMS` terms.
+  """
+  n = max(k for k, _ in coefficients)
+  c = [0.0] * (n + 1)
+  for k, value in coefficients:
+    c[k] += float(value)
+  total = math.fsum(c)
+  tail, head = _cancellation_tables(c, total)
+  if total == 0.0:
+    return _IntegerPlan(0.0, tuple(tail), tuple(head), None)
+  tolerance, max_terms = _SERIES_TOLERANCE[itemsize], _MAX_SERIES_TERMS[itemsize]
+
+  def exact(p):  # the head form at 60 digits: exact algebra, its cancellation absorbed
+    import mpmath  # a SymPy dependency; only when a plan is made (cached)
+
+    with mpmath.workdps(60):
+      p = mpmath.mpf(p)
+      return abs(float(-total * mpmath.log(p) - mpmath.polyval([*head[::-1], 0], 1 - p)))
+
+  def head_amplification(p):
+    q = 1.0 - p
+    magnitude = abs(total * math.log(p)) + sum(abs(h) * q ** (j + 1) for j, h in enumerate(head))
+    return magnitude / exact(p)
+
+  def tail_amplification(p):
+    q = 1.0 - p
+    j = np.arange(n + 1, 4000)
+    magnitude = sum(abs(b) * q ** (i + 1) for i, b in enumerate(tail)) + abs(total) * np.sum(q ** j / j)
+    return magnitude / exact(p)
+
+  far = np.logspace(-1.3, -30, 40)  # p from 0.05 down to 1e-30
+  for q_switch in _SWITCH_GRID:
+    terms = next((k for k in range(1, max_terms + 1)
+                  if q_switch ** k * (n + 1) / ((n + 1 + k) * (1 - q_switch)) <= tolerance), None)
+    if terms is None:
+      return None
+    beyond = [1.0 - q for q in _SWITCH_GRID if q >= q_switch] + list(far)
+    below = [1.0 - q for q in _SWITCH_GRID if q <= q_switch] + [0.75, 0.9, 0.999]
+    if (max(head_amplification(p) for p in beyond) <= _MAX_AMPLIFICATION
+        and max(tail_amplification(p) for p in below) <= _MAX_AMPLIFICATION):
+      series = tuple(tail) + tuple(total / j for j in range(n + 1, n + 1 + terms))
+      return _IntegerPlan(total, series, tuple(head), math.log(q_switch))
+  return None
+
+
+def _horner_in_q(coefficients, q):
+  """Σ_{j≥1} a_j q^j from a_1..a_N, Horner from the highest power (no exp, no underflow of
+  intermediate powers before the result itself underflows)."""
+  acc = jnp.zeros_like(q)
+  for a in reversed(coefficients):
+    acc = (acc + a) * q
+  return acc
+
+
+def maki_combination(log_p, log_q, coefficients: Mapping[int, float]) -> jax.Array | None:
+  """Σ_k c_k L_k(p) for non-negative integer k without cancellation, or None if it cannot.
+
+  With S = Σ_k c_k, C_j = Σ_{k<j} c_k and T_j = Σ_{k≥j} c_k (k ≤ n),
+
+  .. math::
+    \\sum_k c_k L_k(p) = \\sum_{j\\ge1} \\frac{C_j}{j} q^j
+      = -S \\log p - \\sum_{j=1}^{n} \\frac{T_j}{j} q^j .
+
+  The first (tail) form is a series with positive terms beyond j = n, accurate for small q;
+  the second (head) form is exact but cancels as q → 0. For S = 0 both are the same finite
+  polynomial in q and it is used everywhere. Otherwise the tail serves q ≤ q_s and the head
+  q > q_s, with q_s chosen at trace time (`_integer_plan`) so that neither form cancels by
+  more than a factor 32; when no q_s with a series of ≤ 96 terms (float32) exists (large n,
+  e.g. Maki γ ≥ 7), the result is None and callers use `maki_tail`'s real-γ regimes.
+  Only multiplications and additions besides q = exp(log q): one Horner polynomial per form.
+
+  Args:
+    log_p: log p.
+    log_q: log(1 - p).
+    coefficients: {k: c_k}, k ≥ 0 Python ints, c_k Python numbers.
+
+  Returns:
+    Σ_k c_k L_k(p) in the (float32 or wider) dtype of the inputs, or None.
+  """
+  dtype = jnp.promote_types(jnp.result_type(log_p), jnp.float32)
+  log_p = jnp.asarray(log_p, dtype)
+  log_q = jnp.asarray(log_q, dtype)
+  key = tuple(sorted((int(k), float(c)) for k, c in coefficients.items() if c != 0))
+  if not key:
+    return jnp.zeros_like(log_p)
+  plan = _integer_plan(key, jnp.dtype(dtype).itemsize)
+  if plan is None:
+    return None
+  q = jnp.exp(log_q)
+  tail = _horner_in_q(plan.tail, q)
+  if plan.log_q_switch is None:
+    return tail
+  head = -plan.total * log_p - _horner_in_q(plan.head, q)
+  return jnp.where(log_q <= plan.log_q_switch, tail, head)
+
+
 def maki_tail(log_p, log_q, gamma):
   """L_γ(p) = ∫_p^1 (1-t)^γ / t dt for real γ ≥ 0, accurate in float32 over all of (0, 1).
 
@@ -112,6 +254,10 @@ def maki_tail(log_p, log_q, gamma):
   # inf/nan is produced in an unused branch (it would leak into gradients through `where`).
   if is_concrete_number(gamma) and gamma == 0:
     return (-log_p).astype(dtype)
+  if is_concrete_number(gamma) and float(gamma).is_integer():
+    fast = maki_combination(log_p, log_q, {int(gamma): 1.0})
+    if fast is not None:  # γ ≤ 6 in float32: two polynomial regimes, no transcendental calls
+      return fast.astype(dtype)
   series = _tail_series(jnp.where(near_one, log_q, -1.0), a)
   small_p = jnp.exp(log_p) * a <= 1.0
   safe_log_p = jnp.where(near_one, math.log(0.25), log_p)

@@ -1,0 +1,99 @@
+"""Maki tails and integer combinations of them against 50-digit mpmath, over logits in ±40."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+
+from gradeng.core._special import _integer_plan, maki_combination, maki_tail
+
+TOLERANCE = 1e-5
+LOGITS = np.concatenate([np.linspace(-40, 40, 161), [-1e-3, 1e-4, 0.7, 1.3, 9.5, 14.5]]).astype(np.float32)
+
+
+def _reference_tail(z: float, k: int):
+  """L_k(p) = Σ_{j>k} q^j / j at p = σ(z), 50 digits: the series itself where it converges
+  fast (q ≤ 1/2), else -log p - Σ_{j≤k} q^j/j, whose cancellation 50 digits absorb there."""
+  with mp.workdps(50):
+    z = mp.mpf(z)
+    p, q = 1 / (1 + mp.exp(-z)), 1 / (1 + mp.exp(z))
+    if q <= 0.5:
+      return mp.nsum(lambda j: q**j / j, [k + 1, mp.inf])
+    return -mp.log(p) - mp.fsum(q**j / j for j in range(1, k + 1))
+
+
+def _relative_errors(got, want):
+  errors = []
+  for g, w in zip(got, want):
+    if abs(w) > 1e1 * np.finfo(np.float32).tiny:  # a normal float32 reference
+      errors.append(float(abs((mp.mpf(float(g)) - w) / w)))
+  return errors
+
+
+def _log_pq(dtype=jnp.float32):
+  z = jnp.asarray(LOGITS, dtype)
+  return jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)
+
+
+def test_reference_agrees_with_hypergeometric_form():
+  for z in (-3.0, 0.0, 2.0, 25.0):
+    with mp.workdps(50):
+      q = 1 / (1 + mp.exp(mp.mpf(z)))
+      want = q**4 / 4 * mp.hyp2f1(1, 4, 5, q)
+    assert abs(_reference_tail(z, 3) / want - 1) < 1e-40
+
+
+@pytest.mark.parametrize("gamma", [2, 3, 5, 10, 20])
+def test_integer_gamma_matches_mpmath(gamma):
+  log_p, log_q = _log_pq()
+  compiled = jax.jit(maki_tail, static_argnums=2)
+  got = np.asarray(compiled(log_p, log_q, gamma))
+  errors = _relative_errors(got, [_reference_tail(float(z), gamma) for z in LOGITS])
+  assert len(errors) > 60
+  assert max(errors) <= TOLERANCE
+  # γ = 2.0 given as a float takes the same path.
+  np.testing.assert_array_equal(np.asarray(compiled(log_p, log_q, float(gamma))), got)
+
+
+@pytest.mark.parametrize("gamma", [1, 2, 3, 4, 5, 6])
+def test_small_integer_gamma_takes_the_polynomial_regimes(gamma):
+  plan = _integer_plan(((gamma, 1.0),), 4)
+  assert plan is not None and len(plan.tail) <= 96
+  # The switch point leaves the head form at most 32-fold cancellation (chosen at trace time).
+  q_switch = math.exp(plan.log_q_switch)
+  assert 0.5 <= q_switch <= 0.8
+  # No transcendental function besides q = exp(log q) in the compiled value.
+  jaxpr = str(jax.make_jaxpr(lambda a, b: maki_tail(a, b, gamma))(*_log_pq()))
+  assert jaxpr.count("exp") == 1 and "log" not in jaxpr.replace("log_", "")
+
+
+def test_large_integer_gamma_falls_back_to_real_regimes():
+  assert _integer_plan(((20, 1.0),), 4) is None
+  assert maki_combination(*_log_pq(), {20: 1.0}) is None
+
+
+@pytest.mark.parametrize("coefficients", [
+    {2: 2.0, 3: -1.0},  # g = -(1-p)^2 (1+p)/p, the README's formula
+    {0: 1.0, 1: 1.0},  # g = -(2-p)/p
+    {5: 1.0, 6: -1.0},  # g = -(1-p)^5: S = 0, an exact polynomial in q
+    {0: 0.5, 2: 3.0, 4: 1.0},
+])
+def test_combinations_match_mpmath(coefficients):
+  log_p, log_q = _log_pq()
+  got = np.asarray(maki_combination(log_p, log_q, coefficients))
+  want = [mp.fsum(c * _reference_tail(float(z), k) for k, c in coefficients.items()) for z in LOGITS]
+  errors = _relative_errors(got, want)
+  assert len(errors) > 100
+  assert max(errors) <= TOLERANCE
+
+
+def test_float64_integer_gamma_is_accurate_to_1e_13():
+  with jax.enable_x64(True):
+    log_p, log_q = _log_pq(jnp.float64)
+    got = np.asarray(maki_tail(log_p, log_q, 3))
+  want = [_reference_tail(float(z), 3) for z in LOGITS]
+  errors = [float(abs((mp.mpf(float(g)) - w) / w)) for g, w in zip(got, want) if abs(w) > 1e-300]
+  assert max(errors) <= 1e-13
