@@ -1,0 +1,197 @@
+"""Margin softmax heads (NormFace, A-softmax, CosFace, ArcFace) against mpmath and by hand."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+
+import gradeng as ge
+from gradeng.core import _margins
+
+mp.mp.dps = 40
+
+
+def _mp_arcface(c, m):
+  c, m = mp.mpf(c), mp.mpf(m)
+  if c > mp.cos(mp.pi - m):
+    return mp.cos(mp.acos(c) + m)
+  return c - m * mp.sin(m)
+
+
+def _mp_psi(c, m):
+  theta = mp.acos(mp.mpf(c))
+  k = int(mp.floor(m * theta / mp.pi))
+  k = min(k, m - 1)
+  return (-1) ** k * mp.cos(m * theta) - 2 * k
+
+
+COSINES = np.concatenate([np.linspace(-0.999, 0.999, 41), [-0.5, 0.0, 0.3, 0.97]])
+
+
+@pytest.mark.parametrize("margin", [0.1, 0.35, 0.5, 1.0])
+def test_arcface_target_value_and_slope_match_mpmath(margin):
+  with jax.enable_x64(True):
+    c = jnp.asarray(COSINES, jnp.float64)
+    value = np.asarray(_margins.arcface_target(c, margin))
+    slope = np.asarray(jax.vmap(jax.grad(lambda t: _margins.arcface_target(t, margin)))(c))
+  ref = np.array([float(_mp_arcface(v, margin)) for v in COSINES])
+  ref_slope = np.array([float(mp.diff(lambda t: _mp_arcface(t, margin), mp.mpf(v)))
+                        for v in COSINES])
+  np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-14)
+  np.testing.assert_allclose(slope, ref_slope, rtol=1e-9)
+
+
+def test_arcface_fallback_below_pi_minus_m_is_linear_and_monotone():
+  m = 0.5
+  c = jnp.linspace(-1.0, 1.0, 2001)
+  f = np.asarray(_margins.arcface_target(c, m))
+  assert np.all(np.diff(f) > 0)  # the target logit never rises as θ grows
+  # at c = -1 (θ = π) the fallback value c − m·sin m, by hand: −1 − 0.5·sin 0.5
+  assert f[0] == pytest.approx(-1 - 0.5 * math.sin(0.5), rel=1e-6)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_sphereface_psi_matches_mpmath_and_decreases(m):
+  with jax.enable_x64(True):
+    psi = np.asarray(_margins.sphereface_psi(jnp.asarray(COSINES, jnp.float64), m))
+  ref = np.array([float(_mp_psi(v, m)) for v in COSINES])
+  np.testing.assert_allclose(psi, ref, rtol=1e-10, atol=1e-12)
+  c = jnp.linspace(-1.0, 1.0, 4001)
+  dense = np.asarray(_margins.sphereface_psi(c, m))
+  assert np.all(np.diff(dense) >= -1e-5)  # ψ decreasing in θ = increasing in cos θ
+  assert dense[0] == pytest.approx(1 - 2 * m, abs=1e-5) and dense[-1] == pytest.approx(1.0)
+
+
+def test_sphereface_lambda_annealing_by_hand():
+  got = np.asarray(ge.sphereface_lambda(jnp.array([0, 1000, 10**6])))
+  np.testing.assert_allclose(got, [1000.0, 1000.0 / 121.0, 5.0], rtol=1e-6)
+
+
+def _mp_logits(x, w, y, head, scale, margin, lam=0.0):
+  """mpmath logits of one embedding x against class rows w."""
+  x = [mp.mpf(v) for v in x]
+  nx = mp.sqrt(mp.fsum(v * v for v in x))
+  out = []
+  for j, row in enumerate(w):
+    row = [mp.mpf(v) for v in row]
+    nw = mp.sqrt(mp.fsum(v * v for v in row))
+    c = mp.fsum(a * b for a, b in zip(x, row)) / (nx * nw)
+    if j == y and head == "arcface":
+      c = _mp_arcface(c, margin)
+    elif j == y and head == "cosface":
+      c = c - margin
+    elif j == y and head == "sphereface":
+      c = (lam * c + _mp_psi(c, margin)) / (1 + lam)
+    out.append((nx if scale is None else scale) * c)
+  return out
+
+
+HEADS = {
+    "normface": lambda x, w, y: ge.normface_logits(x, w, scale=16.0),
+    "cosface": lambda x, w, y: ge.cosface_logits(x, w, y, scale=16.0, margin=0.35),
+    "arcface": lambda x, w, y: ge.arcface_logits(x, w, y, scale=16.0, margin=0.5),
+    "sphereface": lambda x, w, y: ge.sphereface_logits(x, w, y, margin=4, lambda_=2.0),
+}
+MP_ARGS = {"normface": (16.0, 0.0), "cosface": (16.0, 0.35), "arcface": (16.0, 0.5),
+           "sphereface": (None, 4)}
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_heads_value_and_embedding_gradient_match_mpmath(head):
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(4, 3))
+  w = rng.normal(size=(5, 3))
+  y = np.array([0, 2, 4, 1])
+  scale, margin = MP_ARGS[head]
+  mp_name = "normface" if head == "normface" else head
+  with jax.enable_x64(True):
+    f = HEADS[head]
+    logits = np.asarray(jax.jit(f)(jnp.asarray(x), jnp.asarray(w), jnp.asarray(y)))
+    # gradient of the sum of all logits w.r.t. the embeddings
+    grad = np.asarray(jax.jit(jax.grad(lambda e: jnp.sum(f(e, jnp.asarray(w), jnp.asarray(y)))))(jnp.asarray(x)))
+  for i in range(4):
+    ref = _mp_logits(x[i], w, y[i] if head != "normface" else -1, mp_name, scale, margin, lam=2.0)
+    np.testing.assert_allclose(logits[i], [float(v) for v in ref], rtol=1e-10, atol=1e-12)
+    for d in range(3):
+      def total(t, i=i, d=d):
+        e = list(x[i])
+        e[d] = t
+        return mp.fsum(_mp_logits(e, w, y[i] if head != "normface" else -1, mp_name, scale,
+                                  margin, lam=2.0))
+      assert grad[i, d] == pytest.approx(float(mp.diff(total, mp.mpf(x[i, d]))), rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_heads_finite_at_parallel_antiparallel_and_zero_embeddings(head, dtype):
+  w = jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+  x = jnp.array([[3.0, 0.0], [-2.0, 0.0], [0.0, 0.0], [1.0, 1e-4], [40.0, -40.0]], dtype)
+  y = jnp.array([0, 0, 1, 0, 2])
+  f = HEADS[head]
+  logits, grad = jax.jit(lambda e: (f(e, w, y), jax.grad(
+      lambda u: jnp.sum(f(u, w, y).astype(jnp.float32) ** 2))(e)))(x)
+  assert logits.dtype == dtype
+  assert np.all(np.isfinite(np.asarray(logits, np.float32)))
+  assert np.all(np.isfinite(np.asarray(grad, np.float32)))
+  # a zero embedding has cosine 0 with every class (the documented value)
+  if head in ("normface", "cosface"):
+    np.testing.assert_allclose(np.asarray(logits[2], np.float32),
+                               [0.0, -16 * 0.35 if head == "cosface" else 0.0, 0.0],
+                               atol=1e-6, rtol=1e-2 if dtype == jnp.bfloat16 else 1e-6)
+
+
+def test_arcface_embedding_gradient_bounded_near_theta_zero():
+  # d cos(θ+m)/dc = cos m + sin m·cot θ diverges as θ → 0, the gradient w.r.t. x must not:
+  # its true norm is s·|sin(θ+m)|/‖x‖ ≤ s for ‖x‖ = 1.
+  w = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  grad = jax.jit(jax.grad(lambda e: ge.arcface_logits(e, w, jnp.array([0]), scale=16.0, margin=0.5)[0, 0]))
+  for angle in [0.0, 1e-8, 1e-5, 1e-3, 1e-2]:
+    x = jnp.array([[math.cos(angle), math.sin(angle)]], jnp.float32)
+    g = grad(x)
+    norm = float(jnp.linalg.norm(g))
+    assert np.isfinite(norm) and norm <= 16.0 * math.sin(angle + 0.5) * (1 + 1e-3) + 1e-3
+
+
+def test_margin_head_feeds_catalog_losses():
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(8, 4)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(3, 4)), jnp.float32)
+  y = jnp.asarray(rng.integers(0, 3, 8))
+
+  def arc_focal(e):
+    return ge.focal_loss(ge.arcface_logits(e, w, y, scale=16.0, margin=0.5), y, gamma=2.0,
+                         head="softmax").mean()
+
+  def cos_maki(e):
+    return ge.maki_loss(ge.cosface_logits(e, w, y, scale=16.0, margin=0.35), y, gamma=1,
+                        head="softmax").mean()
+
+  for f in (arc_focal, cos_maki):
+    value, grad = jax.jit(jax.value_and_grad(f))(x)
+    assert np.isfinite(float(value)) and float(value) > 0
+    assert np.all(np.isfinite(np.asarray(grad))) and float(jnp.abs(grad).sum()) > 0
+  # the margin makes the loss larger than NormFace's at the same scale (target logit lowered)
+  plain = ge.focal_loss(ge.normface_logits(x, w, scale=16.0), y, gamma=2.0, head="softmax").mean()
+  assert float(arc_focal(x)) > float(plain)
+
+
+def test_bad_labels_and_hyper_parameters():
+  x, w = jnp.ones((2, 3)), jnp.ones((4, 3))
+  with pytest.raises(ValueError, match=r"`labels` must be in \[0, 3\]; got 4"):
+    ge.arcface_logits(x, w, jnp.array([0, 4]))
+  with pytest.raises(ValueError, match=r"`labels` must be in \[0, 3\]; got -1"):
+    ge.cosface_logits(x, w, jnp.array([-1, 0]))
+  with pytest.raises(ValueError, match="`margin` must be a finite number ≥ 0.0 and ≤ 1.57"):
+    ge.arcface_logits(x, w, jnp.array([0, 1]), margin=2.0)
+  with pytest.raises(ValueError, match="`margin` must be an integer ≥ 1"):
+    ge.sphereface_logits(x, w, jnp.array([0, 1]), margin=1.5)
+  with pytest.raises(ValueError, match="same D"):
+    ge.normface_logits(x, jnp.ones((4, 2)))
+  jitted = jax.jit(lambda lab: ge.arcface_logits(x, w, lab))
+  out = np.asarray(jitted(jnp.array([0, 7])))
+  assert np.all(np.isfinite(out[0])) and np.all(np.isnan(out[1]))

@@ -1,0 +1,317 @@
+"""Pair/triplet losses and center loss: hand-derived values, peer implementations, the injected
+pair weights against autodiff, the three triplet conditions, the center update rule, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import gradeng as ge
+from gradeng.core import _pairs
+
+RNG = np.random.default_rng(7)
+X = RNG.normal(size=(12, 5))
+Y = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3])
+PARAMS = {"contrastive": (1.0,), "binomial_deviance": (2.0, 0.5, 1.0),
+          "multi_similarity": (2.0, 50.0, 0.5, 0.1), "circle": (80.0, 0.4)}
+
+
+# ----------------------------------------------------------------------------- references
+
+
+def _cos(x):
+  n = x / np.linalg.norm(x, axis=1, keepdims=True)
+  return n @ n.T
+
+
+def _reference(name, x, y, **kw):
+  """Loop implementations written from the papers' equations (float64 NumPy)."""
+  s, out = _cos(x), []
+  n = x / np.linalg.norm(x, axis=1, keepdims=True)
+  for i in range(len(y)):
+    pos = [j for j in range(len(y)) if y[j] == y[i] and j != i]
+    neg = [j for j in range(len(y)) if y[j] != y[i]]
+    if name == "contrastive":
+      m = kw.get("margin", 1.0)
+      d = lambda j: np.linalg.norm(n[i] - n[j])
+      out.append(np.mean([d(j) ** 2 / 2 for j in pos]) + np.mean([max(m - d(j), 0) ** 2 / 2 for j in neg]))
+    elif name == "binomial_deviance":
+      a, lam, c = 2.0, 0.5, 1.0
+      out.append(np.mean([math.log1p(math.exp(-a * (s[i, j] - lam))) for j in pos])
+                 + np.mean([math.log1p(math.exp(a * c * (s[i, j] - lam))) for j in neg]))
+    elif name == "multi_similarity":
+      a, b, lam, eps = 2.0, 50.0, 0.5, 0.1
+      kp = [j for j in pos if s[i, j] - eps < max(s[i, k] for k in neg)]
+      kn = [j for j in neg if s[i, j] + eps > min(s[i, k] for k in pos)]
+      out.append(math.log1p(sum(math.exp(-a * (s[i, j] - lam)) for j in kp)) / a
+                 + math.log1p(sum(math.exp(b * (s[i, j] - lam)) for j in kn)) / b)
+    elif name == "circle":
+      g, m = 80.0, 0.4
+      sp = sum(math.exp(-g * max(1 + m - s[i, j], 0) * (s[i, j] - 1 + m)) for j in pos)
+      sn = sum(math.exp(g * max(s[i, j] + m, 0) * (s[i, j] - m)) for j in neg)
+      out.append(math.log1p(sn * sp))
+  return np.array(out)
+
+
+LOSSES = {
+    "contrastive": ge.contrastive_loss, "binomial_deviance": ge.binomial_deviance_loss,
+    "multi_similarity": ge.multi_similarity_loss, "circle": ge.circle_loss,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_pair_losses_match_loop_reference(name):
+  with jax.enable_x64(True):
+    got = np.asarray(jax.jit(LOSSES[name])(jnp.asarray(X), jnp.asarray(Y)))
+  np.testing.assert_allclose(got, _reference(name, X, Y), rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(_pairs.PAIR_RULES))
+def test_injected_pair_weights_equal_autodiff_of_the_rule(name):
+  _, rule = _pairs.PAIR_RULES[name]
+  with jax.enable_x64(True):
+    s = ge.cosine_similarity_matrix(jnp.asarray(X))
+    pos, neg = ge.pair_masks(jnp.asarray(Y))
+    params = tuple(jnp.float64(p) for p in PARAMS[name])
+    auto = jax.jit(jax.jacrev(lambda t: rule(t, pos, neg, *params)[0]))(s)
+    injected = jax.jit(jax.jacrev(lambda t: ge.pair_loss(rule, t, pos, neg, *PARAMS[name])))(s)
+    forward = jax.jit(jax.jacfwd(lambda t: ge.pair_loss(rule, t, pos, neg, *PARAMS[name])))(s)
+  np.testing.assert_allclose(injected, auto, rtol=1e-10, atol=1e-12)
+  np.testing.assert_allclose(forward, auto, rtol=1e-10, atol=1e-12)
+  assert np.abs(np.asarray(injected)).sum() > 0
+
+
+def test_contrastive_pair_weights_by_hand():
+  # two unit embeddings at 90°: d = √2; positive pair weight d, negative −[m − d]₊.
+  x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  pos_d = jax.grad(lambda d: ge.pair_loss(_pairs._contrastive_rule, d, jnp.array([[False, True], [True, False]]),
+                                          jnp.zeros((2, 2), bool), 1.0).sum())
+  d = ge.pairwise_distances(x)
+  np.testing.assert_allclose(pos_d(d), [[0, math.sqrt(2)], [math.sqrt(2), 0]], rtol=1e-6)
+  # a negative pair at d = 0.5 inside margin 2: value (2 − 0.5)²/2 = 1.125, weight −1.5
+  value, weight = _pairs._contrastive_rule(jnp.array([[0.0, 0.5], [0.5, 0.0]]), jnp.zeros((2, 2), bool),
+                                           ~jnp.eye(2, dtype=bool), 2.0)
+  np.testing.assert_allclose(value, [1.125, 1.125])
+  np.testing.assert_allclose(weight, [[0, -1.5], [-1.5, 0]])
+
+
+# ----------------------------------------------------------------------------- triplets
+
+
+def test_triplet_three_conditions_by_hand():
+  d_ap = jnp.array([0.1, 0.5, 0.9])
+  d_an = jnp.array([0.5, 0.6, 0.2])  # m = 0.2: satisfied, inside the margin, outlier
+  np.testing.assert_array_equal(ge.triplet_conditions(d_ap, d_an, 0.2), [1, 2, 3])
+  # 1-D embeddings: a = 0, p = ±d_ap, n = d_an on the other side
+  a = jnp.zeros((3, 1))
+  p, n = d_ap[:, None], -d_an[:, None]
+  for drop, expected in [(False, [0.0, 0.1, 0.9]), (True, [0.0, 0.1, 0.0])]:
+    f = lambda a, p, n: ge.triplet_margin_loss(a, p, n, margin=0.2, drop_outliers=drop)
+    np.testing.assert_allclose(f(a, p, n), expected, atol=1e-6)
+    ga, gp, gn = jax.grad(lambda *t: f(*t).sum(), argnums=(0, 1, 2))(a, p, n)
+    live = np.array([0.0, 1.0, 0.0 if drop else 1.0])
+    # ∂/∂p of d(a,p) = sign(p − a) = +1, ∂/∂n of −d(a,n) = −sign(n − a) = +1
+    np.testing.assert_allclose(gp[:, 0], live)
+    np.testing.assert_allclose(gn[:, 0], live)
+    np.testing.assert_allclose(ga[:, 0], -2 * live)
+
+
+def test_triplet_margin_loss_matches_optax():
+  a, p, n = (jnp.asarray(RNG.normal(size=(64, 6)), jnp.float32) for _ in range(3))
+  for margin in (0.0, 0.5, 2.0):
+    def both(f):
+      return jax.jit(lambda *t: (f(*t), jax.grad(lambda *u: f(*u).sum(), (0, 1, 2))(*t)))
+
+    ours, g_ours = both(lambda *t: ge.triplet_margin_loss(*t, margin=margin))(a, p, n)
+    peer, g_peer = both(lambda *t: optax.losses.triplet_margin_loss(*t, margin=margin, eps=0.0))(a, p, n)
+    np.testing.assert_allclose(ours, peer, rtol=1e-5, atol=1e-6)
+    for mine, theirs in zip(g_ours, g_peer):
+      np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
+
+
+def _mined_reference(x, y, margin, mining, drop):
+  d = np.sum((x[:, None] - x[None]) ** 2, -1)  # squared distances, no normalisation
+  out = []
+  for a in range(len(y)):
+    pos = [j for j in range(len(y)) if y[j] == y[a] and j != a]
+    neg = [j for j in range(len(y)) if y[j] != y[a]]
+    def hinge(p, n):
+      if d[a, p] > d[a, n] and drop:
+        return None
+      v = d[a, p] - d[a, n] + margin
+      return v if v > 0 else None
+    if mining == "all":
+      vals = [v for p, n in itertools.product(pos, neg) if (v := hinge(p, n)) is not None]
+      out.append(np.mean(vals) if vals else 0.0)
+    elif mining == "hard":
+      p = max(pos, key=lambda j: d[a, j])
+      n = min(neg, key=lambda j: d[a, j])
+      out.append(hinge(p, n) or 0.0)
+    else:
+      vals = []
+      for p in pos:
+        farther = [j for j in neg if d[a, j] > d[a, p]]
+        n = min(farther, key=lambda j: d[a, j]) if farther else max(neg, key=lambda j: d[a, j])
+        vals.append(hinge(p, n) or 0.0)
+      out.append(np.mean(vals))
+  return np.array(out)
+
+
+@pytest.mark.parametrize("mining", _pairs.TRIPLET_MINING)
+@pytest.mark.parametrize("drop", [False, True])
+def test_mined_triplet_loss_matches_loop_reference(mining, drop):
+  with jax.enable_x64(True):
+    got = np.asarray(ge.triplet_loss(jnp.asarray(X), jnp.asarray(Y), margin=2.0, mining=mining,
+                                     drop_outliers=drop, normalize=False))
+  np.testing.assert_allclose(got, _mined_reference(X, Y, 2.0, mining, drop), rtol=1e-10)
+
+
+@pytest.mark.parametrize("mining", _pairs.TRIPLET_MINING)
+def test_mined_triplet_injected_gradient_equals_autodiff(mining):
+  rule = _pairs._TRIPLET_RULES[mining]
+  with jax.enable_x64(True):
+    d = ge.pairwise_distances(jnp.asarray(X), squared=True)
+    pos, neg = ge.pair_masks(jnp.asarray(Y))
+    for drop in (0.0, 1.0):
+      auto = jax.jit(jax.jacrev(lambda t: rule(t, pos, neg, jnp.float64(2.0), jnp.float64(drop))[0]))(d)
+      injected = jax.jit(jax.jacrev(lambda t: ge.pair_loss(rule, t, pos, neg, 2.0, drop)))(d)
+      np.testing.assert_allclose(injected, auto, atol=1e-12)
+
+
+def test_drop_outliers_changes_only_condition_three():
+  # batch-hard on these points picks an outlier for anchor 0 (its negative is nearer than its positive)
+  x = jnp.array([[0.0], [3.0], [1.0], [10.0]])
+  y = jnp.array([0, 0, 1, 1])
+  keep = ge.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False)
+  drop = ge.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False,
+                         drop_outliers=True)
+  # anchor 0: d(a,p) = 3, d(a,n) = 1 → condition 3: 3 − 1 + 0.5 = 2.5 kept, 0 dropped
+  assert float(keep[0]) == pytest.approx(2.5) and float(drop[0]) == 0.0
+  # anchor 1: p = 0 (d 3), n = 2 (d 2) → 1.5; anchor 2: p = 3 (d 9), n = 0 (d 1) → 8.5;
+  # anchor 3: p = 2 (d 9), n = 1 (d 7) → 2.5; all four are condition 3
+  np.testing.assert_allclose(keep, [2.5, 1.5, 8.5, 2.5])
+  np.testing.assert_allclose(drop, [0.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.slow
+def test_no_valid_triplet_or_pair_gives_documented_zero_not_nan():
+  x = jnp.asarray(RNG.normal(size=(4, 3)), jnp.float32)
+  fs = [lambda x, y, m=m: ge.triplet_loss(x, y, mining=m) for m in _pairs.TRIPLET_MINING]
+  fs += [ge.multi_similarity_loss, ge.circle_loss, ge.contrastive_loss, ge.binomial_deviance_loss]
+  for y in (jnp.array([0, 1, 2, 3]), jnp.array([5, 5, 5, 5])):  # no positives / no negatives
+    both = jax.jit(lambda e, lab: [jax.value_and_grad(lambda u: f(u, lab).sum())(e) for f in fs])
+    for k, (value, grad) in enumerate(both(x, y)):
+      assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad)))
+      if k < 5:  # the mined losses are exactly 0; contrastive/binomial keep their other pair type
+        assert float(value) == 0.0 and float(jnp.abs(grad).sum()) == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_zero_and_duplicate_embeddings_are_finite(dtype):
+  x = jnp.array([[0.0, 0.0], [0.0, 0.0], [1.0, 2.0], [1.0, 2.0], [-40.0, 40.0]], dtype)
+  y = jnp.array([0, 0, 1, 1, 0])
+  fs = list(LOSSES.values()) + [lambda x, y, m=m: ge.triplet_loss(x, y, mining=m, squared=False)
+                                for m in _pairs.TRIPLET_MINING]
+  both = jax.jit(lambda e: [jax.value_and_grad(lambda u: f(u, y).astype(jnp.float32).sum())(e)
+                            for f in fs])
+  for value, grad in both(x):
+    assert value.dtype == jnp.float32 and grad.dtype == dtype
+    assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad, np.float32)))
+
+
+def test_pair_loss_bad_input():
+  with pytest.raises(TypeError, match="`labels` must be integer"):
+    ge.circle_loss(jnp.ones((3, 2)), jnp.array([0.0, 1.0, 1.0]))
+  with pytest.raises(ValueError, match=r"`labels` must have shape \(3,\)"):
+    ge.triplet_loss(jnp.ones((3, 2)), jnp.array([0, 1]))
+  with pytest.raises(ValueError, match="`mining` must be one of"):
+    ge.triplet_loss(jnp.ones((3, 2)), jnp.array([0, 1, 1]), mining="easy")
+  with pytest.raises(ValueError, match="`margin` must be a finite number > 0"):
+    ge.contrastive_loss(jnp.ones((3, 2)), jnp.array([0, 1, 1]), margin=0.0)
+
+
+def test_pytorch_metric_learning_cross_check():
+  pml = pytest.importorskip("pytorch_metric_learning")
+  import torch
+
+  x = RNG.normal(size=(16, 4)).astype(np.float32)
+  y = np.repeat(np.arange(4), 4)
+  ms = pml.losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)
+  ms_miner = pml.miners.MultiSimilarityMiner(epsilon=0.1)
+  t = torch.tensor(x, requires_grad=True)
+  peer = ms(t, torch.tensor(y), ms_miner(t, torch.tensor(y)))
+  ours = ge.multi_similarity_loss(jnp.asarray(x), jnp.asarray(y)).mean()
+  assert float(ours) == pytest.approx(float(peer), rel=1e-4)
+
+
+# ----------------------------------------------------------------------------- center loss
+
+
+def test_center_update_follows_wen_et_al_equation():
+  centers = RNG.normal(size=(4, 3))
+  x = RNG.normal(size=(7, 3))
+  y = np.array([0, 0, 2, 2, 2, 1, 0])
+  alpha = 0.3
+  expected = centers.copy()
+  for j in range(4):  # Δc_j = Σ_i δ(y_i=j)(c_j − x_i) / (1 + Σ_i δ(y_i=j))
+    members = x[y == j]
+    delta = np.sum(centers[j] - members, 0) / (1 + len(members))
+    expected[j] = centers[j] - alpha * delta
+  with jax.enable_x64(True):
+    got = ge.center_update(jnp.asarray(centers), jnp.asarray(x), jnp.asarray(y), alpha=alpha)
+  np.testing.assert_allclose(got, expected, rtol=1e-12)
+  np.testing.assert_array_equal(np.asarray(got)[3], centers[3])  # absent class unchanged
+
+
+def test_center_loss_injected_gradient_and_state_contract():
+  cl = ge.center_loss(num_classes=3, dim=2, lam=0.5, alpha=0.5)
+  state = cl.init()
+  np.testing.assert_array_equal(state.centers, np.zeros((3, 2)))
+  state = state._replace(centers=jnp.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
+  x = jnp.array([[2.0, 1.0], [0.0, 3.0]])
+  y = jnp.array([0, 1])
+  # value λ/2‖x − c‖² = 0.25·2 = 0.5 and 0.25·4 = 1.0; gradient λ(x − c) = [0.5, 0.5], [0, 1]
+  values, after = cl.loss(x, y, state)
+  np.testing.assert_allclose(values, [0.5, 1.0])
+  g_x, g_state = jax.grad(lambda e, s: cl.loss(e, y, s)[0].sum(), argnums=(0, 1))(x, state)
+  np.testing.assert_allclose(g_x, [[0.5, 0.5], [0.0, 1.0]])
+  np.testing.assert_array_equal(g_state.centers, np.zeros((3, 2)))  # centers move only by the rule
+  new = cl.update(state, x, y)
+  # c_0 ← c_0 − 0.5·(c_0 − x_0)/2 = [1, 0] + 0.25·[1, 1]
+  np.testing.assert_allclose(new.centers[0], [1.25, 0.25])
+  np.testing.assert_allclose(after.centers, new.centers)
+  step = jax.jit(lambda s, e, lab: cl.loss(e, lab, s)[1])
+  np.testing.assert_allclose(step(state, x, y).centers, new.centers)
+
+
+def test_update_rule_is_not_the_gradient_of_the_trained_variant():
+  centers = jnp.zeros((2, 2))
+  x = jnp.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+  y = jnp.array([0, 0, 0, 1])
+  grad = jax.grad(lambda c: ge.trained_center_loss(x, y, c, lam=1.0).sum())(centers)
+  # true gradient −λΣ(x_i − c_j): grows with the class count (3 vs 1)
+  np.testing.assert_allclose(grad, [[-3.0, 0.0], [0.0, -1.0]])
+  step = ge.center_update(centers, x, y, alpha=1.0) - centers
+  # α-rule: Σ(x_i − c_j)/(1 + n_j): 3/4 and 1/2, not proportional to the gradient
+  np.testing.assert_allclose(step, [[0.75, 0.0], [0.0, 0.5]])
+
+
+def test_center_loss_bad_input():
+  cl = ge.center_loss(num_classes=3, dim=2)
+  with pytest.raises(ValueError, match=r"`labels` must be in \[0, 2\]; got 3"):
+    cl.loss(jnp.ones((2, 2)), jnp.array([0, 3]), cl.init())[0]
+  with pytest.raises(ValueError, match="`alpha` must be a number ≥ 0.0 and ≤ 1.0"):
+    ge.center_loss(num_classes=3, dim=2, alpha=1.5)
+  with pytest.raises(ValueError, match="`num_classes` must be an integer ≥ 1"):
+    ge.center_loss(num_classes=0, dim=2)
+  out = jax.jit(lambda lab: cl.loss(jnp.ones((2, 2)), lab, cl.init())[0])(jnp.array([0, 9]))
+  assert np.isfinite(float(out[0])) and np.isnan(float(out[1]))
+  zero = cl.loss(jnp.zeros((2, 2)), jnp.array([0, 1]), cl.init())[0]
+  np.testing.assert_array_equal(zero, [0.0, 0.0])
