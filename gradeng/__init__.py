@@ -8,6 +8,12 @@ derivative of JAX losses, and ships a catalog (CE, focal, Maki, QCE, Poly-1, GCE
 from gradeng.paper._budget import GradientBudget as GradientBudget
 from gradeng.paper._budget import gradient_budget as gradient_budget
 from gradeng.paper._budget import hard_share as hard_share
+from gradeng.core._iou import box_iou as box_iou
+from gradeng.core._iou import ciou_loss as ciou_loss
+from gradeng.core._iou import decode_offsets as decode_offsets
+from gradeng.core._iou import diou_loss as diou_loss
+from gradeng.core._iou import giou_loss as giou_loss
+from gradeng.core._iou import iou_loss as iou_loss
 from gradeng.core._catalog import CATALOG as CATALOG
 from gradeng.core._catalog import CROSS_ENTROPY as CROSS_ENTROPY
 from gradeng.core._catalog import FOCAL as FOCAL

@@ -1,0 +1,262 @@
+"""IoU-family box losses: hand-derived values and gradients at degenerate inputs, an mpmath
+reference in general position, SSD offsets, dtypes, and bad boxes."""
+
+import math
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import test_util as jax_test_util
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import gradeng as ge
+from gradeng.core._iou import BOX_LOSSES, decode_offsets
+
+KINDS = tuple(BOX_LOSSES)
+
+
+@functools.cache
+def _jitted_grad(kind):
+  return jax.jit(jax.grad(BOX_LOSSES[kind]))
+
+
+def _grad(kind, box, target):
+  return np.asarray(_jitted_grad(kind)(jnp.asarray(box, jnp.float32), jnp.asarray(target, jnp.float32)))
+
+
+# --- mpmath reference (textbook formulas, 40 digits) -------------------------------------------
+
+mp.mp.dps = 40
+
+
+def _mp(values):
+  return [v if isinstance(v, mp.mpf) else mp.mpf(float(v)) for v in values]
+
+
+def _reference(kind, a, b):
+  a, b = _mp(a), _mp(b)
+  iw = max(min(a[2], b[2]) - max(a[0], b[0]), 0)
+  ih = max(min(a[3], b[3]) - max(a[1], b[1]), 0)
+  inter = iw * ih
+  union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+  iou = inter / union
+  if kind == "iou":
+    return 1 - iou
+  cw = max(a[2], b[2]) - min(a[0], b[0])
+  ch = max(a[3], b[3]) - min(a[1], b[1])
+  if kind == "giou":
+    return 1 - iou + (cw * ch - union) / (cw * ch)
+  rho2 = ((a[0] + a[2]) / 2 - (b[0] + b[2]) / 2) ** 2 + ((a[1] + a[3]) / 2 - (b[1] + b[3]) / 2) ** 2
+  diou = 1 - iou + rho2 / (cw**2 + ch**2)
+  if kind == "diou":
+    return diou
+  v = 4 / mp.pi**2 * (mp.atan((b[2] - b[0]) / (b[3] - b[1])) - mp.atan((a[2] - a[0]) / (a[3] - a[1]))) ** 2
+  return diou + v / (1 - iou + v) * v
+
+
+def _reference_grad(kind, a, b):
+  """Central differences at 40 digits (the boxes are in general position: no kinks nearby).
+  For CIoU, α is frozen at its value at ``a`` (the loss's documented gradient)."""
+  h = mp.mpf("1e-15")
+  if kind == "ciou":
+    frozen = _reference("ciou", a, b) - _reference("diou", a, b)  # α v at a
+    v_at_a = _ciou_v(a, b)
+    alpha = frozen / v_at_a if v_at_a else 0
+
+    def f(x):
+      return _reference("diou", x, b) + alpha * _ciou_v(x, b)
+  else:
+
+    def f(x):
+      return _reference(kind, x, b)
+
+  out = []
+  for i in range(4):
+    up, down = _mp(a), _mp(a)
+    up[i] += h
+    down[i] -= h
+    out.append((f(up) - f(down)) / (2 * h))
+  return out
+
+
+def _ciou_v(a, b):
+  a, b = _mp(a), _mp(b)
+  return 4 / mp.pi**2 * (mp.atan((b[2] - b[0]) / (b[3] - b[1])) - mp.atan((a[2] - a[0]) / (a[3] - a[1]))) ** 2
+
+
+def _random_pairs(seed, count, scale):
+  rng = np.random.default_rng(seed)
+  xy = rng.uniform(-scale, scale, size=(count, 2, 2))
+  wh = rng.uniform(0.05 * scale, scale, size=(count, 2, 2))
+  boxes = np.concatenate([xy, xy + wh], -1).astype(np.float32)  # [count, 2, 4]
+  return boxes[:, 0], boxes[:, 1]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_values_and_gradients_match_mpmath(kind):
+  a, b = (np.concatenate(p) for p in zip(_random_pairs(0, 6, 1.0), _random_pairs(1, 6, 300.0)))
+  values = jax.jit(BOX_LOSSES[kind])(a, b)
+  grads = jax.jit(jax.vmap(jax.grad(BOX_LOSSES[kind])))(a, b)
+  for i in range(len(a)):
+    want = float(_reference(kind, a[i], b[i]))
+    assert abs(float(values[i]) - want) <= 2e-6 * max(1.0, abs(want)), (i, float(values[i]), want)
+    want_grad = np.array([float(g) for g in _reference_grad(kind, a[i], b[i])])
+    np.testing.assert_allclose(np.asarray(grads[i]), want_grad, rtol=2e-4,
+                               atol=2e-6 * np.abs(want_grad).max() + 1e-12)
+  assert np.any(np.asarray(values) < (1.0 if kind == "iou" else 2.0))  # some pairs overlap
+
+
+# --- degenerate inputs, hand-derived -----------------------------------------------------------
+
+def test_example_value():
+  # Two 2x2 squares shifted by 1: intersection 2, union 6.
+  assert float(ge.iou_loss(jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([1.0, 0.0, 3.0, 2.0]))) == pytest.approx(2 / 3)
+  np.testing.assert_allclose(ge.box_iou(jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([1.0, 0.0, 3.0, 2.0])), 1 / 3, rtol=1e-6)
+
+
+def test_no_overlap_iou_gradient_is_zero_giou_is_not():
+  a, b = [0.0, 0.0, 1.0, 1.0], [2.0, 0.0, 3.0, 1.0]  # U = 2, |C| = 3, centres 2 apart, c² = 10
+  assert float(ge.iou_loss(jnp.array(a), jnp.array(b))) == 1.0
+  np.testing.assert_array_equal(_grad("iou", a, b), 0.0)
+  # GIoU = 2 - U/|C| = 4/3; dU/dx2 = 1, d|C|/dx2 = 0; dU/dx1 = -1, d|C|/dx1 = -1 -> d(U/C)/dx1 = -1/9;
+  # along y the enclosing box's ties give d|C|/dy2 = 1.5 = (U/|C|)·dU/dy2 -> 0.
+  assert float(ge.giou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(4 / 3)
+  np.testing.assert_allclose(_grad("giou", a, b), [1 / 9, 0.0, -1 / 3, 0.0], atol=1e-7)
+  # DIoU = 1 + ρ²/c² = 1 + 4/10; ρ² = ((x1+x2-5)² + (y1+y2-1)²)/4, c² = (3 - x1)² + 1 (y ties:
+  # dc²/dy = 0 after splitting); d/dx1 = [2·(-4)/4·10 - 4·(-2·3)]/100 = (-20 + 24)/100 = 0.04.
+  assert float(ge.diou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(1.4)
+  np.testing.assert_allclose(_grad("diou", a, b), [0.04, 0.04, -0.2, -0.04], atol=1e-7)
+  # Same aspect ratio: CIoU = DIoU.
+  np.testing.assert_allclose(_grad("ciou", a, b), _grad("diou", a, b))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_identical_boxes_zero_loss_zero_gradient(kind):
+  box = [3.0, -2.0, 7.5, 4.0]
+  assert float(BOX_LOSSES[kind](jnp.array(box), jnp.array(box))) == 0.0
+  np.testing.assert_allclose(_grad(kind, box, box), 0.0, atol=1e-7)  # rounding of the scaling
+
+
+def test_zero_width_box_inside_target_is_widened():
+  a, b = [1.0, 1.0, 1.0, 3.0], [0.0, 0.0, 2.0, 2.0]  # intersection height 1, union 4
+  # dI/dx2 = 1 (growing side), dU/dx2 = h_a - 1 = 1 -> dIoU/dx2 = (1·4 - 0·1)/16 = 1/4.
+  np.testing.assert_allclose(_grad("iou", a, b), [0.25, 0.0, -0.25, 0.0])
+  # GIoU adds (|C| - U)/|C| with |C| = 2·3 = 6: value 1 + 2/6.
+  assert float(ge.giou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(4 / 3)
+  # CIoU: v = (4/π²)(π/4 - 0)² = 1/4, α = v / (1 + v) = 1/5: CIoU - DIoU = 1/20.
+  diff = ge.ciou_loss(jnp.array(a), jnp.array(b)) - ge.diou_loss(jnp.array(a), jnp.array(b))
+  assert float(diff) == pytest.approx(0.05, rel=1e-6)
+  for kind in KINDS:
+    assert np.all(np.isfinite(_grad(kind, a, b)))
+
+
+def test_zero_height_box_aspect_term_is_finite():
+  a, b = [0.0, 1.0, 2.0, 1.0], [0.0, 0.0, 2.0, 2.0]  # arctan(w/h) = π/2 for the flat box
+  # v = (4/π²)(π/4 - π/2)² = 1/4; IoU = 0, α = 1/5.
+  diff = ge.ciou_loss(jnp.array(a), jnp.array(b)) - ge.diou_loss(jnp.array(a), jnp.array(b))
+  assert float(diff) == pytest.approx(0.05, rel=1e-6)
+  assert np.all(np.isfinite(_grad("ciou", a, b)))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_two_identical_points_are_defined(kind):
+  p = [1.0, 1.0, 1.0, 1.0]  # union 0, enclosing box 0: IoU defined as 0, ratios as 0
+  assert float(BOX_LOSSES[kind](jnp.array(p), jnp.array(p))) == 1.0
+  np.testing.assert_array_equal(_grad(kind, p, p), 0.0)
+
+
+def test_touching_boxes_gradient_from_the_growing_side():
+  a, b = [0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 2.0, 1.0]  # touch along x = 1: I = 0, U = 2
+  # Moving a's right edge right by t: I = t, U = 2 -> dIoU/dx2 = 1/2.
+  np.testing.assert_allclose(_grad("iou", a, b), [0.0, 0.0, -0.5, 0.0])
+
+
+# --- properties --------------------------------------------------------------------------------
+
+_coordinate = st.floats(-1e6, 1e6, allow_nan=False, width=32)
+_size = st.floats(0, 1e5, allow_nan=False, width=32)
+
+
+@jax.jit
+def _all_losses(a, b):
+  values = {k: f(a, b) for k, f in BOX_LOSSES.items()}
+  grads = {k: jax.grad(f)(a, b) for k, f in BOX_LOSSES.items()}
+  return values, grads, ge.box_iou(b, a)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_coordinate, _coordinate, _size, _size, _coordinate, _coordinate, _size, _size)
+def test_bounds_orderings_and_finite_gradients(x, y, w, h, u, v, s, t):
+  a = jnp.array([x, y, x + w, y + h], jnp.float32)
+  b = jnp.array([u, v, u + s, v + t], jnp.float32)
+  values, grads, iou_ba = _all_losses(a, b)
+  losses = {k: float(value) for k, value in values.items()}
+  assert 0.0 <= losses["iou"] <= 1.0
+  assert 1.0 - losses["iou"] == pytest.approx(float(iou_ba), abs=1e-6)  # symmetric
+  assert losses["iou"] - 1e-6 <= losses["giou"] <= 2.0 + 1e-6
+  assert losses["iou"] - 1e-6 <= losses["diou"] <= losses["ciou"] + 1e-6 <= 2.5 + 1e-5  # αv ≤ v²/(1+v) ≤ 1/2
+  for grad in grads.values():
+    assert np.all(np.isfinite(np.asarray(grad)))
+
+
+# --- encoded offsets, dtypes, shapes, errors --------------------------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_encoded_offsets_equal_decoded_boxes(kind):
+  rng = np.random.default_rng(1)
+  anchors = np.array([[0.0, 0.0, 8.0, 8.0], [10.0, 4.0, 30.0, 14.0], [5.0, 5.0, 9.0, 13.0]], np.float32)
+  pred = rng.normal(size=(3, 4)).astype(np.float32)
+  target = rng.normal(size=(3, 4)).astype(np.float32)
+  loss = BOX_LOSSES[kind]
+  got = loss(pred, target, anchors=anchors, variances=(0.1, 0.2))
+  want = loss(decode_offsets(pred, anchors), decode_offsets(target, anchors))
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+  # decode: centre offset 1 of an 8-pixel anchor with v0 = 0.1 moves it by 0.8 px
+  np.testing.assert_allclose(decode_offsets(jnp.array([1.0, 0, 0, 0]), anchors[0]), [0.8, 0, 8.8, 8], atol=1e-6)
+  jax_test_util.check_grads(lambda p: loss(p, target, anchors=anchors).sum(), (pred,), order=1,
+                            modes=("rev",), atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bfloat16_and_large_coordinates_finite(kind):
+  a, b = _random_pairs(2, 16, 1e4)
+  for dtype in (jnp.bfloat16, jnp.float32):
+    out = BOX_LOSSES[kind](jnp.asarray(a, dtype), jnp.asarray(b, dtype))
+    grads = jax.grad(lambda x: BOX_LOSSES[kind](x, jnp.asarray(b, dtype)).astype(jnp.float32).sum())(
+        jnp.asarray(a, dtype))
+    assert out.dtype == dtype and np.all(np.isfinite(np.asarray(out, np.float32)))
+    assert np.all(np.isfinite(np.asarray(grads, np.float32)))
+
+
+def test_broadcasting_gives_pairwise_matrix():
+  a, b = _random_pairs(3, 5, 10.0)
+  matrix = ge.box_iou(a[:, None], b[None, :3])
+  assert matrix.shape == (5, 3)
+  np.testing.assert_allclose(matrix[2, 1], ge.box_iou(a[2], b[1]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_reversed_box_raises_eagerly_and_is_nan_under_jit(kind):
+  good, bad = jnp.array([[0.0, 0.0, 1.0, 1.0]] * 2), jnp.array([[0.0, 0.0, 1.0, 1.0], [2.0, 0.0, 1.0, 1.0]])
+  with pytest.raises(ValueError, match=r"`boxes` must satisfy x1 <= x2 and y1 <= y2.*box 1.*\[2\.0, 0\.0, 1\.0, 1\.0\]"):
+    BOX_LOSSES[kind](bad, good)
+  with pytest.raises(ValueError, match=r"`target_boxes` must satisfy"):
+    BOX_LOSSES[kind](good, bad)
+  with pytest.raises(ValueError, match=r"`boxes` must be finite"):
+    BOX_LOSSES[kind](good.at[0, 0].set(math.nan), good)
+  out = jax.jit(BOX_LOSSES[kind])(bad, good)
+  assert float(out[0]) == 0.0 and math.isnan(float(out[1]))
+
+
+def test_shape_and_dtype_errors():
+  with pytest.raises(ValueError, match=r"`boxes` must have shape \[..., 4\]"):
+    ge.giou_loss(jnp.zeros(3), jnp.zeros(3))
+  with pytest.raises(TypeError, match="`target_boxes` must be floating-point"):
+    ge.giou_loss(jnp.zeros(4), jnp.zeros(4, jnp.int32))
+  with pytest.raises(ValueError, match="do not broadcast"):
+    ge.giou_loss(jnp.zeros((2, 4)), jnp.zeros((3, 4)))
