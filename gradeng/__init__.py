@@ -3,17 +3,13 @@
 Kilbas & Paringer, "Gradient as a foundation for building a loss function" (2020): a loss is
 fixed by g(p) = dL/dp and L(1) = 0. gradeng derives L symbolically, injects g as the exact
 derivative of JAX losses, and ships a catalog (CE, focal, Maki, QCE, Poly-1, GCE).
+
+``import gradeng`` loads only JAX and optax. The names that need SymPy or mpmath (deriving a
+loss from a formula, the paper's gradient budget) are imported on first use.
 """
 
-from gradeng.paper._budget import GradientBudget as GradientBudget
-from gradeng.paper._budget import gradient_budget as gradient_budget
-from gradeng.paper._budget import hard_share as hard_share
-from gradeng.core._iou import box_iou as box_iou
-from gradeng.core._iou import ciou_loss as ciou_loss
-from gradeng.core._iou import decode_offsets as decode_offsets
-from gradeng.core._iou import diou_loss as diou_loss
-from gradeng.core._iou import giou_loss as giou_loss
-from gradeng.core._iou import iou_loss as iou_loss
+import importlib as _importlib
+
 from gradeng.core._catalog import CATALOG as CATALOG
 from gradeng.core._catalog import CROSS_ENTROPY as CROSS_ENTROPY
 from gradeng.core._catalog import FOCAL as FOCAL
@@ -29,10 +25,8 @@ from gradeng.core._catalog import get_coefficient as get_coefficient
 from gradeng.core._catalog import maki_loss as maki_loss
 from gradeng.core._catalog import poly1_loss as poly1_loss
 from gradeng.core._catalog import qce_loss as qce_loss
-from gradeng.core._coefficient import P as P
-from gradeng.core._errors import InputError as InputError
-from gradeng.core._coefficient import Domain as Domain
 from gradeng.core._coefficient import ScaleCoefficient as ScaleCoefficient
+from gradeng.core._errors import InputError as InputError
 from gradeng.core._losses import logit_weight as logit_weight
 from gradeng.core._losses import loss_from_coefficient as loss_from_coefficient
 from gradeng.core._losses import loss_from_gradient as loss_from_gradient
@@ -41,46 +35,60 @@ from gradeng.core._losses import scale_coefficient as scale_coefficient
 from gradeng.core._reductions import mean_over_elements as mean_over_elements
 from gradeng.core._reductions import normalize_by_positives as normalize_by_positives
 from gradeng.core._reductions import ohem_mask as ohem_mask
-from gradeng.core._special import maki_tail as maki_tail
-from gradeng.core._parse import FormulaError as FormulaError
-from gradeng.core._parse import coefficient as coefficient
-from gradeng.core._parse import parse_formula as parse_formula
-from gradeng.core._symbolic import Derivation as Derivation
-from gradeng.core._symbolic import DivergentIntegralError as DivergentIntegralError
-from gradeng.core._symbolic import PropertyCheck as PropertyCheck
-from gradeng.core._symbolic import check_properties as check_properties
-from gradeng.core._symbolic import derive as derive
 from gradeng.core._stateful import AdaptiveGammaState as AdaptiveGammaState
 from gradeng.core._stateful import GHMState as GHMState
 from gradeng.core._stateful import StatefulLoss as StatefulLoss
 from gradeng.core._stateful import StepState as StepState
 from gradeng.core._stateful import adaptive_gamma_coefficient as adaptive_gamma_coefficient
-from gradeng.core._stateful import balanced_gamma as balanced_gamma
 from gradeng.core._stateful import ghm_coefficient as ghm_coefficient
 from gradeng.core._stateful import periodic_coefficient as periodic_coefficient
-from gradeng.core._stateful import sgdr_factor as sgdr_factor
-from gradeng.core._stateful import warmup_bound as warmup_bound
 from gradeng.core._stateful import warmup_coefficient as warmup_coefficient
-from gradeng.core._geometry import cosine_similarity_matrix as cosine_similarity_matrix
-from gradeng.core._geometry import l2_normalize as l2_normalize
-from gradeng.core._geometry import pairwise_distances as pairwise_distances
-from gradeng.core._margins import arcface_logits as arcface_logits
-from gradeng.core._margins import cosface_logits as cosface_logits
-from gradeng.core._margins import cosine_logits as cosine_logits
-from gradeng.core._margins import normface_logits as normface_logits
-from gradeng.core._margins import sphereface_lambda as sphereface_lambda
-from gradeng.core._margins import sphereface_logits as sphereface_logits
-from gradeng.core._pairs import binomial_deviance_loss as binomial_deviance_loss
-from gradeng.core._pairs import circle_loss as circle_loss
-from gradeng.core._pairs import contrastive_loss as contrastive_loss
-from gradeng.core._pairs import multi_similarity_loss as multi_similarity_loss
-from gradeng.core._pairs import pair_loss as pair_loss
-from gradeng.core._pairs import pair_masks as pair_masks
-from gradeng.core._pairs import triplet_conditions as triplet_conditions
-from gradeng.core._pairs import triplet_loss as triplet_loss
-from gradeng.core._pairs import triplet_margin_loss as triplet_margin_loss
-from gradeng.core._center import CenterState as CenterState
-from gradeng.core._center import CenterLoss as CenterLoss
-from gradeng.core._center import center_loss as center_loss
-from gradeng.core._center import center_update as center_update
-from gradeng.core._center import trained_center_loss as trained_center_loss
+
+# name -> module: public names whose modules import SymPy/mpmath, loaded on first access.
+_LAZY = {
+    "FormulaError": "gradeng.core._parse",
+    "coefficient": "gradeng.core._parse",
+    "parse_formula": "gradeng.core._parse",
+    "NotJaxifiable": "gradeng.core._jaxify",
+    "Derivation": "gradeng.core._symbolic",
+    "DivergentIntegralError": "gradeng.core._symbolic",
+    "PropertyCheck": "gradeng.core._symbolic",
+    "check_properties": "gradeng.core._symbolic",
+    "derive": "gradeng.core._symbolic",
+    "GradientBudget": "gradeng.paper._budget",
+    "gradient_budget": "gradeng.paper._budget",
+    "hard_share": "gradeng.paper._budget",
+}
+
+
+def __getattr__(name: str):
+  if name in _LAZY:
+    value = getattr(_importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+  raise AttributeError(f"module 'gradeng' has no attribute {name!r}")
+
+
+def __dir__():
+  return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = [
+    # catalog: coefficients and their losses
+    "CATALOG", "LOSSES", "CROSS_ENTROPY", "FOCAL", "MAKI", "QCE", "POLY1", "GCE", "get_coefficient",
+    "cross_entropy_loss", "focal_loss", "maki_loss", "qce_loss", "poly1_loss", "gce_loss",
+    # the one path from a coefficient to a loss
+    "ScaleCoefficient", "loss_from_coefficient", "loss_from_gradient",
+    "logit_weight", "scale_coefficient", "loss_value",
+    # formulas and derivation (SymPy, loaded on first use)
+    "coefficient", "parse_formula", "derive", "Derivation", "check_properties", "PropertyCheck",
+    # errors
+    "InputError", "FormulaError", "DivergentIntegralError", "NotJaxifiable",
+    # reductions (paper §3.3)
+    "mean_over_elements", "normalize_by_positives", "ohem_mask",
+    # coefficients with state (paper §7)
+    "StatefulLoss", "StepState", "AdaptiveGammaState", "GHMState",
+    "warmup_coefficient", "periodic_coefficient", "adaptive_gamma_coefficient", "ghm_coefficient",
+    # the paper's gradient budget (§2.1)
+    "GradientBudget", "gradient_budget", "hard_share",
+]

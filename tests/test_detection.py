@@ -419,7 +419,7 @@ def _targets(key, batch=3, anchors=40, classes=11):
 def test_ohem_loss_matches_an_independent_reference():
   logits, offsets, labels, target_offsets = _targets(jax.random.key(1))
   spec = _config_module().LOSSES["ce_ohem_1to3"]
-  total, parts = jax.jit(functools.partial(det.detection_loss, spec))(
+  total, parts, state = jax.jit(functools.partial(det.detection_loss, spec))(
       logits, offsets, labels, target_offsets)
   ce = np.asarray(optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels))
   positive = np.asarray(labels) > 0
@@ -433,6 +433,7 @@ def test_ohem_loss_matches_an_independent_reference():
   np.testing.assert_allclose(parts["cls"], expected, rtol=1e-5)
   np.testing.assert_allclose(parts["loc"], loc, rtol=1e-5)
   np.testing.assert_allclose(total, expected + loc, rtol=1e-5)
+  assert state == ()  # a stateless loss passes its (empty) state through
 
 
 @pytest.mark.parametrize("name", ["ce_ohem", "focal", "maki", "qce", "ce"])
@@ -451,11 +452,11 @@ def test_normalisations():
   table = _config_module().LOSSES
   ce = np.asarray(optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels))
   positives = int(np.sum(np.asarray(labels) > 0))
-  _, by_pos = jax.jit(functools.partial(det.detection_loss, table["ce"]))(
+  _, by_pos, _ = jax.jit(functools.partial(det.detection_loss, table["ce"]))(
       logits, offsets, labels, target_offsets)
   np.testing.assert_allclose(by_pos["cls"], ce.sum() / positives, rtol=1e-5)
   spec = dataclasses.replace(table["ce"], normalization="elements")
-  _, by_elements = jax.jit(functools.partial(det.detection_loss, spec))(
+  _, by_elements, _ = jax.jit(functools.partial(det.detection_loss, spec))(
       logits, offsets, labels, target_offsets)
   np.testing.assert_allclose(by_elements["cls"], ce.mean(), rtol=1e-5)
 

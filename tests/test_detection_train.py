@@ -194,8 +194,9 @@ def test_periodic_spec_scales_the_catalog_loss_by_the_sgdr_factor():
   labels = np.array([[0, 3, 0, 10, 0], [1, 0, 0, 0, 2]])
   ce = np.asarray(ge.cross_entropy_loss(logits, labels, head="softmax"))
   for step, factor in ((0, 1.0), (4, 0.5), (2, 0.5 * (1 + np.cos(np.pi / 4)))):
-    got = _train.classification_loss(spec, logits, labels, ge.StepState(step=np.int32(step)))
+    got, after = _train.classification_loss(spec, logits, labels, ge.StepState(step=np.int32(step)))
     np.testing.assert_allclose(got, factor * ce, rtol=1e-6)
+    assert int(after.step) == step + 1
 
 
 def test_stateful_run_threads_checkpoints_and_resumes_its_state(tiny, tmp_path):

@@ -11,13 +11,17 @@ import pytest
 import gradeng as ge
 from gradeng.core import _stateful as st
 from gradeng.core._catalog import FOCAL, MAKI
-from gradeng.core._losses import _freeze, _kernel
 
 
 def _logits_for(p):
   """Logits with σ(z) = p."""
   p = np.asarray(p, np.float64)
   return jnp.asarray(np.log(p) - np.log1p(-p), jnp.float32)
+
+
+def _update(sl, state, logits, labels, **kw):
+  """The state after a batch: the second output of ``loss``."""
+  return sl.loss(logits, labels, state, **kw)[1]
 
 
 def _surrogate_grad(weight_fn, z, y):
@@ -73,8 +77,8 @@ def test_warmup_ce_closed_form_and_gradient():
   y = jnp.ones(4, jnp.int32)
   state = sl.init()
   p = jax.nn.sigmoid(z)
-  np.testing.assert_allclose(sl.loss(z, y, state), jnp.log(1.5 / (p + 0.5)), rtol=1e-5)
-  grad = jax.grad(lambda a: sl.loss(a, y, state).sum())(z)
+  np.testing.assert_allclose(sl.loss(z, y, state)[0], jnp.log(1.5 / (p + 0.5)), rtol=1e-5)
+  grad = jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z)
   np.testing.assert_allclose(grad, -p * (1 - p) / (p + 0.5), rtol=1e-5)
 
 
@@ -90,7 +94,7 @@ def test_warmup_bound_really_bounds_the_gradient(base, params, head):
   else:
     z = jnp.stack([jnp.linspace(-30.0, 30.0, 121), jnp.zeros(121), jnp.full(121, 1.0)], axis=-1)
     y = jnp.zeros(121, jnp.int32)
-  grad_fn = jax.jit(jax.grad(lambda a, s: sl.loss(a, y, s).sum()))
+  grad_fn = jax.jit(jax.grad(lambda a, s: sl.loss(a, y, s)[0].sum()))
   for step in (0, 4, 7):
     state = st.StepState(jnp.int32(step))
     bound = float(jnp.exp(st.warmup_bound(state.step, bound=3.0, warmup_steps=8)))
@@ -101,23 +105,34 @@ def test_warmup_bound_really_bounds_the_gradient(base, params, head):
     assert np.all(np.isfinite(grad))
     assert np.all(np.abs(g_true) <= bound * p_q * (1 + 1e-5))
   # After the warm-up the base loss and gradient are back (forward by quadrature: ~1e-6).
-  state = sl.update(state, z, y)
+  state = _update(sl, state, z, y)
   assert int(state.step) == 8
   base_loss = ge.loss_from_coefficient(ge.get_coefficient(base), head=head, **params)
-  np.testing.assert_allclose(jax.jit(sl.loss)(z, y, state), base_loss(z, y), rtol=2e-5, atol=1e-7)
+  np.testing.assert_allclose(jax.jit(sl.loss)(z, y, state)[0], base_loss(z, y), rtol=2e-5, atol=1e-7)
   np.testing.assert_allclose(grad_fn(z, state),
                              jax.grad(lambda a: base_loss(a, y).sum())(z), rtol=1e-5, atol=1e-7)
 
 
-def test_warmup_gradient_is_the_injected_rule():
+def test_warmup_focal_gradient_against_mpmath():
+  """dL/dz = g_c(p_t)·p_t(1-p_t)(2y-1), g_c = g/(1 + |g|/B), g the focal coefficient (γ = 2) written
+  out by hand and evaluated in mpmath at 30 digits; B = B_0/(1 - t/T) at t = 1, T = 4, B_0 = 1.5."""
+  mp = pytest.importorskip("mpmath")
+  mp.mp.dps = 30
   sl = st.warmup_coefficient("focal", bound=1.5, warmup_steps=4, gamma=2.0)
-  z = jnp.linspace(-8.0, 8.0, 33)
-  y = (jnp.arange(33) % 2).astype(jnp.int32)
-  state = st.StepState(jnp.int32(1))
-  log_b = st.warmup_bound(1, bound=1.5, warmup_steps=4)
-  kernel = st._capped_kernel(_kernel(FOCAL, _freeze({"gamma": 2.0}))[0])
-  expected = _surrogate_grad(lambda lp, lq: kernel.weight(lp, lq, _log_bound=log_b, gamma=2.0), z, y)
-  np.testing.assert_allclose(jax.grad(lambda a: sl.loss(a, y, state).sum())(z), expected, rtol=1e-5, atol=1e-8)
+  z = np.linspace(-8.0, 8.0, 33)
+  y = np.arange(33) % 2
+  bound = mp.mpf(1.5) / (1 - mp.mpf(1) / 4)
+
+  def reference(zi, yi):
+    p = 1 / (1 + mp.exp(-mp.mpf(float(zi)) if yi == 1 else mp.mpf(float(zi))))  # p_t
+    g = 2 * (1 - p) * mp.log(p) - (1 - p) ** 2 / p
+    g_c = g / (1 + abs(g) / bound)
+    return float(g_c * p * (1 - p) * (1 if yi == 1 else -1))
+
+  expected = np.array([reference(zi, yi) for zi, yi in zip(z, y)])
+  got = jax.grad(lambda a: sl.loss(a, jnp.asarray(y), st.StepState(jnp.int32(1)))[0].sum())(
+      jnp.asarray(z, jnp.float32))
+  np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- periodic
@@ -127,8 +142,8 @@ def test_periodic_is_the_base_times_the_factor():
   sl = st.periodic_coefficient("maki", period=8, floor=0.1, gamma=2)
   z = jnp.linspace(-5.0, 5.0, 11)
   y = (jnp.arange(11) % 2).astype(jnp.int32)
-  loss = jax.jit(sl.loss)
-  grad = jax.jit(jax.grad(lambda a, s: sl.loss(a, y, s).sum()))
+  loss = jax.jit(lambda *a: sl.loss(*a)[0])
+  grad = jax.jit(jax.grad(lambda a, s: sl.loss(a, y, s)[0].sum()))
   base_loss = ge.maki_loss(z, y, gamma=2)
   base_grad = jax.grad(lambda a: ge.maki_loss(a, y, gamma=2).sum())(z)
   state = sl.init()
@@ -136,7 +151,7 @@ def test_periodic_is_the_base_times_the_factor():
     f = float(st.sgdr_factor(step, period=8, floor=0.1))
     np.testing.assert_allclose(loss(z, y, state), f * base_loss, rtol=1e-6)
     np.testing.assert_allclose(grad(z, state), f * base_grad, rtol=1e-6)
-    state = sl.update(state, z, y)
+    state = _update(sl, state, z, y)
   assert int(state.step) == 10
 
 
@@ -145,38 +160,38 @@ def test_periodic_is_the_base_times_the_factor():
 
 def test_balanced_gamma_paper_numbers():
   """1000 easy at p = 0.9, 10 hard at p = 0.3 (§2.1): Maki γ = log(1000·0.3/(10·0.9))/log 7."""
-  maki = _kernel(MAKI, _freeze({"gamma": jnp.float32(0)}))[0]
-  gamma = st.balanced_gamma(maki, 1000.0, 0.9, 10.0, 0.3, gamma_max=5.0)
+  maki = ge.loss_from_coefficient(MAKI, gamma=jnp.float32(0)).kernel.weight
+  gamma = st._balanced_gamma(maki, 1000.0, 0.9, 10.0, 0.3, gamma_max=5.0)
   assert float(gamma) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-5)
   # Focal: the summed |g| balance at the solved γ (the paper's γ = 2 gives -32 vs -33).
-  gamma_focal = float(st.balanced_gamma(_kernel(FOCAL, _freeze({"gamma": jnp.float32(0)}))[0],
-                                        1000.0, 0.9, 10.0, 0.3, gamma_max=5.0))
+  gamma_focal = float(st._balanced_gamma(ge.loss_from_coefficient(FOCAL, gamma=jnp.float32(0)).kernel.weight,
+                                         1000.0, 0.9, 10.0, 0.3, gamma_max=5.0))
   easy = 1000 * float(ge.scale_coefficient("focal", 0.9, gamma=gamma_focal))
   hard = 10 * float(ge.scale_coefficient("focal", 0.3, gamma=gamma_focal))
   assert easy == pytest.approx(hard, rel=1e-4) and 1.9 < gamma_focal < 2.0
   # Clipping: hard examples already dominate -> 0; easy ones dominate beyond γ_max -> γ_max.
-  assert float(st.balanced_gamma(maki, 10.0, 0.9, 1000.0, 0.3, gamma_max=5.0)) == 0.0
-  assert float(st.balanced_gamma(maki, 1e9, 0.9, 1.0, 0.3, gamma_max=5.0)) == 5.0
+  assert float(st._balanced_gamma(maki, 10.0, 0.9, 1000.0, 0.3, gamma_max=5.0)) == 0.0
+  assert float(st._balanced_gamma(maki, 1e9, 0.9, 1.0, 0.3, gamma_max=5.0)) == 5.0
 
 
 def test_adaptive_gamma_from_a_batch_and_empty_groups():
   sl = st.adaptive_gamma_coefficient("maki", gamma_init=1.0, momentum=0.5)
   y = jnp.ones(1010, jnp.int32)
   z = jnp.concatenate([jnp.full(1000, _logits_for(0.9)), jnp.full(10, _logits_for(0.3))])
-  state = sl.update(sl.init(), z, y)
+  state = _update(sl, sl.init(), z, y)
   assert float(state.gamma[0]) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-4)
   # A batch with no hard example: the hard EMA is kept, the easy one moves (momentum 0.5).
   easy_only = jnp.full(500, _logits_for(0.9))
-  after = sl.update(state, easy_only, jnp.ones(500, jnp.int32))
+  after = _update(sl, state, easy_only, jnp.ones(500, jnp.int32))
   assert float(after.count_hard[0]) == 10.0 and float(after.count_easy[0]) == pytest.approx(750.0)
   expected = math.log(750 * 0.3 / (10 * 0.9)) / math.log(7)
   assert float(after.gamma[0]) == pytest.approx(expected, rel=1e-4)
   # Before both groups have been seen, γ stays at gamma_init; the loss is finite.
-  first = sl.update(sl.init(), easy_only, jnp.ones(500, jnp.int32))
+  first = _update(sl, sl.init(), easy_only, jnp.ones(500, jnp.int32))
   assert float(first.gamma[0]) == 1.0 and not bool(first.seen_hard[0])
-  assert np.all(np.isfinite(jax.jit(sl.loss)(easy_only, jnp.ones(500, jnp.int32), sl.init())))
+  assert np.all(np.isfinite(jax.jit(sl.loss)(easy_only, jnp.ones(500, jnp.int32), sl.init())[0]))
   # Masked entries are ignored; an all-masked batch changes nothing.
-  none = sl.update(state, z, y, where=jnp.zeros(1010, bool))
+  none = _update(sl, state, z, y, where=jnp.zeros(1010, bool))
   jax.tree_util.tree_map(np.testing.assert_array_equal, none, state)
 
 
@@ -186,10 +201,10 @@ def test_adaptive_gamma_loss_and_gradient_use_the_solved_gamma():
   z = 3 * jax.random.normal(key, (64,))
   y = (jax.random.uniform(jax.random.PRNGKey(1), (64,)) < 0.3).astype(jnp.int32)
   state = sl.init()
-  gamma = sl.update(state, z, y).gamma[0]
-  np.testing.assert_allclose(jax.jit(sl.loss)(z, y, state), ge.maki_loss(z, y, gamma=gamma), rtol=1e-6)
+  gamma = _update(sl, state, z, y).gamma[0]
+  np.testing.assert_allclose(jax.jit(sl.loss)(z, y, state)[0], ge.maki_loss(z, y, gamma=gamma), rtol=1e-6)
   expected = _surrogate_grad(lambda lp, lq: -jnp.exp(gamma * lq), z, y)
-  np.testing.assert_allclose(jax.jit(jax.grad(lambda a: sl.loss(a, y, state).sum()))(z), expected,
+  np.testing.assert_allclose(jax.jit(jax.grad(lambda a: sl.loss(a, y, state)[0].sum()))(z), expected,
                              rtol=1e-5, atol=1e-8)
 
 
@@ -197,12 +212,12 @@ def test_adaptive_gamma_per_class_sigmoid_no_positives():
   sl = st.adaptive_gamma_coefficient("focal", per_class=True, gamma_init=2.0)
   z = jnp.array([-3.0, -2.0, 1.0, 0.5])  # negatives only: two easy, two hard
   y = jnp.zeros(4, jnp.int32)
-  state = sl.update(sl.init(), z, y)
+  state = _update(sl, sl.init(), z, y)
   assert state.gamma.shape == (2,)
   assert float(state.gamma[1]) == 2.0 and not bool(state.seen_easy[1]) and not bool(state.seen_hard[1])
   assert float(state.count_easy[0]) == 2.0 and float(state.count_hard[0]) == 2.0
-  loss = sl.loss(z, y, sl.init())
-  assert np.all(np.isfinite(loss)) and np.all(np.isfinite(jax.grad(lambda a: sl.loss(a, y, state).sum())(z)))
+  loss = sl.loss(z, y, sl.init())[0]
+  assert np.all(np.isfinite(loss)) and np.all(np.isfinite(jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z)))
 
 
 def test_adaptive_gamma_per_class_softmax():
@@ -213,11 +228,11 @@ def test_adaptive_gamma_per_class_softmax():
   logits = jnp.concatenate([jnp.tile(easy, (1000, 1)), jnp.tile(hard, (10, 1)),
                             jnp.tile(jnp.log(jnp.array([0.1, 0.8, 0.1])), (4, 1))])
   labels = jnp.concatenate([jnp.zeros(1010, jnp.int32), jnp.ones(4, jnp.int32)])
-  state = sl.update(sl.init(), logits, labels)
+  state = _update(sl, sl.init(), logits, labels)
   assert float(state.gamma[0]) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-3)
   assert float(state.gamma[2]) == 1.0  # never seen
   assert float(state.gamma[1]) == 1.0  # class 1: easy only so far
-  per_element = jax.jit(sl.loss)(logits, labels, sl.init())
+  per_element = jax.jit(sl.loss)(logits, labels, sl.init())[0]
   np.testing.assert_allclose(per_element[:1010], ge.maki_loss(logits[:1010], labels[:1010], head="softmax",
                                                               gamma=state.gamma[0]), rtol=1e-5)
 
@@ -233,16 +248,16 @@ def test_ghm_weights_on_a_hand_made_batch():
   y = jnp.ones(4, jnp.int32)
   beta = jnp.array([4 / 3, 2 / 3, 2 / 3, 4 / 3])
   state = sl.init()
-  np.testing.assert_allclose(sl.loss(z, y, state), beta * ge.cross_entropy_loss(z, y), rtol=1e-6)
-  np.testing.assert_allclose(jax.grad(lambda a: sl.loss(a, y, state).sum())(z),
+  np.testing.assert_allclose(sl.loss(z, y, state)[0], beta * ge.cross_entropy_loss(z, y), rtol=1e-6)
+  np.testing.assert_allclose(jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z),
                              beta * jax.grad(lambda a: ge.cross_entropy_loss(a, y).sum())(z), rtol=1e-6)
-  state = sl.update(state, z, y)
+  state = _update(sl, state, z, y)
   np.testing.assert_array_equal(state.counts, [1.0, 0.0, 2.0, 1.0])
   # Second batch: all four in bin 0 -> R_0 = 0.75·1 + 0.25·4 = 1.75, other bins kept.
   z2 = jnp.full(4, 5.0)
-  state2 = sl.update(state, z2, y)
+  state2 = _update(sl, state, z2, y)
   np.testing.assert_allclose(state2.counts, [1.75, 0.0, 2.0, 1.0])
-  np.testing.assert_allclose(sl.loss(z2, y, state), 4 / (1 * 1.75) * ge.cross_entropy_loss(z2, y), rtol=1e-6)
+  np.testing.assert_allclose(sl.loss(z2, y, state)[0], 4 / (1 * 1.75) * ge.cross_entropy_loss(z2, y), rtol=1e-6)
 
 
 def test_ghm_mask_and_softmax():
@@ -250,14 +265,14 @@ def test_ghm_mask_and_softmax():
   logits = jax.random.normal(jax.random.PRNGKey(2), (20, 4)) * 3
   labels = jnp.arange(20) % 4
   where = jnp.arange(20) < 15
-  loss = sl.loss(logits, labels, sl.init(), where=where)
+  loss = sl.loss(logits, labels, sl.init(), where=where)[0]
   assert np.all(loss[15:] == 0)
   u = 1 - jax.nn.softmax(logits)[jnp.arange(20), labels]
   index = np.minimum((np.asarray(u) * 5).astype(int), 4)[:15]
   counts = np.bincount(index, minlength=5)
   beta = 15 / ((counts > 0).sum() * counts[index])
   np.testing.assert_allclose(loss[:15], beta * ge.cross_entropy_loss(logits, labels, head="softmax")[:15], rtol=1e-5)
-  assert float(jnp.sum(sl.update(sl.init(), logits, labels, where=where).counts)) == 15.0
+  assert float(jnp.sum(_update(sl, sl.init(), logits, labels, where=where).counts)) == 15.0
 
 
 # ----------------------------------------------------------------------------- transformations, checkpoints
@@ -281,9 +296,9 @@ def test_jit_scan_vmap_and_npz_checkpoint(name, tmp_path):
 
   def train(z, y):
     def step(state, _):
-      loss = jnp.mean(sl.loss(z, y, state))
-      grad = jax.grad(lambda a: jnp.mean(sl.loss(a, y, state)))(z)
-      return sl.update(state, z, y), (loss, jnp.sum(jnp.abs(grad)))
+      loss = jnp.mean(sl.loss(z, y, state)[0])
+      grad = jax.grad(lambda a: jnp.mean(sl.loss(a, y, state)[0]))(z)
+      return _update(sl, state, z, y), (loss, jnp.sum(jnp.abs(grad)))
     return jax.lax.scan(step, sl.init(), length=3)
 
   batched = jax.jit(jax.vmap(train))
@@ -300,7 +315,36 @@ def test_jit_scan_vmap_and_npz_checkpoint(name, tmp_path):
     restored = sl.init()._replace(**{k: jnp.asarray(v) for k, v in data.items()})
   jax.tree_util.tree_map(np.testing.assert_array_equal, restored, one_state)
   loss = jax.jit(sl.loss)
-  np.testing.assert_array_equal(loss(z[2], y[2], restored), loss(z[2], y[2], one_state))
+  jax.tree_util.tree_map(np.testing.assert_array_equal, loss(z[2], y[2], restored), loss(z[2], y[2], one_state))
+
+
+@pytest.mark.parametrize("name", ["adaptive", "adaptive_per_class", "ghm"])
+def test_batch_statistics_run_once_per_training_step(name, monkeypatch):
+  """``loss`` returns the post-batch state: one value-and-grad step traces the statistics once
+  (before, ``loss`` computed them and the caller's ``update`` computed them again)."""
+  calls = []
+  original = st._true_class_probability
+
+  def counting(*args, **kwargs):
+    calls.append(1)
+    return original(*args, **kwargs)
+
+  monkeypatch.setattr(st, "_true_class_probability", counting)
+  sl = _all_losses()[name]
+  z = 2 * jax.random.normal(jax.random.PRNGKey(5), (48,))
+  y = (jax.random.uniform(jax.random.PRNGKey(6), (48,)) < 0.25).astype(jnp.int32)
+
+  def objective(a, state):
+    values, new_state = sl.loss(a, y, state)
+    return jnp.mean(values), new_state
+
+  step = jax.jit(jax.value_and_grad(objective, has_aux=True))
+  (value, state), grad = step(z, sl.init())
+  step(z, state)  # a second step reuses the compiled function
+  assert len(calls) == 1
+  # The state that comes back is the one the statistics give for this batch, with no gradient.
+  jax.tree_util.tree_map(np.testing.assert_array_equal, state, sl.loss(z, y, sl.init())[1])
+  assert np.isfinite(float(value)) and np.all(np.isfinite(grad))
 
 
 # ----------------------------------------------------------------------------- bad input

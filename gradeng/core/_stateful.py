@@ -7,21 +7,24 @@ instead of the optimiser. Each coefficient here is an optax-like triple of pure 
 
   sl = ge.warmup_coefficient("ce", bound=2.0, warmup_steps=500)
   state = sl.init()                                   # a NamedTuple of arrays
-  per_element = sl.loss(logits, labels, state)         # the injected loss (caller reduces)
-  state = sl.update(state, jax.lax.stop_gradient(logits), labels)
+  def objective(params, state):
+    per_element, state = sl.loss(model(params, x), labels, state)   # caller reduces
+    return per_element.mean(), state
+  (value, state), grads = jax.value_and_grad(objective, has_aux=True)(params, state)
 
-and every loss goes through the one path of the library: a `Kernel` (log-space value L and
-weight w = p·g) applied by `gradeng.core._inject.apply_kernel`, whose backward pass is exactly
-g(p_t)·∂p_t/∂z. State-dependent quantities (the bound, the factor, γ, the GHM weights) enter the
-kernel as traced hyper-parameters: they are constants of the derivative, computed from
-``stop_gradient`` of the logits.
+and every loss goes through the one path of the library, `loss_from_coefficient` (with its
+domain checks on traced hyper-parameters): the scaled coefficients (periodic, GHM-C) multiply
+the base loss by a per-element constant of the derivative, the adaptive γ passes γ as a traced
+hyper-parameter, and the warm-up builds a capped `ScaleCoefficient` whose weight wraps the base
+loss's log-space weight. State-dependent quantities (the bound, the factor, γ, the GHM weights)
+are computed from ``stop_gradient`` of the logits.
 
-Convention: ``state`` always describes the training *before* the current batch. ``loss`` and
-``update`` receive the same pre-batch state; ``loss`` uses what it needs of the current batch
-itself (GHM-C and the adaptive γ include the current batch's statistics, as the reference GHM
-implementation does), ``update`` returns the state after the batch. The state is a NamedTuple of
-plain arrays, so it works under ``jit``/``vmap``/``lax.scan`` and checkpoints as ``.npz``
-(``np.savez(f, **state._asdict())``, ``sl.init()._replace(**np.load(f))``).
+Convention: ``loss(logits, labels, state)`` receives the state *before* the current batch and
+returns ``(per_element_losses, state_after_the_batch)``; the batch statistics are computed once
+per step, and GHM-C and the adaptive γ use the statistics including the current batch (as the
+reference GHM implementation does). The returned state carries no gradient. The state is a
+NamedTuple of plain arrays, so it works under ``jit``/``vmap``/``lax.scan`` and checkpoints as
+``.npz`` (``np.savez(f, **state._asdict())``, ``sl.init()._replace(**np.load(f))``).
 
 References:
   Kilbas, I.A., Paringer, R.A. "Gradient as a foundation for building a loss function" (2020), §2.1, §7.
@@ -41,32 +44,30 @@ import jax
 import jax.numpy as jnp
 
 from gradeng.core._errors import InputError
-from gradeng.core._catalog import get_coefficient
-from gradeng.core._coefficient import ScaleCoefficient, is_concrete_number
-from gradeng.core._inject import HEADS, Kernel, apply_kernel
-from gradeng.core._losses import _freeze, _kernel, _quadrature_value
+from gradeng.core._catalog import CROSS_ENTROPY, get_coefficient
+from gradeng.core._coefficient import NONNEGATIVE, ScaleCoefficient
+from gradeng.core._inject import HEADS
+from gradeng.core._losses import loss_from_coefficient
 
 __all__ = [
     "StatefulLoss", "StepState", "AdaptiveGammaState", "GHMState",
-    "warmup_bound", "sgdr_factor", "balanced_gamma",
     "warmup_coefficient", "periodic_coefficient", "adaptive_gamma_coefficient", "ghm_coefficient",
 ]
 
 
 class StatefulLoss(NamedTuple):
-  """An optax-like triple of pure functions for a scale coefficient with state.
+  """An optax-like pair of pure functions for a scale coefficient with state.
 
   Attributes:
     init: ``init() -> state``, a NamedTuple of arrays.
     loss: ``loss(logits, labels, state, *, alpha=None, where=None, ignore_index=None)`` →
-      per-element losses with the injected derivative (the caller reduces).
-    update: ``update(state, logits, labels, *, where=None, ignore_index=None) -> state``, the
-      state after this batch (pass ``stop_gradient`` logits; it is not differentiated).
+      ``(per_element_losses, new_state)``: the losses with the injected derivative (the caller
+      reduces) and the state after this batch (no gradient flows into it). Under ``jax.grad``
+      return the state as auxiliary output (``has_aux=True``).
   """
 
   init: Callable[[], Any]
-  loss: Callable[..., jax.Array]
-  update: Callable[..., Any]
+  loss: Callable[..., tuple[jax.Array, Any]]
 
 
 class StepState(NamedTuple):
@@ -126,18 +127,14 @@ def _check_head(head):
     raise InputError(f"`head` must be one of {HEADS}; got {head!r}.")
 
 
-def _base(base, params, reserved=()) -> tuple[ScaleCoefficient, Kernel, dict]:
-  """The base coefficient, its kernel and its resolved static/traced parameters."""
+def _base(base, params, reserved=()) -> tuple[ScaleCoefficient, dict]:
+  """The base coefficient and its resolved (checked) parameters, less the ``reserved`` ones."""
   coefficient = get_coefficient(base)
   clash = set(params) & set(reserved)
   if clash:
     raise TypeError(f"Parameter(s) {sorted(clash)} are set by the stateful coefficient, not by the caller.")
-  resolved = coefficient.resolve_params({**{k: jnp.float32(0) for k in reserved}, **params})
-  for name in reserved:
-    resolved[name] = jnp.float32(0)  # placeholder: traced at every call
-  kernel, _ = _kernel(coefficient, _freeze(resolved))
-  static = {k: v for k, v in resolved.items() if k not in reserved}
-  return coefficient, kernel, static
+  resolved = coefficient.resolve_params({**{k: coefficient.defaults.get(k, 0.0) for k in reserved}, **params})
+  return coefficient, {k: v for k, v in resolved.items() if k not in reserved}
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -229,34 +226,30 @@ def _check_sgdr(period, t_mult, floor):
   _fraction("floor", floor)
 
 
-# ----------------------------------------------------------------------------- kernels
+# ----------------------------------------------------------------------------- capped coefficient
 
 
-def _scaled_kernel(base: Kernel) -> Kernel:
-  """The base kernel times a p-independent (or per-element) scale: L·s and w·s."""
+def _capped_coefficient(coefficient: ScaleCoefficient, base_weight) -> ScaleCoefficient:
+  """g_c = g / (1 + |g|·c), c = 1/B ≥ 0, as a coefficient with the extra parameter ``inv_bound``.
 
-  def value(log_p, log_q, _scale, **params):
-    return _scale * base.value(log_p, log_q, **params)
-
-  def weight(log_p, log_q, _scale, **params):
-    return _scale * base.weight(log_p, log_q, **params)
-
-  return Kernel(value, weight, f"scaled_{base.name}")
-
-
-def _capped_kernel(base: Kernel) -> Kernel:
-  """The base weight with |g| smoothly capped by B: g_c = g / (1 + |g|/B), in log space.
-
-  w_c = w / (1 + exp(log|w| - log p - log B)); B = ∞ (log B = +inf) leaves w unchanged. The
-  capped weight is smooth in p, so the forward value L_c(p) = ∫_p^1 -g_c by quadrature keeps
-  float32 accuracy.
+  Its weight, in log space: w_c = w / (1 + exp(log|w| - log p + log c)), w the base loss's
+  log-space weight; c = 0 (B = ∞, log c = -inf) leaves w unchanged. It has no closed-form loss,
+  so `loss_from_coefficient` integrates w_c (w_c is smooth in p, so quadrature keeps float32
+  accuracy).
   """
+  import sympy as sp
 
-  def weight(log_p, log_q, _log_bound, **params):
-    w = base.weight(log_p, log_q, **params)
-    return w / (1.0 + jnp.exp(jnp.log(jnp.abs(w)) - log_p - _log_bound))
+  def weight(log_p, log_q, inv_bound, **params):
+    w = base_weight(log_p, log_q, **params)
+    return w / (1.0 + jnp.exp(jnp.log(jnp.abs(w)) - log_p + jnp.log(inv_bound)))
 
-  return Kernel(_quadrature_value(weight), weight, f"warmup_{base.name}")
+  inv_bound = sp.Symbol("inv_bound", nonnegative=True)
+  return ScaleCoefficient(
+      name=f"warmup_{coefficient.name}",
+      expr=coefficient.expr / (1 + sp.Abs(coefficient.expr) * inv_bound),
+      params={**coefficient.params, "inv_bound": NONNEGATIVE}, defaults=dict(coefficient.defaults),
+      weight=weight, latex_name=f"warm-up {coefficient.latex_name or coefficient.name}",
+      reference="Kilbas & Paringer 2020, §7")
 
 
 # ----------------------------------------------------------------------------- step-scheduled
@@ -266,8 +259,7 @@ def _step_init():
   return StepState(step=jnp.zeros((), jnp.int32))
 
 
-def _step_update(state, logits=None, labels=None, *, where=None, ignore_index=None):
-  del logits, labels, where, ignore_index
+def _next_step(state):
   return StepState(step=state.step + 1)
 
 
@@ -300,16 +292,17 @@ def warmup_coefficient(base="ce", *, bound: float, warmup_steps: int, schedule: 
   """
   _check_head(head)
   _check_warmup(bound, warmup_steps, schedule, growth)
-  _, base_kernel, static = _base(base, params)
-  kernel = _capped_kernel(base_kernel)
+  coefficient, static = _base(base, params)
+  base_weight = loss_from_coefficient(coefficient, head=head, **static).kernel.weight
+  capped = _capped_coefficient(coefficient, base_weight)
 
   def loss(logits, labels, state, *, alpha=None, where=None, ignore_index=None):
     log_bound = warmup_bound(state.step, bound=bound, warmup_steps=warmup_steps,
                              schedule=schedule, growth=growth)
-    return apply_kernel(kernel, logits, labels, head=head, params={**static, "_log_bound": log_bound},
-                        alpha=alpha, where=where, ignore_index=ignore_index)
+    fn = loss_from_coefficient(capped, head=head, **static, inv_bound=jnp.exp(-log_bound))
+    return fn(logits, labels, alpha=alpha, where=where, ignore_index=ignore_index), _next_step(state)
 
-  return StatefulLoss(_step_init, loss, _step_update)
+  return StatefulLoss(_step_init, loss)
 
 
 def periodic_coefficient(base="ce", *, period: int, t_mult: float = 1.0, floor: float = 0.0,
@@ -334,35 +327,36 @@ def periodic_coefficient(base="ce", *, period: int, t_mult: float = 1.0, floor: 
   """
   _check_head(head)
   _check_sgdr(period, t_mult, floor)
-  _, base_kernel, static = _base(base, params)
-  kernel = _scaled_kernel(base_kernel)
+  coefficient, static = _base(base, params)
+  base_loss = loss_from_coefficient(coefficient, head=head, **static)
 
   def loss(logits, labels, state, *, alpha=None, where=None, ignore_index=None):
     factor = sgdr_factor(state.step, period=period, t_mult=t_mult, floor=floor)
-    return apply_kernel(kernel, logits, labels, head=head, params={**static, "_scale": factor},
-                        alpha=alpha, where=where, ignore_index=ignore_index)
+    value = base_loss(logits, labels, alpha=alpha, where=where, ignore_index=ignore_index)
+    return factor * value, _next_step(state)
 
-  return StatefulLoss(_step_init, loss, _step_update)
+  return StatefulLoss(_step_init, loss)
 
 
 # ----------------------------------------------------------------------------- batch statistics
 
 
-def _true_class_probability(logits, labels, head):
-  """log p_t and log(1 - p_t) of the true class, without derivative (statistics only)."""
-  logits = jax.lax.stop_gradient(jnp.asarray(logits, jnp.promote_types(jnp.result_type(logits), jnp.float32)))
+def _true_class_probability(logits, labels, head, where, ignore_index):
+  """log p_t and log(1 - p_t) of the true class, without derivative (statistics only).
+
+  Hard labels: log p_t = -L_CE, the cross-entropy of the same head (the head's own log_sigmoid /
+  log_softmax, label checks and masks), and log(1 - p_t) = log(-expm1(log p_t)), exact to
+  float32 even for p_t within 1e-30 of 1. Soft sigmoid labels: |p - y| plays the role of
+  1 - p_t (GHM's gradient norm).
+  """
+  logits = jax.lax.stop_gradient(logits)
   labels = jnp.asarray(labels)
-  if head == "sigmoid":
-    if jnp.issubdtype(labels.dtype, jnp.integer) or labels.dtype == bool:
-      signed = jnp.where(labels == 1, logits, -logits)
-      return jax.nn.log_sigmoid(signed), jax.nn.log_sigmoid(-signed)
-    # Soft labels: |p - y| plays the role of 1 - p_t (GHM's gradient norm).
-    p = jax.nn.sigmoid(logits)
-    q = jnp.abs(p - labels)
+  if head == "sigmoid" and not (jnp.issubdtype(labels.dtype, jnp.integer) or labels.dtype == bool):
+    q = jnp.abs(jax.nn.sigmoid(jnp.asarray(logits, jnp.promote_types(logits.dtype, jnp.float32))) - labels)
     return jnp.log1p(-q), jnp.log(q)
-  log_probs = jax.nn.log_softmax(logits, axis=-1)
-  safe = jnp.clip(labels, 0, logits.shape[-1] - 1)
-  log_p = jnp.take_along_axis(log_probs, safe[..., None], axis=-1)[..., 0]
+  ce = loss_from_coefficient(CROSS_ENTROPY, head=head)
+  log_p = -ce(logits, labels, where=where, ignore_index=ignore_index).astype(
+      jnp.promote_types(logits.dtype, jnp.float32))
   return log_p, jnp.log(-jnp.expm1(log_p))
 
 
@@ -378,13 +372,13 @@ def _valid_mask(labels, shape, where, ignore_index):
 # ----------------------------------------------------------------------------- adaptive γ
 
 
-def balanced_gamma(kernel: Kernel, count_easy, p_easy, count_hard, p_hard, *, gamma_max: float,
-                   iterations: int = 40, **params) -> jax.Array:
+def _balanced_gamma(weight, count_easy, p_easy, count_hard, p_hard, *, gamma_max: float,
+                    iterations: int = 40, **params) -> jax.Array:
   """γ at which the summed scale coefficients of the easy and hard groups balance (§2.1).
 
   Solves N_e |g_γ(p_e)| = N_h |g_γ(p_h)| for γ ∈ [0, γ_max] by bisection on
-  F(γ) = log N_e + log|w_γ(p_e)| - log p_e - log N_h - log|w_γ(p_h)| + log p_h (w = p·g from the
-  kernel, so the rule uses exactly the coefficient the loss injects). F(0) ≤ 0 (hard examples
+  F(γ) = log N_e + log|w_γ(p_e)| - log p_e - log N_h - log|w_γ(p_h)| + log p_h (``weight`` is
+  the loss's log-space w = p·g, so the rule uses exactly the coefficient the loss injects). F(0) ≤ 0 (hard examples
   already dominate) gives 0; F(γ_max) > 0 gives γ_max. For Maki, |g| = q^γ/p and the root is
 
   .. math:: γ = \\log\\frac{N_e p_h}{N_h p_e} \\Big/ \\log\\frac{1 - p_h}{1 - p_e}.
@@ -396,7 +390,7 @@ def balanced_gamma(kernel: Kernel, count_easy, p_easy, count_hard, p_hard, *, ga
                                              (count_easy, p_easy, count_hard, p_hard))
 
   def log_g(p, gamma):
-    return jnp.log(jnp.abs(kernel.weight(jnp.log(p), jnp.log1p(-p), gamma=gamma, **params))) - jnp.log(p)
+    return jnp.log(jnp.abs(weight(jnp.log(p), jnp.log1p(-p), gamma=gamma, **params))) - jnp.log(p)
 
   def balance(gamma):
     return (jnp.log(count_easy) + log_g(p_easy, gamma)) - (jnp.log(count_hard) + log_g(p_hard, gamma))
@@ -454,7 +448,8 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
   coefficient = get_coefficient(base)
   if "gamma" not in coefficient.params:
     raise InputError(f"`base` must have a parameter `gamma`; `{coefficient.name}` has {sorted(coefficient.params)}.")
-  _, base_kernel, static = _base(coefficient, params, reserved=("gamma",))
+  _, static = _base(coefficient, params, reserved=("gamma",))
+  weight = loss_from_coefficient(coefficient, head=head, **static, gamma=jnp.float32(gamma_init)).kernel.weight
   if per_class:
     if head == "softmax":
       _positive_int("num_classes", num_classes)
@@ -475,8 +470,8 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
       return jnp.zeros(shape, jnp.int32)
     return jnp.clip(jnp.broadcast_to(jnp.asarray(labels).astype(jnp.int32), shape), 0, groups - 1)
 
-  def update(state, logits, labels, *, where=None, ignore_index=None):
-    log_p, _ = _true_class_probability(logits, labels, head)
+  def update(state, logits, labels, where, ignore_index):
+    log_p, _ = _true_class_probability(logits, labels, head, where, ignore_index)
     p = jnp.exp(log_p)
     mask = _valid_mask(labels, p.shape, where, ignore_index)
     group = group_of(labels, p.shape)
@@ -504,7 +499,7 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
     seen_easy, seen_hard = state.seen_easy | has_e, state.seen_hard | has_h
     ready = seen_easy & seen_hard
     # Dummy statistics where not ready, so that no log(0) is ever formed.
-    solved = balanced_gamma(base_kernel, jnp.where(ready, count_easy, 1.0), jnp.where(ready, p_easy, 0.9),
+    solved = _balanced_gamma(weight, jnp.where(ready, count_easy, 1.0), jnp.where(ready, p_easy, 0.9),
                             jnp.where(ready, count_hard, 1.0), jnp.where(ready, p_hard, 0.1),
                             gamma_max=gamma_max, **static)
     gamma = jnp.where(ready, solved, state.gamma)
@@ -512,13 +507,13 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
     return jax.tree_util.tree_map(jax.lax.stop_gradient, new)
 
   def loss(logits, labels, state, *, alpha=None, where=None, ignore_index=None):
-    current = update(state, logits, labels, where=where, ignore_index=ignore_index)
+    new = update(state, logits, labels, where, ignore_index)
     shape = jnp.shape(logits)[:-1] if head == "softmax" else jnp.broadcast_shapes(jnp.shape(logits), jnp.shape(labels))
-    gamma = current.gamma[group_of(labels, shape)]
-    return apply_kernel(base_kernel, logits, labels, head=head, params={**static, "gamma": gamma},
-                        alpha=alpha, where=where, ignore_index=ignore_index)
+    gamma = new.gamma[group_of(labels, shape)]
+    fn = loss_from_coefficient(coefficient, head=head, **static, gamma=gamma)
+    return fn(logits, labels, alpha=alpha, where=where, ignore_index=ignore_index), new
 
-  return StatefulLoss(init, loss, update)
+  return StatefulLoss(init, loss)
 
 
 # ----------------------------------------------------------------------------- GHM-C
@@ -553,14 +548,14 @@ def ghm_coefficient(base="ce", *, bins: int = 10, momentum: float = 0.75, head: 
   _check_head(head)
   _positive_int("bins", bins)
   _fraction("momentum", momentum, upper_open=True)
-  _, base_kernel, static = _base(base, params)
-  kernel = _scaled_kernel(base_kernel)
+  coefficient, static = _base(base, params)
+  base_loss = loss_from_coefficient(coefficient, head=head, **static)
 
   def init():
     return GHMState(counts=jnp.zeros((bins,), jnp.float32))
 
   def histogram(logits, labels, where, ignore_index):
-    _, log_q = _true_class_probability(logits, labels, head)
+    _, log_q = _true_class_probability(logits, labels, head, where, ignore_index)
     u = jnp.exp(log_q)
     index = jnp.clip(jnp.floor(u * bins).astype(jnp.int32), 0, bins - 1)
     mask = _valid_mask(labels, u.shape, where, ignore_index)
@@ -571,19 +566,16 @@ def ghm_coefficient(base="ce", *, bins: int = 10, momentum: float = 0.75, head: 
     blended = jnp.where(state.counts > 0, momentum * state.counts + (1.0 - momentum) * counts, counts)
     return GHMState(counts=jnp.where(counts > 0, blended, state.counts))
 
-  def update(state, logits, labels, *, where=None, ignore_index=None):
-    _, _, counts = histogram(logits, labels, where, ignore_index)
-    return advance(state, counts)
-
   def loss(logits, labels, state, *, alpha=None, where=None, ignore_index=None):
     index, mask, counts = histogram(logits, labels, where, ignore_index)
-    current = advance(state, counts).counts
+    new = advance(state, counts)
+    current = new.counts
     total = jnp.sum(counts)
     occupied = jnp.sum(counts > 0).astype(jnp.float32)
     # Every unmasked example's bin is occupied now, so R_b > 0 wherever it is used.
     beta = jnp.where(mask, total / (jnp.maximum(occupied, 1.0) * jnp.maximum(current[index], 1e-30)), 0.0)
     beta = jax.lax.stop_gradient(beta)
-    return apply_kernel(kernel, logits, labels, head=head, params={**static, "_scale": beta},
-                        alpha=alpha, where=where, ignore_index=ignore_index)
+    value = base_loss(logits, labels, alpha=alpha, where=where, ignore_index=ignore_index)
+    return beta * value, new
 
-  return StatefulLoss(init, loss, update)
+  return StatefulLoss(init, loss)

@@ -129,13 +129,16 @@ def prepare_data(config: ExperimentConfig, *, train_set: DetectionDataset | None
 
 
 def classification_loss(spec: LossSpec, class_logits: jax.Array, target_labels: jax.Array,
-                        loss_state: Any = ()) -> jax.Array:
-  """Per-anchor classification losses ``[B, A]`` (softmax head) of ``spec``, unreduced.
+                        loss_state: Any = ()) -> tuple[jax.Array, Any]:
+  """Per-anchor classification losses ``[B, A]`` (softmax head) of ``spec``, unreduced, and the
+  loss state after this batch.
 
-  A ``stateful`` spec reads ``loss_state`` (its state before this batch, see `init_loss_state`).
+  A ``stateful`` spec reads ``loss_state`` (its state before this batch, see `init_loss_state`)
+  and returns the state after it (step counters, EMA statistics: computed once per step, with
+  no gradient); a stateless spec returns ``loss_state`` unchanged.
   """
   if spec.stateful is None:
-    return spec.loss_fn(class_logits, target_labels, head="softmax", **spec.params)
+    return spec.loss_fn(class_logits, target_labels, head="softmax", **spec.params), loss_state
   return spec.stateful_loss().loss(class_logits, target_labels, loss_state)
 
 
@@ -144,18 +147,10 @@ def init_loss_state(spec: LossSpec) -> Any:
   return () if spec.stateful is None else spec.stateful_loss().init()
 
 
-def update_loss_state(spec: LossSpec, loss_state: Any, class_logits: jax.Array,
-                      target_labels: jax.Array) -> Any:
-  """The loss state after a batch (step counters, EMA statistics); ``()`` stays ``()``."""
-  if spec.stateful is None:
-    return loss_state
-  return spec.stateful_loss().update(loss_state, jax.lax.stop_gradient(class_logits), target_labels)
-
-
 def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
                    target_labels: jax.Array, target_offsets: jax.Array, loss_state: Any = ()
-                   ) -> tuple[jax.Array, dict[str, jax.Array]]:
-  """The multibox loss of a batch → ``(total, {"cls": ..., "loc": ...})``.
+                   ) -> tuple[jax.Array, dict[str, jax.Array], Any]:
+  """The multibox loss of a batch → ``(total, {"cls": ..., "loc": ...}, loss_state_after)``.
 
   Args:
     spec: the classification loss, its normalisation and λ.
@@ -166,7 +161,7 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
     loss_state: the state of a ``stateful`` spec before this batch (``()`` otherwise).
   """
   positive = target_labels > 0
-  per_anchor = classification_loss(spec, class_logits, target_labels, loss_state)
+  per_anchor, loss_state = classification_loss(spec, class_logits, target_labels, loss_state)
   if spec.normalization == "ohem":
     hard = ge.ohem_mask(jax.lax.stop_gradient(per_anchor), positive,
                         neg_pos_ratio=spec.neg_pos_ratio)
@@ -177,7 +172,7 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
     cls = ge.mean_over_elements(per_anchor)
   smooth_l1 = optax.losses.huber_loss(offsets, target_offsets, delta=1.0).sum(-1)
   loc = ge.normalize_by_positives(smooth_l1, positive, where=positive)
-  return cls + spec.loc_weight * loc, {"cls": cls, "loc": loc}
+  return cls + spec.loc_weight * loc, {"cls": cls, "loc": loc}, loss_state
 
 
 def optimizer(spec: LossSpec) -> optax.GradientTransformation:
@@ -195,12 +190,11 @@ def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graph
 
   def loss_fn(p):
     logits, predicted = nnx.merge(graphdef, p)(images)
-    total, parts = detection_loss(spec, logits, predicted, labels, offsets, loss_state)
-    return total, (parts, logits)
+    total, parts, new_state = detection_loss(spec, logits, predicted, labels, offsets, loss_state)
+    return total, (parts, new_state)
 
-  (loss, (parts, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  (loss, (parts, loss_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
   updates, opt_state = optimizer(spec).update(grads, opt_state, params)
-  loss_state = update_loss_state(spec, loss_state, logits, labels)
   return optax.apply_updates(params, updates), opt_state, loss_state, {"loss": loss, **parts}
 
 

@@ -201,9 +201,12 @@ def adaptive_gamma_trajectory(cfg: EngineeringConfig, ratio: float) -> list[dict
 
     def step(carry, _):
       params, opt_state, state = carry
-      grads = jax.grad(lambda p: jnp.mean(sl.loss(mlp(p, x), y, state)))(params)
+      def objective(p):
+        values, new_state = sl.loss(mlp(p, x), y, state)
+        return jnp.mean(values), new_state
+
+      grads, state = jax.grad(objective, has_aux=True)(params)
       updates, opt_state = opt.update(grads, opt_state, params)
-      state = sl.update(state, jax.lax.stop_gradient(mlp(params, x)), y)
       return (optax.apply_updates(params, updates), opt_state, state), state.gamma
 
     _, gammas = jax.jit(lambda c: jax.lax.scan(step, c, length=cfg.steps))((params, opt.init(params), sl.init()))

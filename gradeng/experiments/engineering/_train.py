@@ -25,8 +25,8 @@ from gradeng.experiments.toy import average_precision, minority_count, minority_
 def stateless(loss_fn: Callable) -> StatefulLoss:
   """A plain per-element loss as a `StatefulLoss` (state: the step, unused)."""
   return StatefulLoss(lambda: StepState(jnp.zeros((), jnp.int32)),
-                      lambda logits, labels, state, **kw: loss_fn(logits, labels, **kw),
-                      lambda state, *a, **kw: StepState(state.step + 1))
+                      lambda logits, labels, state, **kw: (loss_fn(logits, labels, **kw),
+                                                           StepState(state.step + 1)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,14 +113,17 @@ def make_train(config: TrainConfig, loss: StatefulLoss):
       params, opt_state, loss_state = carry
       z = mlp(params, x)
       if config.batch_size is None:
-        xb, yb, zb = x, y, z
+        xb, yb = x, y
       else:
         index = jax.random.randint(jax.random.fold_in(key_batch, t), (config.batch_size,), 0, n)
         xb, yb = x[index], y[index]
-        zb = mlp(params, xb)
-      grads = jax.grad(lambda p: jnp.mean(loss.loss(mlp(p, xb), yb, loss_state)))(params)
+
+      def objective(p):  # the loss state after the batch comes back with the gradient
+        values, new_state = loss.loss(mlp(p, xb), yb, loss_state)
+        return jnp.mean(values), new_state
+
+      grads, loss_state = jax.grad(objective, has_aux=True)(params)
       updates, opt_state = optimizer.update(grads, opt_state, params)
-      loss_state = loss.update(loss_state, jax.lax.stop_gradient(zb), yb)
       ce = jnp.mean(cross_entropy_loss(z, y))
       return (optax.apply_updates(params, updates), opt_state, loss_state), ce
 
