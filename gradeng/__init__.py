@@ -44,6 +44,13 @@ from gradeng.core._stateful import ghm_coefficient as ghm_coefficient
 from gradeng.core._stateful import periodic_coefficient as periodic_coefficient
 from gradeng.core._stateful import warmup_coefficient as warmup_coefficient
 
+from gradeng.core._iou import box_iou as box_iou
+from gradeng.core._iou import ciou_loss as ciou_loss
+from gradeng.core._iou import decode_offsets as decode_offsets
+from gradeng.core._iou import diou_loss as diou_loss
+from gradeng.core._iou import giou_loss as giou_loss
+from gradeng.core._iou import iou_loss as iou_loss
+
 # name -> module: public names whose modules import SymPy/mpmath, loaded on first access.
 _LAZY = {
     "FormulaError": "gradeng.core._parse",
@@ -91,4 +98,6 @@ __all__ = [
     "warmup_coefficient", "periodic_coefficient", "adaptive_gamma_coefficient", "ghm_coefficient",
     # the paper's gradient budget (§2.1)
     "GradientBudget", "gradient_budget", "hard_share",
+    # other sub-packages' re-exports (their sections of the public API)
+    "box_iou", "ciou_loss", "decode_offsets", "diou_loss", "giou_loss", "iou_loss",
 ]
