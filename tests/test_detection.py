@@ -336,11 +336,21 @@ def test_map_agrees_with_pycocotools():
   coco_ap = evaluator.eval["precision"][0, :, :, 0, 0].mean(axis=0)  # [classes]
 
   ours = det.evaluate_map(dets, gt_boxes, gt_labels, num_classes=num_classes)
-  ours_101 = [_metrics.coco_101_point_ap(c.recall, c.precision) for c in ours.curves]
+  ours_101 = [_coco_101_point_ap(c.recall, c.precision) for c in ours.curves]
   np.testing.assert_allclose(ours_101, coco_ap, atol=1e-12)
   # and VOC all-point vs COCO 101-point AP of the same curves differ only by interpolation
   np.testing.assert_allclose(ours.ap, coco_ap, atol=0.02)
   assert 0.3 < ours.mean_ap < 0.95
+
+
+def _coco_101_point_ap(recall, precision):
+  """COCO's 101-point interpolated AP of a precision/recall curve (for the pycocotools check)."""
+  p = np.maximum.accumulate(np.asarray(precision, np.float64)[::-1])[::-1]
+  index = np.searchsorted(np.asarray(recall, np.float64), np.linspace(0.0, 1.0, 101), side="left")
+  reached = index < len(p)
+  q = np.zeros(101)
+  q[reached] = p[index[reached]]
+  return float(np.mean(q))
 
 
 # ----------------------------------------------------------------------------- model and loss

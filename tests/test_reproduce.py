@@ -1,5 +1,6 @@
 """Tests for `gradeng reproduce` (step list, hooks, summary, budget tables)."""
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -13,9 +14,9 @@ from gradeng.cli import main
 def test_steps_are_named_and_ordered():
   assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
                                        "engineering"]
-  # The sub-package hooks are all present (none would be reported as skipped).
+  # The sub-package hooks are all present.
   for module in ("gradeng.experiments.toy._reproduce", "gradeng.experiments.detection._reproduce", "gradeng.experiments.engineering._reproduce"):
-    assert callable(R._import_hook(module, "reproduce"))
+    assert callable(importlib.import_module(module).reproduce)
 
 
 def test_budget_step_writes_paper_numbers(tmp_path, capsys):
@@ -36,7 +37,7 @@ def _write_module(folder: Path, name: str, text: str) -> None:
   (folder / f"{name}.py").write_text(text)
 
 
-def test_hooks_skip_fail_and_run(tmp_path, monkeypatch):
+def test_hooks_fail_and_run(tmp_path, monkeypatch):
   modules = tmp_path / "mods"
   modules.mkdir()
   _write_module(modules, "gradeng_hook_ok", (
@@ -57,15 +58,14 @@ def test_hooks_skip_fail_and_run(tmp_path, monkeypatch):
   ]
   results = R.run_steps(steps, tmp_path, quick=True, progress=False)
   status = {r.name: (r.status, r.message) for r in results}
-  assert status["missing"] == ("skipped", "`gradeng_no_such_hook_module` is not available yet")
-  assert status["no_attr"] == ("skipped", "`gradeng_hook_no_attr` has no `reproduce` yet")
-  # A hook whose own imports fail is a failure, not a skip.
+  assert status["missing"] == ("failed", "ModuleNotFoundError: No module named 'gradeng_no_such_hook_module'")
+  assert status["no_attr"][0] == "failed" and "has no attribute 'reproduce'" in status["no_attr"][1]
   assert status["broken"][0] == "failed" and "gradeng_no_such_dependency" in status["broken"][1]
   assert status["raises"] == ("failed", "ZeroDivisionError: division by zero")
   assert status["ok"] == ("ok", "")
   assert results[-1].paths == [tmp_path / "quick.txt"]
   text = R.summary(results, tmp_path)
-  assert "skipped  missing" in text and "     ok  ok" in text and "           quick.txt" in text
+  assert " failed  missing" in text and "     ok  ok" in text and "           quick.txt" in text
   full = R.run_steps(steps[-1:], tmp_path, quick=False, progress=False)
   assert full[0].paths == [tmp_path / "full.txt"]
 

@@ -9,8 +9,8 @@ Example::
 The work is a list of named `Step`\\ s, each ``run(out_dir, quick) -> [paths written]``, run in
 order under a progress bar; a summary of what each step wrote follows. Steps that live in other
 sub-packages are *hooks*: a module exposing ``reproduce(out_dir: Path, *, quick: bool) ->
-list[Path]``; while that module does not exist yet the step is reported as skipped. A step that
-fails is reported and the others still run; the exit code is then 1.
+list[Path]``, imported when the step runs. A step that fails (including a hook that cannot be
+imported) is reported and the others still run; the exit code is then 1.
 """
 
 from __future__ import annotations
@@ -25,10 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gradeng.cli import UsageError
-
-
-class StepSkipped(Exception):
-  """A step that cannot run yet (e.g. its module does not exist); the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +45,7 @@ class Step:
 @dataclasses.dataclass
 class StepResult:
   name: str
-  status: str  # "ok", "skipped" or "failed"
+  status: str  # "ok" or "failed"
   seconds: float
   paths: list[Path]
   message: str = ""
@@ -95,28 +91,16 @@ def _figures_step(out_dir: Path, quick: bool) -> list[Path]:
 
 def _derivations_step(out_dir: Path, quick: bool) -> list[Path]:
   del quick
-  write_reports = _import_hook("gradeng.paper._derivations", "write_reports")
+  from gradeng.paper._derivations import write_reports
+
   return write_reports(out_dir / "derivations")
 
 
-def _import_hook(module_name: str, attribute: str) -> Callable:
-  try:
-    module = importlib.import_module(module_name)
-  except ModuleNotFoundError as error:
-    # Only the hook's own module missing means "not there yet"; anything else is a real failure.
-    if error.name is not None and module_name.startswith(error.name):
-      raise StepSkipped(f"`{module_name}` is not available yet") from None
-    raise
-  if not hasattr(module, attribute):
-    raise StepSkipped(f"`{module_name}` has no `{attribute}` yet")
-  return getattr(module, attribute)
-
-
 def hook(module_name: str, attribute: str = "reproduce") -> Callable[[Path, bool], list[Path]]:
-  """A step body that calls ``module.reproduce(out_dir, quick=quick)``, skipped if absent."""
+  """A step body that imports ``module_name`` and calls its ``reproduce(out_dir, quick=quick)``."""
 
   def run(out_dir: Path, quick: bool) -> list[Path]:
-    return list(_import_hook(module_name, attribute)(out_dir, quick=quick))
+    return list(getattr(importlib.import_module(module_name), attribute)(out_dir, quick=quick))
 
   run.__name__ = f"hook_{module_name.replace('.', '_')}"
   return run
@@ -147,8 +131,6 @@ def run_steps(steps, out_dir: Path, *, quick: bool, progress: bool = True) -> li
     try:
       paths = list(step.run(out_dir, quick))
       result = StepResult(step.name, "ok", 0.0, paths)
-    except StepSkipped as reason:
-      result = StepResult(step.name, "skipped", 0.0, [], str(reason))
     except Exception as error:  # reported in the summary; the remaining steps still run
       result = StepResult(step.name, "failed", 0.0, [], f"{type(error).__name__}: {error}")
     result.seconds = time.perf_counter() - start

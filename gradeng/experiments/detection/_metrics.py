@@ -62,16 +62,6 @@ def all_point_ap(recall: np.ndarray, precision: np.ndarray) -> float:
   return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def coco_101_point_ap(recall: np.ndarray, precision: np.ndarray) -> float:
-  """COCO's 101-point interpolated AP of the same curve (for cross-checks with pycocotools)."""
-  p = np.maximum.accumulate(np.asarray(precision, np.float64)[::-1])[::-1]
-  index = np.searchsorted(np.asarray(recall, np.float64), np.linspace(0.0, 1.0, 101), side="left")
-  reached = index < len(p)
-  q = np.zeros(101)
-  q[reached] = p[index[reached]]
-  return float(np.mean(q))
-
-
 def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
   lt = np.maximum(box[:2], boxes[:, :2])
   rb = np.minimum(box[2:], boxes[:, 2:])
