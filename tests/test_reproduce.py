@@ -13,9 +13,10 @@ from gradeng.cli import main
 
 def test_steps_are_named_and_ordered():
   assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
-                                       "engineering"]
+                                       "engineering", "learned"]
   # The sub-package hooks are all present.
-  for module in ("gradeng.experiments.toy._reproduce", "gradeng.experiments.detection._reproduce", "gradeng.experiments.engineering._reproduce"):
+  for module in ("gradeng.experiments.toy._reproduce", "gradeng.experiments.detection._reproduce", "gradeng.experiments.engineering._reproduce",
+                 "gradeng.experiments.learn._reproduce"):
     assert callable(importlib.import_module(module).reproduce)
 
 

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "derivations": ("gradeng.cli.derivations", "write the derivation reports to derivations/"),
     "simulate": ("gradeng.cli.simulate", "run a toy imbalance simulation sweep"),
     "experiment": ("gradeng.cli.experiment", "run an experiment: gradeng experiment NAME --help"),
+    "learn-coefficient": ("gradeng.cli.learn_coefficient", "learn the scale coefficient by meta-gradients (issue 13)"),
     "reproduce": ("gradeng.cli.reproduce", "regenerate everything (quick by default)"),
 }
 

@@ -115,6 +115,8 @@ STEPS: tuple[Step, ...] = (
     Step("detection", hook("gradeng.experiments.detection._reproduce"), "detection experiment (paper Figure 3)"),
     Step("engineering", hook("gradeng.experiments.engineering._reproduce"),
          "stateful coefficients: warm-up, periodic, adaptive γ, GHM-C"),
+    Step("ordinal", hook("gradeng.experiments.ordinal._reproduce"), "ordinal targets: blurred softmax vs CE vs L2"),
+    Step("learned", hook("gradeng.experiments.learn._reproduce"), "learned scale coefficient (meta-gradient, ES)"),
 )
 
 

@@ -1,0 +1,19 @@
+"""Learning the scale coefficient (issue 13): meta-gradients through jitted toy trainings.
+
+θ parametrises a Maki mixture g = -Σ c_k (1-p)^k / p, c = softmax(θ) (`gradeng.maki_mixture`),
+whose properties hold for every θ and whose loss has a closed form. ``run_experiment`` learns θ
+by meta-gradients through unrolled trainings and, as a baseline, by evolution strategies; it
+evaluates both on held-out ratios, data and models against CE, focal, Maki and GHM-C.
+``gradeng learn-coefficient [--quick] [--out DIR]`` runs it.
+"""
+
+from gradeng.experiments.learn._config import FULL as FULL
+from gradeng.experiments.learn._config import QUICK as QUICK
+from gradeng.experiments.learn._config import LearnConfig as LearnConfig
+from gradeng.experiments.learn._evaluate import evaluate as evaluate
+from gradeng.experiments.learn._experiment import draw_figures as draw_figures
+from gradeng.experiments.learn._experiment import run_experiment as run_experiment
+from gradeng.experiments.learn._inner import TaskConfig as TaskConfig
+from gradeng.experiments.learn._inner import make_train as make_train
+from gradeng.experiments.learn._meta import learn as learn
+from gradeng.experiments.learn._meta import make_outer_step as make_outer_step

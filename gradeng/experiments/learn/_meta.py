@@ -1,0 +1,180 @@
+"""The outer loop: learn θ (c = softmax(θ)) by meta-gradients or by evolution strategies.
+
+One outer step evaluates the validation objective (balanced CE after an inner training, see
+`make_train`) on ``len(train_ratios) × seeds_per_step`` fresh tasks, averages it, and takes an
+Adam step on θ:
+
+* ``"gradient"``: the exact gradient of the mean objective through the unrolled, jitted inner
+  trainings (reverse mode through the ``lax.scan``, truncated and checkpointed as the task
+  config says);
+* ``"es"``: antithetic evolution strategies (Salimans et al. 2017), gradient-free,
+  ĝ = Σ_j [f(θ + σε_j) - f(θ - σε_j)] ε_j / (2σJ), with ``es_pairs`` = J pairs, i.e. 2J forward
+  trainings per task where the meta-gradient runs one forward and one backward pass.
+
+The whole step is one ``jit``: the tasks are ``vmap``ped, and the task axis is sharded over a 1-D
+`jax.sharding.Mesh` of all devices (padded to a multiple of the device count with zero-weight
+copies), as in the toy sweeps. Every step's state (θ, the Adam state, the history) is saved
+atomically to ``<out>/<method>/state.npz``; a killed run resumes from the last saved step and
+produces bit-identical numbers (the tasks of step t depend only on t).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
+
+from gradeng.core._learned import weights_from_theta
+from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+
+from ._config import META_SEED_BASE, LearnConfig
+from ._inner import make_train
+
+METHODS = ("gradient", "es")
+AXIS = "tasks"
+
+
+def _mesh() -> Mesh:
+  return Mesh(np.array(jax.devices()), (AXIS,))
+
+
+def step_tasks(config: LearnConfig, step: int, n_devices: int = 1):
+  """(ratios, seeds, weights) of outer step ``step``, padded to a multiple of ``n_devices``."""
+  ratios = np.repeat(np.asarray(config.train_ratios, np.float32), config.seeds_per_step)
+  count = len(ratios)
+  seeds = META_SEED_BASE + step * count + np.arange(count, dtype=np.int64)
+  weights = np.ones(count, np.float32)
+  pad = (-count) % n_devices
+  if pad:
+    ratios = np.concatenate([ratios, np.repeat(ratios[-1:], pad)])
+    seeds = np.concatenate([seeds, np.repeat(seeds[-1:], pad)])
+    weights = np.concatenate([weights, np.zeros(pad, np.float32)])
+  return ratios, seeds.astype(np.uint32), weights
+
+
+@functools.lru_cache(maxsize=8)
+def make_outer_step(config: LearnConfig, method: str):
+  """``step(theta, opt_state, ratios, seeds, weights, key) -> (theta, opt_state, objective, grad)``,
+  jitted with the task axis sharded over all devices (cached: one compilation per config)."""
+  if method not in METHODS:
+    raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
+  train = make_train(config.task, "mixture", config.exponents)
+  optimizer = optax.adam(config.outer_lr)
+
+  def objective(theta, ratios, seeds, weights):
+    values = jax.vmap(lambda r, s: train(weights_from_theta(theta), r, s)["val_ce"])(ratios, seeds)
+    return jnp.sum(weights * values) / jnp.sum(weights)
+
+  def estimate(theta, ratios, seeds, weights, key):
+    if method == "gradient":
+      return jax.value_and_grad(objective)(theta, ratios, seeds, weights)
+    eps = jax.random.normal(key, (config.es_pairs, theta.shape[0]))
+    thetas = jnp.concatenate([theta + config.es_sigma * eps, theta - config.es_sigma * eps])
+    values = jax.vmap(objective, (0, None, None, None))(thetas, ratios, seeds, weights)
+    plus, minus = values[: config.es_pairs], values[config.es_pairs:]
+    grad = jnp.sum((plus - minus)[:, None] * eps, axis=0) / (2 * config.es_sigma * config.es_pairs)
+    return jnp.mean(values), grad
+
+  def step(theta, opt_state, ratios, seeds, weights, key):
+    value, grad = estimate(theta, ratios, seeds, weights, key)
+    updates, opt_state = optimizer.update(grad, opt_state, theta)
+    return optax.apply_updates(theta, updates), opt_state, value, grad
+
+  mesh = _mesh()
+  replicated = NamedSharding(mesh, PartitionSpec())
+  sharded = NamedSharding(mesh, PartitionSpec(AXIS))
+  return jax.jit(step, in_shardings=(replicated, replicated, sharded, sharded, sharded, replicated),
+                 out_shardings=replicated), optimizer
+
+
+def _save_state(path: Path, step: int, theta, opt_state, history: dict) -> None:
+  leaves = jax.tree_util.tree_leaves(opt_state)
+  arrays = {"step": np.asarray(step), "theta": np.asarray(theta),
+            **{f"opt_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)},
+            **{f"history_{k}": np.asarray(v) for k, v in history.items()}}
+
+  def write(f):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    f.write(buffer.getvalue())
+
+  atomic_write_bytes(path, write)
+
+
+def _load_state(path: Path, opt_template):
+  with np.load(path) as data:
+    leaves, treedef = jax.tree_util.tree_flatten(opt_template)
+    opt_state = jax.tree_util.tree_unflatten(
+        treedef, [jnp.asarray(data[f"opt_{i}"]) for i in range(len(leaves))])
+    history = {k[len("history_"):]: data[k].tolist() for k in data.files if k.startswith("history_")}
+    return int(data["step"]), jnp.asarray(data["theta"]), opt_state, history
+
+
+def check_config(out_dir: Path, config: LearnConfig) -> None:
+  """Writes ``config.json`` in a new directory; refuses a directory written by another config."""
+  path = Path(out_dir) / "config.json"
+  data = config.to_dict()
+  if path.exists():
+    saved = json.loads(path.read_text())
+    if saved != data:
+      changed = sorted(k for k in set(saved) | set(data) if saved.get(k) != data.get(k))
+      raise ValueError(
+          f"`{out_dir}` holds a run of a different config (fields {changed} differ); use another "
+          "`--out` or delete it.")
+    return
+  atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | None = None,
+          progress: bool = True) -> dict:
+  """Runs (or resumes) the outer loop of ``method``; returns θ, the weights and the history.
+
+  Args:
+    config: the experiment config.
+    method: ``"gradient"`` (meta-gradient) or ``"es"`` (evolution strategies).
+    out_dir: run directory; the state goes to ``out_dir/<method>/state.npz`` after every step.
+    stop_after: stop once this many outer steps are done in total (simulates a kill; resume by
+      calling again without it).
+    progress: tqdm bar over the outer steps.
+
+  Returns:
+    ``{"theta", "weights", "history": {"objective", "theta"}, "steps_done", "seconds"}``
+    (``seconds``: wall time of the steps run by this call, compilation included).
+  """
+  out_dir = Path(out_dir)
+  check_config(out_dir, config)
+  path = out_dir / method / "state.npz"
+  step_fn, optimizer = make_outer_step(config, method)
+  theta = jnp.zeros(len(config.exponents), jnp.float32)
+  opt_state = optimizer.init(theta)
+  history = {"objective": [], "theta": []}
+  done = 0
+  if path.exists():
+    done, theta, opt_state, history = _load_state(path, opt_state)
+  last = config.outer_steps if stop_after is None else min(stop_after, config.outer_steps)
+  n_devices = jax.device_count()
+  key = jax.random.key(7 if method == "es" else 0)
+  start = time.perf_counter()
+  bar = tqdm(range(done, last), desc=f"learn θ ({method})", unit="step", disable=not progress,
+             initial=done, total=config.outer_steps, dynamic_ncols=True)
+  for step in bar:
+    ratios, seeds, weights = step_tasks(config, step, n_devices)
+    theta_before = np.asarray(theta)
+    theta, opt_state, value, _ = step_fn(theta, opt_state, ratios, seeds, weights,
+                                         jax.random.fold_in(key, step))
+    history["objective"].append(float(value))
+    history["theta"].append(theta_before.tolist())
+    bar.set_postfix(objective=f"{float(value):.4f}")
+    _save_state(path, step + 1, theta, opt_state, history)
+  bar.close()
+  return {"theta": np.asarray(theta), "weights": np.asarray(weights_from_theta(theta)),
+          "history": history, "steps_done": max(done, last), "seconds": time.perf_counter() - start}

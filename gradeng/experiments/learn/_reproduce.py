@@ -1,0 +1,21 @@
+"""`gradeng reproduce` hook: learn the coefficient (quick or full) and write its outputs.
+
+The run state and ``results.json`` go to ``out_dir/runs/<config name>``; the figures and the
+results table to ``out_dir/figures/learned``; the derivation report to
+``out_dir/derivations/learned.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
+  from gradeng.experiments.learn._experiment import get_config, run_experiment
+
+  out_dir = Path(out_dir)
+  config = get_config(quick)
+  results = run_experiment(config, out_dir / "runs" / config.name,
+                           figures_dir=out_dir / "figures" / "learned",
+                           derivation_path=out_dir / "derivations" / "learned.md", progress=False)
+  return [Path(p) for p in results["files"]]

@@ -1,0 +1,108 @@
+"""The learn-coefficient experiment: meta-gradient vs finite differences, resume, end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gradeng.core._learned import weights_from_theta
+from gradeng.experiments.learn import LearnConfig, TaskConfig, learn, make_train, run_experiment
+from gradeng.experiments.learn._meta import step_tasks
+
+TINY_TASK = TaskConfig(n_train=32, n_val=16, steps=6, hidden=(4,), lr=0.5)
+TINY = LearnConfig(
+    name="tiny", exponents=(0, 1, 2), task=TINY_TASK, train_ratios=(10.0,), seeds_per_step=2,
+    outer_steps=4, outer_lr=0.2, es_pairs=1, eval_seeds=(0, 1, 2), heldout_ratios=(30.0,),
+    focal_gammas=(1.0, 2.0), maki_gammas=(1, 2),
+    heldout_tasks=(("logistic regression", TaskConfig(hidden=(), n_train=32, n_val=16, steps=6)),),
+)
+
+
+def _objective(task, theta, seed=3):
+  return make_train(task, "mixture", (0, 1, 2))(weights_from_theta(theta), 10.0, seed)["val_ce"]
+
+
+def test_meta_gradient_matches_finite_differences():
+  with jax.enable_x64(True):
+    theta = jnp.asarray([0.3, -0.2, 0.5], jnp.float64)
+    f = jax.jit(lambda t: _objective(TINY_TASK, t))
+    grad = np.asarray(jax.jit(jax.grad(lambda t: _objective(TINY_TASK, t)))(theta))
+    eps = 1e-5
+    fd = np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps) for e in np.eye(3)])
+  assert np.all(np.abs(grad) > 1e-6)  # the objective depends on θ at all
+  np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_checkpointing_does_not_change_the_gradient_and_truncation_does():
+  theta = jnp.asarray([0.3, -0.2, 0.5])
+  grad = lambda task: np.asarray(jax.jit(jax.grad(lambda t: _objective(task, t)))(theta))
+  full = grad(TINY_TASK)
+  np.testing.assert_allclose(grad(dataclasses.replace(TINY_TASK, checkpoint=False)), full,
+                             rtol=1e-5, atol=1e-8)
+  truncated = grad(dataclasses.replace(TINY_TASK, truncation=2))
+  assert np.all(np.isfinite(truncated)) and not np.allclose(truncated, full, rtol=1e-3)
+
+
+def test_tasks_are_padded_with_zero_weight_copies_for_the_mesh():
+  ratios, seeds, weights = step_tasks(TINY, step=3, n_devices=4)
+  assert ratios.tolist() == [10.0] * 4
+  assert seeds.tolist() == [100_006, 100_007, 100_007, 100_007]
+  assert weights.tolist() == [1.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["gradient", "es"])
+def test_outer_loop_resumes_bit_identically_after_a_stop(tmp_path, method):
+  whole = learn(TINY, method, tmp_path / "whole", progress=False)
+  first = learn(TINY, method, tmp_path / "split", stop_after=2, progress=False)
+  assert first["steps_done"] == 2 and len(first["history"]["objective"]) == 2
+  resumed = learn(TINY, method, tmp_path / "split", progress=False)
+  assert resumed["steps_done"] == TINY.outer_steps
+  np.testing.assert_array_equal(resumed["theta"], whole["theta"])
+  assert resumed["history"] == whole["history"]
+  assert not np.array_equal(whole["theta"], np.zeros(3))  # θ moved
+  again = learn(TINY, method, tmp_path / "split", progress=False)  # finished: nothing recomputed
+  np.testing.assert_array_equal(again["theta"], whole["theta"])
+
+
+def test_a_directory_of_another_config_is_refused(tmp_path):
+  learn(TINY, "es", tmp_path, stop_after=1, progress=False)
+  other = dataclasses.replace(TINY, outer_lr=0.5)
+  with pytest.raises(ValueError, match=r"different config \(fields \['outer_lr'\]"):
+    learn(other, "es", tmp_path, progress=False)
+
+
+def test_bad_configs_are_refused():
+  with pytest.raises(ValueError, match=r"`maki_gammas` \[5\] are not basis exponents"):
+    LearnConfig(maki_gammas=(1, 5))
+  with pytest.raises(ValueError, match="≥ 3 seeds"):
+    LearnConfig(eval_seeds=(0, 1))
+  with pytest.raises(ValueError, match=r"`truncation` must be in \[1, steps=10\]"):
+    TaskConfig(steps=10, truncation=11)
+
+
+@pytest.mark.slow
+def test_end_to_end_writes_closed_form_table_figures_and_derivation(tmp_path):
+  results = run_experiment(TINY, tmp_path, progress=False)
+  names = sorted(p.name for p in tmp_path.iterdir())
+  assert names == ["config.json", "derivation.md", "es", "gradient", "learned_g.csv",
+                   "learned_g.png", "meta_curve.csv", "meta_curve.png", "results.json", "results.md"]
+  saved = json.loads((tmp_path / "results.json").read_text())
+  assert saved["evaluation"]["losses"][:2] == ["CE", saved["evaluation"]["selection"]["best_focal"]]
+  for entry in saved["learned"].values():
+    assert entry["formula"].startswith("-(") and len(entry["weights"]) == 3
+    assert abs(sum(entry["weights"]) - 1) < 1e-5
+  settings = saved["evaluation"]["settings"]
+  assert list(settings) == ["training ratios 1:10 (new seeds)", "held-out ratio 1:30",
+                            "held-out: logistic regression, 1:100"]
+  for losses in settings.values():
+    for metrics in losses.values():
+      assert np.isfinite(metrics["test_ce"]["mean"]) and 0 <= metrics["ap"]["mean"] <= 1
+  assert "verified (L' = g, L(1) = 0): True" in (tmp_path / "derivation.md").read_text()
+  assert results["files"]
