@@ -146,15 +146,18 @@ def test_cli_takes_formulas_for_g_and_matches_the_catalog(capsys):
     (["--loss=-(1-p)**gamma/p"], "needs parameter(s) ['gamma']"),
     (["--loss", "1/(p"], "is neither a catalog loss"),
     (["--group", "easy=1000"], "malformed --group 'easy=1000'"),
-    (["--group", "easy=x@0.9"], "count in --group 'easy=x@0.9' must be a number"),
+    (["--group", "easy=x@0.9"], "count in --group 'easy=x@0.9': 'x' is not a finite number"),
     (["--group", "easy=0@0.9"], "must be > 0"),
     (["--group", "easy=-5@0.9"], "must be > 0"),
     (["--group", "easy=10@1.5"], "must be in (0, 1); got 1.5"),
     (["--group", "easy=10@0"], "must be in (0, 1); got 0"),
     (["--loss", "softmax_ce"], "unknown loss 'softmax_ce'"),
     (["--loss", "focal:gamma"], "malformed parameter 'gamma'"),
-    (["--loss", "focal:gamma=two"], "must be a number; got 'two'"),
-    (["--loss", "focal:gamma=nan"], "must be finite"),
+    (["--loss", "focal:gamma=two"], "'two' is not a finite number"),
+    (["--loss", "focal:gamma=nan"], "'nan' is not a finite number"),
+    # Issue 14 item 7: tracebacks before (mpf from mpc, ZeroDivisionError); now derive's check.
+    (["--loss=-sqrt(p-2)/p"], "is not continuous on all of (0, 1)"),
+    (["--loss=-1/(p-0.3)"], "is not continuous on all of (0, 1)"),
     (["--loss", "focal:alpha=1"], "unknown parameter(s) ['alpha']"),
     (["--loss", "gce:q=2"], "`q` of `gce` must be"),
 ])
@@ -165,3 +168,14 @@ def test_cli_bad_input_one_line_exit_2(capsys, args, needle):
   err = capsys.readouterr().err
   assert err.count("\n") == 1 and err.startswith("gradeng budget: error:")
   assert needle in err
+
+
+def test_cli_parameter_values_are_parsed_like_derive(capsys):
+  # Issue 14 item 8: `derive --param gamma=1/3` worked, `budget --loss=...:gamma=1/3` refused it.
+  assert main(["budget", "--loss=-(1-p)**gamma/p:gamma=1/3", "--loss", "maki:gamma=1/3",
+               "--json"]) == 0
+  records = json.loads(capsys.readouterr().out)
+  by = {(r["group"], r["loss"]): r["sum"] for r in records}
+  formula, catalog = sorted({loss for _, loss in by})
+  for group in ("easy", "hard"):
+    assert by[group, formula] == pytest.approx(by[group, catalog], rel=1e-12)

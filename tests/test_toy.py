@@ -111,16 +111,20 @@ def test_unknown_simulation_and_overrides():
   with pytest.raises(ValueError, match="Unknown simulation `nope`"):
     toy.get_config("nope")
   config = toy.get_config("free_logit", quick=True)
-  changed = toy.parse_override(config, "losses=ce,focal:1:2")
-  assert changed.losses == (("ce", (None,)), ("focal", (1.0, 2.0)))
+  changed = toy.parse_override(config, "losses=ce,focal:gamma=1|2,maki:gamma=1/2")
+  assert changed.losses == (("ce", (None,)), ("focal", (1.0, 2.0)), ("maki", (0.5,)))
   assert toy.parse_override(config, "imbalance=10,1000").imbalance == (10.0, 1000.0)
   assert toy.parse_override(config, "steps=7").steps == 7
   with pytest.raises(ValueError, match="Empty grid: `seeds`"):
     toy.parse_override(config, "seeds=")
   with pytest.raises(ValueError, match="Unknown loss `foo`"):
     toy.parse_override(config, "losses=foo")
-  with pytest.raises(ValueError, match="needs hyper-parameter values"):
+  with pytest.raises(ValueError, match=r"write `maki:gamma=1\|2`"):
     toy.parse_override(config, "losses=maki")
+  with pytest.raises(ValueError, match=r"expected KEY=VALUE \(e.g. focal:gamma=2"):
+    toy.parse_override(config, "losses=focal:1:2")  # the old syntax, now refused clearly
+  with pytest.raises(ValueError, match="not a finite number"):
+    toy.parse_override(config, "losses=focal:gamma=x")
   with pytest.raises(ValueError, match="field=value"):
     toy.parse_override(config, "colour=red")
 

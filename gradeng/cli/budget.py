@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 
 from gradeng.paper._budget import PAPER_GROUPS, PAPER_LOSSES, gradient_budget
 from gradeng.core._catalog import CATALOG
 from gradeng.cli import UsageError
 from gradeng.core._coefficient import ScaleCoefficient
-from gradeng.core._parse import FormulaError, coefficient
+from gradeng.core._derive import check_coefficient
+from gradeng.core._errors import InputError
+from gradeng.core._parse import FormulaError, coefficient, parse_loss_spec, parse_value
 
 _GROUP = re.compile(r"^(?P<name>[^=@\s]+)=(?P<count>[^@\s]+)@(?P<p>\S+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -42,43 +43,39 @@ def parse_group(text: str) -> tuple[str, float, float]:
 def parse_loss(text: str) -> tuple[str | ScaleCoefficient, dict[str, float]]:
   """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> (name, params), e.g. ``focal:gamma=2``.
 
-  NAME is a catalog loss or a formula for g(p), parsed through the whitelist of
-  `gradeng.coefficient` (e.g. ``"-(1-p)**gamma/p:gamma=2"``; formulas have no ``:``).
+  The syntax of `gradeng.core._parse.parse_loss_spec` (shared with ``gradeng simulate``; values
+  such as ``1/3`` are exact). NAME is a catalog loss or a formula for g(p), parsed through the
+  whitelist of `gradeng.coefficient` (e.g. ``"-(1-p)**gamma/p:gamma=2"``; formulas have no
+  ``:``) and checked like ``gradeng derive`` checks it (defined and continuous on (0, 1)).
   """
-  name, _, rest = text.strip().partition(":")
+  try:
+    name, spec = parse_loss_spec(text)
+  except FormulaError as error:
+    raise UsageError(f"--loss: {error}") from None
   loss: str | ScaleCoefficient = name
   if _NAME.match(name) and name not in CATALOG:  # a bare word is a name, not a formula
     raise UsageError(f"unknown loss {name!r} in --loss {text!r}; the catalog has {sorted(CATALOG)} "
                      f"(or give a formula for g(p))")
+  several = sorted(key for key, values in spec.items() if len(values) != 1)
+  if several:
+    raise UsageError(f"--loss {text!r}: give one value per parameter here ({several} have several).")
+  params = {key: float(values[0]) for key, values in spec.items()}
   if name not in CATALOG:
     try:
       loss = coefficient(name)
-    except FormulaError as error:
+      check_coefficient(loss.with_params(**params) if set(params) == set(loss.params)
+                        else loss.expr)
+    except (FormulaError, InputError, TypeError) as error:
       raise UsageError(f"--loss {text!r} is neither a catalog loss ({', '.join(sorted(CATALOG))}) "
-                       f"nor a formula for g(p): {error}") from None
-  params = {}
-  for item in filter(None, (s.strip() for s in rest.split(","))) if rest else ():
-    key, eq, value = item.partition("=")
-    if not eq or not _NAME.match(key.strip()):
-      raise UsageError(f"malformed parameter {item!r} in --loss {text!r}; expected KEY=VALUE, "
-                       f"e.g. focal:gamma=2")
-    params[key.strip()] = _number(value.strip(), f"parameter {key.strip()!r} in --loss {text!r}")
-  if rest and not params:
-    raise UsageError(f"malformed --loss {text!r}; expected NAME or NAME:KEY=VALUE[,KEY=VALUE]")
+                       f"nor a usable formula for g(p): {error}") from None
   return loss, params
 
 
 def _number(text: str, what: str) -> float:
   try:
-    value = int(text)
-  except ValueError:
-    try:
-      value = float(text)
-    except ValueError:
-      raise UsageError(f"{what} must be a number; got {text!r}") from None
-  if not math.isfinite(value):
-    raise UsageError(f"{what} must be finite; got {text!r}")
-  return value
+    return float(parse_value(text, what))
+  except FormulaError as error:
+    raise UsageError(str(error)) from None
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ import fractions
 import json
 import math
 import re
+import sys
+import time
 from typing import Any
 
 import sympy as sp
@@ -35,6 +37,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                            "nonnegative_integer, unit_interval); undeclared ones are real")
   parser.add_argument("--name", default=None, help="name of the coefficient (default: the formula)")
   parser.add_argument("--json", action="store_true", help="print one JSON object")
+  parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                      help="give up on SymPy after SECONDS of wall time (the loss is then "
+                           "integrated numerically); default: SymPy's own per-step limits")
+  parser.add_argument("--quiet", action="store_true",
+                      help="no progress lines or notes on stderr")
 
 
 def _split(option: str, text: str) -> tuple[str, str]:
@@ -119,11 +126,46 @@ def as_text(derivation: Derivation) -> str:
   return "\n".join(lines)
 
 
+def _progress(quiet: bool):
+  """A callback printing each SymPy step on stderr (one updating line on a terminal)."""
+  if quiet:
+    return None
+  start = time.monotonic()
+  terminal = sys.stderr.isatty()
+
+  def report(step: str) -> None:
+    line = f"derive: [{time.monotonic() - start:5.1f} s] {step}"
+    if terminal:
+      sys.stderr.write(f"\r\033[K{line[:120]}")
+    else:
+      sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+  report.terminal = terminal  # type: ignore[attr-defined]
+  return report
+
+
 def run(args: argparse.Namespace) -> int:
+  if args.timeout is not None and not args.timeout > 0:
+    raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}.")
   values = {name: parse_value(name, text) for name, text in _pairs("param", args.param).items()}
   domains = _pairs("domain", args.domain)
   coef = coefficient(args.formula, name=args.name, params=domains)
-  derivation = derive(coef, **values)
+  unknown = sorted(set(values) - set(coef.params))
+  if unknown:
+    raise UsageError(f"`{coef.name}` has no parameter(s) {unknown}; it takes "
+                     f"{sorted(coef.params) or 'none'}.")
+  undeclared = sorted(set(coef.params) - set(values) - set(domains))
+  if undeclared and not args.quiet:
+    names = ", ".join(f"`{name}`" for name in undeclared)
+    sys.stderr.write(
+        f"derive: note: {names} taken as parameter(s) (real, kept symbolic); give a value with "
+        f"--param NAME=VALUE or a domain with --domain NAME=nonnegative (or check the "
+        f"spelling: the variable is `p`).\n")
+  progress = _progress(args.quiet)
+  derivation = derive(coef, timeout=args.timeout, progress=progress, **values)
+  if progress is not None and progress.terminal:
+    sys.stderr.write("\r\033[K")
   if args.json:
     print(json.dumps(as_json(derivation), ensure_ascii=False, allow_nan=False))
   else:

@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="figures root; figures go to FIGURES/toy_imbalance/<config name> (default: figures)")
   parser.add_argument("--no-figures", action="store_true", help="skip the figures")
   parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                      help="override a config field (repeatable), e.g. seeds=0,1 or losses=ce,focal:1:2")
+                      help="override a config field (repeatable), e.g. seeds=0,1 or losses=ce,focal:gamma=1|2")
   parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sympy as sp
 
+from gradeng.core import _cache
 from gradeng.core._coefficient import P, Domain, ScaleCoefficient, is_concrete_number
+from gradeng.core._errors import InputError
 from gradeng.core._integrate import (antiderivative_loss, check_convergence, definite_loss,
                                      maki_forms, rank, realify, unevaluated)
-from gradeng.core._limits import ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, attempt
+from gradeng.core._limits import (ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, WorkerTimeout,
+                                  attempt, run_in_worker)
 from gradeng.core._mpeval import lerch_to_hyper
 from gradeng.core._parse import coefficient as _coefficient_from_formula
 from gradeng.core._properties import PropertyCheck, check_properties
+from gradeng.core._recognise import Combination, Term, recognise
 from gradeng.core._variable import PROBABILITY, Variable, as_variable
 from gradeng.core._verify import verify
 
@@ -40,22 +44,94 @@ class _Solution:
   verification: str
   stable_form: sp.Expr | None
   notes: tuple[str, ...]
+  combination: Combination | None = None
 
 
 def _domains_key(domains: Mapping[str, Domain]) -> tuple[tuple[str, Domain], ...]:
   return tuple(sorted(domains.items()))
 
 
-@functools.lru_cache(maxsize=256)
+_SOLUTIONS: dict[tuple[Any, ...], _Solution] = {}
+
+
+def _solution(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...], variable: Variable,
+              timeout: float | None, on_progress: Callable[[str], None] | None) -> _Solution:
+  """`_solve` in the SymPy worker, remembered for this process (catalog, figures and reports
+  ask repeatedly). Past ``timeout`` wall seconds the worker is ended and the loss is left to
+  numeric integration, with a note (such a solution is not remembered). Solutions are also
+  kept on disk (`gradeng.core._cache`, ``$GRADENG_CACHE_DIR``), so a new process does not
+  derive again."""
+  key = (g, domains_key, variable)
+  if key in _SOLUTIONS:
+    return _SOLUTIONS[key]
+  name = _cache.key(g, tuple((n, repr(d)) for n, d in domains_key), repr(variable))
+  solution = _from_entry(_cache.load(name))
+  if solution is None:
+    try:
+      solution = run_in_worker(_solve, key, wall_seconds=timeout, on_progress=on_progress)
+    except WorkerTimeout as error:
+      note = (f"{error} No closed form was looked for beyond that (nor was convergence or "
+              "continuity checked): the loss is integrated numerically.")
+      return _Solution(None, None, "gave up (time limit)", None, (note,))
+    _cache.store(name, _to_entry(solution))
+  _SOLUTIONS[key] = solution
+  return solution
+
+
+def _to_entry(solution: _Solution) -> dict[str, Any]:
+  """A JSON-ready record of a solution (expressions by `sympy.srepr`)."""
+  combination = solution.combination
+  return {
+      "loss": _cache.dump_expr(solution.loss), "verified": solution.verified,
+      "verification": solution.verification,
+      "stable_form": _cache.dump_expr(solution.stable_form), "notes": list(solution.notes),
+      "combination": None if combination is None else {
+          "terms": [[t.name, _cache.dump_expr(t.weight),
+                     {k: _cache.dump_expr(v) for k, v in t.params.items()}]
+                    for t in combination.terms],
+          "loss": _cache.dump_expr(combination.loss),
+          "stable_form": _cache.dump_expr(combination.stable_form),
+          "conditions": [_cache.dump_expr(c) for c in combination.conditions]}}
+
+
+def _from_entry(entry: dict[str, Any] | None) -> _Solution | None:
+  """The solution of a cache entry, None for a missing or unreadable one."""
+  if entry is None:
+    return None
+  try:
+    stored = entry["combination"]
+    combination = None if stored is None else Combination(
+        tuple(Term(name, _cache.load_expr(weight),
+                   {k: _cache.load_expr(v) for k, v in params.items()})
+              for name, weight, params in stored["terms"]),
+        _cache.load_expr(stored["loss"]), _cache.load_expr(stored["stable_form"]),
+        tuple(_cache.load_expr(c) for c in stored["conditions"]))
+    return _Solution(_cache.load_expr(entry["loss"]), entry["verified"], entry["verification"],
+                     _cache.load_expr(entry["stable_form"]), tuple(entry["notes"]), combination)
+  except (KeyError, TypeError, ValueError, SyntaxError):
+    return None
+
+
 def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...],
            variable: Variable = PROBABILITY) -> _Solution:
-  """The closed form of L for g (cached: catalog, figures and reports ask repeatedly)."""
+  """The closed form of L for g (run in the SymPy worker, see `gradeng.core._limits`)."""
   domains = dict(domains_key)
   notes: list[str] = []
-  _check_domain(g, notes, variable)
-  check_convergence(g, notes, variable)
-  explicit, stable, maki_notes = maki_forms(g) if variable == PROBABILITY else (None, None, ())
-  notes.extend(maki_notes)
+  combination = recognise(g) if variable == PROBABILITY else None
+  if combination is None:
+    _check_domain(g, notes, variable)
+    check_convergence(g, notes, variable)
+    explicit, stable, maki_notes = (maki_forms(g) if variable == PROBABILITY
+                                    else (None, None, ()))
+    notes.extend(maki_notes)
+  else:
+    # Each catalog term is continuous on (0, 1) and integrable at p = 1 (exponents > -1).
+    explicit, stable = combination.loss, combination.stable_form
+    notes.append(f"recognised as {combination.describe()} (catalog coefficients; no SymPy "
+                 "integration needed)")
+    notes.extend(f"valid where {condition}" for condition in combination.conditions)
+    if len(combination.terms) == 1 and combination.terms[0].name == "maki":
+      notes.extend(maki_forms(g)[2])
   candidates: list[tuple[tuple[int, int, int], sp.Expr, bool | None, str]] = []
   parametric = bool(g.free_symbols - {variable.symbol})
 
@@ -80,6 +156,12 @@ def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...],
     # antiderivative in p only adds exp(iπγ)-type branch factors).
     return verified is True and rank_[0] == 0 and (rank_[1] == 0 or parametric)
 
+  if combination is not None:
+    if consider(explicit, "catalog combination") or (
+        candidates and candidates[-1][2] is True):
+      _, loss, verified, how = candidates[-1]
+      return _Solution(loss, verified, how, stable, tuple(notes), combination)
+    explicit, stable = None, None  # not confirmed: the general path decides
   done = consider(explicit, "finite form")
   if stable is not None and explicit is None:  # non-integer exponent: Lerch Φ first
     done = consider(stable, "Lerch form")
@@ -111,28 +193,39 @@ def _check_domain(g: sp.Expr, notes: list[str], variable: Variable = PROBABILITY
                   notes, "continuity check")
   if found is not None and found != interval:
     if variable == PROBABILITY:
-      raise ValueError(
+      raise InputError(
           f"g(p) = {g} is not continuous on all of (0, 1) (only on {found}); the loss "
           "∫_p^1 -g(t) dt needs g defined and continuous for every p in (0, 1).")
-    raise ValueError(
+    raise InputError(
         f"g({x}) = {g} is not continuous on all of {interval} (only on {found}); the loss "
         f"∫_{variable.reference}^{x} g(t) dt needs g defined and continuous on the whole domain.")
+
+
+def _check_domain_task(g: sp.Expr, variable: Variable) -> None:
+  _check_domain(g, [], variable)
+
+
+def check_coefficient(g: sp.Expr, variable: Variable = PROBABILITY) -> None:
+  """Raise `gradeng.InputError` unless g is defined, real and continuous on the variable's open
+  domain ((0, 1) for p): the check `derive` makes, for commands that only evaluate g (e.g.
+  ``gradeng budget``). Runs SymPy in the worker (`gradeng.core._limits`)."""
+  run_in_worker(_check_domain_task, (g, variable))
 
 
 def _substitute(coef: ScaleCoefficient, given: Mapping[str, Any]) -> dict[str, sp.Expr]:
   """Validated exact values (2.5 -> 5/2) of the given parameters; others stay symbolic."""
   unknown = set(given) - set(coef.params)
   if unknown:
-    raise ValueError(f"`{coef.name}` has no parameter(s) {sorted(unknown)}; it takes "
+    raise InputError(f"`{coef.name}` has no parameter(s) {sorted(unknown)}; it takes "
                      f"{sorted(coef.params) or 'none'}.")
   values = {}
   for name, value in given.items():
     if isinstance(value, sp.Basic) and value.is_number:
       value = float(value) if not value.is_Rational else value
     if not (is_concrete_number(value) or isinstance(value, sp.Rational)):
-      raise ValueError(f"parameter `{name}` must be a number; got {value!r}.")
+      raise InputError(f"parameter `{name}` must be a number; got {value!r}.")
     if not coef.params[name].contains(float(value)):
-      raise ValueError(f"`{name}` of `{coef.name}` must be {coef.params[name].describe()}; "
+      raise InputError(f"`{name}` of `{coef.name}` must be {coef.params[name].describe()}; "
                        f"got {value!r}.")
     values[name] = value if isinstance(value, sp.Rational) else sp.nsimplify(value, rational=True)
   return values
@@ -157,6 +250,8 @@ class Derivation:
     variable: the variable g acts on, with the parameters substituted in its reference point
       (`gradeng.core._variable.PROBABILITY` for p: L(p) = ∫_p^1 -g; for a pair weight on a
       similarity s or distance d, ``loss`` is φ(x) = ∫_r^x g(t) dt).
+    combination: g as a linear combination of catalog coefficients (Maki, CE, QCE, GCE), when
+      recognised (`gradeng.core._recognise`); a loss can then be built from catalog kernels.
   """
 
   coefficient: ScaleCoefficient
@@ -169,6 +264,7 @@ class Derivation:
   stable_form: sp.Expr | None = None
   notes: tuple[str, ...] = ()
   variable: Variable = PROBABILITY
+  combination: Combination | None = None
 
   @functools.cached_property
   def properties(self) -> tuple[PropertyCheck, ...]:
@@ -207,7 +303,8 @@ class Derivation:
 
 
 def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
-           variable: Variable | str | None = None, **params: Any) -> Derivation:
+           variable: Variable | str | None = None, timeout: float | None = None,
+           progress: Callable[[str], None] | None = None, **params: Any) -> Derivation:
   """Derive the loss L(p) = ∫_p^1 -g(t) dt (L(1) = 0) from a scale coefficient g = dL/dp.
 
   The same machinery integrates a coefficient over another variable (issue 11): a pair weight
@@ -221,6 +318,10 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
       string (parsed safely, see `gradeng.parse_formula`; parameters are then ``real``).
     variable: for a formula, the variable it is in: ``"p"`` (default), ``"s"``, ``"d"`` or a
       `Variable` (a `ScaleCoefficient` carries its own).
+    timeout: wall-clock seconds to wait for SymPy (None: its own per-step limits only, see
+      `gradeng.core._limits`); past it the derivation gives up with a note and
+      ``method == "numeric"``.
+    progress: called with each step SymPy is on (``gradeng derive`` prints them).
     **params: numeric parameter values to substitute exactly (2.5 -> 5/2), checked against the
       coefficient's domains; parameters not given stay symbolic.
 
@@ -241,7 +342,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
   if not isinstance(coef, ScaleCoefficient):
     coef = _coefficient_from_formula(coef, variable=variable)
   elif variable is not None and as_variable(variable) != coef.variable:
-    raise ValueError(f"`variable` = {variable!r} differs from the variable of `{coef.name}` "
+    raise InputError(f"`variable` = {variable!r} differs from the variable of `{coef.name}` "
                      f"({coef.variable.describe()}); leave it out for a `ScaleCoefficient`.")
   values = _substitute(coef, params)
   reference = coef.variable.reference
@@ -252,9 +353,10 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
   free = {s.name for s in g.free_symbols | bound.reference.free_symbols
           if s != bound.symbol}
   domains = {name: coef.params[name] for name in free}
-  solution = _solve(g, _domains_key(domains), bound)
+  solution = _solution(g, _domains_key(domains), bound, timeout, progress)
   return Derivation(
       coefficient=coef, params=values, g=g, loss=solution.loss,
       method="numeric" if solution.loss is None else "closed_form",
       verified=solution.verified, verification=solution.verification,
-      stable_form=solution.stable_form, notes=solution.notes, variable=bound)
+      stable_form=solution.stable_form, notes=solution.notes, variable=bound,
+      combination=solution.combination)

@@ -16,14 +16,10 @@ from collections.abc import Mapping
 import sympy as sp
 
 from gradeng.core._coefficient import P, Domain
+from gradeng.core._functions import ELEMENTARY
 from gradeng.core._variable import PROBABILITY, Variable
 from gradeng.core._limits import STEP_SECONDS, DerivationError, attempt
 from gradeng.core._mpeval import CHECK_DIGITS, sample_domain
-
-_ELEMENTARY = (sp.exp, sp.log, sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc, sp.asin, sp.acos,
-               sp.atan, sp.acot, sp.sinh, sp.cosh, sp.tanh, sp.coth, sp.asinh, sp.acosh,
-               sp.atanh, sp.Abs, sp.sign, sp.Piecewise)
-
 
 class DivergentIntegralError(DerivationError):
   """∫_p^1 -g(t) dt diverges, so no loss with L(1) = 0 has this scale coefficient."""
@@ -92,7 +88,7 @@ def _functions(expr: sp.Expr) -> set[type]:
 def rank(loss: sp.Expr, g: sp.Expr) -> tuple[int, int, int]:
   """Sort key of candidate closed forms: real (no I) first, then no functions beyond those of g
   and elementary ones, then the fewest operations."""
-  special = not all(f in _functions(g) or issubclass(f, _ELEMENTARY) or f in (sp.Min, sp.Max)
+  special = not all(f in _functions(g) or issubclass(f, ELEMENTARY)
                     for f in _functions(loss))
   return (int(loss.has(sp.I)), int(special), int(sp.count_ops(loss)))
 

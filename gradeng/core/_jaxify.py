@@ -1,6 +1,6 @@
 """SymPy expressions in p → JAX functions of (log p, log(1 - p)).
 
-One lookup table maps SymPy nodes to JAX functions. The probability never appears as a bare
+One lookup table (`gradeng.core._functions`) maps SymPy nodes to JAX functions. The probability never appears as a bare
 float when a log-space form exists: ``log(p)`` becomes ``log_p``, ``log(1 - p)`` becomes
 ``log_q``, ``p**a`` becomes ``exp(a·log_p)`` and ``(1 - p)**a`` becomes ``exp(a·log_q)``.
 That removes the overflow/underflow of p and 1 - p at extreme logits; it cannot remove
@@ -14,38 +14,16 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.special as jsp
 import sympy as sp
 
 from gradeng.core._errors import InputError
 from gradeng.core._coefficient import P
+from gradeng.core._functions import jax_function
 
 
 class NotJaxifiable(InputError):
   """The expression uses a function with no JAX counterpart (e.g. lerchphi)."""
 
-
-_FUNCTIONS: dict[type, Callable] = {
-    sp.exp: jnp.exp,
-    sp.log: jnp.log,
-    sp.sin: jnp.sin,
-    sp.cos: jnp.cos,
-    sp.tan: jnp.tan,
-    sp.sinh: jnp.sinh,
-    sp.cosh: jnp.cosh,
-    sp.tanh: jnp.tanh,
-    sp.atan: jnp.arctan,
-    sp.asin: jnp.arcsin,
-    sp.acos: jnp.arccos,
-    sp.Abs: jnp.abs,
-    sp.sign: jnp.sign,
-    sp.erf: jsp.erf,
-    sp.loggamma: jsp.gammaln,
-    sp.polygamma: lambda n, x: jsp.polygamma(n, x),
-    sp.digamma: jsp.digamma,
-    sp.Min: jnp.minimum,
-    sp.Max: jnp.maximum,
-}
 
 _ONE_MINUS_P = 1 - P
 
@@ -107,7 +85,7 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
           out = out * f(lp, lq, kw)
         return out
       return product
-    fn = _FUNCTIONS.get(type(node))
+    fn = jax_function(type(node))
     if fn is None:
       raise NotJaxifiable(f"no JAX translation for `{type(node).__name__}` in `{node}`.")
     arg_fns = [build(a) for a in node.args]

@@ -1,17 +1,34 @@
-"""Time limits for SymPy (which can run for minutes on some integrals).
+"""Time limits for SymPy (which can run for minutes on some integrals), in a worker process.
 
-Each SymPy step of a derivation (an integration strategy, a limit, a simplification, a check)
-runs under `time_limited`; `attempt` turns a time-out or a SymPy failure into a note and
-``None`` so that the next strategy is tried. A `DerivationError` (e.g. a divergent integral)
-ends the whole derivation instead.
+SymPy runs in a separate worker process (a fresh interpreter started with `subprocess`), never
+in the caller's: the caller's signal handlers, threads and garbage-collector settings are left alone,
+and a computation past its time is ended by killing the worker, which nothing inside SymPy can
+swallow. `run_in_worker` sends one task (a module-level function and its arguments) and waits;
+the worker is started on first use (~1-3 s: a fresh interpreter importing SymPy and gradeng),
+reused for later tasks, and replaced after a kill.
+
+Inside the worker each SymPy step (an integration strategy, a limit, a simplification, a check)
+runs under `time_limited`: a CPU-time timer (SIGVTALRM, so that a busy machine does not change
+what is found) on the worker's own main thread. Should SymPy swallow the timer's exception
+(e.g. raised inside a garbage-collector callback), the step's result is still discarded as
+timed out, so the outcome does not depend on where the timer fired. `attempt` turns a time-out or
+a SymPy failure into a note and ``None`` so that the next strategy is tried; a `DerivationError`
+(e.g. a divergent integral) ends the whole derivation instead.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+
+from gradeng.core._errors import InputError
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -22,9 +39,14 @@ ATTEMPT_SECONDS = 30.0
 IMPROVE_SECONDS = 5.0
 #: CPU seconds allowed for one SymPy simplification, limit or symbolic check.
 STEP_SECONDS = 8.0
+#: CPU seconds after which a whole task in the worker is ended (a backstop above the sum of the
+#: step limits a derivation can use), and the wall-clock backstop where CPU time is not readable.
+TASK_SECONDS = 240.0
+#: Wall seconds allowed for the worker to start (a fresh interpreter importing gradeng).
+STARTUP_SECONDS = 300.0
 
 
-class DerivationError(ValueError):
+class DerivationError(InputError):
   """An error that ends a derivation (not just one attempt), e.g. a divergent integral."""
 
 
@@ -35,61 +57,68 @@ class _TimeUp(BaseException):
   """
 
 
+class WorkerTimeout(TimeoutError):
+  """A task sent to the SymPy worker ran past its time and the worker was ended."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside the worker: a CPU-time timer per step
+
+
+_IN_WORKER = False
+_CONNECTION = None  # the worker's end of the pipe (progress messages go through it)
+_EXPIRED = False
+
+
 def _raise_time_up(signum, frame):  # pylint: disable=unused-argument
+  global _EXPIRED
+  _EXPIRED = True
   raise _TimeUp()
 
 
 def _with_alarm(fn: Callable[[], T], seconds: float) -> T:
-  """``fn()`` interrupted by SIGVTALRM after ``seconds`` of CPU time (so that a busy machine does
-  not change what is found); an outer timer of the same kind is kept and restored."""
+  """``fn()`` interrupted by SIGVTALRM after ``seconds`` of CPU time; an outer timer of the same
+  kind is kept and restored. A timer that fired but whose exception was swallowed still ends the
+  step (`_EXPIRED`)."""
+  global _EXPIRED
   outer_handler = signal.signal(signal.SIGVTALRM, _raise_time_up)
   outer_delay, _ = signal.getitimer(signal.ITIMER_VIRTUAL)
+  outer_expired, _EXPIRED = _EXPIRED, False
   start = time.process_time()
   signal.setitimer(signal.ITIMER_VIRTUAL, min(seconds, outer_delay) if outer_delay > 0 else seconds)
   try:
-    return fn()
+    value = fn()
+    if _EXPIRED:
+      raise _TimeUp()
+    return value
   finally:
     signal.setitimer(signal.ITIMER_VIRTUAL, 0)
     signal.signal(signal.SIGVTALRM, outer_handler)
+    _EXPIRED = outer_expired
     if outer_delay > 0:  # let the outer timer fire when it was due (at once if already due)
       used = time.process_time() - start
       signal.setitimer(signal.ITIMER_VIRTUAL, max(outer_delay - used, 1e-3))
 
 
-def _with_thread(fn: Callable[[], T], seconds: float) -> T:
-  """``fn()`` in a daemon thread, abandoned (not killed: Python threads cannot be) on time-out."""
-  outcome: dict[str, Any] = {}
-
-  def target():
-    try:
-      outcome["value"] = fn()
-    except BaseException as error:  # pylint: disable=broad-except  # re-raised below
-      outcome["error"] = error
-
-  worker = threading.Thread(target=target, daemon=True)
-  worker.start()
-  worker.join(seconds)
-  if worker.is_alive():
-    raise _TimeUp()
-  if "error" in outcome:
-    raise outcome["error"]
-  return outcome["value"]
-
-
 def time_limited(fn: Callable[[], T], seconds: float) -> T:
-  """``fn()``, or `_TimeUp` after ``seconds``.
+  """``fn()``, or `_TimeUp` after ``seconds`` of CPU time.
 
-  On the main thread of a POSIX process a CPU-time timer (SIGVTALRM) interrupts the computation;
-  elsewhere it runs in a daemon thread that is abandoned after ``seconds`` of wall time (it
-  keeps running in the background: Python threads cannot be killed).
+  In the SymPy worker (where every derivation runs) a CPU-time timer interrupts the
+  computation. Called in any other process, ``fn`` must be a picklable module-level function
+  with no arguments bound by closures; it is sent to the worker, which is ended at the deadline
+  (no signal handler or thread is installed in the caller).
   """
-  if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+  if _IN_WORKER:
     return _with_alarm(fn, seconds)
-  return _with_thread(fn, seconds)
+  try:
+    return run_in_worker(fn, (), seconds=seconds)
+  except WorkerTimeout:
+    raise _TimeUp() from None
 
 
 def attempt(fn: Callable[[], T], seconds: float, notes: list[str], what: str) -> T | None:
   """``fn()`` under a time limit; ``None`` (with a note) on time-out or a SymPy failure."""
+  progress(what)
   try:
     return time_limited(fn, seconds)
   except _TimeUp:
@@ -101,3 +130,165 @@ def attempt(fn: Callable[[], T], seconds: float, notes: list[str], what: str) ->
     # each only means "this attempt found nothing", so the next strategy is tried.
     notes.append(f"{what}: SymPy failed ({type(error).__name__})")
   return None
+
+
+def progress(what: str) -> None:
+  """Report the step the worker is on to the caller (shown by ``gradeng derive``)."""
+  if _CONNECTION is not None:
+    try:
+      _CONNECTION.send(("progress", what))
+    except (OSError, ValueError):
+      pass
+
+
+def _serve(inbox: Connection, outbox: Connection) -> None:
+  """The worker's loop: receive (function, arguments), send back ("ok", value) or
+  ("error", exception); progress messages go out in between."""
+  global _IN_WORKER, _CONNECTION
+  _IN_WORKER, _CONNECTION = True, outbox
+  while True:
+    try:
+      fn, args = inbox.recv()
+    except (EOFError, OSError):
+      return  # the caller has gone
+    try:
+      reply = ("ok", fn(*args))
+    except BaseException as error:  # pylint: disable=broad-except  # re-raised in the caller
+      reply = ("error", error)
+    try:
+      outbox.send(reply)
+    except (pickle.PicklingError, TypeError, AttributeError):
+      kind, value = reply
+      outbox.send(("error", RuntimeError(f"{type(value).__name__}: {value}")
+                   if kind == "error" else RuntimeError("the result cannot be sent back")))
+
+
+def _main() -> None:
+  """Entry point of the worker process: ``python -c ... <inbox fd> <outbox fd>``."""
+  inbox, outbox = (int(fd) for fd in sys.argv[1:3])
+  outbox_connection = Connection(outbox, readable=False)
+  outbox_connection.send(("ready", None))
+  _serve(Connection(inbox, writable=False), outbox_connection)
+
+
+# ---------------------------------------------------------------------------------------------
+# In the caller: one worker process, ended at a deadline
+
+
+def _cpu_seconds(pid: int) -> float | None:
+  """User + system CPU seconds of process ``pid`` (Linux ``/proc``), None where unreadable."""
+  try:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+      fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+  except (OSError, ValueError, IndexError):
+    return None
+
+
+#: The worker's program. The `gradeng` package is registered without running its
+#: ``__init__`` (which imports JAX and the experiments): the worker needs only SymPy, mpmath and
+#: the symbolic modules, and starts in about a second instead of several.
+_BOOTSTRAP = """
+import importlib.util, sys, types
+spec = importlib.util.find_spec("gradeng")
+package = types.ModuleType("gradeng")
+package.__path__, package.__spec__, package.__file__ = (
+    list(spec.submodule_search_locations), spec, spec.origin)
+sys.modules["gradeng"] = package
+from gradeng.core._limits import _main
+_main()
+"""
+
+
+class _Worker:
+  """A fresh interpreter running `_serve` (started with `subprocess`, so that the caller's
+  ``__main__`` is never re-imported, unlike `multiprocessing`'s spawn), with two pipes."""
+
+  def __init__(self):
+    inbox_read, inbox_write = os.pipe()
+    outbox_read, outbox_write = os.pipe()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    self.process = subprocess.Popen(
+        [sys.executable, "-c", _BOOTSTRAP, str(inbox_read), str(outbox_write)],
+        pass_fds=(inbox_read, outbox_write), stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, env=env)
+    os.close(inbox_read)
+    os.close(outbox_write)
+    self.inbox = Connection(inbox_write, readable=False)
+    self.outbox = Connection(outbox_read, writable=False)
+    # Wait until the worker has imported SymPy and gradeng, so that start-up time is not
+    # counted against the first task's limit.
+    if not self.outbox.poll(STARTUP_SECONDS) or self.outbox.recv() != ("ready", None):
+      self.stop()
+      raise RuntimeError(f"the SymPy worker process did not start within {STARTUP_SECONDS:g} s.")
+
+  def alive(self) -> bool:
+    return self.process.poll() is None
+
+  def stop(self) -> None:
+    if self.alive():
+      self.process.kill()
+    self.process.wait()
+    self.inbox.close()
+    self.outbox.close()
+
+
+_WORKER: _Worker | None = None
+_LOCK = threading.Lock()
+
+
+def run_in_worker(fn: Callable[..., T], args: tuple[Any, ...] = (), *, seconds: float = TASK_SECONDS,
+                  wall_seconds: float | None = None,
+                  on_progress: Callable[[str], None] | None = None) -> T:
+  """``fn(*args)`` in the SymPy worker process; its exceptions are re-raised here.
+
+  Args:
+    fn: a module-level (picklable) function.
+    args: its (picklable) arguments.
+    seconds: CPU seconds the task may use (wall seconds where CPU time cannot be read).
+    wall_seconds: an additional wall-clock limit (the user's ``--timeout``), or None.
+    on_progress: called with each step the worker reports.
+
+  Raises:
+    WorkerTimeout: past either limit; the worker is ended (a new one starts on the next call).
+  """
+  global _WORKER
+  if _IN_WORKER:
+    return fn(*args)
+  with _LOCK:
+    if _WORKER is None or not _WORKER.alive():
+      _WORKER = _Worker()
+    worker = _WORKER
+    start_wall = time.monotonic()
+    start_cpu = _cpu_seconds(worker.process.pid)
+    worker.inbox.send((fn, args))
+    while True:
+      if worker.outbox.poll(0.05):
+        try:
+          kind, value = worker.outbox.recv()
+        except (EOFError, OSError):
+          worker.stop()
+          _WORKER = None
+          raise RuntimeError("the SymPy worker process ended unexpectedly") from None
+        if kind == "progress":
+          if on_progress is not None:
+            on_progress(value)
+          continue
+        if kind == "error":
+          raise value
+        return value
+      elapsed = time.monotonic() - start_wall
+      cpu = _cpu_seconds(worker.process.pid)
+      used = elapsed if cpu is None or start_cpu is None else cpu - start_cpu
+      over_wall = wall_seconds is not None and elapsed > wall_seconds
+      # A wall-clock backstop too, in case the worker waits rather than computes.
+      if not worker.alive():
+        worker.stop()
+        _WORKER = None
+        raise RuntimeError("the SymPy worker process ended unexpectedly")
+      if used > seconds or over_wall or elapsed > 4 * seconds + 30:
+        worker.stop()
+        _WORKER = None
+        limit = (f"{wall_seconds:g} s (wall clock)" if over_wall
+                 else f"{seconds:g} s of CPU time")
+        raise WorkerTimeout(f"the SymPy worker gave up after {limit}.")

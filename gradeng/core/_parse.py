@@ -14,6 +14,7 @@ and ``e``/``E`` are the constants; every other name is a hyper-parameter symbol.
 from __future__ import annotations
 
 import ast
+import fractions
 import math
 from collections.abc import Callable, Iterable, Mapping
 
@@ -389,3 +390,49 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
       raise InputError(f"default `{key}` = {value!r} of `{coef.name}` must be "
                        f"{coef.params[key].describe()}.")
   return coef
+
+
+# ---------------------------------------------------------------------------------------------
+# Parameter values and loss specifications on the command line (one syntax for every command)
+
+
+def parse_value(text: str, what: str = "value") -> sp.Rational:
+  """An exact rational from ``2``, ``2.5``, ``1e-3`` or ``5/2`` (``what`` names it in errors).
+
+  Raises:
+    FormulaError: anything else (names, expressions, infinities).
+  """
+  try:
+    return sp.Rational(fractions.Fraction(text.strip()))
+  except (ValueError, ZeroDivisionError, TypeError):
+    raise FormulaError(f"{what}: {text!r} is not a finite number (e.g. 2, 2.5, 1e-3, 5/2)."
+                       ) from None
+
+
+def parse_loss_spec(text: str) -> tuple[str, dict[str, tuple[sp.Rational, ...]]]:
+  """``NAME[:KEY=VALUE[|VALUE...][,KEY=...]]`` -> (NAME, {KEY: values}).
+
+  The one syntax of a loss with parameters on the command line (``gradeng budget --loss``,
+  ``gradeng simulate --set losses=...``): ``focal:gamma=2``, ``maki:gamma=1|2|4`` (several
+  values: a sweep), ``"-(1-p)**gamma/p:gamma=1/3"``. NAME is a catalog name or a formula for
+  g(p) (formulas contain no ``:``); values are parsed by `parse_value` (``1/3`` is exact).
+
+  Raises:
+    FormulaError: a malformed specification, naming the bad part and the expected form.
+  """
+  name, colon, rest = text.strip().partition(":")
+  if not name.strip():
+    raise FormulaError(f"loss {text!r} has no name; expected NAME or NAME:KEY=VALUE, e.g. "
+                       "focal:gamma=2.")
+  params: dict[str, tuple[sp.Rational, ...]] = {}
+  items = [item.strip() for item in rest.split(",")] if colon else []
+  for item in items:
+    key, eq, values = item.partition("=")
+    key = key.strip()
+    if not eq or not key.isidentifier() or not values.strip():
+      raise FormulaError(f"malformed parameter {item!r} in loss {text!r}; expected KEY=VALUE "
+                         "(e.g. focal:gamma=2, or gamma=1|2 for several values).")
+    if key in params:
+      raise FormulaError(f"parameter `{key}` given twice in loss {text!r}.")
+    params[key] = tuple(parse_value(v, f"`{key}` in loss {text!r}") for v in values.split("|"))
+  return name.strip(), params

@@ -12,7 +12,7 @@ import sympy as sp
 
 from gradeng.core._coefficient import P
 from gradeng.core._integrate import is_finite_number, is_infinite
-from gradeng.core._limits import STEP_SECONDS, attempt
+from gradeng.core._limits import STEP_SECONDS, attempt, run_in_worker
 from gradeng.core._mpeval import (CHECK_DIGITS, GRID_DIGITS, derivative, evaluate,
                                   numeric_function, probability_grid)
 
@@ -185,6 +185,11 @@ def _check_loss_sign(g: sp.Expr, loss: sp.Expr | None, grid: list[mpmath.mpf],
 
 @functools.lru_cache(maxsize=256)
 def _check_properties(g: sp.Expr, loss: sp.Expr | None) -> tuple[PropertyCheck, ...]:
+  """`_compute_properties` in the SymPy worker (`gradeng.core._limits`), remembered."""
+  return run_in_worker(_compute_properties, (g, loss))
+
+
+def _compute_properties(g: sp.Expr, loss: sp.Expr | None) -> tuple[PropertyCheck, ...]:
   free = sorted(s.name for s in (g.free_symbols | (loss.free_symbols if loss is not None
                                                      else set())) if s != P)
   if free:

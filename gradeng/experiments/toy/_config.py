@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from . import _losses
 
 from gradeng.core._errors import InputError
+from gradeng.core._parse import parse_loss_spec
 
 LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
 """``((loss name, (hyper-parameter values...)), ...)``; ``(None,)`` for a loss without one."""
@@ -242,11 +243,28 @@ def check_same_config(stored: Mapping[str, Any], config: Config, where: str) -> 
           f"now. Use another results directory (or delete that one) instead of mixing them.")
 
 
+def _loss_item(item: str) -> tuple[str, tuple[float | None, ...]]:
+  """``focal:gamma=1|2`` -> ("focal", (1.0, 2.0)): the loss-spec syntax of every command
+  (`gradeng.core._parse.parse_loss_spec`, as ``gradeng budget --loss focal:gamma=2``)."""
+  name, spec = parse_loss_spec(item)
+  param = _losses.hyper_name(name)
+  example = f"{name}:{param or 'gamma'}=1|2"
+  if param is None:
+    if spec:
+      raise InputError(f"Loss `{name}` has no hyper-parameter; got {sorted(spec)} in {item!r}.")
+    return name, (None,)
+  if set(spec) != {param}:
+    raise InputError(f"Loss `{name}` sweeps `{param}`: write `{example}` (one or more values "
+                     f"separated by `|`); got {item!r}.")
+  return name, tuple(float(v) for v in spec[param])
+
+
 def parse_override(config: Config, assignment: str) -> Config:
   """``config`` with one ``field=value`` override from the command line applied.
 
   Tuple fields take comma-separated values (``seeds=0,1,2``, ``imbalance=10,100``); ``losses``
-  takes ``name[:v1:v2...]`` items (``losses=ce,focal:1:2,maki:1``).
+  takes loss specifications as everywhere on the command line, several values of the swept
+  parameter separated by ``|`` (``losses=ce,focal:gamma=1|2,maki:gamma=1``).
   """
   key, sep, text = assignment.partition("=")
   fields = {f.name: f for f in dataclasses.fields(config)}
@@ -256,15 +274,7 @@ def parse_override(config: Config, assignment: str) -> Config:
   current = getattr(config, key)
   try:
     if key == "losses":
-      value = []
-      for item in items:
-        name, *values = item.strip().split(":")
-        hypers = tuple(float(v) for v in values)
-        if _losses.hyper_name(name) is None:
-          hypers = hypers or (None,)
-        elif not hypers:
-          raise InputError(f"Loss `{name}` needs hyper-parameter values, as `{name}:v1:v2`.")
-        value.append((name, hypers))
+      value = [_loss_item(item) for item in items]
     elif key == "imbalance":
       value = tuple(float(t) for t in items)
     elif key == "seeds":
