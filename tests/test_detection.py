@@ -21,10 +21,21 @@ CONFIG_FILE = Path(__file__).resolve().parents[1] / "experiments" / "detection" 
 
 
 def _config_module():
+  from gradeng.experiments.detection import configs
+
+  return configs
+
+
+def test_the_user_config_file_gives_the_packaged_configs():
+  """experiments/detection/config.py (the file users copy) and the default of `load_config`
+  (the packaged configs) give the same configurations."""
   spec = importlib.util.spec_from_file_location("detection_config_under_test", CONFIG_FILE)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module
+  for quick in (True, False):
+    for variant in module.VARIANTS:
+      assert module.get_config(quick, variant=variant) == det.load_config(quick, variant=variant)
+      assert det.load_config(quick, CONFIG_FILE, variant=variant) == det.load_config(quick, variant=variant)
 
 
 # ----------------------------------------------------------------------------- data

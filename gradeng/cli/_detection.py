@@ -19,7 +19,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="loss names to run (default: all of the config's)")
   parser.add_argument("--config", default=None,
                       help="experiment config file with get_config(quick) "
-                           "(default experiments/detection/config.py)")
+                           "(default: the packaged gradeng.experiments.detection.configs; "
+                           "experiments/detection/config.py is the one to copy)")
   parser.add_argument("--variant", default="paper", choices=("paper", "engineering", "converged"),
                       help="paper: the paper's losses (Figure 3); engineering: the stateful "
                            "coefficients (warm-up, periodic, adaptive γ, GHM-C) next to baselines; "

@@ -23,23 +23,24 @@ from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
 from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable
 from gradeng.experiments.detection._train import METRICS, prepare_data, run_dir_for, select, train_run
 
-#: ``experiments/detection/config.py`` of this checkout.
-CONFIG_PATH = Path(__file__).resolve().parents[3] / "experiments" / "detection" / "config.py"
-
-
 def load_config(quick: bool = False, path: str | os.PathLike | None = None, *,
                 variant: str = "paper") -> ExperimentConfig:
-  """Calls ``get_config(quick)`` of the experiment config file (default `CONFIG_PATH`).
+  """Calls ``get_config(quick)`` of an experiment config file, by default of the packaged
+  `gradeng.experiments.detection.configs` (found by import, so a non-editable install works).
 
   ``variant`` other than ``"paper"`` is passed on as ``get_config(quick, variant=variant)``
-  (the default file knows ``"engineering"``: the stateful coefficients of issue 6).
+  (the packaged configs know ``"engineering"`` and ``"converged"``).
   """
-  path = Path(CONFIG_PATH if path is None else path)
-  if not path.is_file():
-    raise InputError(f"experiment config file {str(path)!r} does not exist")
-  spec = importlib.util.spec_from_file_location("gradeng_detection_experiment_config", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  if path is None:
+    from gradeng.experiments.detection import configs as module
+    path = Path(module.__file__)
+  else:
+    path = Path(path)
+    if not path.is_file():
+      raise InputError(f"experiment config file {str(path)!r} does not exist")
+    spec = importlib.util.spec_from_file_location("gradeng_detection_experiment_config", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
   config = module.get_config(quick) if variant == "paper" else module.get_config(quick, variant=variant)
   if not isinstance(config, ExperimentConfig):
     raise InputError(f"{path}: get_config returned {type(config).__name__}, not ExperimentConfig")
