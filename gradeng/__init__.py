@@ -50,6 +50,8 @@ from gradeng.core._iou import decode_offsets as decode_offsets
 from gradeng.core._iou import diou_loss as diou_loss
 from gradeng.core._iou import giou_loss as giou_loss
 from gradeng.core._iou import iou_loss as iou_loss
+from gradeng.core._ordinal import expected_class as expected_class
+from gradeng.core._ordinal import gaussian_label_distribution as gaussian_label_distribution
 
 # name -> module: public names whose modules import SymPy/mpmath, loaded on first access.
 _LAZY = {
@@ -100,4 +102,5 @@ __all__ = [
     "GradientBudget", "gradient_budget", "hard_share",
     # other sub-packages' re-exports (their sections of the public API)
     "box_iou", "ciou_loss", "decode_offsets", "diou_loss", "giou_loss", "iou_loss",
+    "expected_class", "gaussian_label_distribution",
 ]
