@@ -19,7 +19,7 @@ import numpy as np
 import sympy as sp
 
 from gradeng.core._coefficient import P, ScaleCoefficient, is_concrete_number
-from gradeng.core._inject import Kernel, LossFunction, apply_kernel
+from gradeng.core._inject import Kernel, LossFunction, apply_kernel, poison
 from gradeng.core._jaxify import NotJaxifiable, log_space_function
 from gradeng.core._quadrature import integrate_weight
 
@@ -37,12 +37,17 @@ def _quadrature_value(weight: Callable) -> Callable:
 
 
 def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, Any]) -> float:
-  """Max relative error of a float32 closed form against float64 quadrature on logits ±40."""
-  with jax.enable_x64(True):
-    z64 = jnp.asarray(_CHECK_LOGITS, jnp.float64)
-    reference = np.asarray(_quadrature_value(weight)(jax.nn.log_sigmoid(z64), None, **params))
-  z32 = jnp.asarray(_CHECK_LOGITS, jnp.float32)
-  got = np.asarray(value(jax.nn.log_sigmoid(z32), jax.nn.log_sigmoid(-z32), **params), np.float64)
+  """Max relative error of a float32 closed form against float64 quadrature on logits ±40.
+
+  Runs on constants only (the grid and Python-number parameters), evaluated eagerly even while
+  a caller is being traced by `jax.jit`, so a loss can be built inside a jitted function.
+  """
+  with jax.ensure_compile_time_eval():
+    with jax.enable_x64(True):
+      z64 = jnp.asarray(_CHECK_LOGITS, jnp.float64)
+      reference = np.asarray(_quadrature_value(weight)(jax.nn.log_sigmoid(z64), None, **params))
+    z32 = jnp.asarray(_CHECK_LOGITS, jnp.float32)
+    got = np.asarray(value(jax.nn.log_sigmoid(z32), jax.nn.log_sigmoid(-z32), **params), np.float64)
   normal = np.abs(reference) > np.finfo(np.float32).tiny / np.finfo(np.float32).eps
   if not np.all(np.isfinite(got[normal])):
     return math.inf
@@ -71,12 +76,16 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel
 
     derivation = derive(coefficient, **params)
     if derivation.loss is not None:
-      try:
-        closed = log_space_function(derivation.loss, names)
-      except NotJaxifiable:
-        closed = None
-      if closed is not None and _closed_form_error(closed, weight, params) <= CLOSED_FORM_TOLERANCE:
-        value, method = closed, "closed form (derived)"
+      from gradeng.core._stabilize import stable_closed_form  # rewrites L onto stable programs
+
+      closed = stable_closed_form(derivation.g, derivation.loss)
+      if closed is None:
+        try:
+          closed = log_space_function(derivation.loss, names), "closed form (derived)"
+        except NotJaxifiable:
+          closed = None
+      if closed is not None and _closed_form_error(closed[0], weight, params) <= CLOSED_FORM_TOLERANCE:
+        value, method = closed
   return Kernel(value, weight, coefficient.name), method
 
 
@@ -89,21 +98,29 @@ def _freeze(params: Mapping[str, Any]) -> tuple:
 def loss_from_coefficient(
     coefficient: ScaleCoefficient, *, head: str = "sigmoid", **params: Any
 ) -> LossFunction:
-  """A JAX loss ``f(logits, labels, *, alpha=None, where=None, ignore_index=None)`` from g(p).
+  """A JAX loss ``f(logits, labels, *, alpha=None, where=None, …, **params)`` from g(p).
 
   The backward pass is exactly g(p_t)·∂p_t/∂z, computed in log space (w = p·g); the forward
   value is the coefficient's stable closed form when it has one, else the SymPy-derived closed
   form if it matches quadrature to `CLOSED_FORM_TOLERANCE` over logits in [-40, 40], else the
   quadrature L(p) = ∫_0^{-log p} -w(e^{-s}) ds. The choice is in ``f.forward_method``.
 
+  The derivation and its float64 check are an ahead-of-time step on constants, cached per
+  (coefficient, Python-number parameters): building a loss inside `jax.jit` works. Python-number
+  parameters are static (the kernel specialises on them: Maki γ = 1 compiles without digamma);
+  JAX values are differentiable inputs (``jax.grad`` w.r.t. γ, second derivatives included).
+
   Args:
     coefficient: the scale coefficient (see `gradeng.coefficient` to build one from a formula).
     head: ``"sigmoid"`` (binary / multi-label) or ``"softmax"`` (multi-class).
     **params: hyper-parameters (e.g. ``gamma=2``); Python numbers are checked against their
-      domains now, JAX values make the loss NaN where they are out of domain.
+      domains now, JAX values make the loss (and its gradient) NaN where they are out of domain.
+      They may also be given, or overridden, when the loss is called: ``f(z, y, gamma=3.0)``.
 
   Returns:
-    The per-element loss function (see `gradeng.core._inject.apply_kernel` for argument shapes).
+    The per-element loss function; its keyword arguments (``alpha``, ``where``,
+    ``ignore_index``, ``axis``, ``broadcast``, ``soft_labels``) are those of
+    `gradeng.core._inject.apply_kernel`.
 
   Example:
     >>> import gradeng as ge, jax.numpy as jnp
@@ -111,21 +128,35 @@ def loss_from_coefficient(
     >>> float(qce(jnp.array([0.0]), jnp.array([1]))[0])  # log(1/2)^2 / 2
     0.2402265...
   """
-  params = coefficient.resolve_params(params)
+  given = dict(params)
+  params = coefficient.resolve_params(given)
   kernel, method = _kernel(coefficient, _freeze(params))
   traced = {k: v for k, v in params.items() if not is_concrete_number(v)}
-  return _bind(kernel, method, head, params, traced, coefficient)
 
+  def rebuild(hyper):
+    return loss_from_coefficient(coefficient, head=head, **{**given, **hyper})
 
-def _bind(kernel, method, head, params, traced, coefficient=None) -> LossFunction:
-  def loss(logits, labels, *, alpha=None, where=None, ignore_index=None):
-    value = apply_kernel(kernel, logits, labels, head=head, params=params,
-                         alpha=alpha, where=where, ignore_index=ignore_index)
-    for name, v in traced.items():  # out-of-domain traced hyper-parameters poison the loss
-      value = jnp.where(coefficient.params[name].contains_traced(v), value, jnp.nan)
+  def check(value):  # out-of-domain traced hyper-parameters poison the loss and its gradient
+    for name, v in traced.items():
+      value = poison(value, coefficient.params[name].contains_traced(v))
     return value
 
+  loss = _bind(kernel, method, head, params, rebuild, check)
   loss.coefficient = coefficient
+  return loss
+
+
+def _bind(kernel, method, head, params, rebuild, check=None) -> LossFunction:
+  def loss(logits, labels, *, alpha=None, where=None, ignore_index=None, axis=-1, broadcast=False,
+           soft_labels="mixture", **hyper):
+    options = dict(alpha=alpha, where=where, ignore_index=ignore_index, axis=axis,
+                   broadcast=broadcast, soft_labels=soft_labels)
+    if hyper:  # hyper-parameters given at call time override those given when built
+      return rebuild(hyper)(logits, labels, **options)
+    value = apply_kernel(kernel, logits, labels, head=head, params=params, **options)
+    return value if check is None else check(value)
+
+  loss.coefficient = None
   loss.params = params
   loss.forward_method = method
   loss.kernel = kernel  # the log-space L and w = p·g (the stateful coefficients wrap w)
@@ -139,19 +170,21 @@ def loss_from_gradient(
   """A loss from a JAX function g(p, **params) alone: injected backward, forward by quadrature.
 
   Use it for coefficients that are easier to write in JAX than as a formula, including ones
-  that depend on training-time values (pass them as ``params``; they may be traced).
-  The backward pass is exact whatever g is. The forward value is tanh–sinh quadrature, accurate
-  to float32 for smooth g; a kink in g (e.g. ``minimum(1/p, cap)``) limits it to ~1e-3, and g
-  receives p itself, so 1 - p loses digits as p → 1 (write a formula to stay in log space).
+  that depend on training-time values (pass them as ``params``; they may be traced, and are
+  differentiable). The backward pass is exact whatever g is. The forward value is tanh–sinh
+  quadrature, accurate to float32 for smooth g; a kink in g (e.g. ``minimum(1/p, cap)``)
+  limits it to ~1e-3, and g receives p itself, so 1 - p loses digits as p → 1 (write a formula
+  to stay in log space).
 
   Args:
     scale_fn: ``g(p, **params)`` elementwise; the weight is taken as p·g(p).
     head: ``"sigmoid"`` or ``"softmax"``.
     name: a name for the loss.
-    **params: values passed to ``scale_fn`` (constants of the derivative).
+    **params: values passed to ``scale_fn``; the loss may be called with new values of these
+      (``f(z, y, beta=0.5)``), not with other names.
 
   Returns:
-    ``f(logits, labels, *, alpha=None, where=None, ignore_index=None)``.
+    ``f(logits, labels, *, alpha=None, where=None, ignore_index=None, …, **params)``.
   """
 
   def weight(log_p, log_q, **kw):
@@ -159,8 +192,18 @@ def loss_from_gradient(
     p = jnp.exp(log_p)
     return p * scale_fn(p, **kw)
 
-  kernel = Kernel(_quadrature_value(weight), weight, name)
-  return _bind(kernel, "quadrature", head, params, {})
+  kernel = Kernel(_quadrature_value(weight), weight, name, uses_log_q=False)
+
+  def rebuild(hyper):
+    unknown = set(hyper) - set(params)
+    if unknown:
+      raise TypeError(
+          f"Loss `{name}` got unknown parameter(s) {sorted(unknown)} when called; it was built "
+          f"with {sorted(params)} (`loss_from_gradient(..., name=value)` declares them)."
+      )
+    return _bind(kernel, "quadrature", head, {**params, **hyper}, rebuild)
+
+  return _bind(kernel, "quadrature", head, params, rebuild)
 
 
 def _evaluate(coefficient, p, params, part: str) -> jax.Array:
