@@ -148,32 +148,35 @@ _COMMON_ARGS = """
       sigmoid head, a ``[C]`` vector with the softmax head.
     where: optional boolean mask of the per-element losses.
     ignore_index: softmax head only: label value to mask out.
+    **options: ``axis``, ``broadcast``, ``soft_labels`` (see `gradeng.core._inject.apply_kernel`:
+      soft sigmoid labels default to y·L(p) + (1 - y)·L(1 - p) as kornia; ``"modulated"`` gives
+      optax/torchvision/Keras' (1 - p_t)^γ·BCE(y) for focal loss), and softmax-head soft targets.
 
   Returns:
     Per-element losses (the caller reduces, e.g. with `normalize_by_positives`)."""
 
 
-def _catalog_loss(coefficient, logits, labels, head, alpha, where, ignore_index, **params):
+def _catalog_loss(coefficient, logits, labels, head, alpha, where, ignore_index, options=None, **params):
   return loss_from_coefficient(coefficient, head=head, **params)(
-      logits, labels, alpha=alpha, where=where, ignore_index=ignore_index)
+      logits, labels, alpha=alpha, where=where, ignore_index=ignore_index, **(options or {}))
 
 
-def cross_entropy_loss(logits, labels, *, head="sigmoid", alpha=None, where=None, ignore_index=None):
+def cross_entropy_loss(logits, labels, *, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
   """Cross-entropy, g(p) = -1/p, L = -log p."""
-  return _catalog_loss(CROSS_ENTROPY, logits, labels, head, alpha, where, ignore_index)
+  return _catalog_loss(CROSS_ENTROPY, logits, labels, head, alpha, where, ignore_index, options)
 
 
-def focal_loss(logits, labels, *, gamma=2.0, head="sigmoid", alpha=None, where=None, ignore_index=None):
+def focal_loss(logits, labels, *, gamma=2.0, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
   """Focal loss (Lin et al. 2017), L = -(1-p)^γ log p.
 
   .. math:: g(p) = γ(1-p)^{γ-1}\\log p - \\frac{(1-p)^γ}{p}
 
   ``head="softmax"`` gives the multi-class focal loss (p_t = softmax(z)_y).
   """
-  return _catalog_loss(FOCAL, logits, labels, head, alpha, where, ignore_index, gamma=gamma)
+  return _catalog_loss(FOCAL, logits, labels, head, alpha, where, ignore_index, options, gamma=gamma)
 
 
-def maki_loss(logits, labels, *, gamma=1, head="sigmoid", alpha=None, where=None, ignore_index=None):
+def maki_loss(logits, labels, *, gamma=1, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
   """Maki loss (Kilbas & Paringer 2020, §3.1), for any real γ ≥ 0.
 
   .. math::
@@ -184,22 +187,22 @@ def maki_loss(logits, labels, *, gamma=1, head="sigmoid", alpha=None, where=None
   γ = 0 is cross-entropy, γ = 1 the paper's MCE (= PolyLoss-1 with ε = -1). Evaluated by
   `gradeng.core._special.maki_tail`, never by the paper's alternating binomial sum.
   """
-  return _catalog_loss(MAKI, logits, labels, head, alpha, where, ignore_index, gamma=gamma)
+  return _catalog_loss(MAKI, logits, labels, head, alpha, where, ignore_index, options, gamma=gamma)
 
 
-def qce_loss(logits, labels, *, head="sigmoid", alpha=None, where=None, ignore_index=None):
+def qce_loss(logits, labels, *, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
   """Quadratic cross-entropy (Kilbas & Paringer 2020, §3.2): g = log(p)/p, L = log²(p)/2."""
-  return _catalog_loss(QCE, logits, labels, head, alpha, where, ignore_index)
+  return _catalog_loss(QCE, logits, labels, head, alpha, where, ignore_index, options)
 
 
-def poly1_loss(logits, labels, *, epsilon=1.0, head="sigmoid", alpha=None, where=None, ignore_index=None):
+def poly1_loss(logits, labels, *, epsilon=1.0, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
   """Poly-1 loss (Leng et al. 2022): L = -log p + ε(1 - p), g = -1/p - ε, ε ≥ -1."""
-  return _catalog_loss(POLY1, logits, labels, head, alpha, where, ignore_index, epsilon=epsilon)
+  return _catalog_loss(POLY1, logits, labels, head, alpha, where, ignore_index, options, epsilon=epsilon)
 
 
-def gce_loss(logits, labels, *, q=0.7, head="sigmoid", alpha=None, where=None, ignore_index=None):
+def gce_loss(logits, labels, *, q=0.7, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
   """Generalized cross-entropy (Zhang & Sabuncu 2018): L = (1 - p^q)/q, g = -p^{q-1}, q ∈ (0, 1]."""
-  return _catalog_loss(GCE, logits, labels, head, alpha, where, ignore_index, q=q)
+  return _catalog_loss(GCE, logits, labels, head, alpha, where, ignore_index, options, q=q)
 
 
 for _fn in (cross_entropy_loss, focal_loss, maki_loss, qce_loss, poly1_loss, gce_loss):
