@@ -13,6 +13,7 @@ import importlib
 # name -> (module, one-line help)
 EXPERIMENTS: dict[str, tuple[str, str]] = {
     "detection": ("gradeng.cli._detection", "SSD-lite on digit canvases (paper Figure 3)"),
+    "embedding": ("gradeng.cli._embedding", "open-set retrieval on digits: embedding losses (issue 11)"),
     "ordinal": ("gradeng.cli._ordinal", "count digits on canvases: hard, Gaussian-blurred and L2 targets"),
 }
 

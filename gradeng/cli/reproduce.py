@@ -117,6 +117,7 @@ STEPS: tuple[Step, ...] = (
          "stateful coefficients: warm-up, periodic, adaptive γ, GHM-C"),
     Step("ordinal", hook("gradeng.experiments.ordinal._reproduce"), "ordinal targets: blurred softmax vs CE vs L2"),
     Step("learned", hook("gradeng.experiments.learn._reproduce"), "learned scale coefficient (meta-gradient, ES)"),
+    Step("embedding", hook("gradeng.experiments.embedding._reproduce"), "open-set embedding losses on digits (issue 11)"),
 )
 
 

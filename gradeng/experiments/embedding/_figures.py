@@ -1,0 +1,142 @@
+"""Figures of the embedding experiment, each written with the data behind it (JSON).
+
+* ``embedding_2d``: 2-D embeddings of the training classes under softmax, center loss + softmax
+  and ArcFace (the classic figure of the face-recognition papers), with the mean cosine
+  similarity between different classes' mean embeddings in each title.
+* ``pair_weights``: the metric-learning analogue of the paper's Figure 1 — the pair weight
+  ∂L/∂s of one positive (and one negative) pair against its cosine similarity s, taken from the
+  very rules the losses inject (`gradeng.core._pairs`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+
+PARTNER = {"positive": 0.3, "negative": 0.7}  # the other pair's similarity in each panel
+
+
+def _save(fig, path: Path) -> None:
+  import io
+
+  buffer = io.BytesIO()
+  fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
+  atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
+
+
+def pair_weight_curves(num: int = 201) -> dict:
+  """``{"s": grid, "losses": {loss: {"positive": [...], "negative": [...]}}}``: ∂L/∂s of one pair.
+
+  The anchor has one positive and one negative; the panel's pair sweeps s ∈ [−1, 1], the other
+  stays at `PARTNER`. Distance-based rules get d = √(2 − 2s) (squared for the triplet, whose
+  FaceNet form uses d²), and the weight is converted with the chain rule.
+  """
+  import jax.numpy as jnp
+
+  from gradeng.core import _pairs
+
+  s_grid = np.linspace(-0.999, 0.999, num)
+  pos = jnp.array([[False, True, False], [True, False, False], [False, False, False]])
+  neg = jnp.array([[False, False, True], [False, False, True], [True, True, False]])
+  rules = {
+      "contrastive (m=1)": ("d", _pairs.PAIR_RULES["contrastive"][1], (1.0,)),
+      "triplet (m=0.2, d²)": ("d2", _pairs._TRIPLET_RULES["semi-hard"], (0.2, 0.0)),
+      "binomial deviance": ("s", _pairs.PAIR_RULES["binomial_deviance"][1], (2.0, 0.5, 1.0)),
+      "multi-similarity": ("s", _pairs.PAIR_RULES["multi_similarity"][1], (2.0, 50.0, 0.5, 0.1)),
+      "circle (γ=80, m=0.4)": ("s", _pairs.PAIR_RULES["circle"][1], (80.0, 0.4)),
+  }
+  curves: dict = {"s": s_grid.tolist(), "partner_similarity": PARTNER, "losses": {}}
+  for name, (variable, rule, params) in rules.items():
+    curves["losses"][name] = {}
+    for kind, column in (("positive", 1), ("negative", 2)):
+      weights = []
+      for s in s_grid:
+        row = [1.0, PARTNER["positive"], PARTNER["negative"]]
+        row[column] = s
+        sim = jnp.array([row, [row[1], 1.0, 0.0], [row[2], 0.0, 1.0]], jnp.float32)
+        if variable == "s":
+          x, ds = sim, 1.0
+        elif variable == "d2":
+          x, ds = 2.0 - 2.0 * sim, -2.0
+        else:
+          x = jnp.sqrt(jnp.maximum(2.0 - 2.0 * sim, 0.0))
+          ds = -1.0 / max(float(np.sqrt(2.0 - 2.0 * s)), 1e-6)
+        w = rule(x, pos, neg, *(jnp.float32(p) for p in params))[1]
+        weights.append(float(w[0, column]) * ds)
+      curves["losses"][name][kind] = weights
+  return curves
+
+
+def pair_weight_figure(folder) -> list[Path]:
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  folder = Path(folder)
+  curves = pair_weight_curves()
+  s = np.array(curves["s"])
+  fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharex=True)
+  for ax, kind in zip(axes, ("positive", "negative")):
+    for name, data in curves["losses"].items():
+      ax.plot(s, data[kind], label=name)
+    ax.axhline(0.0, color="grey", lw=0.5)
+    ax.set_xlabel("cosine similarity s of the pair")
+    ax.set_title(f"{kind} pair (the other pair at s = {PARTNER[kind]})")
+  axes[0].set_ylabel("pair weight ∂L/∂s")
+  axes[1].legend(fontsize=8)
+  fig.suptitle("Pair weight vs similarity (what each embedding loss does to the gradient)")
+  fig.tight_layout()
+  png, data = folder / "pair_weights.png", folder / "pair_weights.json"
+  _save(fig, png)
+  plt.close(fig)
+  atomic_write_text(data, json.dumps(curves, indent=1) + "\n")
+  return [png, data]
+
+
+def embedding_figure(config, train_x, train_y, folder, *, points_per_class: int = 150) -> list[Path]:
+  """Trains each of ``config.figure_losses`` with a 2-D embedding (seed 0) and plots it."""
+  import dataclasses
+
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  from gradeng.experiments.embedding._train import embed_all, train
+
+  folder = Path(folder)
+  rng = np.random.default_rng(0)
+  pick = np.concatenate([rng.choice(np.flatnonzero(train_y == c), points_per_class, replace=False)
+                         for c in np.unique(train_y)])
+  tc = dataclasses.replace(config.train, embedding_dim=2, steps=config.figure_steps)
+  fig, axes = plt.subplots(1, len(config.figure_losses), figsize=(4.2 * len(config.figure_losses), 4.2))
+  record = {}
+  for ax, name in zip(np.atleast_1d(axes), config.figure_losses):
+    embed, params, _ = train(name, train_x, train_y, tc, (0,))
+    e = embed_all(embed, params, train_x[pick])[0]
+    y = train_y[pick]
+    means = np.stack([e[y == c].mean(0) for c in np.unique(y)])
+    unit = means / np.linalg.norm(means, axis=1, keepdims=True)
+    cos = unit @ unit.T
+    off = cos[~np.eye(len(cos), dtype=bool)]
+    record[name] = {"points": np.round(e, 4).tolist(), "labels": y.tolist(),
+                    "mean_cross_class_cosine": float(off.mean()),
+                    "max_cross_class_cosine": float(off.max())}
+    for c in np.unique(y):
+      ax.scatter(e[y == c, 0], e[y == c, 1], s=4, label=str(c))
+    ax.set_title(f"{name}\nmean cos between class means {off.mean():.2f}, max {off.max():.2f}",
+                 fontsize=9)
+    ax.set_aspect("equal", adjustable="datalim")
+  np.atleast_1d(axes)[0].legend(markerscale=3, fontsize=7, title="digit")
+  fig.suptitle("2-D embeddings of the training digits 0–5")
+  fig.tight_layout()
+  png, data = folder / "embedding_2d.png", folder / "embedding_2d.json"
+  _save(fig, png)
+  plt.close(fig)
+  atomic_write_text(data, json.dumps(record) + "\n")
+  return [png, data]
