@@ -83,7 +83,8 @@ class LearnConfig:
 #: Meta-training seeds are META_SEED_BASE + step · tasks + index: never an evaluation seed.
 META_SEED_BASE = 100_000
 
-FULL = LearnConfig()
+FULL = LearnConfig(exponents=(0, 1, 2, 3, 4, 6, 8), maki_gammas=(1, 2, 3, 4, 6, 8),
+                   focal_gammas=(0.5, 1.0, 2.0, 3.0, 5.0))
 """``gradeng learn-coefficient --out results/learned``: 150 outer steps × 8 trainings (gradient) or
 32 (ES), 5 evaluation seeds. About 10 min on a 2-core CPU (measured in the README)."""
 

@@ -178,9 +178,10 @@ def derivation_markdown(results: dict) -> str:
               f"- `gradeng.derive` closed form: `L(p) = {derivation.loss}`",
               f"- verified (L' = g, L(1) = 0): {derivation.verified} ({derivation.verification})",
               f"- LaTeX: $L(p) = {sp.latex(derivation.loss)}$",
-              "", "| property | holds | detail |", "|---|---|---|"]
+              "", "| property | holds | evidence |", "|---|---|---|"]
     for check in ge.check_properties(coefficient.expr, derivation.loss):
-      lines.append(f"| {check.name} | {check.holds} | {check.evidence} |")
+      cells = (str(v).replace("|", "\\|") for v in (check.name, check.holds, check.evidence))
+      lines.append(f"| {' | '.join(cells)} |")
     lines.append("")
   return "\n".join(lines)
 
