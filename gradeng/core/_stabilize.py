@@ -1,0 +1,288 @@
+"""A derived loss L(p) rewritten onto cancellation-free primitives before it is compiled.
+
+SymPy's antiderivative is exact algebra, not a good float program: for the README's
+g = -(1-p)^2(1+p)/p it gives ``-p³/3 + p²/2 + p - log p - 7/6``, whose terms are O(1) while
+L ~ 2(1-p)³/3 as p → 1, so float32 loses every digit there. As in Herbie (Panchekha et al.,
+"Automatically improving accuracy for floating point expressions", PLDI 2015), `stabilize`
+builds several mathematically equal programs for L, measures each one's float32 error against
+a high-precision (mpmath) evaluation of the derived L on logits in [-40, 40], and keeps the best
+one per regime (p < 1/2 and p ≥ 1/2, split on log(1 - p); one program when one serves both).
+The candidate programs, all functions of (log p, log(1 - p)):
+
+* **Maki basis** — when w = p·g is a polynomial in q = 1 - p (with real exponents),
+  w = -Σ_b c_b q^b, and L = Σ_b c_b L_b(p) with L_b the Maki tail
+  ∫_p^1 (1-t)^b/t dt (`gradeng.core._special`): integer b through `maki_combination` (one
+  polynomial in q per regime), real b through `maki_tail`. Covers every g = -P(1-p)/p with P a
+  polynomial: (1+p)(1-p)² = 2q² - q³ gives L = 2·L_2 - L_3.
+* **Power basis** — when w is a sum of powers c_a p^a, L = Σ c_a (p^a - 1)/a written as
+  ``c_a·expm1(a·log p)/a`` (``c_0·log p`` for a = 0): accurate as p → 0 where the Maki basis of
+  a polynomial g cancels.
+* **Taylor series in q** around p = 1 — for p ≥ 1/2 when g(1 - u) is analytic at u = 0: the
+  coefficients of -g(1 - u) = Σ a_k u^k are taken by FFT on a circle of radius 0.7 (float64),
+  and L = Σ a_k q^{k+1}/(k+1) is summed by Horner: no cancellation near p = 1 whatever the
+  closed form looks like (logarithms of 1 ± small, rational functions).
+* **The derived closed form** itself, through `gradeng.core._jaxify` (log p, log(1 - p), p^a,
+  (1-p)^a in log space): usually fine for p < 1/2, where L is not small.
+
+A program qualifies in a regime when its error there is at most `GOOD_ERROR`; among qualifying
+ones the cheapest (the order above) wins, else the most accurate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+import sympy as sp
+
+from gradeng.core._coefficient import P
+from gradeng.core._jaxify import NotJaxifiable, log_space_function
+from gradeng.core._special import maki_combination, maki_tail
+
+#: A program whose float32 error in a regime is at most this is good enough there.
+GOOD_ERROR = 2e-6
+#: The grid of logits on which programs are compared, and the digits of the reference.
+CHECK_LOGITS = np.concatenate([np.linspace(-40.0, 40.0, 401), [-1e-3, 1e-3, 0.3, 2.5]])
+REFERENCE_DIGITS = 120
+#: Taylor series: FFT points, circle radius, and the most terms kept.
+_FFT_POINTS = 256
+_FFT_RADIUS = 0.7
+_MAX_TAYLOR_TERMS = 72
+_LOG_HALF = math.log(0.5)
+_Q = sp.Symbol("q_", positive=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class StableLoss:
+  """A float program for L(p) chosen by measured error.
+
+  Attributes:
+    value: ``f(log_p, log_q, **params) -> L`` (parameters are already substituted; extra
+      keyword arguments are ignored).
+    near: the program used for p ≥ 1/2 (``"maki basis"``, ``"power basis"``, ``"taylor"`` or
+      ``"derived"``).
+    far: the program used for p < 1/2.
+    error: its max float32 relative error against the 120-digit derived L on logits ±40.
+  """
+
+  value: Callable
+  near: str
+  far: str
+  error: float
+
+  @property
+  def description(self) -> str:
+    return self.near if self.near == self.far else f"{self.near} (p ≥ 1/2), {self.far} (p < 1/2)"
+
+
+def _numbers_only(expr: sp.Expr) -> bool:
+  return expr.free_symbols <= {P}
+
+
+def _maki_basis(g: sp.Expr) -> Callable | None:
+  """L = Σ_b c_b L_b(p) when p·g = -Σ_b c_b (1-p)^b, b ≥ 0 numbers."""
+  w = sp.expand(sp.expand_power_base((P * g).subs(P, 1 - _Q), force=True))
+  integer: dict[int, float] = {}
+  real: dict[float, float] = {}
+  for term in sp.Add.make_args(w):
+    coeff, rest = term.as_coeff_Mul()
+    if rest == 1:
+      exponent = sp.Integer(0)
+    elif rest == _Q:
+      exponent = sp.Integer(1)
+    elif rest.is_Pow and rest.base == _Q and rest.exp.is_number:
+      exponent = rest.exp
+    else:
+      return None
+    if not (coeff.is_number and exponent.is_real and exponent >= 0):
+      return None
+    if exponent.is_Integer:
+      integer[int(exponent)] = integer.get(int(exponent), 0.0) - float(coeff)
+    else:
+      real[float(exponent)] = real.get(float(exponent), 0.0) - float(coeff)
+
+  def value(log_p, log_q, **_):
+    total = jnp.zeros_like(log_p)
+    if integer:
+      combined = maki_combination(log_p, log_q, integer)
+      if combined is None:  # high degree: each tail in its own regimes
+        combined = sum(c * maki_tail(log_p, log_q, k) for k, c in integer.items())
+      total = total + combined
+    for b, c in real.items():
+      total = total + c * maki_tail(log_p, log_q, b)
+    return total
+
+  return value
+
+
+def _power_basis(g: sp.Expr) -> Callable | None:
+  """L = Σ_a c_a (p^a - 1)/a when p·g = Σ_a c_a p^a, a ≥ 0 numbers."""
+  w = sp.expand(P * g)
+  powers: dict[float, float] = {}
+  for term in sp.Add.make_args(w):
+    coeff, rest = term.as_coeff_Mul()
+    if rest == 1:
+      exponent = sp.Integer(0)
+    elif rest == P:
+      exponent = sp.Integer(1)
+    elif rest.is_Pow and rest.base == P and rest.exp.is_number:
+      exponent = rest.exp
+    else:
+      return None
+    if not (coeff.is_number and exponent.is_real and exponent >= 0):
+      return None
+    powers[float(exponent)] = powers.get(float(exponent), 0.0) + float(coeff)
+
+  def value(log_p, log_q, **_):
+    total = jnp.zeros_like(log_p)
+    for a, c in powers.items():
+      total = total + (c * log_p if a == 0 else c / a * jnp.expm1(a * log_p))
+    return total
+
+  return value
+
+
+def _taylor(g: sp.Expr) -> Callable | None:
+  """L = Σ_k a_k q^{k+1}/(k+1) from -g(1 - u) = Σ_k a_k u^k (for p ≥ 1/2 only)."""
+  u = sp.Symbol("u")
+  try:
+    f = sp.lambdify(u, -g.subs(P, 1 - u), modules="numpy")
+    nodes = _FFT_RADIUS * np.exp(2j * np.pi * np.arange(_FFT_POINTS) / _FFT_POINTS)
+    with np.errstate(all="ignore"):
+      samples = np.asarray(f(nodes), complex) * np.ones(_FFT_POINTS)
+  except (TypeError, ValueError, NameError, ZeroDivisionError):
+    return None
+  if not np.all(np.isfinite(samples)):
+    return None
+  scaled = np.fft.fft(samples) / _FFT_POINTS  # a_k r^k
+  if np.max(np.abs(scaled.imag)) > 1e-9 * np.max(np.abs(scaled)):
+    return None  # not real on the real axis: g(1 - u) is not analytic in the disc
+  scaled = scaled.real
+  # Coefficients below float64 noise are zero (a_0 = g(1) = 0 for Maki-like g must stay 0).
+  scaled[np.abs(scaled) < 1e-13 * np.max(np.abs(scaled))] = 0.0
+  coefficients = scaled[:_MAX_TAYLOR_TERMS] / _FFT_RADIUS ** np.arange(_MAX_TAYLOR_TERMS)
+  terms = tuple(float(a / (k + 1)) for k, a in enumerate(coefficients))
+
+  def value(log_p, log_q, **_):
+    q = jnp.exp(log_q)
+    acc = jnp.zeros_like(q)
+    for b in reversed(terms):
+      acc = (acc + b) * q
+    return acc
+
+  return value
+
+
+def _derived(loss: sp.Expr) -> Callable | None:
+  try:
+    return log_space_function(loss)
+  except NotJaxifiable:
+    return None
+
+
+def _reference(loss: sp.Expr) -> np.ndarray:
+  """L(σ(z)) on the check grid at `REFERENCE_DIGITS` digits, as float64."""
+  f = sp.lambdify(P, loss, modules="mpmath")
+  out = []
+  with mpmath.workdps(REFERENCE_DIGITS):
+    for z in CHECK_LOGITS.astype(np.float32).astype(np.float64):
+      p = 1 / (1 + mpmath.exp(-mpmath.mpf(float(z))))
+      try:
+        value = f(p)
+        out.append(float(mpmath.re(value)) if abs(mpmath.im(value)) <= 1e-30 * abs(value) else math.nan)
+      except (ZeroDivisionError, ValueError, TypeError):
+        out.append(math.nan)
+  return np.asarray(out)
+
+
+def _errors(value: Callable, reference: np.ndarray) -> np.ndarray:
+  """Per-point float32 relative error (inf where not finite; 0 where the reference is below
+  float32's normal range)."""
+  z = jnp.asarray(CHECK_LOGITS, jnp.float32)
+  with np.errstate(all="ignore"):
+    got = np.asarray(jax.jit(value)(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)), np.float64)
+    error = np.abs(got - reference) / np.abs(reference)
+  error[~np.isfinite(got)] = np.inf
+  error[~(np.abs(reference) > 1e1 * np.finfo(np.float32).tiny)] = 0.0
+  return error
+
+
+def stabilize(g: sp.Expr, loss: sp.Expr) -> StableLoss | None:
+  """The most accurate cheap float program for the derived ``loss`` of coefficient ``g``.
+
+  Args:
+    g: the scale coefficient with its parameters substituted (SymPy, in `P` only).
+    loss: the derived L(p) = ∫_p^1 -g(t) dt (SymPy, in `P` only), the reference.
+
+  Returns:
+    A `StableLoss`, or None when ``loss``/``g`` still have free parameters or no program
+    reaches `GOOD_ERROR`-class accuracy (callers then fall back to quadrature, after their
+    own check).
+  """
+  if not (_numbers_only(g) and _numbers_only(loss)):
+    return None
+  with jax.ensure_compile_time_eval():
+    reference = _reference(loss)
+    if not np.all(np.isfinite(reference)):
+      return None
+    near_region = CHECK_LOGITS >= 0.0  # p = σ(z) ≥ 1/2
+    candidates = []
+    for name, build, regions in (("maki basis", lambda: _maki_basis(g), "both"),
+                                 ("power basis", lambda: _power_basis(g), "both"),
+                                 ("taylor", lambda: _taylor(g), "near"),
+                                 ("derived", lambda: _derived(loss), "both")):
+      try:
+        value = build()
+        errors = None if value is None else _errors(value, reference)
+      except (TypeError, ValueError, ArithmeticError, NotJaxifiable):  # a program that cannot run
+        value = None
+      if value is not None:
+        candidates.append((name, value, regions, float(np.max(errors[near_region], initial=0.0)),
+                           float(np.max(errors[~near_region], initial=0.0))))
+  if not candidates:
+    return None
+
+  def pick(index, allowed):
+    usable = [c for c in candidates if allowed(c[2])]
+    if not usable:
+      return None
+    good = [c for c in usable if c[index] <= GOOD_ERROR]
+    return good[0] if good else min(usable, key=lambda c: c[index])
+
+  near = pick(3, lambda r: True)
+  far = pick(4, lambda r: r == "both")
+  if far is None:
+    return None
+  if near is far or (far[3] <= GOOD_ERROR):
+    value = far[1]
+    return StableLoss(value, far[0], far[0], max(far[3], far[4]))
+  near_fn, far_fn = near[1], far[1]
+
+  def value(log_p, log_q, **_):
+    is_near = log_p >= _LOG_HALF
+    # Each program sees a harmless point of its own regime elsewhere (no inf/nan to select).
+    near_value = near_fn(jnp.where(is_near, log_p, _LOG_HALF), jnp.where(is_near, log_q, _LOG_HALF))
+    far_value = far_fn(jnp.where(is_near, _LOG_HALF, log_p), jnp.where(is_near, _LOG_HALF, log_q))
+    return jnp.where(is_near, near_value, far_value)
+
+  return StableLoss(value, near[0], far[0], max(near[3], far[4]))
+
+
+def stable_closed_form(g: sp.Expr, loss: sp.Expr, params: Sequence[str] = ()) -> tuple[Callable, str] | None:
+  """``(f(log_p, log_q, **params), method)`` for a derived loss, or None (see `stabilize`).
+
+  ``method`` is ``"closed form (derived)"`` when SymPy's form is used unchanged, else
+  ``"closed form (stabilised: …)"`` naming the programs.
+  """
+  del params  # substituted: the kernel is specialised on Python-number parameters
+  stable = stabilize(g, loss)
+  if stable is None:
+    return None
+  if stable.near == stable.far == "derived":
+    return stable.value, "closed form (derived)"
+  return stable.value, f"closed form (stabilised: {stable.description})"
