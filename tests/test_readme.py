@@ -37,3 +37,14 @@ def test_readme_tour_runs_and_trains():
   nnx_loss, nnx_accuracy = map(float, lines[4].split())
   assert linear_loss < 0.15 and linear_accuracy > 0.9
   assert nnx_loss < 0.01 and nnx_accuracy > 0.98
+
+
+def test_reproduce_help_states_the_readmes_time(capsys):
+  # Issue 14 item 13: `gradeng reproduce --help` said "a few minutes", the README 9.
+  from gradeng.cli import main  # pylint: disable=import-outside-toplevel
+
+  minutes = re.search(r"gradeng reproduce +# quick \(default\): about (\d+) minutes",
+                      README.read_text()).group(1)
+  with pytest.raises(SystemExit):
+    main(["reproduce", "--help"])
+  assert f"about {minutes} minutes" in " ".join(capsys.readouterr().out.split())
