@@ -401,13 +401,13 @@ def test_prior_initialisation_starts_every_object_class_at_probability_pi():
   with pytest.raises(ValueError, match=r"`prior` must be in \(0, 1/num_classes = 0.1\)"):
     det.background_bias(10, 0.1)
   with pytest.raises(ValueError, match=r"`prior` must be in \(0, 1\)"):
-    dataclasses.replace(_config_module().LOSSES["focal_prior"], prior=1.5)
+    dataclasses.replace(_config_module().DETECTION_LOSSES["focal_prior"], prior=1.5)
 
 
 def test_loss_table_is_paper_table_1():
   import gradeng as ge
 
-  losses = _config_module().LOSSES
+  losses = _config_module().DETECTION_LOSSES
   expected = {  # name: (catalog fn, params, normalisation, lr, λ, negatives per positive)
       "ce_ohem": (ge.cross_entropy_loss, {}, "ohem", 1e-3, 1.0, 1.0),
       "ce_ohem_1to3": (ge.cross_entropy_loss, {}, "ohem", 1e-3, 1.0, 3.0),
@@ -439,7 +439,7 @@ def _targets(key, batch=3, anchors=40, classes=11):
 
 def test_ohem_loss_matches_an_independent_reference():
   logits, offsets, labels, target_offsets = _targets(jax.random.key(1))
-  spec = _config_module().LOSSES["ce_ohem_1to3"]
+  spec = _config_module().DETECTION_LOSSES["ce_ohem_1to3"]
   total, parts, state = jax.jit(functools.partial(det.detection_loss, spec))(
       logits, offsets, labels, target_offsets)
   ce = np.asarray(optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels))
@@ -459,7 +459,7 @@ def test_ohem_loss_matches_an_independent_reference():
 
 @pytest.mark.parametrize("name", ["ce_ohem", "focal", "maki", "qce", "ce"])
 def test_every_loss_has_finite_gradients_under_jit(name):
-  spec = _config_module().LOSSES[name]
+  spec = _config_module().DETECTION_LOSSES[name]
   logits, offsets, labels, target_offsets = _targets(jax.random.key(2))
   logits = logits.at[0, 1].set(jnp.array([1e4] + [-1e4] * 10))  # saturated anchor
   fn = jax.jit(lambda z, o: det.detection_loss(spec, z, o, labels, target_offsets)[0])
@@ -470,7 +470,7 @@ def test_every_loss_has_finite_gradients_under_jit(name):
 
 def test_normalisations():
   logits, offsets, labels, target_offsets = _targets(jax.random.key(3))
-  table = _config_module().LOSSES
+  table = _config_module().DETECTION_LOSSES
   ce = np.asarray(optax.losses.softmax_cross_entropy_with_integer_labels(logits, labels))
   positives = int(np.sum(np.asarray(labels) > 0))
   _, by_pos, _ = jax.jit(functools.partial(det.detection_loss, table["ce"]))(

@@ -2,7 +2,7 @@
 
 `gradeng experiment detection` runs, by default, the configurations that ship with the package,
 `gradeng.experiments.detection.configs` (its docstring lists the variants -- paper, engineering,
-converged -- with their commands and measured costs; `LOSSES` there is the table of
+converged -- with their commands and measured costs; `DETECTION_LOSSES` there is the table of
 classification losses with the paper's Table 1 hyper-parameters). This file re-exports them, so
 that a copy of it is a working config file to start from::
 
@@ -14,7 +14,7 @@ with ``dataclasses.replace`` or `override` (train settings), or build an `Experi
 `gradeng.experiments.detection` (DataConfig, ModelConfig, FeatureMap, TrainConfig, LossSpec).
 """
 
-from gradeng.experiments.detection.configs import LOSSES as LOSSES
+from gradeng.experiments.detection.configs import DETECTION_LOSSES as DETECTION_LOSSES
 from gradeng.experiments.detection.configs import VARIANTS as VARIANTS
 from gradeng.experiments.detection.configs import get_config as get_config
 from gradeng.experiments.detection.configs import override as override

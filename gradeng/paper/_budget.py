@@ -46,7 +46,7 @@ PAPER_GROUPS = (("easy", 1000, 0.9), ("hard", 10, 0.3))
 #: The losses of the paper's Figures 1–2: (name, params).
 PAPER_LOSSES = (("ce", {}), ("focal", {"gamma": 2}), ("maki", {"gamma": 1}), ("qce", {}))
 
-LossSpec = str | ScaleCoefficient | tuple[str | ScaleCoefficient, Mapping[str, Any]]
+BudgetLoss = str | ScaleCoefficient | tuple[str | ScaleCoefficient, Mapping[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +186,7 @@ def loss_label(coefficient: ScaleCoefficient, params: Mapping[str, Any]) -> str:
   return coefficient.name + ":" + ",".join(f"{k}={_format_value(v)}" for k, v in sorted(params.items()))
 
 
-def resolve_loss(spec: LossSpec) -> tuple[ScaleCoefficient, dict[str, Any]]:
+def resolve_loss(spec: BudgetLoss) -> tuple[ScaleCoefficient, dict[str, Any]]:
   """A coefficient and its resolved parameters from a name, a coefficient or ``(either, params)``.
 
   Raises:
@@ -258,7 +258,7 @@ def _check_groups(groups: Sequence) -> tuple[Group, ...]:
   return tuple(checked)
 
 
-def gradient_budget(groups: Sequence, losses: Sequence[LossSpec]) -> GradientBudget:
+def gradient_budget(groups: Sequence, losses: Sequence[BudgetLoss]) -> GradientBudget:
   """Summed scale coefficients of groups of examples, per loss (paper §2.1, generalised).
 
   .. math::
@@ -316,7 +316,7 @@ def gradient_budget(groups: Sequence, losses: Sequence[LossSpec]) -> GradientBud
 
 
 def hard_share(
-    losses: Sequence[LossSpec],
+    losses: Sequence[BudgetLoss],
     ratios: Sequence[float],
     p_easy: Sequence[float],
     *,

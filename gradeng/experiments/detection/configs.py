@@ -39,7 +39,7 @@ finish within about an hour on a quiet 2-core CPU; resumable, so it can run in t
 
 `--quick` gives its smoke version (one seed, 200 steps).
 
-`LOSSES` is the one table of classification losses: catalog function, normalisation,
+`DETECTION_LOSSES` is the one table of classification losses: catalog function, normalisation,
 hyper-parameters, learning rate and λ, from the paper's Table 1 (Adam for all). The paper
 trains with batch 128 for 37,000 iterations; the step counts here are far smaller.
 """
@@ -55,7 +55,7 @@ from gradeng.experiments.detection._config import (DataConfig, ExperimentConfig,
 #: Paper Table 1 (plus plain CE, whose collapse to background the paper reports, SSD's 1:3 OHEM
 #: ratio, and focal with RetinaNet's prior initialisation of the class head, π = 0.01, part of
 #: focal loss's own recipe). "hard:easy 1:1" = one hard negative kept per positive anchor.
-LOSSES: dict[str, LossSpec] = {
+DETECTION_LOSSES: dict[str, LossSpec] = {
     spec.name: spec for spec in (
         LossSpec("ce_ohem", "CE + OHEM 1:1", ge.cross_entropy_loss, {}, "ohem",
                  learning_rate=1e-3, loc_weight=1.0, neg_pos_ratio=1.0),
@@ -129,7 +129,7 @@ VARIANTS = ("paper", "engineering", "converged")
 def _losses(names, steps):
   specs = []
   for name in names:
-    spec = LOSSES[name]
+    spec = DETECTION_LOSSES[name]
     if name in _ENGINEERING_STEPS:
       key, fraction = _ENGINEERING_STEPS[name]
       value = max(1, round(fraction * steps))
@@ -171,7 +171,7 @@ def _get_config(quick: bool) -> ExperimentConfig:
             FeatureMap(16, (28.0,), (0.8, 0.5)),
         )),
         train=TrainConfig(steps=400, batch_size=32, eval_every=100, checkpoint_every=100),
-        losses=tuple(LOSSES[name] for name in QUICK_LOSSES),
+        losses=tuple(DETECTION_LOSSES[name] for name in QUICK_LOSSES),
         seeds=(0,),
         figure_stem="detection_map_quick",
     )
@@ -185,7 +185,7 @@ def _get_config(quick: bool) -> ExperimentConfig:
           FeatureMap(16, (32.0, 44.0), (1.0, 0.6)),
       )),
       train=TrainConfig(steps=6000, batch_size=64, eval_every=250, checkpoint_every=500),
-      losses=tuple(LOSSES[name] for name in PAPER_LOSSES),
+      losses=tuple(DETECTION_LOSSES[name] for name in PAPER_LOSSES),
       seeds=(0, 1, 2),
       figure_stem="detection_map",
   )
@@ -209,7 +209,7 @@ def _converged_config(quick: bool) -> ExperimentConfig:
       )),
       train=(TrainConfig(steps=200, batch_size=16, eval_every=100, checkpoint_every=100) if quick
              else TrainConfig(steps=2000, batch_size=16, eval_every=250, checkpoint_every=250)),
-      losses=tuple(LOSSES[name] for name in CONVERGED_LOSSES),
+      losses=tuple(DETECTION_LOSSES[name] for name in CONVERGED_LOSSES),
       seeds=(0,) if quick else (0, 1, 2),
       figure_stem="detection_map_converged" + ("_quick" if quick else ""),
   )

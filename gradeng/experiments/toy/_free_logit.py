@@ -41,7 +41,7 @@ def make_training(config: FreeLogitConfig, loss: str) -> Callable[..., dict[str,
     log_p = jax.nn.log_sigmoid(sign * z)
     p = jnp.exp(log_p)
     dz = _losses.logit_gradients(loss, z, labels, hyper)
-    g = _losses.scale_coefficient(loss, p, hyper)
+    g = _losses.swept_scale_coefficient(loss, p, hyper)
     easy_counts = jnp.where(hard, 0.0, counts)
     record = {
         "p_easy": pairwise_sum(easy_counts * p) / pairwise_sum(easy_counts),

@@ -20,7 +20,7 @@ import gradeng as ge
 from gradeng.core._errors import InputError
 
 #: loss name -> (gradeng function name, name of its swept hyper-parameter or None)
-LOSSES: dict[str, tuple[str, str | None]] = {
+TOY_LOSSES: dict[str, tuple[str, str | None]] = {
     "ce": ("cross_entropy_loss", None),
     "focal": ("focal_loss", "gamma"),
     "maki": ("maki_loss", "gamma"),
@@ -34,15 +34,15 @@ LossFn = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 
 
 def check_loss_name(name: str) -> None:
-  """Raises `ValueError` unless ``name`` is one of `LOSSES`."""
-  if name not in LOSSES:
-    raise InputError(f"Unknown loss `{name}`; expected one of {sorted(LOSSES)}.")
+  """Raises `ValueError` unless ``name`` is one of `TOY_LOSSES`."""
+  if name not in TOY_LOSSES:
+    raise InputError(f"Unknown loss `{name}`; expected one of {sorted(TOY_LOSSES)}.")
 
 
 def hyper_name(name: str) -> str | None:
   """The swept hyper-parameter of loss ``name`` (``"gamma"`` for focal), or None."""
   check_loss_name(name)
-  return LOSSES[name][1]
+  return TOY_LOSSES[name][1]
 
 
 def check_hypers(name: str, values: Sequence[float | None]) -> tuple[float | None, ...]:
@@ -72,16 +72,16 @@ def check_hypers(name: str, values: Sequence[float | None]) -> tuple[float | Non
 
 def loss_fn(name: str) -> LossFn:
   """``f(logits, labels, hyper)``: the per-element catalog loss ``name`` with a traced hyper."""
-  function_name, param = LOSSES[name]
+  function_name, param = TOY_LOSSES[name]
   function = getattr(ge, function_name)
   if param is None:
     return lambda logits, labels, hyper: function(logits, labels)
   return lambda logits, labels, hyper: function(logits, labels, **{param: hyper})
 
 
-def scale_coefficient(name: str, p: jax.Array, hyper: jax.Array) -> jax.Array:
+def swept_scale_coefficient(name: str, p: jax.Array, hyper: jax.Array) -> jax.Array:
   """g(p) = dL/dp of loss ``name`` at probability ``p`` of the true class."""
-  param = LOSSES[name][1]
+  param = TOY_LOSSES[name][1]
   params = {} if param is None else {param: hyper}
   return ge.scale_coefficient(ge.CATALOG[name], p, **params)
 
