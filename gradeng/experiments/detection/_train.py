@@ -34,7 +34,8 @@ import gradeng as ge
 from gradeng.experiments.detection import _boxes
 from gradeng.experiments.detection._checkpoint import (atomic_write_text, check_config, load_checkpoint,
                                            read_checkpoint_config, save_checkpoint)
-from gradeng.experiments.detection._config import ExperimentConfig, LossSpec, TrainConfig, to_jsonable
+from gradeng.experiments.detection._config import (ExperimentConfig, LossSpec, TrainConfig, first_difference,
+                                                   to_jsonable)
 from gradeng.experiments.detection._data import DetectionDataset, make_digit_canvases, stack
 from gradeng.experiments.detection._metrics import Detections, MapResult, evaluate_map
 from gradeng.experiments.detection._model import init_model
@@ -278,14 +279,23 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   run_dir = Path(run_dir)
   expected = run_config(config, spec, seed)
   checkpoint = run_dir / CHECKPOINT
+  extending = False  # a shorter run of this experiment is continued to more steps
   for name in (RESULT, RUN_CONFIG):
     if (run_dir / name).exists():
       stored = json.loads((run_dir / name).read_text())
-      check_config(run_dir / name, stored.get("config", stored), expected)
-  if (run_dir / RESULT).exists():
+      stored = stored.get("config", stored)
+      extending = extending or _is_prefix(stored, expected)
+      if not extending:
+        check_config(run_dir / name, stored, expected)
+  if (run_dir / RESULT).exists() and not extending:
     return json.loads((run_dir / RESULT).read_text())
   if checkpoint.exists():  # checked before anything is written
-    check_config(checkpoint, read_checkpoint_config(checkpoint), expected)
+    stored = read_checkpoint_config(checkpoint)
+    if not _is_prefix(stored, expected):
+      check_config(checkpoint, stored, expected)
+    expected_for_checkpoint = stored
+  else:
+    expected_for_checkpoint = expected
   run_dir.mkdir(parents=True, exist_ok=True)
   atomic_write_text(run_dir / RUN_CONFIG, json.dumps(expected, indent=2, sort_keys=True))
 
@@ -300,7 +310,7 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   wall = 0.0
   if checkpoint.exists():
     state, step, extra = load_checkpoint(checkpoint, (params, opt_state, loss_state),
-                                         config=expected)
+                                         config=expected_for_checkpoint)
     params, opt_state, loss_state = jax.device_put(state)
     history, wall = extra["history"], extra["wall_seconds"]
     sums, count = extra["loss_sums"], extra["loss_count"]
@@ -357,6 +367,24 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   }
   atomic_write_text(run_dir / RESULT, json.dumps(record, indent=2))
   return record
+
+
+def _is_prefix(stored: dict[str, Any], expected: dict[str, Any]) -> bool:
+  """Whether the run ``stored`` describes is the first steps of the run ``expected`` describes.
+
+  True when the two configs differ only in ``train.steps``, ``stored`` having fewer, and nothing
+  in the training depends on its length: batches depend on (seed, step) only, the learning rate
+  is constant (no LR warm-up) and the loss has no step-scheduled state. Such a run -- finished
+  or checkpointed -- is continued from its last checkpoint instead of being refused.
+  """
+  try:
+    shorter = int(stored["train"]["steps"]) < int(expected["train"]["steps"])
+  except (KeyError, TypeError, ValueError):
+    return False
+  length_free = not expected["loss"].get("lr_warmup_steps") and expected["loss"].get("stateful") is None
+  same_otherwise = first_difference({**stored, "train": {**stored["train"], "steps": 0}},
+                                    {**expected, "train": {**expected["train"], "steps": 0}}) is None
+  return shorter and length_free and same_otherwise
 
 
 def _state_record(loss_state: Any) -> dict[str, Any]:
