@@ -1,9 +1,9 @@
 """IoU-family box losses: hand-derived values and gradients at degenerate inputs, an mpmath
 reference in general position, SSD offsets, dtypes, and bad boxes."""
 
-import math
-
 import functools
+import json
+import math
 
 import jax
 import jax.numpy as jnp
@@ -260,3 +260,114 @@ def test_shape_and_dtype_errors():
     ge.giou_loss(jnp.zeros(4), jnp.zeros(4, jnp.int32))
   with pytest.raises(ValueError, match="do not broadcast"):
     ge.giou_loss(jnp.zeros((2, 4)), jnp.zeros((3, 4)))
+
+
+# --- in the detection experiment ---------------------------------------------------------------
+
+def test_detection_box_loss_field_keeps_old_config_identity_and_trains_iou():
+  import dataclasses
+  import functools
+
+  from gradeng.experiments import detection as det
+  from gradeng.experiments.detection._config import to_jsonable
+  from gradeng.experiments.detection.configs import DETECTION_LOSSES as LOSSES, get_config
+
+  plain = LOSSES["ce_ohem"]
+  assert plain.box_loss == "smooth_l1" and "box_loss" not in to_jsonable(plain)  # old runs resume
+  assert to_jsonable(LOSSES["ce_ohem_giou"])["box_loss"] == "giou"
+  with pytest.raises(ValueError, match="`box_loss` must be one of"):
+    dataclasses.replace(plain, box_loss="l1")
+  assert [s.box_loss for s in get_config(True, variant="iou").losses] == [
+      "smooth_l1", "iou", "giou", "diou", "ciou"]
+
+  anchors = jnp.array([[0.0, 0.0, 8.0, 8.0], [4.0, 4.0, 20.0, 12.0], [10.0, 0.0, 14.0, 6.0]])
+  rng = np.random.default_rng(0)
+  logits = jnp.asarray(rng.normal(size=(2, 3, 11)), jnp.float32)
+  offsets = jnp.asarray(rng.normal(size=(2, 3, 4)), jnp.float32)
+  targets = jnp.asarray(rng.normal(size=(2, 3, 4)), jnp.float32)
+  labels = jnp.array([[1, 0, 3], [0, 0, 2]])
+  spec = LOSSES["ce_ohem_giou"]
+  total, parts, _ = jax.jit(functools.partial(det.detection_loss, spec, variances=(0.1, 0.2)))(
+      logits, offsets, labels, targets, anchors=anchors)
+  positive = np.asarray(labels) > 0
+  per_box = np.asarray(ge.giou_loss(offsets, targets, anchors=anchors))
+  assert float(parts["loc"]) == pytest.approx(per_box[positive].sum() / positive.sum(), rel=1e-5)
+  assert float(total) == pytest.approx(float(parts["cls"]) + 2.0 * float(parts["loc"]), rel=1e-5)
+  with pytest.raises(ValueError, match="needs the `anchors`"):
+    det.detection_loss(spec, logits, offsets, labels, targets)
+
+
+def test_localisation_map_thresholds_agree_with_pycocotools():
+  """mAP@[.5:.95]: at each of COCO's ten IoU thresholds our curves, interpolated COCO's way,
+  equal pycocotools' precision; `localisation_map` averages our VOC-interpolated APs."""
+  pytest.importorskip("pycocotools")
+  import contextlib
+  import io
+
+  from pycocotools.coco import COCO
+  from pycocotools.cocoeval import COCOeval
+
+  from gradeng.experiments import detection as det
+  from gradeng.experiments.detection._metrics import COCO_THRESHOLDS, localisation_map
+  from tests.test_detection import _coco_101_point_ap, _random_fixture
+
+  num_classes = 4
+  gt_boxes, gt_labels, dets = _random_fixture(np.random.default_rng(1), num_classes=num_classes)
+  images = [{"id": i + 1, "width": 120, "height": 120} for i in range(len(gt_boxes))]
+  annotations, results = [], []
+  for i, (boxes, labels, d) in enumerate(zip(gt_boxes, gt_labels, dets)):
+    for b, l in zip(boxes, labels):
+      annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": int(l) + 1,
+                          "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                          "area": (b[2] - b[0]) * (b[3] - b[1]), "iscrowd": 0})
+    for b, s, l in zip(d.boxes, d.scores, d.labels):
+      results.append({"image_id": i + 1, "category_id": int(l) + 1, "score": float(s),
+                      "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
+  with contextlib.redirect_stdout(io.StringIO()):
+    coco = COCO()
+    coco.dataset = {"images": images, "annotations": annotations,
+                    "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)]}
+    coco.createIndex()
+    evaluator = COCOeval(coco, coco.loadRes(results), "bbox")
+    evaluator.params.iouThrs = np.array(COCO_THRESHOLDS)
+    evaluator.params.maxDets = [1000]
+    evaluator.params.areaRng = [[0, 1e10]]
+    evaluator.params.areaRngLbl = ["all"]
+    evaluator.evaluate()
+    evaluator.accumulate()
+  ours_voc = []
+  for t_index, threshold in enumerate(COCO_THRESHOLDS):
+    ours = det.evaluate_map(dets, gt_boxes, gt_labels, num_classes=num_classes, iou_threshold=threshold)
+    coco_ap = evaluator.eval["precision"][t_index, :, :, 0, 0].mean(axis=0)
+    np.testing.assert_allclose([_coco_101_point_ap(c.recall, c.precision) for c in ours.curves],
+                               coco_ap, atol=1e-12, err_msg=f"IoU {threshold}")
+    ours_voc.append(ours.mean_ap)
+  summary = localisation_map(dets, gt_boxes, gt_labels, num_classes=num_classes)
+  assert summary["map_50"] == ours_voc[0] and summary["map_75"] == ours_voc[5]
+  assert summary["map_50_95"] == pytest.approx(np.mean(ours_voc))
+  assert summary["map_50"] > summary["map_75"] > 0  # stricter thresholds, fewer true positives
+
+
+@pytest.mark.slow
+def test_tiny_detection_run_with_giou_reports_localisation_map(tmp_path):
+  from gradeng.experiments.detection._config import (DataConfig, ExperimentConfig, FeatureMap, LossSpec,
+                                                     ModelConfig, TrainConfig)
+  from gradeng.experiments.detection._experiment import run_experiment
+
+  config = ExperimentConfig(
+      name="tiny", data=DataConfig(canvas_size=32, digit_sizes=(8, 12), max_objects=3, num_train=48, num_test=8),
+      model=ModelConfig(widths=(8, 8, 8), feature_maps=(FeatureMap(4, (7.0, 10.0)), FeatureMap(8, (14.0,), (0.8, 0.5)))),
+      train=TrainConfig(steps=4, batch_size=8, eval_every=2, checkpoint_every=2),
+      losses=(LossSpec("ce_ohem", "CE + OHEM", ge.cross_entropy_loss, {}, "ohem", learning_rate=1e-3,
+                       loc_weight=1.0, neg_pos_ratio=1.0),
+              LossSpec("ce_ohem_giou", "CE + OHEM, GIoU", ge.cross_entropy_loss, {}, "ohem",
+                       learning_rate=1e-3, loc_weight=2.0, neg_pos_ratio=1.0, box_loss="giou")),
+      figure_stem="tiny_iou_map")
+  summary = run_experiment(config, tmp_path, progress=False)
+  for name in ("ce_ohem", "ce_ohem_giou"):
+    entry = summary["losses"][name]
+    assert 0.0 <= entry["final_map_50_95"] <= entry["mean"] + 1e-12  # stricter IoU, lower mAP
+    assert 0.0 <= entry["final_map_75"] <= 1.0
+  assert "mAP@0.75 | mAP@[.5:.95] |" in summary["table_markdown"]
+  stored = json.loads((tmp_path / "runs" / "ce_ohem" / "seed0" / "config.json").read_text())
+  assert "box_loss" not in stored["loss"]

@@ -17,6 +17,9 @@ from gradeng.core._errors import InputError
 
 #: Normalisations of the summed classification loss (paper §3.3).
 NORMALIZATIONS = ("ohem", "positives", "elements")
+#: Localisation losses: SSD's Smooth-L1 on the encoded offsets, or an IoU-family loss of the
+#: decoded boxes (`gradeng.iou_loss`, `giou_loss`, `diou_loss`, `ciou_loss`).
+BOX_LOSSES = ("smooth_l1", "iou", "giou", "diou", "ciou")
 
 NUM_DIGIT_CLASSES = 10
 
@@ -194,6 +197,9 @@ class LossSpec:
       ``learning_rate`` over this many steps (0: none).
     prior: RetinaNet's prior initialisation π: the class head starts with every object class
       at probability π (`gradeng.experiments.detection.background_bias`); ``None``: zero biases.
+    box_loss: the localisation loss weighted by λ: ``"smooth_l1"`` (SSD, on the encoded
+      offsets) or ``"iou"``, ``"giou"``, ``"diou"``, ``"ciou"`` (of the decoded boxes, through
+      `gradeng.giou_loss` etc. with ``anchors=``); both summed over positives / N_pos.
   """
 
   name: str
@@ -207,6 +213,9 @@ class LossSpec:
   stateful: Callable[..., Any] | None = None
   lr_warmup_steps: int = 0
   prior: float | None = None
+  # Left out of the JSON config while it is the default, so runs from before the field existed
+  # keep their identity (their run directories are still accepted and resumed).
+  box_loss: str = dataclasses.field(default="smooth_l1", metadata={"omit_if_default": True})
 
   def __hash__(self) -> int:  # `params` is a dict; hash the JSON form (jit static argument)
     import json
@@ -236,6 +245,8 @@ class LossSpec:
       raise InputError(f"`lr_warmup_steps` must be an integer >= 0, got {self.lr_warmup_steps!r}")
     if self.prior is not None and not 0.0 < self.prior < 1.0:  # < 1/K is checked at init
       raise InputError(f"`prior` must be in (0, 1), got {self.prior!r}")
+    if self.box_loss not in BOX_LOSSES:
+      raise InputError(f"`box_loss` must be one of {BOX_LOSSES}, got {self.box_loss!r}")
     if self.stateful is not None:
       self.stateful_loss()  # bad factory arguments fail here, not at the first training step
 
@@ -297,7 +308,8 @@ def _check_positive_int(name: str, value: Any) -> None:
 def to_jsonable(value: Any) -> Any:
   """Config → plain JSON data (functions become their qualified names)."""
   if dataclasses.is_dataclass(value) and not isinstance(value, type):
-    return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+            if not (f.metadata.get("omit_if_default") and getattr(value, f.name) == f.default)}
   if isinstance(value, Mapping):
     return {str(k): to_jsonable(v) for k, v in sorted(value.items())}
   if isinstance(value, (tuple, list)):

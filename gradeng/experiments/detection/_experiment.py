@@ -140,6 +140,9 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
         "steps": int(histories[0][-1]["step"]),
         "confident_per_image": float(np.mean([hist[-1]["confident_per_image"] for hist in histories])),
     }
+    for key in ("map_75", "map_50_95"):  # final localisation quality (runs since issue 12)
+      if all(key in hist[-1] for hist in histories):
+        losses[spec.name][f"final_{key}"] = float(np.mean([hist[-1][key] for hist in histories]))
   seeds_note = f"{len(config.seeds)} seed{'s' if len(config.seeds) > 1 else ''}"
   ax.set(xlabel="iteration", ylabel="mAP@0.5 (test canvases)",
          title=f"Detection on handwritten-digit canvases ({config.name}, {seeds_note})")
@@ -164,10 +167,19 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
 
   table = ["| loss | final mAP@0.5 (mean) | min | max | seeds | detections ≥ 0.5 per image |",
            "| --- | --- | --- | --- | --- | --- |"]
+  # The IoU variant's question is localisation: its table adds mAP@0.75 and mAP@[.5:.95]
+  # (the other variants' tables keep their committed columns).
+  localisation = any(spec.box_loss != "smooth_l1" for spec in config.losses)
+  if localisation:
+    table = [table[0][:-1] + " mAP@0.75 | mAP@[.5:.95] |", table[1] + " --- | --- |"]
   for spec in config.losses:
     entry = losses[spec.name]
-    table.append(f"| {spec.label} | {entry['mean']:.3f} | {entry['min']:.3f} | {entry['max']:.3f} "
-                 f"| {len(entry['final_map'])} | {entry['confident_per_image']:.2f} |")
+    row = (f"| {spec.label} | {entry['mean']:.3f} | {entry['min']:.3f} | {entry['max']:.3f} "
+           f"| {len(entry['final_map'])} | {entry['confident_per_image']:.2f} |")
+    if localisation:
+      row += "".join(f" {entry[k]:.3f} |" if k in entry else " — |"
+                     for k in ("final_map_75", "final_map_50_95"))
+    table.append(row)
   table_path = figures_dir / f"{config.figure_stem}_table.md"
   atomic_write_text(table_path, "\n".join(table) + "\n")
   return {"config": config.name, "seeds": list(config.seeds), "losses": losses,

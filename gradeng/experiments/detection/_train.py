@@ -31,13 +31,14 @@ import optax
 from flax import nnx
 
 import gradeng as ge
+from gradeng.core._iou import BOX_LOSSES as IOU_LOSSES
 from gradeng.experiments.detection import _boxes
 from gradeng.experiments.detection._checkpoint import (atomic_write_text, check_config, load_checkpoint,
                                            read_checkpoint_config, save_checkpoint)
 from gradeng.experiments.detection._config import (ExperimentConfig, LossSpec, TrainConfig, first_difference,
                                                    to_jsonable)
 from gradeng.experiments.detection._data import DetectionDataset, make_digit_canvases, stack
-from gradeng.experiments.detection._metrics import Detections, MapResult, evaluate_map
+from gradeng.experiments.detection._metrics import Detections, MapResult, evaluate_map, localisation_map
 from gradeng.experiments.detection._model import init_model
 
 CHECKPOINT = "checkpoint.npz"
@@ -149,7 +150,8 @@ def init_loss_state(spec: LossSpec) -> Any:
 
 
 def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
-                   target_labels: jax.Array, target_offsets: jax.Array, loss_state: Any = ()
+                   target_labels: jax.Array, target_offsets: jax.Array, loss_state: Any = (),
+                   *, anchors: jax.Array | None = None, variances: tuple[float, float] = (0.1, 0.2)
                    ) -> tuple[jax.Array, dict[str, jax.Array], Any]:
   """The multibox loss of a batch → ``(total, {"cls": ..., "loc": ...}, loss_state_after)``.
 
@@ -160,6 +162,8 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
     target_labels: ``[B, A]`` int, 0 = background.
     target_offsets: ``[B, A, 4]``.
     loss_state: the state of a ``stateful`` spec before this batch (``()`` otherwise).
+    anchors: ``[A, 4]``, required by an IoU-family ``spec.box_loss`` (boxes are decoded).
+    variances: the box-encoding variances of the offsets.
   """
   positive = target_labels > 0
   per_anchor, loss_state = classification_loss(spec, class_logits, target_labels, loss_state)
@@ -171,8 +175,14 @@ def detection_loss(spec: LossSpec, class_logits: jax.Array, offsets: jax.Array,
     cls = ge.normalize_by_positives(per_anchor, positive)
   else:
     cls = ge.mean_over_elements(per_anchor)
-  smooth_l1 = optax.losses.huber_loss(offsets, target_offsets, delta=1.0).sum(-1)
-  loc = ge.normalize_by_positives(smooth_l1, positive, where=positive)
+  if spec.box_loss == "smooth_l1":
+    per_box = optax.losses.huber_loss(offsets, target_offsets, delta=1.0).sum(-1)
+  elif anchors is None:
+    raise ValueError(f"loss {spec.name!r}: box_loss {spec.box_loss!r} needs the `anchors`")
+  else:
+    per_box = IOU_LOSSES[spec.box_loss](offsets, target_offsets, anchors=anchors,
+                                        variances=variances)
+  loc = ge.normalize_by_positives(per_box, positive, where=positive)
   return cls + spec.loc_weight * loc, {"cls": cls, "loc": loc}, loss_state
 
 
@@ -183,15 +193,17 @@ def optimizer(spec: LossSpec) -> optax.GradientTransformation:
   return optax.adam(optax.linear_schedule(0.0, spec.learning_rate, spec.lr_warmup_steps))
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "spec"), donate_argnums=(0, 1))
+@functools.partial(jax.jit, static_argnames=("graphdef", "spec", "variances"),
+                   donate_argnums=(0, 1))
 def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graphdef,
-                spec: LossSpec):
+                spec: LossSpec, anchors=None, variances=(0.1, 0.2)):
   """One Adam step on the multibox loss, and the loss state after the batch; compiled once
   per (model structure, loss spec)."""
 
   def loss_fn(p):
     logits, predicted = nnx.merge(graphdef, p)(images)
-    total, parts, new_state = detection_loss(spec, logits, predicted, labels, offsets, loss_state)
+    total, parts, new_state = detection_loss(spec, logits, predicted, labels, offsets, loss_state,
+                                             anchors=anchors, variances=variances)
     return total, (parts, new_state)
 
   (loss, (parts, loss_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -212,14 +224,9 @@ def _predict(params, images, anchors, *, graphdef, train: TrainConfig, side: flo
   return jnp.take_along_axis(boxes, anchor[..., None], axis=1), scores, cls
 
 
-def evaluate(graphdef, params, data: PreparedData, config: ExperimentConfig,
-             batch_size: int = 256) -> tuple[MapResult, float]:
-  """Decodes, applies per-class NMS, and computes mAP@0.5 on the test images.
-
-  Returns:
-    The `MapResult` and the mean number of detections per image scoring at least 0.5 (a
-    model collapsed to background has almost none, whatever its mAP ranking).
-  """
+def detect(graphdef, params, data: PreparedData, config: ExperimentConfig,
+           batch_size: int = 256) -> list[Detections]:
+  """The test images' detections: decoded, thresholded, per-class NMS, at most max_detections."""
   train = config.train
   detections = []
   for start in range(0, len(data.test_images), batch_size):
@@ -233,6 +240,18 @@ def evaluate(graphdef, params, data: PreparedData, config: ExperimentConfig,
       b, s, c = b[wide], s[wide], c[wide]
       keep = _boxes.batched_nms(b, s, c, train.nms_iou)[:train.max_detections]
       detections.append(Detections(b[keep], s[keep], c[keep]))
+  return detections
+
+
+def evaluate(graphdef, params, data: PreparedData, config: ExperimentConfig,
+             batch_size: int = 256) -> tuple[MapResult, float]:
+  """Decodes, applies per-class NMS, and computes mAP@0.5 on the test images.
+
+  Returns:
+    The `MapResult` and the mean number of detections per image scoring at least 0.5 (a
+    model collapsed to background has almost none, whatever its mAP ranking).
+  """
+  detections = detect(graphdef, params, data, config, batch_size)
   result = evaluate_map(detections, data.test_boxes, data.test_labels,
                         num_classes=len(data.class_names), gt_difficult=data.test_difficult,
                         iou_threshold=0.5)
@@ -326,7 +345,9 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
       index = _batch_indices(seed, step, len(images), train.batch_size)
       params, opt_state, loss_state, parts = _train_step(
           params, opt_state, loss_state, images[index], data.train_labels[index],
-          data.train_offsets[index], graphdef=graphdef, spec=spec)
+          data.train_offsets[index], graphdef=graphdef, spec=spec,
+          **({} if spec.box_loss == "smooth_l1" else
+             {"anchors": data.anchors, "variances": tuple(train.variances)}))
       step += 1
       parts = {k: float(v) for k, v in parts.items()}
       if not math.isfinite(parts["loss"]):
@@ -344,6 +365,10 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
                         **{k: v / count for k, v in sums.items()},
                         **_state_record(loss_state),
                         "wall_seconds": wall + time.perf_counter() - started})
+        if step == train.steps:  # localisation quality: mAP at stricter IoU thresholds
+          history[-1].update(localisation_map(
+              detect(graphdef, params, data, config), data.test_boxes, data.test_labels,
+              num_classes=len(data.class_names), gt_difficult=data.test_difficult))
         sums = dict.fromkeys(sums, 0.0)
         count = 0
       if step % train.checkpoint_every == 0 or step == train.steps:

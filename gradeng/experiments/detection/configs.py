@@ -41,6 +41,12 @@ can run in the background across sessions)::
 
 `--quick` gives its smoke version (one seed, 200 steps).
 
+IoU variant (issue 12 §2: does an IoU-family box loss localise better than Smooth-L1 here?):
+CE + OHEM with Smooth-L1 on the offsets, and with the IoU, GIoU, DIoU and CIoU losses of the
+decoded boxes (λ = 2); data, model and steps of the paper variant::
+
+    gradeng experiment detection --variant iou --quick
+
 `DETECTION_LOSSES` is the one table of classification losses: catalog function, normalisation,
 hyper-parameters, learning rate and λ, from the paper's Table 1 (Adam for all). The paper
 trains with batch 128 for 37,000 iterations; the step counts here are far smaller.
@@ -106,6 +112,12 @@ DETECTION_LOSSES: dict[str, LossSpec] = {
                  stateful=ge.adaptive_gamma_coefficient),
         LossSpec("ghm", "GHM-C (CE, 10 bins)", None, {"base": "ce", "bins": 10, "momentum": 0.75},
                  "elements", learning_rate=1e-3, loc_weight=1.0, stateful=ge.ghm_coefficient),
+        # Issue 12: CE + OHEM with an IoU-family localisation loss of the decoded boxes instead of
+        # Smooth-L1 on the offsets; λ = 2 (an IoU loss is in [0, 2] per box, Smooth-L1 sums four
+        # offsets; 2 is the weight mmdetection uses for GIoU).
+        *(LossSpec(f"ce_ohem_{box}", f"CE + OHEM, {box.upper()} loss", ge.cross_entropy_loss, {},
+                   "ohem", learning_rate=1e-3, loc_weight=2.0, neg_pos_ratio=1.0, box_loss=box)
+          for box in ("iou", "giou", "diou", "ciou")),
     )
 }
 
@@ -125,7 +137,9 @@ _ENGINEERING_STEPS = {
 }
 #: the converged CPU variant: the paper's four losses (focal with its own prior initialisation).
 CONVERGED_LOSSES = ("ce_ohem", "focal_prior", "maki", "qce")
-VARIANTS = ("paper", "engineering", "converged")
+#: the IoU variant (issue 12): Smooth-L1 against the IoU-family box losses, CE + OHEM throughout.
+IOU_LOSSES = ("ce_ohem", "ce_ohem_iou", "ce_ohem_giou", "ce_ohem_diou", "ce_ohem_ciou")
+VARIANTS = ("paper", "engineering", "converged", "iou")
 
 
 def _losses(names, steps):
@@ -158,6 +172,10 @@ def get_config(quick: bool = False, variant: str = "paper") -> ExperimentConfig:
         config, name=f"{config.name}, engineering",
         losses=_losses(ENGINEERING_LOSSES, config.train.steps),
         figure_stem=config.figure_stem.replace("detection_map", "engineering_detection_map"))
+  if variant == "iou":
+    config = dataclasses.replace(
+        config, name=f"{config.name}, IoU losses", losses=_losses(IOU_LOSSES, config.train.steps),
+        figure_stem=config.figure_stem.replace("detection_map", "iou_detection_map"))
   return config
 
 
