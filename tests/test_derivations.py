@@ -126,3 +126,17 @@ def test_cli(tmp_path, capsys):
   with pytest.raises(SystemExit) as exit_info:
     main(["derivations", "--only", "nope"])
   assert exit_info.value.code == 2
+
+
+def test_a_partial_run_updates_the_index(fresh, tmp_path):
+  # Issue 14 item 12: `gradeng derivations --only maki --out DIR` wrote an index with only
+  # Maki's row (and would have truncated the committed one).
+  out, _ = fresh
+  full = (out / "index.md").read_text()
+  (tmp_path / "index.md").write_text(full.replace("| [QCE](qce.md) |", "| [QCE](qce.md) | stale"))
+  assert main(["derivations", "--out", str(tmp_path), "--only", "qce"]) == 0
+  assert (tmp_path / "index.md").read_text() == full
+  lonely = tmp_path / "new"
+  assert main(["derivations", "--out", str(lonely), "--only", "ce"]) == 0
+  rows = [l for l in (lonely / "index.md").read_text().splitlines() if l.startswith("| [")]
+  assert len(rows) == 1 and "(ce.md)" in rows[0]

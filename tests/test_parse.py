@@ -184,3 +184,15 @@ def test_coefficient_bad_defaults_and_domains(kwargs, message):
   kwargs = {"params": {"gamma": "nonnegative"}, **kwargs}
   with pytest.raises(ValueError, match=message):
     coefficient("-(1-p)**gamma/p", **kwargs)
+
+
+def test_depth_is_nesting_not_the_length_of_a_sum():
+  # Issue 14 item 9: a flat sum of 63 terms (314 characters) was refused as "nested too deeply".
+  flat = " + ".join(f"p**{k}/{k + 1}" for k in range(63))
+  assert len(sp.Add.make_args(parse_formula(flat))) == 63
+  product = " * ".join(f"(1 + p/{k + 1})" for k in range(63))
+  assert parse_formula(product).is_Mul
+  with pytest.raises(FormulaError, match="nested too deeply"):
+    parse_formula("exp(" * 70 + "p" + ")" * 70)
+  with pytest.raises(FormulaError, match="nested too deeply"):
+    parse_formula("(" * 40 + "p" + " + 1)**2" * 40)  # 80 levels of alternating + and **

@@ -12,7 +12,7 @@ import sympy as sp
 from gradeng.core._coefficient import P
 from gradeng.core._derive import derive
 from gradeng.core._integrate import DivergentIntegralError
-from gradeng.core._parse import parse_formula
+from gradeng.core._parse import coefficient, parse_formula
 from gradeng.core._recognise import recognise
 
 
@@ -65,3 +65,16 @@ def test_recognised_losses_match_quadrature(formula, params):
 def test_divergent_exponent_still_raises():
   with pytest.raises(DivergentIntegralError):
     derive("-(1-p)**(-1)/p")
+
+
+def test_parameter_domain_is_narrowed_to_where_the_integral_converges():
+  # Issue 14 item 1: a traced γ = -1, -2, -5 gave finite, wrong Maki losses because a formula's
+  # parameter was "real"; the derivation now says γ > -1, for the loss to poison the rest.
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  domain = derive("-(1-p)**gamma/p").domains["gamma"]
+  assert domain.lower == -1 and domain.lower_open and domain.upper is None
+  assert list(domain.contains_traced(jnp.array([-5.0, -2.0, -1.0, -0.5, 3.0]))) == [
+      False, False, False, True, True]
+  declared = coefficient("-(1-p)**gamma/p", params={"gamma": "nonnegative"})
+  assert derive(declared).domains["gamma"].describe() == "a real number in [0, inf)"

@@ -252,6 +252,9 @@ class Derivation:
       similarity s or distance d, ``loss`` is φ(x) = ∫_r^x g(t) dt).
     combination: g as a linear combination of catalog coefficients (Maki, CE, QCE, GCE), when
       recognised (`gradeng.core._recognise`); a loss can then be built from catalog kernels.
+    domains: the admissible domain of each parameter left free: the declared one, narrowed to
+      where the integral converges when the derivation knows it (g = -(1-p)^γ/p: γ > -1), so
+      that a traced value outside it can be poisoned (`Domain.contains_traced`).
   """
 
   coefficient: ScaleCoefficient
@@ -265,6 +268,7 @@ class Derivation:
   notes: tuple[str, ...] = ()
   variable: Variable = PROBABILITY
   combination: Combination | None = None
+  domains: Mapping[str, Domain] = dataclasses.field(default_factory=dict)
 
   @functools.cached_property
   def properties(self) -> tuple[PropertyCheck, ...]:
@@ -359,4 +363,39 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
       method="numeric" if solution.loss is None else "closed_form",
       verified=solution.verified, verification=solution.verification,
       stable_form=solution.stable_form, notes=solution.notes, variable=bound,
-      combination=solution.combination)
+      combination=solution.combination,
+      domains=_admissible(domains, solution.combination))
+
+
+def _admissible(declared: Mapping[str, Domain],
+                combination: Combination | None) -> dict[str, Domain]:
+  """The declared domains of the free parameters, narrowed to where ∫_p^1 -g converges when the
+  derivation found that condition (a catalog combination: each Maki exponent > -1)."""
+  domains = dict(declared)
+  for condition in (combination.conditions if combination is not None else ()):
+    symbols = [s for s in condition.free_symbols if s.name in domains]
+    if len(symbols) != 1:
+      continue
+    (symbol,) = symbols
+    try:
+      interval = sp.solve_univariate_inequality(condition, symbol, relational=False)
+    except (NotImplementedError, ValueError, TypeError):
+      continue
+    if not isinstance(interval, sp.Interval):
+      continue
+    domains[symbol.name] = _narrow(domains[symbol.name], interval)
+  return domains
+
+
+def _narrow(domain: Domain, interval: sp.Interval) -> Domain:
+  """``domain`` ∩ ``interval`` (interval ends from SymPy; ±oo for unbounded)."""
+  lower, lower_open = domain.lower, domain.lower_open
+  if interval.start.is_finite and (lower is None or float(interval.start) > lower or (
+      float(interval.start) == lower and interval.left_open)):
+    lower, lower_open = float(interval.start), bool(interval.left_open)
+  upper, upper_open = domain.upper, domain.upper_open
+  if interval.end.is_finite and (upper is None or float(interval.end) < upper or (
+      float(interval.end) == upper and interval.right_open)):
+    upper, upper_open = float(interval.end), bool(interval.right_open)
+  return dataclasses.replace(domain, lower=lower, lower_open=lower_open, upper=upper,
+                             upper_open=upper_open)

@@ -101,6 +101,9 @@ _BINARY: dict[type, Callable[[sp.Expr, sp.Expr], sp.Expr]] = {
     ast.Div: lambda a, b: a / b,
 }
 
+_FAMILY: dict[type, str] = {ast.Add: "sum", ast.Sub: "sum", ast.Mult: "product",
+                            ast.Div: "product"}
+
 _CONSTRUCT_NAMES: dict[type, str] = {
     ast.Attribute: "attribute access",
     ast.Subscript: "subscripting",
@@ -235,8 +238,17 @@ class _Builder:
     raise FormulaError(f"the unary operator `{type(node.op).__name__}` is not allowed.")
 
   def _binary(self, node: ast.BinOp, depth: int) -> sp.Expr:
-    left = self.build(node.left, depth + 1)
-    right = self.build(node.right, depth + 1)
+    # A chain of one associative operation (a + b - c + ..., a * b / c ...) is one level of the
+    # expression tree (one SymPy Add or Mul), however long: depth counts nesting, not length.
+    family = _FAMILY.get(type(node.op))
+
+    def child_depth(child: ast.AST) -> int:
+      same = (isinstance(child, ast.BinOp) and family is not None
+              and _FAMILY.get(type(child.op)) == family)
+      return depth if same else depth + 1
+
+    left = self.build(node.left, child_depth(node.left))
+    right = self.build(node.right, child_depth(node.right))
     if isinstance(node.op, ast.Pow):
       return _power(left, right)
     if type(node.op) in _BINARY:

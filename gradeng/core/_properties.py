@@ -34,6 +34,11 @@ class PropertyCheck:
   values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
+#: L ≥ 0 holds where min L ≥ -LOSS_SIGN_TOLERANCE·max(1, max|L|) on the grid: closed forms such
+#: as -log p - Σ_{j≤50} (1-p)^j/j lose ~50 digits to cancellation, so a true 0 can come out as
+#: -5e-51 at 50 digits.
+LOSS_SIGN_TOLERANCE = 1e-20
+
 MONOTONE = "|g| non-increasing as p → 1"
 VANISHES = "g → 0 as p → 1"
 BOUNDED = "g bounded as p → 0"
@@ -54,14 +59,28 @@ def _json_number(value: Any) -> float | str | None:
   return float(value)
 
 
-def _limit(g: sp.Expr, direction: str) -> sp.Expr | None:
-  """lim g at p → 1⁻ (``"-"``) or p → 0⁺ (``"+"``) by SymPy, None if it fails or times out."""
+def _limit(g: sp.Expr, direction: str, fn: Callable[..., Any] | None = None) -> sp.Expr | None:
+  """lim g at p → 1⁻ (``"-"``) or p → 0⁺ (``"+"``) by SymPy, None if it fails or times out.
+
+  An infinite limit takes its sign from g evaluated 1e-30 from the point (with ``fn``, g's
+  mpmath function): SymPy gives lim_{p→1⁻} -1/sqrt(1-p) = +oo (issue 14 item 4).
+  """
   target = 1 if direction == "-" else 0
   value = attempt(lambda: sp.limit(g, P, target, direction), STEP_SECONDS, [], "limit")
   if value is None or value.has(sp.Limit) or not value.is_number and not isinstance(
       value, sp.AccumBounds):
     return None
+  if value in (sp.oo, -sp.oo) and fn is not None:
+    near = _numeric_limit(fn, [_one_minus(30) if direction == "-" else mpmath.mpf(10)**-30])[0]
+    if near is not None and not isinstance(near, mpmath.mpc) and near != 0:
+      value = sp.oo if near > 0 else -sp.oo
   return value
+
+
+def _one_minus(k: int) -> mpmath.mpf:
+  """1 - 10^-k formed at `GRID_DIGITS` + 60 digits (at the default 15 digits it rounds to 1)."""
+  with mpmath.workdps(GRID_DIGITS + 60):
+    return 1 - mpmath.mpf(10)**-k
 
 
 def _numeric_limit(fn: Callable[..., Any], points: list[mpmath.mpf]) -> list[Any]:
@@ -70,12 +89,12 @@ def _numeric_limit(fn: Callable[..., Any], points: list[mpmath.mpf]) -> list[Any
 
 
 def _check_vanishes(g: sp.Expr, fn: Callable[..., Any]) -> PropertyCheck:
-  value = _limit(g, "-")
+  value = _limit(g, "-", fn)
   if value is not None:
     holds = bool(value == 0)
     return PropertyCheck(VANISHES, holds, f"lim_{{p→1⁻}} g(p) = {value}",
                          {"limit": _json_number(value), "method": "symbolic"})
-  near = _numeric_limit(fn, [1 - mpmath.mpf(10)**-30, 1 - mpmath.mpf(10)**-60])
+  near = _numeric_limit(fn, [_one_minus(30), _one_minus(60)])
   if any(v is None for v in near):
     return PropertyCheck(VANISHES, None, "limit unknown: g cannot be evaluated near p = 1", {})
   holds = abs(near[1]) < 1e-10 and abs(near[1]) <= abs(near[0])
@@ -87,7 +106,7 @@ def _check_vanishes(g: sp.Expr, fn: Callable[..., Any]) -> PropertyCheck:
 
 
 def _check_bounded(g: sp.Expr, fn: Callable[..., Any]) -> PropertyCheck:
-  value = _limit(g, "+")
+  value = _limit(g, "+", fn)
   if value is not None:
     if isinstance(value, sp.AccumBounds):
       holds = not is_infinite(value.min) and not is_infinite(value.max)
@@ -175,12 +194,15 @@ def _check_loss_sign(g: sp.Expr, loss: sp.Expr | None, grid: list[mpmath.mpf],
     return PropertyCheck(NONNEGATIVE_LOSS, None, "L cannot be evaluated on (0, 1)", {})
   lowest, at = min(pairs, key=lambda item: item[0])
   scale = max(abs(v) for v, _ in pairs)
-  holds = bool(lowest >= -mpmath.mpf(10)**-20 * max(scale, 1))
+  tolerance = LOSS_SIGN_TOLERANCE * max(scale, 1)
+  holds = bool(lowest >= -tolerance)
+  within = (f"; values ≥ -{mpmath.nstr(tolerance, 2)} (= {LOSS_SIGN_TOLERANCE:g}·max(1, max|L|),"
+            f" rounding at {GRID_DIGITS} digits) count as 0" if lowest < 0 else "")
   return PropertyCheck(NONNEGATIVE_LOSS, holds,
                        f"{method}: min L = {mpmath.nstr(lowest, 4)} at p = {mpmath.nstr(at, 15)} "
-                       f"over {len(pairs)} points",
+                       f"over {len(pairs)} points{within}",
                        {"min_loss": _json_number(lowest), "at": _json_number(at),
-                        "method": method})
+                        "tolerance": _json_number(tolerance), "method": method})
 
 
 @functools.lru_cache(maxsize=256)

@@ -14,6 +14,8 @@ them and a test checks the committed ``derivations/`` against it.
 from __future__ import annotations
 
 import math
+import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -385,17 +387,45 @@ def render_index(names: Sequence[str] | None = None) -> str:
   return "\n".join(lines)
 
 
+_ROW = re.compile(r"^\| \[[^\]]*\]\((?P<name>[A-Za-z0-9_]+)\.md\) \|")
+
+
+def merge_index(existing: str, fresh: str, names: Sequence[str]) -> str:
+  """``fresh`` (the index of ``names``) with the rows of the other catalog losses kept from
+  ``existing``, in catalog order: a partial run (``--only maki``) updates the index, it does
+  not truncate it (issue 14 item 12)."""
+  rows = {m["name"]: line for line in existing.splitlines() if (m := _ROW.match(line))
+          and m["name"] in CATALOG and m["name"] not in names}
+  rows.update({m["name"]: line for line in fresh.splitlines() if (m := _ROW.match(line))})
+  lines = [line for line in fresh.splitlines() if not _ROW.match(line)]
+  at = lines.index(next(line for line in lines if line.startswith("|---"))) + 1
+  ordered = [rows[name] for name in CATALOG if name in rows]
+  return "\n".join(lines[:at] + ordered + lines[at:]) + ("\n" if fresh.endswith("\n") else "")
+
+
+def _write(path: Path, text: str) -> None:
+  """Write atomically (a temporary file renamed into place)."""
+  temporary = path.with_name(f".{path.name}.tmp")
+  temporary.write_text(text)
+  os.replace(temporary, path)
+
+
 def write_reports(out_dir: str | Path, names: Sequence[str] | None = None) -> list[Path]:
-  """Write ``<name>.md`` for each catalog loss (all by default) and ``index.md`` to ``out_dir``."""
+  """Write ``<name>.md`` for each catalog loss (all by default) and ``index.md`` to ``out_dir``;
+  with ``names``, the index keeps the rows of the other losses already in it."""
+  partial = names is not None and set(names) != set(CATALOG)
   names = list(names or CATALOG)
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   written = []
   for name in names:
     path = out_dir / f"{name}.md"
-    path.write_text(render_report(name))
+    _write(path, render_report(name))
     written.append(path)
   index = out_dir / "index.md"
-  index.write_text(render_index(names))
+  text = render_index(names)
+  if partial and index.exists():
+    text = merge_index(index.read_text(), text, names)
+  _write(index, text)
   written.append(index)
   return written
