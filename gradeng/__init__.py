@@ -104,3 +104,9 @@ __all__ = [
     "box_iou", "ciou_loss", "decode_offsets", "diou_loss", "giou_loss", "iou_loss",
     "expected_class", "gaussian_label_distribution",
 ]
+
+# The learnable family (issue 13): `gradeng.core._learned` imports SymPy, so loaded on first use.
+_LEARNED = ("maki_mixture", "maki_mixture_loss", "weights_from_theta", "mixture_formula",
+            "learned_coefficient")
+_LAZY.update({name: "gradeng.core._learned" for name in _LEARNED})
+__all__ += list(_LEARNED)
