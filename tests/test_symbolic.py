@@ -454,3 +454,10 @@ def test_loss_sign_tolerance_is_stated():
   assert 0 < check.values["tolerance"] < 1e-18
   assert "count as 0" in check.evidence
   assert "count as 0" not in by_name(derive("-1/p").properties)[D].evidence
+
+
+def test_parameters_found_in_a_formula_are_reported():
+  # Issue 14 item 11: `-(1-p)**2/pp` silently had a parameter `pp`.
+  d = derive("-(1-p)**2/pp")
+  assert any("parameters found in the formula: ['pp']" in note for note in d.notes)
+  assert not any("parameters found" in note for note in derive("-(1-p)**2/p").notes)

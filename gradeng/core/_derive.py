@@ -343,8 +343,12 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
     p - (1 - p)**2/2 - log(p) - 1
   """
   coef = formula_or_coefficient
+  found: tuple[str, ...] = ()
   if not isinstance(coef, ScaleCoefficient):
     coef = _coefficient_from_formula(coef, variable=variable)
+    if coef.params:  # issue 14 item 11: a misspelt variable silently became a parameter
+      found = (f"parameters found in the formula: {sorted(coef.params)} (undeclared: real); "
+               "use `gradeng.coefficient(..., params=...)` to declare their domains",)
   elif variable is not None and as_variable(variable) != coef.variable:
     raise InputError(f"`variable` = {variable!r} differs from the variable of `{coef.name}` "
                      f"({coef.variable.describe()}); leave it out for a `ScaleCoefficient`.")
@@ -362,7 +366,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
       coefficient=coef, params=values, g=g, loss=solution.loss,
       method="numeric" if solution.loss is None else "closed_form",
       verified=solution.verified, verification=solution.verification,
-      stable_form=solution.stable_form, notes=solution.notes, variable=bound,
+      stable_form=solution.stable_form, notes=found + solution.notes, variable=bound,
       combination=solution.combination,
       domains=_admissible(domains, solution.combination))
 
