@@ -3,6 +3,7 @@
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import sys
 
@@ -65,9 +66,14 @@ def test_readme_main_command_installs_the_experiment_extras():
 def test_non_editable_wheel_runs_the_experiment_cli(tmp_path):
   """pip wheel + pip install --target, then the CLI and the packaged detection config run from
   the installed copy, with the checkout not on sys.path (issue 15)."""
-  wheels, target = tmp_path / "wheels", tmp_path / "site"
+  wheels, target, source = tmp_path / "wheels", tmp_path / "site", tmp_path / "source"
+  # a copy of what the wheel is built from, so that setuptools' build/ stays out of the checkout
+  shutil.copytree(ROOT / "gradeng", source / "gradeng",
+                  ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+  for name in ("pyproject.toml", "README.md"):
+    shutil.copy(ROOT / name, source / name)
   pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-  subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+  subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
                  check=True, capture_output=True, cwd=tmp_path)
   (wheel,) = wheels.glob("gradeng-*.whl")
   subprocess.run(pip + ["install", "--no-deps", "--target", str(target), str(wheel)],
