@@ -238,8 +238,9 @@ class _Softmax:
       shifted_top = jnp.exp(jnp.max(rel, axis=-1))
       log_p_t, log_q_t = _margin_logs(rel_t, jnp.exp(rel_t), rest, shifted_top, is_top, logits.dtype)
       total = rest + shifted_top
-    else:
-      total = jnp.sum(shifted, axis=-1)
+    else:  # one reduction gives both the total and 1 - p_y = Σ_{j≠y} p_j (accurate as p_y → 1)
+      others = jnp.sum(jnp.where(onehot, 0.0, shifted), axis=-1)
+      total = others + jnp.exp(rel_t)
       log_p_t = rel_t - jnp.log(total)
       log_q_t = None
     value = jnp.where(mask, scale * _call(kernel, "value", log_p_t, log_q_t, params), 0.0)
@@ -247,10 +248,7 @@ class _Softmax:
       return value, None, None
     weight = jnp.where(mask, scale * _call(kernel, "weight", log_p_t, log_q_t, params), 0.0)
     probs = shifted / total[..., None]
-    if log_q_t is None:  # 1 - p_y as Σ_{j≠y} p_j, accurate as p_y → 1
-      q_t = jnp.sum(jnp.where(onehot, 0.0, probs), axis=-1)
-    else:
-      q_t = jnp.exp(log_q_t)
+    q_t = others / total if log_q_t is None else jnp.exp(log_q_t)
     direction = jnp.where(onehot, q_t[..., None], -probs)
     return value, weight[..., None] * direction, None
 

@@ -1,0 +1,77 @@
+"""The injection rule as JAX sees it: static hyper-parameters, building under jit, no host copies."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import gradeng as ge
+from gradeng.core._inject import _reads_log_q
+from gradeng.core._losses import _freeze, _kernel
+
+Z = jnp.linspace(-8.0, 8.0, 8)
+Y = jnp.array([0, 1, 1, 0, 1, 0, 1, 1])
+
+
+def _count(jaxpr) -> int:
+  """Equations of a jaxpr including those of nested jaxprs (custom_jvp bodies, pjit)."""
+  n = len(jaxpr.eqns)
+  for eqn in jaxpr.eqns:
+    for param in eqn.params.values():
+      for sub in param if isinstance(param, (list, tuple)) else [param]:
+        inner = getattr(sub, "jaxpr", sub)
+        if hasattr(inner, "eqns"):
+          n += _count(inner)
+  return n
+
+
+def test_concrete_gamma_is_static_in_the_forward_jaxpr():
+  # Issue 15: a Python γ = 1 used to enter the rule as a traced input and take the real-γ path
+  # (578 equations with digamma and 32 expm1); static, Maki γ = 1 is its own short special case.
+  jaxpr = jax.make_jaxpr(lambda z, y: ge.maki_loss(z, y, gamma=1).sum())(Z, Y)
+  text = str(jaxpr)
+  assert "digamma" not in text and "expm1" not in text
+  assert _count(jaxpr.jaxpr) < 200
+  # A traced γ is an input of the rule and takes the general path.
+  traced = jax.make_jaxpr(lambda z, y, g: ge.maki_loss(z, y, gamma=g).sum())(Z, Y, 1.0)
+  assert "digamma" in str(traced)
+
+
+def test_user_formula_loss_built_inside_jit():
+  # Issue 15: the SymPy derivation and its float64 check ran np.asarray on staged values.
+  coefficient = ge.coefficient("-(1-p)**gamma/p")
+
+  @jax.jit
+  def f(z, y):
+    return ge.loss_from_coefficient(coefficient, gamma=2)(z, y)
+
+  np.testing.assert_allclose(f(Z, Y), ge.maki_loss(Z, Y, gamma=2), rtol=2e-6)
+  loss = ge.loss_from_coefficient(coefficient, gamma=2)
+  assert loss.forward_method.startswith("closed form")
+
+
+def test_eager_calls_do_not_copy_device_arrays_to_the_host():
+  where = jnp.array([True] * 7 + [False])
+  alpha = jnp.float32(0.25)
+  with jax.transfer_guard_device_to_host("disallow"):
+    ge.focal_loss(Z, Y, alpha=alpha, where=where)
+    ge.maki_loss(jnp.zeros((8, 3)), jnp.array([0, 1, 2, 0, 1, 2, 0, 1]), head="softmax",
+                 alpha=jnp.ones(3), where=where)
+    ge.cross_entropy_loss(jnp.zeros((8, 3)), jnp.full((8, 3), 1 / 3), head="softmax")
+
+
+def test_a_kernel_says_whether_it_reads_log_q():
+  ce, _ = _kernel(ge.CROSS_ENTROPY, _freeze({}))
+  maki, _ = _kernel(ge.MAKI, _freeze({"gamma": 2}))
+  assert not _reads_log_q(ce, (), ())
+  assert _reads_log_q(maki, (("gamma", 2),), ())
+
+
+@pytest.mark.parametrize("gamma", [0, 1, 2.5])
+def test_static_and_traced_gamma_give_the_same_values_and_gradients(gamma):
+  z = jnp.linspace(-30.0, 30.0, 13)
+  y = (jnp.arange(13) % 2).astype(jnp.int32)
+  static = jax.value_and_grad(lambda z: ge.maki_loss(z, y, gamma=gamma).sum())(z)
+  traced = jax.jit(jax.value_and_grad(lambda z, g: ge.maki_loss(z, y, gamma=g).sum()))(z, float(gamma))
+  np.testing.assert_allclose(static[0], traced[0], rtol=1e-5)
+  np.testing.assert_allclose(static[1], traced[1], rtol=1e-5, atol=1e-30)
