@@ -46,6 +46,17 @@ def test_bugs_keep_their_traceback(fake_command, error):
     cli.main(["fake"])
 
 
+def test_missing_optional_dependency_names_the_extra(fake_command, capsys):
+  fake_command["error"] = ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib")
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["fake"])
+  assert exit_info.value.code == 2
+  assert "pip install 'gradeng[paper]'" in capsys.readouterr().err
+  fake_command["error"] = ModuleNotFoundError("No module named 'nope'", name="nope")  # a bug
+  with pytest.raises(ModuleNotFoundError):
+    cli.main(["fake"])
+
+
 def test_library_input_checks_raise_input_error():
   with pytest.raises(ge.InputError, match=r"`gamma` of `focal` must be a real number in \[0, inf\); got -1"):
     ge.focal_loss(ge_array(0.0), ge_array(1), gamma=-1)

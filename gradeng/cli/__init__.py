@@ -31,6 +31,11 @@ class UsageError(InputError):
   """Bad command-line input: reported in one line, exit code 2."""
 
 
+#: optional dependency -> the extra that installs it (pyproject.toml)
+_EXTRAS = {"flax": "experiments", "sklearn": "experiments", "tqdm": "experiments",
+           "matplotlib": "paper"}
+
+
 def main(argv: list[str] | None = None) -> int:
   parser = argparse.ArgumentParser(prog="gradeng", description=__doc__.splitlines()[0])
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -47,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     return int(modules[args.command].run(args) or 0)
   except InputError as error:  # UsageError and the library's own input checks; not bugs
     parser.exit(2, f"gradeng {args.command}: error: {error}\n")
+  except ModuleNotFoundError as error:  # an optional dependency of this command is missing
+    extra = _EXTRAS.get((error.name or "").partition(".")[0])
+    if extra is None:
+      raise
+    parser.exit(2, f"gradeng {args.command}: error: needs `{error.name}`, which is not installed; "
+                   f"pip install 'gradeng[{extra}]' (or '.[{extra}]' in a checkout)\n")
 
 
 if __name__ == "__main__":
