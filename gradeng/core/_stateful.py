@@ -414,7 +414,7 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
   """Batch-adaptive γ (paper §7): γ set so that easy and hard examples' summed g balance.
 
   Each batch is split into hard (p_t < ``threshold``) and easy examples; EMAs (``momentum``) of
-  their counts N_e, N_h and mean probabilities p_e, p_h give γ by `balanced_gamma`. The loss
+  their counts N_e, N_h and mean probabilities p_e, p_h give γ by `_balanced_gamma`. The loss
   of a batch uses the statistics including that batch. A group absent from a batch (no hard
   example, no example of a class, no positive) leaves its EMA unchanged; until both groups have
   been observed γ stays at its previous value (``gamma_init`` at the start) — there is never a
@@ -470,7 +470,7 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
       return jnp.zeros(shape, jnp.int32)
     return jnp.clip(jnp.broadcast_to(jnp.asarray(labels).astype(jnp.int32), shape), 0, groups - 1)
 
-  def update(state, logits, labels, where, ignore_index):
+  def statistics(state, logits, labels, where, ignore_index):  # the state after this batch
     log_p, _ = _true_class_probability(logits, labels, head, where, ignore_index)
     p = jnp.exp(log_p)
     mask = _valid_mask(labels, p.shape, where, ignore_index)
@@ -507,7 +507,7 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
     return jax.tree_util.tree_map(jax.lax.stop_gradient, new)
 
   def loss(logits, labels, state, *, alpha=None, where=None, ignore_index=None):
-    new = update(state, logits, labels, where, ignore_index)
+    new = statistics(state, logits, labels, where, ignore_index)
     shape = jnp.shape(logits)[:-1] if head == "softmax" else jnp.broadcast_shapes(jnp.shape(logits), jnp.shape(labels))
     gamma = new.gamma[group_of(labels, shape)]
     fn = loss_from_coefficient(coefficient, head=head, **static, gamma=gamma)
