@@ -24,8 +24,9 @@ The candidate programs, all functions of (log p, log(1 - p)):
 * **The derived closed form** itself, through `gradeng.core._jaxify` (log p, log(1 - p), p^a,
   (1-p)^a in log space): usually fine for p < 1/2, where L is not small.
 
-A program qualifies in a regime when its error there is at most `GOOD_ERROR`; among qualifying
-ones the cheapest (the order above) wins, else the most accurate.
+The cheapest program (in the order above) whose error is within `SINGLE_ERROR` on the whole
+grid is used alone; otherwise, per regime, the cheapest within `GOOD_ERROR`, else the most
+accurate one.
 """
 
 from __future__ import annotations
@@ -44,8 +45,10 @@ from gradeng.core._coefficient import P
 from gradeng.core._jaxify import NotJaxifiable, log_space_function
 from gradeng.core._special import maki_combination, maki_tail
 
-#: A program whose float32 error in a regime is at most this is good enough there.
+#: A program whose float32 error in a regime is at most this is good enough there; one that
+#: stays within `SINGLE_ERROR` on both sides of p = 1/2 is used alone.
 GOOD_ERROR = 2e-6
+SINGLE_ERROR = 5e-6
 #: The grid of logits on which programs are compared, and the digits of the reference.
 CHECK_LOGITS = np.concatenate([np.linspace(-40.0, 40.0, 401), [-1e-3, 1e-3, 0.3, 2.5]])
 REFERENCE_DIGITS = 120
@@ -166,7 +169,13 @@ def _taylor(g: sp.Expr) -> Callable | None:
   # Coefficients below float64 noise are zero (a_0 = g(1) = 0 for Maki-like g must stay 0).
   scaled[np.abs(scaled) < 1e-13 * np.max(np.abs(scaled))] = 0.0
   coefficients = scaled[:_MAX_TAYLOR_TERMS] / _FFT_RADIUS ** np.arange(_MAX_TAYLOR_TERMS)
-  terms = tuple(float(a / (k + 1)) for k, a in enumerate(coefficients))
+  terms = [float(a / (k + 1)) for k, a in enumerate(coefficients)]
+  # As few terms as reach float32 at q = 1/2 (the end of the regime): drop the tail whose
+  # magnitude there is below 1e-9 of L(1/2).
+  at_half = np.abs(np.array(terms)) * 0.5 ** np.arange(1, len(terms) + 1)
+  remaining = np.cumsum(at_half[::-1])[::-1]  # Σ_{j≥k} |b_j| 2^{-j-1}
+  keep = int(np.argmax(remaining <= 1e-9 * abs(sum(b * 0.5 ** (k + 1) for k, b in enumerate(terms)))))
+  terms = tuple(terms[:keep]) if keep > 0 else tuple(terms)
 
   def value(log_p, log_q, **_):
     q = jnp.exp(log_q)
@@ -254,13 +263,16 @@ def stabilize(g: sp.Expr, loss: sp.Expr) -> StableLoss | None:
     good = [c for c in usable if c[index] <= GOOD_ERROR]
     return good[0] if good else min(usable, key=lambda c: c[index])
 
+  # One program for all p when one is within `SINGLE_ERROR` everywhere: evaluating two
+  # programs and selecting costs more than the accuracy it buys.
+  single = [c for c in candidates if c[2] == "both" and max(c[3], c[4]) <= SINGLE_ERROR]
+  if single:
+    name, value, _, near_error, far_error = single[0]
+    return StableLoss(value, name, name, max(near_error, far_error))
   near = pick(3, lambda r: True)
   far = pick(4, lambda r: r == "both")
   if far is None:
     return None
-  if near is far or (far[3] <= GOOD_ERROR):
-    value = far[1]
-    return StableLoss(value, far[0], far[0], max(far[3], far[4]))
   near_fn, far_fn = near[1], far[1]
 
   def value(log_p, log_q, **_):
