@@ -23,5 +23,5 @@ def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
         data=dataclasses.replace(config.data, num_train=1200, num_test=400),
         figure_stem="ordinal_reproduce")
   summary = run_experiment(config, out_dir / "runs" / ("ordinal_quick" if quick else "ordinal"),
-                           figures_dir=out_dir / "figures", progress=False)
+                           figures_dir=out_dir / "figures" / "ordinal", progress=False)
   return [Path(p) for p in summary["paths"]]
