@@ -134,7 +134,8 @@ def test_derive_prints_the_learned_loss_as_a_formula():
   assert ge.derive(coefficient).loss.equals(derivation.loss)
   # The printed closed form, evaluated exactly, equals the stable Maki-tail evaluation.
   for p in (0.01, 0.3, 0.9):
-    exact = float(derivation.loss.subs(ge.P, mp.mpf(p)).evalf(30))
+    (symbol,) = derivation.loss.free_symbols
+    exact = float(derivation.loss.subs(symbol, mp.mpf(p)).evalf(30))
     stable = float(ge.loss_value(coefficient, p))
     assert stable == pytest.approx(exact, rel=1e-5)
   # Hand check at p = 1/2: 0.125·ln 2 + 0.25·(ln 2 - 1/2) + 0.625·(ln 2 - 1/2 - 1/8 - 1/24).
@@ -174,3 +175,19 @@ def test_family_whose_integral_diverges_at_one_is_refused():
   # The symbolic path agrees: the same g given as a formula has no loss with L(1) = 0.
   with pytest.raises(ge.DivergentIntegralError):
     ge.derive("-(1 + (1-p)**(-1))/p")
+
+
+def test_weight_gradients_are_the_maki_tails_under_jit_and_vmap():
+  """L is linear in c: ∂ΣL/∂c_k = Σ L_k (Maki γ = k), and ∂(Σ z·dL/dz)/∂c_k = Σ z·dL_k/dz."""
+  z = jnp.asarray(LOGITS)
+  y = jnp.asarray([1, 0] * 5)
+  value = lambda c: jnp.sum(maki_mixture_loss(z, y, weights=c))
+  second = lambda c: jnp.sum(z * jax.grad(lambda z: jnp.sum(maki_mixture_loss(z, y, weights=c)))(z))
+  maki = lambda k: jnp.sum(ge.maki_loss(z, y, gamma=k))
+  maki_second = lambda k: jnp.sum(z * jax.grad(lambda z: jnp.sum(ge.maki_loss(z, y, gamma=k)))(z))
+  batch = jnp.asarray([[0.2, 0.3, 0.5], [1.0, 0.0, 2.0]])
+  for fn, want in ((value, maki), (second, maki_second)):
+    got = jax.jit(jax.vmap(jax.grad(fn)))(batch)
+    expected = np.asarray([float(want(k)) for k in range(3)])
+    for row in np.asarray(got):  # the same for every c (linearity)
+      np.testing.assert_allclose(row, expected, rtol=2e-5)

@@ -221,7 +221,7 @@ def run_experiment(config: LearnConfig, out_dir, *, figures_dir=None, derivation
   evaluation = evaluate(config, {LEARNED[m]: np.asarray(v["weights"]) for m, v in learned.items()})
   results = {"config": config.to_dict(), "learned": learned, "evaluation": evaluation}
   paths = [out_dir / "results.json", figures_dir / "results.md", derivation_path]
-  atomic_write_text(paths[0], json.dumps(results, indent=1, sort_keys=True) + "\n")
+  atomic_write_text(paths[0], json.dumps(results, indent=1) + "\n")
   atomic_write_text(paths[1], table_markdown(results) + "\n")
   atomic_write_text(paths[2], derivation_markdown(results) + "\n")
   paths += draw_figures(results, figures_dir)
