@@ -255,6 +255,8 @@ def run_in_worker(fn: Callable[..., T], args: tuple[Any, ...] = (), *, seconds: 
   global _WORKER
   if _IN_WORKER:
     return fn(*args)
+  if os.name != "posix":  # no inheritable pipe descriptors: run here, without a time limit
+    return fn(*args)
   with _LOCK:
     if _WORKER is None or not _WORKER.alive():
       _WORKER = _Worker()
