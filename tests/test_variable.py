@@ -110,3 +110,13 @@ def test_variable_spec_errors():
     derive(coefficient("d", variable="d"), variable="s")
   # In a formula over s, `p` is not the variable: it is reported as a parameter.
   assert set(coefficient("s*p", variable="s").params) == {"p"}
+
+
+def test_cli_derives_a_pair_weight(capsys):
+  from gradeng.cli import main  # pylint: disable=import-outside-toplevel
+
+  assert main(["derive", "d - m", "--variable", "d", "--reference", "m", "--param", "m=3/2",
+               "--quiet"]) == 0
+  out = capsys.readouterr().out
+  assert "g(d) = d - 3/2" in out and "L(d) = " in out and "verified     yes" in out
+  assert "properties" not in out  # the paper's properties are about p

@@ -4,6 +4,7 @@ Example::
 
   gradeng derive "-(1-p)**gamma/p" --param gamma=2.5 --domain gamma=nonnegative
   gradeng derive "log(p)/p" --json
+  gradeng derive "d - m" --variable d --reference m --param m=1   # contrastive, negative pairs
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="declare a parameter's domain (real, nonnegative, positive, "
                            "nonnegative_integer, unit_interval); undeclared ones are real")
   parser.add_argument("--name", default=None, help="name of the coefficient (default: the formula)")
+  parser.add_argument("--variable", default="p", choices=("p", "s", "d"),
+                      help="what g is the derivative with respect to: p (probability, L(1) = 0; "
+                           "default), s (similarity in [-1, 1], L(-1) = 0) or d (distance >= 0, "
+                           "L(0) = 0): a pair weight integrates to its loss the same way")
+  parser.add_argument("--reference", default=None, metavar="EXPR",
+                      help="another point where the loss is 0, e.g. a margin m (a formula in the "
+                           "parameters)")
   parser.add_argument("--json", action="store_true", help="print one JSON object")
   parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                       help="give up on SymPy after SECONDS of wall time (the loss is then "
@@ -109,16 +117,21 @@ def as_text(derivation: Derivation) -> str:
   """A short human-readable report."""
   coef = derivation.coefficient
   values = ", ".join(f"{k}={v}" for k, v in sorted(derivation.params.items()))
-  lines = [f"coefficient  {coef.name}: g(p) = {derivation.g}" + (f"  ({values})" if values else "")]
+  x = derivation.variable.name
+  lines = [f"coefficient  {coef.name}: g({x}) = {derivation.g}" + (f"  ({values})" if values else "")]
+  if x != "p":
+    lines.append(f"variable     {derivation.variable.describe()}")
   if derivation.loss is None:
     lines.append("loss         no closed form: numeric integration")
   else:
-    lines.append(f"loss         L(p) = {derivation.loss}")
+    lines.append(f"loss         L({x}) = {derivation.loss}")
   if derivation.stable_form is not None:
-    lines.append(f"stable form  L(p) = {derivation.stable_form}")
+    lines.append(f"stable form  L({x}) = {derivation.stable_form}")
   lines.append(f"latex        {derivation.latex()}")
   lines.append(f"verified     {_holds(derivation.verified)} ({derivation.verification})")
   lines.extend(f"note         {note}" for note in derivation.notes)
+  if not derivation.properties:  # the paper's properties are about p in (0, 1)
+    return "\n".join(lines)
   lines.append("properties")
   width = max(len(c.name) for c in derivation.properties)
   lines.extend(f"  {c.name:<{width}}  {_holds(c.holds):<3}  {c.evidence}"
@@ -150,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     raise UsageError(f"--timeout must be a positive number of seconds; got {args.timeout:g}.")
   values = {name: parse_value(name, text) for name, text in _pairs("param", args.param).items()}
   domains = _pairs("domain", args.domain)
-  coef = coefficient(args.formula, name=args.name, params=domains)
+  coef = coefficient(args.formula, name=args.name, params=domains, variable=args.variable,
+                     reference=args.reference)
   unknown = sorted(set(values) - set(coef.params))
   if unknown:
     raise UsageError(f"`{coef.name}` has no parameter(s) {unknown}; it takes "
@@ -161,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"derive: note: {names} taken as parameter(s) (real, kept symbolic); give a value with "
         f"--param NAME=VALUE or a domain with --domain NAME=nonnegative (or check the "
-        f"spelling: the variable is `p`).\n")
+        f"spelling: the variable is `{args.variable}`).\n")
   progress = _progress(args.quiet)
   derivation = derive(coef, timeout=args.timeout, progress=progress, **values)
   if progress is not None and progress.terminal:
