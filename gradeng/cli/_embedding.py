@@ -13,6 +13,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                            "or runs/embedding); rerunning resumes")
   parser.add_argument("--losses", nargs="+", default=None,
                       help="loss names to run (default: all of the config's)")
+  parser.add_argument("--figures", default=None,
+                      help="where the figures, their data and results.md go (default OUT/figures)")
   parser.add_argument("--no-figures", action="store_true", help="skip the two figures")
   parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -22,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
   out = args.out or ("runs/embedding_quick" if args.quick else "runs/embedding")
   summary = run_experiment(load_config(args.quick), out, losses=args.losses,
-                           progress=not args.no_progress, figures=not args.no_figures)
+                           progress=not args.no_progress, figures=not args.no_figures,
+                           figures_dir=args.figures)
   print(summary["table_markdown"])
   print(f"wrote {len(summary['paths'])} files under {out}/ in {summary['wall_seconds']:.0f} s")
   return 0

@@ -30,7 +30,7 @@ class TrainConfig:
 
   embedding_dim: int = 8
   hidden: tuple[int, ...] = (256, 128)
-  steps: int = 400
+  steps: int = 300
   per_class: int = 16  # batch = per_class × 6 training classes
   learning_rate: float = 1e-3
   seeds: tuple[int, ...] = (0, 1, 2)
@@ -45,12 +45,12 @@ class ExperimentConfig:
       "center+softmax", "contrastive", "triplet", "triplet-drop", "multi-similarity", "circle",
   )
   figure_losses: tuple[str, ...] = ("softmax", "center+softmax", "arcface")
-  figure_steps: int = 400
+  figure_steps: int = 300
   name: str = "embedding"
 
 
 def get_config(quick: bool = True) -> ExperimentConfig:
-  """``gradeng experiment embedding --quick`` (3 seeds, 400 steps) or the full configuration
+  """``gradeng experiment embedding --quick`` (3 seeds, 300 steps) or the full configuration
   (5 seeds, 3,000 steps, 20 augmented copies per training digit, 3 per test digit)."""
   if quick:
     return ExperimentConfig(name="embedding_quick")

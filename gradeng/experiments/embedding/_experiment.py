@@ -33,8 +33,11 @@ def _run_path(out: Path, loss: str, seed: int) -> Path:
 
 
 def run_experiment(config: ExperimentConfig, out, *, losses=None, progress: bool = True,
-                   figures: bool = True) -> dict:
+                   figures: bool = True, figures_dir=None) -> dict:
   """Trains every loss of ``config`` over its seeds (resuming finished ones), writes the table.
+
+  ``figures_dir`` (default ``out/figures``) receives the two figures, their data and a copy of
+  ``results.md``.
 
   Returns:
     The summary dict written to ``results.json`` (plus ``"paths"``, the files written).
@@ -76,8 +79,11 @@ def run_experiment(config: ExperimentConfig, out, *, losses=None, progress: bool
   if figures:
     from gradeng.experiments.embedding._figures import embedding_figure, pair_weight_figure
 
-    paths += pair_weight_figure(out / "figures")
-    paths += embedding_figure(config, train_x, train_y, out / "figures")
+    folder = Path(figures_dir) if figures_dir is not None else out / "figures"
+    atomic_write_text(folder / "results.md", (out / "results.md").read_text())
+    paths += [folder / "results.md"]
+    paths += pair_weight_figure(folder)
+    paths += embedding_figure(config, train_x, train_y, folder)
   summary["wall_seconds"] = time.perf_counter() - start
   summary["paths"] = [str(p) for p in paths]
   return summary

@@ -85,9 +85,10 @@ def pair_weight_figure(folder) -> list[Path]:
     for name, data in curves["losses"].items():
       ax.plot(s, data[kind], label=name)
     ax.axhline(0.0, color="grey", lw=0.5)
+    ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xlabel("cosine similarity s of the pair")
     ax.set_title(f"{kind} pair (the other pair at s = {PARTNER[kind]})")
-  axes[0].set_ylabel("pair weight ∂L/∂s")
+  axes[0].set_ylabel("pair weight ∂L/∂s (symlog)")
   axes[1].legend(fontsize=8)
   fig.suptitle("Pair weight vs similarity (what each embedding loss does to the gradient)")
   fig.tight_layout()
