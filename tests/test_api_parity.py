@@ -42,9 +42,9 @@ def test_integer_cross_entropy_is_optax_with_integer_labels():
 def test_one_hot_targets_equal_the_integer_path(loss, hyper):
   as_int = loss(LOGITS, INT_LABELS, head="softmax", **hyper)
   as_one_hot = loss(LOGITS, ONE_HOT, head="softmax", **hyper)
-  # The same per-class formula: bit for bit where log(1 - p) is formed (margin path); kernels that
-  # read only log p may differ by an ulp (XLA fuses the class reduction differently).
-  np.testing.assert_allclose(as_one_hot, as_int, rtol=2.5e-7, atol=0)
+  # The same per-class margin formula: bit for bit for kernels that read log(1 - p); those that
+  # read only log p sum the other classes directly on the integer path (a few ulp apart).
+  np.testing.assert_allclose(as_one_hot, as_int, rtol=5e-7, atol=0)
   g_int = jax.grad(lambda z: loss(z, INT_LABELS, head="softmax", **hyper).sum())(LOGITS)
   g_hot = jax.grad(lambda z: loss(z, ONE_HOT, head="softmax", **hyper).sum())(LOGITS)
   np.testing.assert_allclose(g_hot, g_int, rtol=2e-6, atol=1e-7)

@@ -238,10 +238,11 @@ class _Softmax:
       shifted_top = jnp.exp(jnp.max(rel, axis=-1))
       log_p_t, log_q_t = _margin_logs(rel_t, jnp.exp(rel_t), rest, shifted_top, is_top, logits.dtype)
       total = rest + shifted_top
-    else:  # one reduction gives both the total and 1 - p_y = Σ_{j≠y} p_j (accurate as p_y → 1)
+    else:  # one reduction gives the total and 1 - p_y = Σ_{j≠y} p_j, accurate as p_y → 1;
+      # log p_t = log_sigmoid(z_y - log Σ_{j≠y}) keeps its relative accuracy there too.
       others = jnp.sum(jnp.where(onehot, 0.0, shifted), axis=-1)
       total = others + jnp.exp(rel_t)
-      log_p_t = rel_t - jnp.log(total)
+      log_p_t = jax.nn.log_sigmoid(rel_t - jnp.log(jnp.maximum(others, jnp.finfo(logits.dtype).tiny)))
       log_q_t = None
     value = jnp.where(mask, scale * _call(kernel, "value", log_p_t, log_q_t, params), 0.0)
     if not with_partials:
@@ -262,15 +263,13 @@ class _SoftmaxSoft:
   def forward(kernel, logits, labels, scale, mask, params, needs_log_q, with_partials):
     scale, class_mask = scale
     rel, shifted = _softmax_parts(logits, class_mask)
-    if needs_log_q:
-      top_onehot = jnp.argmax(rel, axis=-1)[..., None] == jnp.arange(logits.shape[-1])
-      rest = jnp.sum(jnp.where(top_onehot, 0.0, shifted), axis=-1, keepdims=True)
-      shifted_top = jnp.exp(jnp.max(rel, axis=-1, keepdims=True))
-      log_p, log_q = _margin_logs(rel, shifted, rest, shifted_top, top_onehot, logits.dtype)
-      total = rest + shifted_top
-    else:
-      total = jnp.sum(shifted, axis=-1, keepdims=True)
-      log_p, log_q = rel - jnp.log(total), None
+    # Every class by its margin (log p_c of a dominant class must not cancel, whatever the kernel).
+    top_onehot = jnp.argmax(rel, axis=-1)[..., None] == jnp.arange(logits.shape[-1])
+    rest = jnp.sum(jnp.where(top_onehot, 0.0, shifted), axis=-1, keepdims=True)
+    shifted_top = jnp.exp(jnp.max(rel, axis=-1, keepdims=True))
+    log_p, log_q = _margin_logs(rel, shifted, rest, shifted_top, top_onehot, logits.dtype)
+    log_q = log_q if needs_log_q else None
+    total = rest + shifted_top
     # Classes excluded by a per-logit `where` (p_c = 0, log p_c = -inf) take no part.
     live = mask[..., None] & (True if class_mask is None else class_mask)
     safe_log_p = jnp.where(live, log_p, -1.0)
