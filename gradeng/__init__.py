@@ -52,6 +52,29 @@ from gradeng.core._iou import giou_loss as giou_loss
 from gradeng.core._iou import iou_loss as iou_loss
 from gradeng.core._ordinal import expected_class as expected_class
 from gradeng.core._ordinal import gaussian_label_distribution as gaussian_label_distribution
+from gradeng.core._geometry import cosine_similarity_matrix as cosine_similarity_matrix
+from gradeng.core._geometry import l2_normalize as l2_normalize
+from gradeng.core._geometry import pairwise_distances as pairwise_distances
+from gradeng.core._margins import arcface_logits as arcface_logits
+from gradeng.core._margins import cosface_logits as cosface_logits
+from gradeng.core._margins import cosine_logits as cosine_logits
+from gradeng.core._margins import normface_logits as normface_logits
+from gradeng.core._margins import sphereface_lambda as sphereface_lambda
+from gradeng.core._margins import sphereface_logits as sphereface_logits
+from gradeng.core._pairs import binomial_deviance_loss as binomial_deviance_loss
+from gradeng.core._pairs import circle_loss as circle_loss
+from gradeng.core._pairs import contrastive_loss as contrastive_loss
+from gradeng.core._pairs import multi_similarity_loss as multi_similarity_loss
+from gradeng.core._pairs import pair_loss as pair_loss
+from gradeng.core._pairs import pair_masks as pair_masks
+from gradeng.core._pairs import triplet_conditions as triplet_conditions
+from gradeng.core._pairs import triplet_loss as triplet_loss
+from gradeng.core._pairs import triplet_margin_loss as triplet_margin_loss
+from gradeng.core._center import CenterState as CenterState
+from gradeng.core._center import CenterLoss as CenterLoss
+from gradeng.core._center import center_loss as center_loss
+from gradeng.core._center import center_update as center_update
+from gradeng.core._center import trained_center_loss as trained_center_loss
 
 # name -> module: public names whose modules import SymPy/mpmath, loaded on first access.
 _LAZY = {
@@ -103,6 +126,13 @@ __all__ = [
     # other sub-packages' re-exports (their sections of the public API)
     "box_iou", "ciou_loss", "decode_offsets", "diou_loss", "giou_loss", "iou_loss",
     "expected_class", "gaussian_label_distribution",
+    # embedding losses (issue 11): geometry, margin heads, pair weights, center loss
+    "cosine_similarity_matrix", "l2_normalize", "pairwise_distances",
+    "arcface_logits", "cosface_logits", "cosine_logits", "normface_logits",
+    "sphereface_lambda", "sphereface_logits",
+    "binomial_deviance_loss", "circle_loss", "contrastive_loss", "multi_similarity_loss",
+    "pair_loss", "pair_masks", "triplet_conditions", "triplet_loss", "triplet_margin_loss",
+    "CenterLoss", "CenterState", "center_loss", "center_update", "trained_center_loss",
 ]
 
 # The learnable family (issue 13): `gradeng.core._learned` imports SymPy, so loaded on first use.
