@@ -61,14 +61,23 @@ def step_tasks(config: LearnConfig, step: int, n_devices: int = 1):
   return ratios, seeds.astype(np.uint32), weights
 
 
-@functools.lru_cache(maxsize=8)
 def make_outer_step(config: LearnConfig, method: str):
   """``step(theta, opt_state, ratios, seeds, weights, key) -> (theta, opt_state, objective, grad)``,
-  jitted with the task axis sharded over all devices (cached: one compilation per config)."""
+  jitted with the task axis sharded over all devices, and the Adam optimizer on θ.
+
+  Cached on the fields that define the step (task, basis, outer optimizer, ES settings), so
+  configs that differ only in their evaluation share one compilation.
+  """
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
-  train = make_train(config.task, "mixture", config.exponents)
-  optimizer = optax.adam(config.outer_lr)
+  return _outer_step(config.task, config.exponents, config.outer_lr, config.es_pairs,
+                     config.es_sigma, method)
+
+
+@functools.lru_cache(maxsize=8)
+def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method):
+  train = make_train(task, "mixture", exponents)
+  optimizer = optax.adam(outer_lr)
 
   def objective(theta, ratios, seeds, weights):
     values = jax.vmap(lambda r, s: train(weights_from_theta(theta), r, s)["val_ce"])(ratios, seeds)
@@ -77,11 +86,11 @@ def make_outer_step(config: LearnConfig, method: str):
   def estimate(theta, ratios, seeds, weights, key):
     if method == "gradient":
       return jax.value_and_grad(objective)(theta, ratios, seeds, weights)
-    eps = jax.random.normal(key, (config.es_pairs, theta.shape[0]))
-    thetas = jnp.concatenate([theta + config.es_sigma * eps, theta - config.es_sigma * eps])
+    eps = jax.random.normal(key, (es_pairs, theta.shape[0]))
+    thetas = jnp.concatenate([theta + es_sigma * eps, theta - es_sigma * eps])
     values = jax.vmap(objective, (0, None, None, None))(thetas, ratios, seeds, weights)
-    plus, minus = values[: config.es_pairs], values[config.es_pairs:]
-    grad = jnp.sum((plus - minus)[:, None] * eps, axis=0) / (2 * config.es_sigma * config.es_pairs)
+    plus, minus = values[:es_pairs], values[es_pairs:]
+    grad = jnp.sum((plus - minus)[:, None] * eps, axis=0) / (2 * es_sigma * es_pairs)
     return jnp.mean(values), grad
 
   def step(theta, opt_state, ratios, seeds, weights, key):
