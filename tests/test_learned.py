@@ -161,6 +161,9 @@ def test_negative_traced_weight_gives_nan_under_jit():
   f = jax.jit(lambda c: maki_mixture_loss(jnp.zeros(3), jnp.ones(3, int), weights=c))
   assert np.all(np.isnan(f(jnp.asarray([0.5, -0.1]))))
   assert np.all(np.isfinite(f(jnp.asarray([0.5, 0.1]))))
+  g = jax.jit(lambda a, b: maki_mixture_loss(jnp.zeros(3), jnp.ones(3, int), weights=[a, b]))
+  assert np.all(np.isnan(g(0.5, -0.1)))  # a list of traced scalars is checked the same way
+  np.testing.assert_allclose(g(0.5, 0.1), f(jnp.asarray([0.5, 0.1])), rtol=1e-6)
 
 
 def test_family_whose_integral_diverges_at_one_is_refused():

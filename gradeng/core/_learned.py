@@ -84,8 +84,8 @@ def check_weights(weights, n: int | None = None) -> np.ndarray | None:
   Traced weights (under ``jit``/``grad``) cannot be checked and are returned as ``None``; the
   loss is then NaN where a weight is negative.
   """
-  if isinstance(weights, jax.core.Tracer):
-    if n is not None and jnp.shape(weights) != (n,):
+  if _is_traced(weights):
+    if n is not None and jnp.shape(jnp.asarray(weights)) != (n,):
       raise ValueError(f"`weights` must have shape ({n},), one per exponent; got {jnp.shape(weights)}.")
     return None
   values = np.asarray(weights, dtype=np.float64)
@@ -102,6 +102,12 @@ def check_weights(weights, n: int | None = None) -> np.ndarray | None:
   if not values.any():
     raise ValueError("`weights` are all 0: g ≡ 0 is not a loss; give at least one positive weight.")
   return values
+
+
+def _is_traced(weights) -> bool:
+  """Whether ``weights`` (an array, or a list of scalars) holds a JAX tracer."""
+  items = weights if isinstance(weights, (list, tuple)) else [weights]
+  return any(isinstance(w, jax.core.Tracer) for w in items)
 
 
 def _param_names(n: int) -> tuple[str, ...]:
@@ -187,6 +193,7 @@ def maki_mixture_loss(logits, labels, *, weights, exponents: Sequence[float] | N
   if concrete is not None:
     params = {name: float(c) for name, c in zip(_param_names(len(exponents)), concrete)}
   else:
+    weights = jnp.asarray(weights)
     params = {name: weights[i] for i, name in enumerate(_param_names(len(exponents)))}
   fn = loss_from_coefficient(coefficient, head=head, **params)
   return fn(logits, labels, alpha=alpha, where=where, ignore_index=ignore_index)
