@@ -7,7 +7,8 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--quick", action="store_true",
-                      help="the small CPU configuration (about a minute on 2 idle CPU cores)")
+                      help="the small CPU configuration: 12 losses × 3 seeds × 300 steps and the figures, "
+                           "113 s of CPU time (measured on the shared 2-core machine)")
   parser.add_argument("--out", default=None,
                       help="directory for everything the run writes (default runs/embedding_quick "
                            "or runs/embedding); rerunning resumes")
