@@ -238,17 +238,25 @@ def test_pair_loss_bad_input():
 
 
 def test_pytorch_metric_learning_cross_check():
-  pml = pytest.importorskip("pytorch_metric_learning")
+  """Values and gradients against pytorch-metric-learning (optional: needs torch)."""
+  pytest.importorskip("pytorch_metric_learning")
   import torch
+  from pytorch_metric_learning import losses, miners
 
   x = RNG.normal(size=(16, 4)).astype(np.float32)
   y = np.repeat(np.arange(4), 4)
-  ms = pml.losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)
-  ms_miner = pml.miners.MultiSimilarityMiner(epsilon=0.1)
-  t = torch.tensor(x, requires_grad=True)
-  peer = ms(t, torch.tensor(y), ms_miner(t, torch.tensor(y)))
-  ours = ge.multi_similarity_loss(jnp.asarray(x), jnp.asarray(y)).mean()
-  assert float(ours) == pytest.approx(float(peer), rel=1e-4)
+  cases = [
+      (lambda t, ty: losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)(
+          t, ty, miners.MultiSimilarityMiner(epsilon=0.1)(t, ty)), ge.multi_similarity_loss),
+      (lambda t, ty: losses.CircleLoss(m=0.4, gamma=80)(t, ty), ge.circle_loss),
+  ]
+  for peer_fn, ours_fn in cases:
+    t = torch.tensor(x, requires_grad=True)
+    peer = peer_fn(t, torch.tensor(y))
+    peer.backward()
+    value, grad = jax.value_and_grad(lambda e: ours_fn(e, jnp.asarray(y)).mean())(jnp.asarray(x))
+    assert float(value) == pytest.approx(float(peer.detach()), rel=1e-5)
+    np.testing.assert_allclose(grad, t.grad.numpy(), rtol=1e-4, atol=1e-5 * max(1.0, float(value)))
 
 
 # ----------------------------------------------------------------------------- center loss
