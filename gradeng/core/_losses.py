@@ -75,9 +75,11 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel
     from gradeng.core._symbolic import derive  # SymPy integration is only needed for user formulas
 
     derivation = derive(coefficient, **params)
-    if derivation.loss is not None:
-      from gradeng.core._stabilize import stable_closed_form  # rewrites L onto stable programs
+    from gradeng.core._stabilize import stable_closed_form, stable_weight  # stable programs
 
+    weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
+    value = _quadrature_value(weight)
+    if derivation.loss is not None:
       closed = stable_closed_form(derivation.g, derivation.loss)
       if closed is None:
         try:

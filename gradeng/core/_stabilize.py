@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -210,12 +211,12 @@ def _reference(loss: sp.Expr) -> np.ndarray:
   return np.asarray(out)
 
 
-def _errors(value: Callable, reference: np.ndarray) -> np.ndarray:
+def _errors(value: Callable, reference: np.ndarray, params: Mapping[str, Any] | None = None) -> np.ndarray:
   """Per-point float32 relative error (inf where not finite; 0 where the reference is below
   float32's normal range)."""
   z = jnp.asarray(CHECK_LOGITS, jnp.float32)
   with np.errstate(all="ignore"):
-    got = np.asarray(jax.jit(value)(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)), np.float64)
+    got = np.asarray(value(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z), **(params or {})), np.float64)
     error = np.abs(got - reference) / np.abs(reference)
   error[~np.isfinite(got)] = np.inf
   error[~(np.abs(reference) > 1e1 * np.finfo(np.float32).tiny)] = 0.0
@@ -299,3 +300,102 @@ def stable_closed_form(g: sp.Expr, loss: sp.Expr, params: Sequence[str] = ()) ->
   if stable.near == stable.far == "derived":
     return stable.value, "closed form (derived)"
   return stable.value, f"closed form (stabilised: {stable.description})"
+
+
+# ---------------------------------------------------------------------------------------------
+# The logit weight w = p·g: the same idea, for the backward pass (and the quadrature fallback)
+
+
+def _weight_in_q(g: sp.Expr) -> Callable | None:
+  """w = Σ_b d_b q^b (numbers b ≥ 0) evaluated from log q: accurate where w → 0 as p → 1."""
+  w = sp.expand(sp.expand_power_base((P * g).subs(P, 1 - _Q), force=True))
+  terms = _monomials(w, _Q)
+  if terms is None:
+    return None
+
+  def weight(log_p, log_q, **_):
+    return sum(c * (1.0 if b == 0 else jnp.exp(b * log_q)) for b, c in terms.items()) + jnp.zeros_like(log_q)
+
+  return weight
+
+
+def _weight_in_p(g: sp.Expr) -> Callable | None:
+  """w = Σ_a d_a p^a (numbers a ≥ 0) evaluated from log p."""
+  terms = _monomials(sp.expand(P * g), P)
+  if terms is None:
+    return None
+
+  def weight(log_p, log_q, **_):
+    return sum(c * (1.0 if a == 0 else jnp.exp(a * log_p)) for a, c in terms.items()) + jnp.zeros_like(log_p)
+
+  return weight
+
+
+def _monomials(expr: sp.Expr, x: sp.Symbol) -> dict[float, float] | None:
+  """{exponent: coefficient} of a sum of number·x^number terms, else None."""
+  out: dict[float, float] = {}
+  for term in sp.Add.make_args(expr):
+    coeff, rest = term.as_coeff_Mul()
+    if rest == 1:
+      exponent = sp.Integer(0)
+    elif rest == x:
+      exponent = sp.Integer(1)
+    elif rest.is_Pow and rest.base == x and rest.exp.is_number:
+      exponent = rest.exp
+    else:
+      return None
+    if not (coeff.is_number and exponent.is_real and exponent >= 0):
+      return None
+    out[float(exponent)] = out.get(float(exponent), 0.0) + float(coeff)
+  return out
+
+
+def stable_weight(g: sp.Expr, default: Callable, params: Mapping[str, Any] | None = None) -> Callable:
+  """``default`` (w = p·g through `gradeng.core._jaxify`) unless it loses accuracy on logits
+  ±40 and a polynomial form in q = 1 - p or in p, chosen per regime, does better.
+
+  Example: g = -(1 - p²)/p has w = p² - 1, which cancels as p → 1; w = -(2q - q²) does not.
+
+  Args:
+    g: the coefficient with its parameters substituted (SymPy, in `P` only).
+    default: the generic weight ``w(log_p, log_q, **params)``.
+    params: the Python-number parameters ``default`` takes (already substituted in ``g``).
+  """
+  if not _numbers_only(g):
+    return default
+  with jax.ensure_compile_time_eval():
+    f = sp.lambdify(P, P * g, modules="mpmath")
+    with mpmath.workdps(60):
+      reference = []
+      for z in CHECK_LOGITS.astype(np.float32).astype(np.float64):
+        try:
+          reference.append(float(f(1 / (1 + mpmath.exp(-mpmath.mpf(float(z)))))))
+        except (TypeError, ValueError, ArithmeticError):
+          return default
+    reference = np.asarray(reference)
+    candidates = []
+    for name, build in (("default", lambda: default), ("q", lambda: _weight_in_q(g)),
+                        ("p", lambda: _weight_in_p(g))):
+      try:
+        fn = build()
+        errors = None if fn is None else _errors(fn, reference, params)
+      except (TypeError, ValueError, ArithmeticError, NotJaxifiable):
+        fn = None
+      if fn is not None:
+        near = CHECK_LOGITS >= 0.0
+        candidates.append((fn, float(np.max(errors[near], initial=0.0)),
+                           float(np.max(errors[~near], initial=0.0))))
+  default_error = max(candidates[0][1], candidates[0][2])
+  if default_error <= GOOD_ERROR:
+    return default
+  single = min(candidates, key=lambda c: max(c[1], c[2]))
+  near_fn = min(candidates, key=lambda c: c[1])[0]
+  far_fn = min(candidates, key=lambda c: c[2])[0]
+  if max(single[1], single[2]) <= SINGLE_ERROR or near_fn is far_fn:
+    return single[0]
+
+  def weight(log_p, log_q, **params):
+    is_near = log_p >= _LOG_HALF
+    return jnp.where(is_near, near_fn(log_p, log_q, **params), far_fn(log_p, log_q, **params))
+
+  return weight
