@@ -11,7 +11,7 @@ from jax import test_util as jax_test_util
 import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import gradeng as ge
@@ -191,6 +191,9 @@ def _all_losses(a, b):
 
 @settings(max_examples=100, deadline=None)
 @given(_coordinate, _coordinate, _size, _size, _coordinate, _coordinate, _size, _size)
+@example(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.1754943508222875e-38)  # boxes within f32 tiny
+@example(0.0, 1e-10, 0.0, 0.0, 0.0, 0.0, 0.0, 35.0)  # a point and a segment (fused 0/0 once)
+@example(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0)  # CIoU above 2: a point and a flat box
 def test_bounds_orderings_and_finite_gradients(x, y, w, h, u, v, s, t):
   a = jnp.array([x, y, x + w, y + h], jnp.float32)
   b = jnp.array([u, v, u + s, v + t], jnp.float32)

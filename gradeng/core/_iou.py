@@ -32,7 +32,8 @@ hand-derived value and gradient):
   which makes the gradient exactly 0 at this kink (the mean of its one-sided derivatives).
 * **Zero union or zero enclosing box** (two zero-area boxes, two identical points): each ratio
   whose denominator is 0 (below 1e-19 of the enclosing box's scale) is defined as 0 (IoU = 0,
-  so the loss is 1), with a zero gradient; nothing is ``0/0``.
+  so the loss is 1), with a zero gradient; nothing is ``0/0``. Two boxes that fit together in
+  1e-19 px count as one point.
 * CIoU's ``α`` is a constant weight (no gradient through it, as in the authors' code); it is 0
   when ``v = 0``, including identical boxes, where the formula is ``0/0``.
 
@@ -183,7 +184,9 @@ def _iou_family(kind: str, a: jax.Array, b: jax.Array) -> jax.Array:
   cw = jnp.maximum(a[..., 2], b[..., 2]) - jnp.minimum(a[..., 0], b[..., 0])
   ch = jnp.maximum(a[..., 3], b[..., 3]) - jnp.minimum(a[..., 1], b[..., 1])
   scale = jnp.maximum(cw, ch)
-  some = scale > 0  # else both boxes are one point: every ratio below is 0/0, defined as 0
+  # At or below _TINY (≈1e-19 px) both boxes are one point: every ratio below is 0/0, defined
+  # as 0 (and d(a/scale)/d scale = -a/scale² would underflow to 0/0).
+  some = scale > _TINY
   scale = jnp.where(some, scale, 1.0)
   a, b = a / scale[..., None], b / scale[..., None]
   cw, ch = cw / scale, ch / scale
