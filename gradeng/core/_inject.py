@@ -193,13 +193,13 @@ class _SigmoidModulated:
 
 
 def _softmax_parts(logits, class_mask):
-  """Shifted exponentials and the shift, with excluded classes (``class_mask`` false) at 0."""
+  """z - max z, its exponentials and the max, with excluded classes (``class_mask`` false) at 0."""
   if class_mask is not None:
     logits = jnp.where(class_mask, logits, -jnp.inf)
   top = jnp.max(logits, axis=-1, keepdims=True)
   top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
   shifted = jnp.exp(logits - top)
-  return logits - top, shifted
+  return logits - top, shifted, logits, top
 
 
 def _margin_logs(rel_logit, shifted_c, rest, shifted_top, is_top, dtype):
@@ -221,16 +221,16 @@ def _margin_logs(rel_logit, shifted_c, rest, shifted_top, is_top, dtype):
 class _Softmax:
   """Softmax head: logits [..., C], integer labels [...], p_t = softmax(z)_y."""
 
-  contract = staticmethod(_class_sum)
   contract_labels = staticmethod(_elementwise)
 
   @staticmethod
   def forward(kernel, logits, labels, scale, mask, params, needs_log_q, with_partials):
     scale, class_mask = scale if isinstance(scale, tuple) else (scale, None)
-    rel, shifted = _softmax_parts(logits, class_mask)
+    rel, shifted, masked, top = _softmax_parts(logits, class_mask)
     classes = jnp.arange(logits.shape[-1])
     onehot = labels[..., None] == classes
-    rel_t = jnp.take_along_axis(rel, labels[..., None], axis=-1)[..., 0]
+    # Gathered from the logits, not from z - max z (which would then be materialised).
+    rel_t = jnp.take_along_axis(masked, labels[..., None], axis=-1)[..., 0] - top[..., 0]
     if needs_log_q:
       is_top = jnp.argmax(rel, axis=-1) == labels
       top_onehot = jnp.argmax(rel, axis=-1)[..., None] == classes
@@ -248,10 +248,16 @@ class _Softmax:
     if not with_partials:
       return value, None, None
     weight = jnp.where(mask, scale * _call(kernel, "weight", log_p_t, log_q_t, params), 0.0)
-    probs = shifted / total[..., None]
+    # w·(δ_jy - p_j) kept factored (per-row factors, the exponentials, the one-hot) so the
+    # backward pass forms it in one fused pass instead of storing a [..., C] partial.
     q_t = others / total if log_q_t is None else jnp.exp(log_q_t)
-    direction = jnp.where(onehot, q_t[..., None], -probs)
-    return value, weight[..., None] * direction, None
+    return value, (onehot, weight * q_t, -weight / total, shifted), None
+
+  @staticmethod
+  def contract(partial, tangent):
+    onehot, on_y, on_others, shifted = partial
+    return (on_y * jnp.sum(jnp.where(onehot, tangent, 0.0), axis=-1)
+            + on_others * jnp.sum(jnp.where(onehot, 0.0, shifted * tangent), axis=-1))
 
 
 class _SoftmaxSoft:
@@ -262,7 +268,7 @@ class _SoftmaxSoft:
   @staticmethod
   def forward(kernel, logits, labels, scale, mask, params, needs_log_q, with_partials):
     scale, class_mask = scale
-    rel, shifted = _softmax_parts(logits, class_mask)
+    rel, shifted, _, _ = _softmax_parts(logits, class_mask)
     # Every class by its margin (log p_c of a dominant class must not cancel, whatever the kernel).
     top_onehot = jnp.argmax(rel, axis=-1)[..., None] == jnp.arange(logits.shape[-1])
     rest = jnp.sum(jnp.where(top_onehot, 0.0, shifted), axis=-1, keepdims=True)
