@@ -139,7 +139,7 @@ def _aspect_angle(w: jax.Array, h: jax.Array) -> jax.Array:
   as ``(1/m) · (h/m) / ((w/m)² + (h/m)²)`` and stays finite for tiny boxes.
   """
   m = jnp.maximum(w, h)
-  some = m > 0
+  some = m > _TINY  # a point (within rounding: fused code can leave ±1e-20 for a zero side)
   m = jnp.where(some, m, 1.0)
   return jnp.where(some, jnp.arctan2(jnp.where(some, w, 1.0) / m, jnp.where(some, h, 1.0) / m), 0.0)
 
