@@ -371,6 +371,6 @@ def test_tiny_detection_run_with_giou_reports_localisation_map(tmp_path):
     entry = summary["losses"][name]
     assert 0.0 <= entry["final_map_50_95"] <= entry["mean"] + 1e-12  # stricter IoU, lower mAP
     assert 0.0 <= entry["final_map_75"] <= 1.0
-  assert "mAP@0.75 | mAP@[.5:.95] |" in summary["table_markdown"]
+  assert "| detections ≥ 0.5 per image | mAP@0.75 | mAP@[.5:.95] |" in summary["table_markdown"]
   stored = json.loads((tmp_path / "runs" / "ce_ohem" / "seed0" / "config.json").read_text())
   assert "box_loss" not in stored["loss"]

@@ -171,7 +171,7 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
   # (the other variants' tables keep their committed columns).
   localisation = any(spec.box_loss != "smooth_l1" for spec in config.losses)
   if localisation:
-    table = [table[0][:-1] + " mAP@0.75 | mAP@[.5:.95] |", table[1] + " --- | --- |"]
+    table = [table[0] + " mAP@0.75 | mAP@[.5:.95] |", table[1] + " --- | --- |"]
   for spec in config.losses:
     entry = losses[spec.name]
     row = (f"| {spec.label} | {entry['mean']:.3f} | {entry['min']:.3f} | {entry['max']:.3f} "
