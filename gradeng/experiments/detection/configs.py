@@ -32,7 +32,7 @@ Converged variant (issue 10 §4: paper Figure 3 at convergence on the machine we
 paper's four losses (CE + OHEM 1:1, focal γ=2 with its prior initialisation, Maki γ=1, QCE) ×
 3 seeds on 64×64 canvases with 1–3 digits and SSD's four aspect ratios (2, 1, 1/2, 1/3) per
 anchor size: 2,624 anchors per canvas, 3.6 positive anchors per object, background:object
-anchors 366:1 (SSD on VOC is several hundred to one), trained for 6,000 steps of batch 16 (at 2,000
+anchors 359:1 (SSD on VOC is several hundred to one), trained for 6,000 steps of batch 16 (at 2,000
 steps CE + OHEM has levelled off but Maki and QCE still climb; about 2 hours on a quiet 2-core CPU,
 0.08 s per step; resumable, and a finished shorter run is continued rather than retrained, so it
 can run in the background across sessions)::
