@@ -311,17 +311,15 @@ def _random_fixture(rng, num_images=30, num_classes=4):
   return gt_boxes, gt_labels, dets
 
 
-def test_map_agrees_with_pycocotools():
-  """Our matching and precision/recall curves, interpolated COCO's way, reproduce pycocotools."""
-  pytest.importorskip("pycocotools")
+def coco_precision(gt_boxes, gt_labels, dets, *, num_classes, thresholds):
+  """pycocotools' interpolated precision ``[T, 101, classes]`` at IoU ``thresholds`` (all areas,
+  1000 detections per image), the reference our matching and curves are checked against."""
   import contextlib
   import io
 
   from pycocotools.coco import COCO
   from pycocotools.cocoeval import COCOeval
 
-  num_classes = 4
-  gt_boxes, gt_labels, dets = _random_fixture(np.random.default_rng(0), num_classes=num_classes)
   images = [{"id": i + 1, "width": 120, "height": 120} for i in range(len(gt_boxes))]
   annotations, results = [], []
   for i, (boxes, labels, d) in enumerate(zip(gt_boxes, gt_labels, dets)):
@@ -338,13 +336,22 @@ def test_map_agrees_with_pycocotools():
                     "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)]}
     coco.createIndex()
     evaluator = COCOeval(coco, coco.loadRes(results), "bbox")
-    evaluator.params.iouThrs = np.array([0.5])
+    evaluator.params.iouThrs = np.array(thresholds)
     evaluator.params.maxDets = [1000]
     evaluator.params.areaRng = [[0, 1e10]]
     evaluator.params.areaRngLbl = ["all"]
     evaluator.evaluate()
     evaluator.accumulate()
-  coco_ap = evaluator.eval["precision"][0, :, :, 0, 0].mean(axis=0)  # [classes]
+  return evaluator.eval["precision"][:, :, :, 0, 0]
+
+
+def test_map_agrees_with_pycocotools():
+  """Our matching and precision/recall curves, interpolated COCO's way, reproduce pycocotools."""
+  pytest.importorskip("pycocotools")
+  num_classes = 4
+  gt_boxes, gt_labels, dets = _random_fixture(np.random.default_rng(0), num_classes=num_classes)
+  precision = coco_precision(gt_boxes, gt_labels, dets, num_classes=num_classes, thresholds=[0.5])
+  coco_ap = precision[0].mean(axis=0)  # [classes]
 
   ours = det.evaluate_map(dets, gt_boxes, gt_labels, num_classes=num_classes)
   ours_101 = [_coco_101_point_ap(c.recall, c.precision) for c in ours.curves]

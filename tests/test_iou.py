@@ -304,44 +304,18 @@ def test_localisation_map_thresholds_agree_with_pycocotools():
   """mAP@[.5:.95]: at each of COCO's ten IoU thresholds our curves, interpolated COCO's way,
   equal pycocotools' precision; `localisation_map` averages our VOC-interpolated APs."""
   pytest.importorskip("pycocotools")
-  import contextlib
-  import io
-
-  from pycocotools.coco import COCO
-  from pycocotools.cocoeval import COCOeval
-
   from gradeng.experiments import detection as det
   from gradeng.experiments.detection._metrics import COCO_THRESHOLDS, localisation_map
-  from tests.test_detection import _coco_101_point_ap, _random_fixture
+  from tests.test_detection import _coco_101_point_ap, _random_fixture, coco_precision
 
   num_classes = 4
   gt_boxes, gt_labels, dets = _random_fixture(np.random.default_rng(1), num_classes=num_classes)
-  images = [{"id": i + 1, "width": 120, "height": 120} for i in range(len(gt_boxes))]
-  annotations, results = [], []
-  for i, (boxes, labels, d) in enumerate(zip(gt_boxes, gt_labels, dets)):
-    for b, l in zip(boxes, labels):
-      annotations.append({"id": len(annotations) + 1, "image_id": i + 1, "category_id": int(l) + 1,
-                          "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]],
-                          "area": (b[2] - b[0]) * (b[3] - b[1]), "iscrowd": 0})
-    for b, s, l in zip(d.boxes, d.scores, d.labels):
-      results.append({"image_id": i + 1, "category_id": int(l) + 1, "score": float(s),
-                      "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]]})
-  with contextlib.redirect_stdout(io.StringIO()):
-    coco = COCO()
-    coco.dataset = {"images": images, "annotations": annotations,
-                    "categories": [{"id": c + 1, "name": str(c)} for c in range(num_classes)]}
-    coco.createIndex()
-    evaluator = COCOeval(coco, coco.loadRes(results), "bbox")
-    evaluator.params.iouThrs = np.array(COCO_THRESHOLDS)
-    evaluator.params.maxDets = [1000]
-    evaluator.params.areaRng = [[0, 1e10]]
-    evaluator.params.areaRngLbl = ["all"]
-    evaluator.evaluate()
-    evaluator.accumulate()
+  precision = coco_precision(gt_boxes, gt_labels, dets, num_classes=num_classes,
+                             thresholds=COCO_THRESHOLDS)
   ours_voc = []
   for t_index, threshold in enumerate(COCO_THRESHOLDS):
     ours = det.evaluate_map(dets, gt_boxes, gt_labels, num_classes=num_classes, iou_threshold=threshold)
-    coco_ap = evaluator.eval["precision"][t_index, :, :, 0, 0].mean(axis=0)
+    coco_ap = precision[t_index].mean(axis=0)
     np.testing.assert_allclose([_coco_101_point_ap(c.recall, c.precision) for c in ours.curves],
                                coco_ap, atol=1e-12, err_msg=f"IoU {threshold}")
     ours_voc.append(ours.mean_ap)
