@@ -127,21 +127,9 @@ def _maki_basis(g: sp.Expr) -> Callable | None:
 
 def _power_basis(g: sp.Expr) -> Callable | None:
   """L = Σ_a c_a (p^a - 1)/a when p·g = Σ_a c_a p^a, a ≥ 0 numbers."""
-  w = sp.expand(P * g)
-  powers: dict[float, float] = {}
-  for term in sp.Add.make_args(w):
-    coeff, rest = term.as_coeff_Mul()
-    if rest == 1:
-      exponent = sp.Integer(0)
-    elif rest == P:
-      exponent = sp.Integer(1)
-    elif rest.is_Pow and rest.base == P and rest.exp.is_number:
-      exponent = rest.exp
-    else:
-      return None
-    if not (coeff.is_number and exponent.is_real and exponent >= 0):
-      return None
-    powers[float(exponent)] = powers.get(float(exponent), 0.0) + float(coeff)
+  powers = _monomials(sp.expand(P * g), P)
+  if powers is None:
+    return None
 
   def value(log_p, log_q, **_):
     total = jnp.zeros_like(log_p)
