@@ -21,12 +21,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="experiment config file with get_config(quick) "
                            "(default: the packaged gradeng.experiments.detection.configs; "
                            "experiments/detection/config.py is the one to copy)")
-  parser.add_argument("--variant", default="paper", choices=("paper", "engineering", "converged", "iou"),
+  parser.add_argument("--variant", default="paper",
+                      choices=("paper", "engineering", "converged", "iou", "learned"),
                       help="paper: the paper's losses (Figure 3); engineering: the stateful "
                            "coefficients (warm-up, periodic, adaptive γ, GHM-C) next to baselines; "
                            "converged: the paper's four losses × 3 seeds trained to convergence "
-                           "on a 2-core CPU (about 1 h); iou: CE + OHEM with Smooth-L1 vs the "
-                           "IoU, GIoU, DIoU and CIoU box losses")
+                           "on a 2-core CPU (about 2 h); iou: CE + OHEM with Smooth-L1 vs the "
+                           "IoU, GIoU, DIoU and CIoU box losses; learned: the coefficient "
+                           "learned on toy trainings (gradeng learn-coefficient) and Maki γ=8")
   parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 

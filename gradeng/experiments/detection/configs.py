@@ -118,6 +118,15 @@ DETECTION_LOSSES: dict[str, LossSpec] = {
         *(LossSpec(f"ce_ohem_{box}", f"CE + OHEM, {box.upper()} loss", ge.cross_entropy_loss, {},
                    "ohem", learning_rate=1e-3, loc_weight=2.0, neg_pos_ratio=1.0, box_loss=box)
           for box in ("iou", "giou", "diou", "ciou")),
+        # Issue 13: the coefficient learned by meta-gradients on the toy trainings
+        # (figures/learned/full/results.json, weights rounded as its formula prints them) and
+        # the hand-designed loss it is closest to, Maki γ = 8; Maki's Table-1 lr, λ and norm.
+        LossSpec("learned_meta", "learned Maki mixture (meta-gradient)", ge.maki_mixture_loss,
+                 {"weights": (0.0001, 0.0001, 0.0006, 0.0024, 0.0069, 0.0464, 0.9435),
+                  "exponents": (0, 1, 2, 3, 4, 6, 8)},
+                 "positives", learning_rate=1e-3, loc_weight=0.2),
+        LossSpec("maki_8", "Maki (γ=8)", ge.maki_loss, {"gamma": 8}, "positives",
+                 learning_rate=1e-3, loc_weight=0.2),
     )
 }
 
@@ -139,7 +148,9 @@ _ENGINEERING_STEPS = {
 CONVERGED_LOSSES = ("ce_ohem", "focal_prior", "maki", "qce")
 #: the IoU variant (issue 12): Smooth-L1 against the IoU-family box losses, CE + OHEM throughout.
 IOU_LOSSES = ("ce_ohem", "ce_ohem_iou", "ce_ohem_giou", "ce_ohem_diou", "ce_ohem_ciou")
-VARIANTS = ("paper", "engineering", "converged", "iou")
+#: the learned-coefficient variant (issue 13): the learned loss on detection, a task it never saw.
+LEARNED_LOSSES = ("learned_meta", "maki_8")
+VARIANTS = ("paper", "engineering", "converged", "iou", "learned")
 
 
 def _losses(names, steps):
@@ -172,6 +183,11 @@ def get_config(quick: bool = False, variant: str = "paper") -> ExperimentConfig:
         config, name=f"{config.name}, engineering",
         losses=_losses(ENGINEERING_LOSSES, config.train.steps),
         figure_stem=config.figure_stem.replace("detection_map", "engineering_detection_map"))
+  if variant == "learned":
+    config = dataclasses.replace(
+        config, name=f"{config.name}, learned coefficient",
+        losses=_losses(LEARNED_LOSSES, config.train.steps),
+        figure_stem=config.figure_stem.replace("detection_map", "learned_detection_map"))
   if variant == "iou":
     config = dataclasses.replace(
         config, name=f"{config.name}, IoU losses", losses=_losses(IOU_LOSSES, config.train.steps),
