@@ -428,7 +428,8 @@ def test_loss_table_is_paper_table_1():
                 s.neg_pos_ratio) for name, s in losses.items() if name in expected}
   assert got == expected
   assert set(losses) - set(expected) == (set(_config_module().ENGINEERING_LOSSES)
-                                         | set(_config_module().IOU_LOSSES)) - set(expected)
+                                         | set(_config_module().IOU_LOSSES)
+                                         | set(_config_module().LEARNED_LOSSES)) - set(expected)
   assert {name: s.prior for name, s in losses.items() if s.prior is not None} == {"focal_prior": 0.01}
   quick = _config_module().get_config(quick=True)
   assert [s.name for s in quick.losses] == ["ce_ohem", "focal", "focal_prior", "maki", "qce", "ce"]
