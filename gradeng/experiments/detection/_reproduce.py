@@ -6,12 +6,12 @@ from pathlib import Path
 
 
 def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
-  from gradeng.experiments.detection._experiment import load_config, run_experiment, summary_path
+  from gradeng.experiments.detection._experiment import run_experiment, summary_path
+  from gradeng.experiments.detection.configs import reproduce_config
 
   out_dir = Path(out_dir)
   runs = out_dir / "runs" / ("detection_quick" if quick else "detection")
   figures = out_dir / "figures"
-  before = set(figures.glob("detection_map*")) if figures.is_dir() else set()
-  config = load_config(quick=quick)
-  run_experiment(config, runs, figures_dir=figures, progress=False)
-  return sorted(set(figures.glob("detection_map*")) | before) + [summary_path(config, runs)]
+  config = reproduce_config(quick)
+  summary = run_experiment(config, runs, figures_dir=figures, progress=False)
+  return [Path(summary[k]) for k in ("figure", "csv", "table")] + [summary_path(config, runs)]

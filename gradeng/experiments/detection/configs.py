@@ -151,6 +151,15 @@ IOU_LOSSES = ("ce_ohem", "ce_ohem_iou", "ce_ohem_giou", "ce_ohem_diou", "ce_ohem
 #: the learned-coefficient variant (issue 13): the learned loss on detection, a task it never saw.
 LEARNED_LOSSES = ("learned_meta", "maki_8")
 VARIANTS = ("paper", "engineering", "converged", "iou", "learned")
+#: what `gradeng reproduce` (quick) trains of the quick paper and engineering variants, so that
+#: the whole command stays within 15 minutes on a 2-core CPU: the paper's four Figure-3 losses
+#: (focal with its prior initialisation) and three stateful coefficients next to their
+#: baselines. Each run is the same (data, model, steps, seed) as that loss's run of
+#: ``gradeng experiment detection --quick [--variant engineering]``, so the two share runs.
+REPRODUCE_QUICK_LOSSES = {
+    "paper": ("ce_ohem", "focal_prior", "maki", "qce"),
+    "engineering": ("ce_ohem", "maki", "warmup_ohem", "lr_warmup_ohem_high_lr", "ghm"),
+}
 
 
 def _losses(names, steps):
@@ -249,6 +258,19 @@ def _converged_config(quick: bool) -> ExperimentConfig:
       seeds=(0,) if quick else (0, 1, 2),
       figure_stem="detection_map_converged" + ("_quick" if quick else ""),
   )
+
+
+def reproduce_config(quick: bool, variant: str = "paper") -> ExperimentConfig:
+  """The configuration `gradeng reproduce` runs: `get_config`, restricted in quick mode to
+  `REPRODUCE_QUICK_LOSSES` (figures and tables under ``<figure_stem>_reproduce``, so they never
+  overwrite those of the full quick variant)."""
+  config = get_config(quick, variant)
+  if not quick:
+    return config
+  names = REPRODUCE_QUICK_LOSSES[variant]
+  return dataclasses.replace(config, name=f"{config.name} (reproduce subset)",
+                             losses=tuple(s for s in config.losses if s.name in names),
+                             figure_stem=f"{config.figure_stem}_reproduce")
 
 
 def override(config: ExperimentConfig, **train_fields) -> ExperimentConfig:
