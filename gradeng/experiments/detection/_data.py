@@ -196,15 +196,41 @@ def _tight_box(patch: np.ndarray, threshold: float = 0.2) -> tuple[int, int, int
 def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
   if boxes.size == 0:
     return np.zeros(0)
-  lt = np.maximum(box[:2], boxes[:, :2])
-  rb = np.minimum(box[2:], boxes[:, 2:])
+  return _pairwise_iou(box[None], boxes)[0]
+
+
+def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  """``[P, 4]`` and ``[Q, 4]`` boxes → ``[P, Q]`` IoU (NumPy, for placing digits)."""
+  lt = np.maximum(a[:, None, :2], b[None, :, :2])
+  rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
   inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-  area = np.prod(box[2:] - box[:2])
-  areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=-1)
+  area = np.prod(a[:, 2:] - a[:, :2], axis=-1)[:, None]
+  areas = np.prod(b[:, 2:] - b[:, :2], axis=-1)[None, :]
   return inter / (area + areas - inter)
 
 
-def make_digit_canvases(config: DataConfig, split: str) -> InMemoryDataset:
+def _crowded_position(rng: np.random.Generator, ink_box: np.ndarray, placed: np.ndarray,
+                      positions: int, neighbour_iou: float,
+                      tolerance: float) -> tuple[int, int] | None:
+  """A uniformly drawn top-left corner ``(x, y)`` in ``[0, positions)²`` at which the digit's
+  ink box has its highest IoU with the ``placed`` boxes within ``neighbour_iou ± tolerance``
+  (any corner for the first digit); ``None`` if there is no such corner."""
+  xs, ys = np.meshgrid(np.arange(positions), np.arange(positions), indexing="xy")
+  corners = np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
+  candidates = np.concatenate([corners + ink_box[:2], corners + ink_box[2:]], -1)
+  if len(placed):
+    nearest = _pairwise_iou(candidates, placed).max(-1)
+    allowed = np.flatnonzero(np.abs(nearest - neighbour_iou) <= tolerance)
+  else:
+    allowed = np.arange(len(corners))
+  if allowed.size == 0:
+    return None
+  x, y = corners[int(rng.choice(allowed))]
+  return int(x), int(y)
+
+
+def make_digit_canvases(config: DataConfig, split: str, *, neighbour_iou: float | None = None,
+                        iou_tolerance: float = 0.05) -> InMemoryDataset:
   """Canvases of real handwritten digits with their boxes and labels.
 
   Each canvas holds ``min_objects..max_objects`` digits drawn from the split's source pool,
@@ -213,15 +239,33 @@ def make_digit_canvases(config: DataConfig, split: str) -> InMemoryDataset:
   ``clutter`` fragments (crops of at most half a digit, not labelled) and Gaussian noise.
   A box is the tight box around the digit's ink.
 
+  Crowded canvases (``neighbour_iou`` = t given): every digit after the first is placed
+  uniformly among the positions where its highest IoU with the digits already placed is
+  within ``t ± iou_tolerance`` (instead of at most ``max_overlap``), so each digit overlaps
+  its nearest earlier neighbour by a controlled IoU:
+
+  .. math::
+     \left| \max_{j < i} \mathrm{IoU}(b_i, b_j) - t \right| \le \mathrm{tol}, \quad i \ge 2.
+
+  A digit with no such position is redrawn (another size and source), up to ``20 × count``
+  draws per canvas as for sparse canvases.
+
   Args:
     config: the data configuration.
     split: ``"train"`` or ``"test"``; the two use disjoint source digits.
+    neighbour_iou: the target IoU t in [0, 1) of crowded canvases; ``None`` (default): the
+      sparse canvases, unchanged.
+    iou_tolerance: the half-width of the accepted IoU band, > 0.
 
   Returns:
     An `InMemoryDataset` of ``config.num_train`` or ``config.num_test`` samples.
   """
   if split not in SPLITS:
     raise InputError(f"`split` must be one of {SPLITS}, got {split!r}")
+  if neighbour_iou is not None and not 0.0 <= neighbour_iou < 1.0:
+    raise InputError(f"`neighbour_iou` must be in [0, 1) or None, got {neighbour_iou!r}")
+  if not iou_tolerance > 0.0:
+    raise InputError(f"`iou_tolerance` must be > 0, got {iou_tolerance!r}")
   from sklearn.datasets import load_digits
 
   digits = load_digits()
@@ -244,10 +288,19 @@ def make_digit_canvases(config: DataConfig, split: str) -> InMemoryDataset:
         break
       size = int(rng.choice(config.digit_sizes))
       source = int(rng.integers(len(pool)))
-      x, y = (int(v) for v in rng.integers(0, side - size + 1, size=2))
+      if neighbour_iou is None:
+        x, y = (int(v) for v in rng.integers(0, side - size + 1, size=2))
+      else:
+        position = _crowded_position(rng, np.array(ink[size][source], np.float32),
+                                     np.array(boxes).reshape(-1, 4), side - size + 1,
+                                     neighbour_iou, iou_tolerance)
+        if position is None:
+          continue
+        x, y = position
       x0, y0, x1, y1 = ink[size][source]
       box = np.array([x + x0, y + y0, x + x1, y + y1], np.float32)
-      if np.any(_iou_one_to_many(box, np.array(boxes).reshape(-1, 4)) > config.max_overlap):
+      if neighbour_iou is None and np.any(
+          _iou_one_to_many(box, np.array(boxes).reshape(-1, 4)) > config.max_overlap):
         continue
       np.maximum(canvas[y:y + size, x:x + size], scaled[size][source],
                  out=canvas[y:y + size, x:x + size])
