@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,36 @@ from flax import nnx
 
 from gradeng.core._errors import InputError
 from gradeng.experiments.detection._config import ModelConfig
+
+
+def make_backbone(widths: tuple[int, ...], in_channels: int = 1, *,
+                  rngs: nnx.Rngs) -> tuple[nnx.Conv, nnx.List]:
+  """SSD-lite's backbone: a 3×3 stem and one stage per width (a stride-2 3×3 conv and a 3×3
+  conv), so stage ``i`` has stride ``2**(i+1)``. Other heads (the crowded experiment's set
+  head) build on the same stages.
+
+  Returns:
+    ``(stem, stages)``; run them with `backbone_features`.
+  """
+  stem = nnx.Conv(in_channels, widths[0], (3, 3), rngs=rngs)
+  stages = []
+  width = widths[0]
+  for out in widths:
+    stages.append(nnx.List([nnx.Conv(width, out, (3, 3), strides=2, rngs=rngs),
+                            nnx.Conv(out, out, (3, 3), rngs=rngs)]))
+    width = out
+  return stem, nnx.List(stages)
+
+
+def backbone_features(stem: nnx.Conv, stages: nnx.List, images: jax.Array) -> list[jax.Array]:
+  """``images [B, H, W, C]`` → each stage's output (ReLU after every conv), stride 2, 4, …"""
+  x = jax.nn.relu(stem(images))
+  features = []
+  for stage in stages:
+    for conv in stage:
+      x = jax.nn.relu(conv(x))
+    features.append(x)
+  return features
 
 
 class SSDLite(nnx.Module):
@@ -24,14 +56,7 @@ class SSDLite(nnx.Module):
   def __init__(self, config: ModelConfig, num_classes: int, in_channels: int = 1, *,
                rngs: nnx.Rngs):
     self.num_outputs = num_classes + 1
-    self.stem = nnx.Conv(in_channels, config.widths[0], (3, 3), rngs=rngs)
-    stages = []
-    width = config.widths[0]
-    for out in config.widths:
-      stages.append(nnx.List([nnx.Conv(width, out, (3, 3), strides=2, rngs=rngs),
-                              nnx.Conv(out, out, (3, 3), rngs=rngs)]))
-      width = out
-    self.stages = nnx.List(stages)
+    self.stem, self.stages = make_backbone(config.widths, in_channels, rngs=rngs)
     self.map_stages = tuple(fm.stride.bit_length() - 2 for fm in config.feature_maps)
     self.class_heads = nnx.List([
         nnx.Conv(config.widths[s], fm.anchors_per_cell * self.num_outputs, (3, 3), rngs=rngs)
@@ -42,12 +67,7 @@ class SSDLite(nnx.Module):
 
   def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``images [B, H, W, C]`` → ``(class_logits [B, A, num_classes + 1], offsets [B, A, 4])``."""
-    x = jax.nn.relu(self.stem(images))
-    features = []
-    for stage in self.stages:
-      for conv in stage:
-        x = jax.nn.relu(conv(x))
-      features.append(x)
+    features = backbone_features(self.stem, self.stages, images)
     logits, offsets = [], []
     for s, class_head, box_head in zip(self.map_stages, self.class_heads, self.box_heads):
       f = features[s]
@@ -79,20 +99,37 @@ def init_model(config: ModelConfig, num_classes: int, in_channels: int = 1, *,
   busy 2-core CPU. With ``prior`` = π, the class heads' background biases are
   `background_bias` (every object class starts at probability π) instead of zero.
   """
-  abstract = nnx.eval_shape(lambda: SSDLite(config, num_classes, in_channels, rngs=nnx.Rngs(0)))
-  graphdef, state = nnx.split(abstract)
-  rng = np.random.default_rng([seed, 3])
-
   num_outputs = num_classes + 1
   background = 0.0 if prior is None else background_bias(num_classes, prior)
+
+  def bias(name, b):
+    if "class_heads" in name:  # outputs are (anchor, class) pairs, class 0 = background
+      b[::num_outputs] = background
+    return b
+
+  return init_module(lambda rngs: SSDLite(config, num_classes, in_channels, rngs=rngs),
+                     seed=seed, bias=bias)
+
+
+def init_module(make: Callable[[nnx.Rngs], nnx.Module], *, seed: int,
+                bias: Callable[[str, np.ndarray], np.ndarray] | None = None
+                ) -> tuple[nnx.GraphDef, nnx.State]:
+  """``(graphdef, params)`` of the module ``make(rngs)`` initialised with NumPy from ``seed``.
+
+  Every kernel ``[..., fan_in, out]`` is LeCun normal truncated at ±2σ (flax's default Conv
+  and Linear distribution, variance 1/fan_in), every bias zero; ``bias(name, zeros)``, if
+  given, returns the initial value of the bias at parameter path ``name`` instead. NumPy
+  rather than JAX's PRNG, whose per-shape compilation costs tens of seconds on a busy CPU.
+  """
+  abstract = nnx.eval_shape(lambda: make(nnx.Rngs(0)))
+  graphdef, state = nnx.split(abstract)
+  rng = np.random.default_rng([seed, 3])
 
   def draw(path, leaf):
     name = jax.tree_util.keystr(path)
     if name.endswith("['bias']"):
-      bias = np.zeros(leaf.shape, leaf.dtype)
-      if "class_heads" in name:  # outputs are (anchor, class) pairs, class 0 = background
-        bias[::num_outputs] = background
-      return bias
+      zeros = np.zeros(leaf.shape, leaf.dtype)
+      return zeros if bias is None else bias(name, zeros)
     fan_in = int(np.prod(leaf.shape[:-1]))
     values = rng.standard_normal(leaf.shape)
     while np.any(outside := np.abs(values) > 2.0):
