@@ -230,7 +230,7 @@ def _crowded_position(rng: np.random.Generator, ink_box: np.ndarray, placed: np.
 
 
 def make_digit_canvases(config: DataConfig, split: str, *, neighbour_iou: float | None = None,
-                        iou_tolerance: float = 0.05) -> InMemoryDataset:
+                        iou_tolerance: float = 0.05, stream: int = 0) -> InMemoryDataset:
   """Canvases of real handwritten digits with their boxes and labels.
 
   Each canvas holds ``min_objects..max_objects`` digits drawn from the split's source pool,
@@ -256,6 +256,9 @@ def make_digit_canvases(config: DataConfig, split: str, *, neighbour_iou: float 
     neighbour_iou: the target IoU t in [0, 1) of crowded canvases; ``None`` (default): the
       sparse canvases, unchanged.
     iou_tolerance: the half-width of the accepted IoU band, > 0.
+    stream: another independent set of canvases from the same source digits (0, the default,
+      gives the canvases of earlier versions); several crowding levels of one split use
+      different streams so that they do not share their random draws.
 
   Returns:
     An `InMemoryDataset` of ``config.num_train`` or ``config.num_test`` samples.
@@ -274,7 +277,10 @@ def make_digit_canvases(config: DataConfig, split: str, *, neighbour_iou: float 
   targets = digits.target[pool].astype(np.int32)
   scaled = {size: _resized_digits(sources, size) for size in config.digit_sizes}
   ink = {size: [_tight_box(p) for p in scaled[size]] for size in config.digit_sizes}
-  rng = np.random.default_rng([config.seed, 1 + SPLITS.index(split)])
+  if isinstance(stream, bool) or int(stream) != stream or stream < 0:
+    raise InputError(f"`stream` must be an integer >= 0, got {stream!r}")
+  key = [config.seed, 1 + SPLITS.index(split)] + ([int(stream)] if stream else [])
+  rng = np.random.default_rng(key)
   side = config.canvas_size
   count = config.num_train if split == "train" else config.num_test
   samples = []
