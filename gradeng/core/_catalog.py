@@ -17,16 +17,55 @@ References:
 from __future__ import annotations
 
 import jax.numpy as jnp
-import sympy as sp
 
 from gradeng.core._errors import InputError
-from gradeng.core._coefficient import NONNEGATIVE, P, Domain, ScaleCoefficient
+from gradeng.core._coefficient import NONNEGATIVE, Domain, ScaleCoefficient
 from gradeng.core._losses import loss_from_coefficient
 from gradeng.core._special import maki_tail
+from gradeng.core._variable import PROBABILITY
 
-_gamma = sp.Symbol("gamma", nonnegative=True)
-_epsilon = sp.Symbol("epsilon", real=True)
-_q = sp.Symbol("q", positive=True)
+
+# g(p) symbolically, built on first use of a coefficient's `expr` (derivations, reports, LaTeX):
+# the losses below run on the hand-written log-space forms and never import SymPy.
+
+
+def _ce_g():
+  return -1 / PROBABILITY.symbol
+
+
+def _focal_g():
+  import sympy as sp
+
+  p, gamma = PROBABILITY.symbol, sp.Symbol("gamma", nonnegative=True)
+  return gamma * (1 - p) ** (gamma - 1) * sp.log(p) - (1 - p) ** gamma / p
+
+
+def _maki_g():
+  import sympy as sp
+
+  p, gamma = PROBABILITY.symbol, sp.Symbol("gamma", nonnegative=True)
+  return -(1 - p) ** gamma / p
+
+
+def _qce_g():
+  import sympy as sp
+
+  p = PROBABILITY.symbol
+  return sp.log(p) / p
+
+
+def _poly1_g():
+  import sympy as sp
+
+  p, epsilon = PROBABILITY.symbol, sp.Symbol("epsilon", real=True)
+  return -1 / p - epsilon
+
+
+def _gce_g():
+  import sympy as sp
+
+  p, q = PROBABILITY.symbol, sp.Symbol("q", positive=True)
+  return -p ** (q - 1)
 
 
 def _ce_weight(log_p, log_q):
@@ -91,31 +130,31 @@ def _gce_loss(log_p, log_q, q):
 
 
 CROSS_ENTROPY = ScaleCoefficient(
-    name="ce", expr=-1 / P, weight=_ce_weight, loss=_ce_loss,
+    name="ce", expr=_ce_g, weight=_ce_weight, loss=_ce_loss,
     latex_name="CE", reference="cross-entropy",
 )
 FOCAL = ScaleCoefficient(
     name="focal",
-    expr=_gamma * (1 - P) ** (_gamma - 1) * sp.log(P) - (1 - P) ** _gamma / P,
+    expr=_focal_g,
     params={"gamma": NONNEGATIVE}, defaults={"gamma": 2.0},
     weight=_focal_weight, loss=_focal_loss, latex_name="Focal", reference="Lin et al. 2017",
 )
 MAKI = ScaleCoefficient(
-    name="maki", expr=-(1 - P) ** _gamma / P,
+    name="maki", expr=_maki_g,
     params={"gamma": NONNEGATIVE}, defaults={"gamma": 1},
     weight=_maki_weight, loss=_maki_loss, latex_name="Maki", reference="Kilbas & Paringer 2020, §3.1",
 )
 QCE = ScaleCoefficient(
-    name="qce", expr=sp.log(P) / P, weight=_qce_weight, loss=_qce_loss,
+    name="qce", expr=_qce_g, weight=_qce_weight, loss=_qce_loss,
     latex_name="QCE", reference="Kilbas & Paringer 2020, §3.2",
 )
 POLY1 = ScaleCoefficient(
-    name="poly1", expr=-1 / P - _epsilon,
+    name="poly1", expr=_poly1_g,
     params={"epsilon": Domain(lower=-1.0)}, defaults={"epsilon": 1.0},
     weight=_poly1_weight, loss=_poly1_loss, latex_name="Poly-1", reference="Leng et al. 2022",
 )
 GCE = ScaleCoefficient(
-    name="gce", expr=-P ** (_q - 1),
+    name="gce", expr=_gce_g,
     params={"q": Domain(lower=0.0, upper=1.0, lower_open=True)}, defaults={"q": 0.7},
     weight=_gce_weight, loss=_gce_loss, latex_name="GCE", reference="Zhang & Sabuncu 2018",
 )

@@ -13,15 +13,25 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import sympy as sp
+from typing import TYPE_CHECKING, Any
 
 from gradeng.core._errors import InputError
+from gradeng.core._lazy import LazyField, is_sympy
 from gradeng.core._variable import PROBABILITY, Variable
 
-#: The symbol for the probability of the true class in every coefficient expression.
-P = PROBABILITY.symbol  # sp.Symbol("p", positive=True)
+if TYPE_CHECKING:
+  import sympy as sp
+
+  #: The symbol for the probability of the true class in every coefficient expression.
+  P: sp.Symbol
+
+
+def __getattr__(name: str) -> Any:
+  # `P` (= PROBABILITY.symbol, sp.Symbol("p", positive=True)) is made on first access, so that
+  # importing this module does not import SymPy.
+  if name == "P":
+    return PROBABILITY.symbol
+  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 LogSpaceFn = Callable[..., Any]
 """A JAX function ``f(log_p, log_q, **params)`` of log p and log(1 - p) (elementwise)."""
@@ -131,7 +141,10 @@ class ScaleCoefficient:
 
   Attributes:
     name: short name (``"maki"``), also the catalog key.
-    expr: g as a SymPy expression in the symbol `P` (``p``) and the parameter symbols.
+    expr: g as a SymPy expression in the symbol `P` (``p``) and the parameter symbols. May be
+      given as a function of no arguments that builds it: it is then built on first read and
+      cached (the catalog's coefficients do this, so that ``import gradeng`` does not import
+      SymPy; their losses never need it).
     params: parameter name -> `Domain`.
     defaults: default parameter values (e.g. ``{"gamma": 2.0}`` for focal loss).
     weight: optional stable JAX ``w(log_p, log_q, **params)``; generated from ``expr`` if absent.
@@ -144,7 +157,7 @@ class ScaleCoefficient:
   """
 
   name: str
-  expr: sp.Expr
+  expr: sp.Expr = LazyField(lambda coefficient, given: coefficient._build_expr(given))
   params: Mapping[str, Domain] = dataclasses.field(default_factory=dict)
   defaults: Mapping[str, float] = dataclasses.field(default_factory=dict)
   weight: LogSpaceFn | None = None
@@ -155,7 +168,18 @@ class ScaleCoefficient:
 
   def __post_init__(self):
     object.__setattr__(self, "params", {k: as_domain(v) for k, v in dict(self.params).items()})
-    unknown = ({s.name for s in self.expr.free_symbols | self.variable.reference.free_symbols}
+    given = vars(ScaleCoefficient)["expr"].given(self)
+    if is_sympy(given):  # an expression: its symbols are checked now
+      _ = self.expr
+    elif not callable(given):
+      raise TypeError(f"`expr` of coefficient `{self.name}` must be a SymPy expression or a "
+                      f"function building one; got {given!r}.")
+
+  def _build_expr(self, given: sp.Expr | Callable[[], sp.Expr]) -> sp.Expr:
+    """``expr`` from what was given (an expression, or a function that builds one: the catalog
+    builds its expressions on first use), its symbols checked against the parameters."""
+    expr = given if is_sympy(given) else given()
+    unknown = ({s.name for s in expr.free_symbols | self.variable.reference.free_symbols}
                - {self.variable.name} - set(self.params))
     if unknown:
       raise InputError(
@@ -163,10 +187,13 @@ class ScaleCoefficient:
           f"`{self.variable.name}` nor a "
           f"declared parameter ({sorted(self.params)})."
       )
+    return expr
 
   @property
   def symbols(self) -> dict[str, sp.Symbol]:
     """Parameter name -> the SymPy symbol used in ``expr``."""
+    import sympy as sp
+
     by_name = {s.name: s for s in self.expr.free_symbols}
     return {name: by_name.get(name, sp.Symbol(name)) for name in self.params}
 
@@ -193,6 +220,8 @@ class ScaleCoefficient:
 
   def with_params(self, **values: Any) -> sp.Expr:
     """g with the given parameters substituted (exact rationals/integers where possible)."""
+    import sympy as sp
+
     values = self.resolve_params(values)
     subs = {self.symbols[k]: sp.nsimplify(v) if is_concrete_number(v) else v
             for k, v in values.items() if is_concrete_number(v)}

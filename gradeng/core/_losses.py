@@ -11,17 +11,20 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import sympy as sp
 
-from gradeng.core._coefficient import P, ScaleCoefficient, is_concrete_number
+from gradeng.core._coefficient import ScaleCoefficient, is_concrete_number
 from gradeng.core._inject import Kernel, LossFunction, apply_kernel, poison
-from gradeng.core._jaxify import NotJaxifiable, log_space_function
 from gradeng.core._quadrature import integrate_weight
+
+if TYPE_CHECKING:
+  import sympy as sp
+# SymPy and the modules built on it (`_jaxify`, `_symbolic`, `_stabilize`) are imported inside the
+# functions that need them: the catalog's losses never do, and `import gradeng` stays free of them.
 
 #: Relative error a derived closed form may show against quadrature before it is rejected.
 CLOSED_FORM_TOLERANCE = 1e-5
@@ -58,6 +61,10 @@ def weight_expression(g: sp.Expr) -> sp.Expr:
   """w = p·g with p distributed over the top-level sum only, so that SymPy's automatic
   p·p^{-1} = 1 cancels while factors such as (1 - p)^2 stay unexpanded (expanding them would
   cancel catastrophically as p → 1)."""
+  import sympy as sp
+
+  from gradeng.core._coefficient import P
+
   if g.is_Add:
     return sp.Add(*(weight_expression(term) for term in g.args))
   return P * g
@@ -67,9 +74,14 @@ def weight_expression(g: sp.Expr) -> sp.Expr:
 def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel, str]:
   params = dict(frozen_params)
   names = list(coefficient.params)
-  weight = coefficient.weight or log_space_function(weight_expression(coefficient.expr), names)
+  weight = coefficient.weight  # hand-written (the catalog: no SymPy) or generated from g
+  if weight is None:
+    from gradeng.core._jaxify import log_space_function
+
+    weight = log_space_function(weight_expression(coefficient.expr), names)
   if coefficient.loss is not None:
     return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
+  from gradeng.core._jaxify import NotJaxifiable, log_space_function
   value, method = _quadrature_value(weight), "quadrature"
   if all(is_concrete_number(v) for v in params.values()):
     from gradeng.core._symbolic import derive  # SymPy integration is only needed for user formulas

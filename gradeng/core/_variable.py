@@ -17,24 +17,41 @@ them.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
-import sympy as sp
+from gradeng.core._lazy import LazyField, is_sympy
+
+if TYPE_CHECKING:
+  import sympy as sp
 
 #: Width of the range sampled beyond the finite end of an unbounded domain (d ≥ 0: d in [0, 3]).
 SAMPLE_WIDTH = 3
 
 
-def _exact(value: Any) -> sp.Expr:
-  """A SymPy number or expression (floats as exact decimals: 0.5 -> 1/2)."""
-  if isinstance(value, sp.Basic):
-    return value
-  if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _check_number(value: Any) -> None:
+  """TypeError unless ``value`` is a number or a SymPy expression (checked without SymPy)."""
+  if not is_sympy(value) and (isinstance(value, bool) or not isinstance(value, (int, float))):
     raise TypeError(f"a bound or reference point must be a number or SymPy expression; got "
                     f"{value!r}.")
+
+
+def _exact(value: Any) -> sp.Expr:
+  """A SymPy number or expression (floats as exact decimals: 0.5 -> 1/2)."""
+  import sympy as sp
+
+  _check_number(value)
+  if isinstance(value, sp.Basic):
+    return value
   if value in (float("inf"), float("-inf")):
     return sp.oo if value > 0 else -sp.oo
   return sp.nsimplify(value, rational=True)
+
+
+def _exact_field(default: Any) -> LazyField:
+  """A bound or reference point: given as a number (or SymPy), read as an exact SymPy number
+  (built on first read, so that the module-level variables do not import SymPy)."""
+  return LazyField(lambda variable, value: _exact(value), default)
 
 
 _SYMBOLS: dict[tuple[str, bool], sp.Symbol] = {}
@@ -54,17 +71,22 @@ class Variable:
   """
 
   name: str
-  lower: Any = 0
-  upper: Any = 1
-  reference: Any = 1
+  lower: Any = _exact_field(0)
+  upper: Any = _exact_field(1)
+  reference: Any = _exact_field(1)
   description: str = ""
 
   def __post_init__(self):
     if not self.name.isidentifier() or self.name.startswith("_"):
       raise ValueError(f"variable name {self.name!r} must be a plain identifier.")
-    for field in ("lower", "upper", "reference"):
-      object.__setattr__(self, field, _exact(getattr(self, field)))
-    if self.lower.is_number and self.upper.is_number and not self.lower < self.upper:
+    given = {field: vars(Variable)[field].given(self) for field in ("lower", "upper", "reference")}
+    for value in given.values():
+      _check_number(value)
+    if any(is_sympy(value) for value in given.values()):  # SymPy is loaded: check exactly
+      ordered = not (self.lower.is_number and self.upper.is_number) or self.lower < self.upper
+    else:  # plain numbers (the module's variables): checked without importing SymPy
+      ordered = given["lower"] < given["upper"]
+    if not ordered:
       raise ValueError(f"variable `{self.name}`: `lower` = {self.lower} must be below "
                        f"`upper` = {self.upper}.")
 
@@ -72,6 +94,8 @@ class Variable:
   def symbol(self) -> sp.Symbol:
     """The SymPy symbol (positive when the domain is, so that SymPy simplifies log, powers);
     one object per name and assumptions (``PROBABILITY.symbol is gradeng.core._coefficient.P``)."""
+    import sympy as sp
+
     positive = bool(self.lower.is_number and self.lower >= 0)
     return _SYMBOLS.setdefault((self.name, positive), sp.Symbol(
         self.name, **({"positive": True} if positive else {"real": True})))
@@ -79,6 +103,8 @@ class Variable:
   @property
   def interval(self) -> sp.Interval:
     """The open domain (lower, upper) on which g must be defined and continuous."""
+    import sympy as sp
+
     return sp.Interval.open(self.lower, self.upper)
 
   @property
@@ -99,6 +125,8 @@ class Variable:
     """The point at ``fraction`` ∈ (0, 1) of the domain (exact): lower + fraction·(upper -
     lower), with an infinite end replaced by `SAMPLE_WIDTH` from the finite one. Numeric checks
     sample the variable here."""
+    import sympy as sp
+
     fraction = _exact(fraction)
     lower, upper = self.lower, self.upper
     if lower.is_infinite and upper.is_infinite:
@@ -119,7 +147,7 @@ PROBABILITY = Variable("p", 0, 1, 1, "probability of the true class")
 #: A cosine similarity: φ(s) = ∫_{-1}^s w(t) dt, zero for the least similar pair.
 SIMILARITY = Variable("s", -1, 1, -1, "cosine similarity")
 #: A distance: φ(d) = ∫_0^d w(t) dt, zero for coincident embeddings.
-DISTANCE = Variable("d", 0, sp.oo, 0, "distance")
+DISTANCE = Variable("d", 0, math.inf, 0, "distance")
 
 _NAMED = {"p": PROBABILITY, "probability": PROBABILITY, "s": SIMILARITY,
           "similarity": SIMILARITY, "d": DISTANCE, "distance": DISTANCE}
