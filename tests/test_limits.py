@@ -6,7 +6,10 @@ and `derive` then returned a different form) and fell back to daemon threads off
 """
 
 import gc
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -100,3 +103,20 @@ def test_derive_gives_up_at_the_timeout_with_a_note():
   assert any("gave up after 1 s (wall clock)" in note for note in d.notes)
   assert _limits._WORKER is None or _limits._WORKER.alive()
   assert derive("-1/p").verified is True
+
+
+def test_the_worker_is_ended_at_interpreter_exit(tmp_path):
+  """A process that started the worker exits without ``ResourceWarning: subprocess … is still
+  running`` (dev mode, ResourceWarning an error) and leaves no worker process behind."""
+  code = ("import gradeng as ge\n"
+          "from gradeng.core import _limits\n"
+          "assert ge.derive('-(1-p)**3/p').loss is not None\n"
+          "print(_limits._WORKER.process.pid)\n")
+  env = {**os.environ, "GRADENG_CACHE_DIR": str(tmp_path)}
+  done = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c", code],
+                        capture_output=True, text=True, env=env, timeout=300)
+  assert done.returncode == 0, done.stderr
+  assert "ResourceWarning" not in done.stderr and "still running" not in done.stderr, done.stderr
+  pid = int(done.stdout.split()[-1])
+  with pytest.raises(ProcessLookupError):
+    os.kill(pid, 0)

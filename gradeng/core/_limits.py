@@ -5,7 +5,8 @@ in the caller's: the caller's signal handlers, threads and garbage-collector set
 and a computation past its time is ended by killing the worker, which nothing inside SymPy can
 swallow. `run_in_worker` sends one task (a module-level function and its arguments) and waits;
 the worker is started on first use (~1-3 s: a fresh interpreter importing SymPy and gradeng),
-reused for later tasks, and replaced after a kill.
+reused for later tasks, replaced after a kill, and ended when the caller's interpreter exits
+(`atexit`).
 
 Inside the worker each SymPy step (an integration strategy, a limit, a simplification, a check)
 runs under `time_limited`: a CPU-time timer (SIGVTALRM, so that a busy machine does not change
@@ -18,6 +19,7 @@ a SymPy failure into a note and ``None`` so that the next strategy is tried; a `
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import signal
@@ -27,9 +29,9 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Any, TypeVar
 
 from gradeng.core._errors import InputError
-from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -208,6 +210,7 @@ class _Worker:
     inbox_read, inbox_write = os.pipe()
     outbox_read, outbox_write = os.pipe()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    self.owner = os.getpid()  # a forked child must not use (or end) its parent's worker
     self.process = subprocess.Popen(
         [sys.executable, "-c", _BOOTSTRAP, str(inbox_read), str(outbox_write)],
         pass_fds=(inbox_read, outbox_write), stdin=subprocess.DEVNULL,
@@ -237,6 +240,24 @@ _WORKER: _Worker | None = None
 _LOCK = threading.Lock()
 
 
+def _stop_worker() -> None:
+  """End this process's worker, if one runs (at interpreter exit: a worker left running would be
+  reported as ``ResourceWarning: subprocess ... is still running``)."""
+  global _WORKER
+  # A daemon thread may still hold the lock mid-task at exit: do not wait for it for long.
+  locked = _LOCK.acquire(timeout=1.0)
+  try:
+    worker, _WORKER = _WORKER, None
+    if worker is not None and worker.owner == os.getpid():
+      worker.stop()
+  finally:
+    if locked:
+      _LOCK.release()
+
+
+atexit.register(_stop_worker)
+
+
 def run_in_worker(fn: Callable[..., T], args: tuple[Any, ...] = (), *, seconds: float = TASK_SECONDS,
                   wall_seconds: float | None = None,
                   on_progress: Callable[[str], None] | None = None) -> T:
@@ -258,7 +279,7 @@ def run_in_worker(fn: Callable[..., T], args: tuple[Any, ...] = (), *, seconds: 
   if os.name != "posix":  # no inheritable pipe descriptors: run here, without a time limit
     return fn(*args)
   with _LOCK:
-    if _WORKER is None or not _WORKER.alive():
+    if _WORKER is None or _WORKER.owner != os.getpid() or not _WORKER.alive():
       _WORKER = _Worker()
     worker = _WORKER
     start_wall = time.monotonic()
