@@ -122,3 +122,35 @@ def test_formula_loss_takes_hyper_parameters_when_called():
     loss(z, np.array([1, 0, 1]), beta=1.0)
   with pytest.raises(ValueError, match="diverges at p = 1"):
     loss(z, np.array([1, 0, 1]), gamma=-3.0)
+
+
+def test_bad_input_to_the_symbolic_modules_raises_input_error(tmp_path):
+  """Issue 15: bad user input to the formula, derivation and report code is an `InputError`
+  (a `ValueError`, so older ``except ValueError`` still catches it); none of these cases needs
+  SymPy to integrate anything."""
+  from gradeng.core._variable import Variable, as_variable
+  from gradeng.paper._derivations import render_report, write_reports
+
+  cases = [
+      lambda: ge.coefficient("p +"),  # _parse: a formula that does not parse
+      lambda: ge.coefficient("-(1-p)**gamma/p", defaults={"gamma": "two"}),  # _parse: a default
+      lambda: ge.coefficient("-1/p", variable="q"),  # _variable: an unknown variable
+      lambda: ge.derive("-1/p", variable="q"),
+      lambda: ge.derive("-(1-p)**gamma/p", beta=1),  # _derive: an unknown parameter
+      lambda: ge.derive(ge.MAKI, gamma=-1),  # _derive: outside the parameter's domain
+      lambda: as_variable("angle"),
+      lambda: Variable("s", 1, -1),  # _variable: empty domain
+      lambda: Variable("_s", -1, 1),
+      lambda: render_report("hinge"),  # paper/_derivations: not a catalog loss
+      lambda: write_reports(tmp_path, ["hinge"]),
+  ]
+  for case in cases:
+    with pytest.raises(ge.InputError) as caught:
+      case()
+    assert isinstance(caught.value, ValueError)
+  with pytest.raises(ge.InputError, match=r"default `gamma` of .* must be a number; got 'two'"):
+    ge.coefficient("-(1-p)**gamma/p", defaults={"gamma": "two"})
+  with pytest.raises(ge.InputError, match=r"unknown variable 'angle'"):
+    as_variable("angle")
+  with pytest.raises(ge.InputError, match=r"Unknown loss 'hinge'; the catalog has \['ce', "):
+    render_report("hinge")

@@ -367,7 +367,8 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
 
   Raises:
     FormulaError: the formula is invalid.
-    ValueError: a default for an unknown parameter or outside its domain.
+    InputError: a default for an unknown parameter, not a number or outside its domain; an
+      unknown variable.
 
   Example:
     >>> coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"}).params
@@ -398,7 +399,11 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
     if key not in coef.params:
       raise InputError(f"default for unknown parameter `{key}`; `{coef.name}` takes "
                        f"{sorted(coef.params)}.")
-    if not coef.params[key].contains(float(value)):
+    try:
+      number = float(value)
+    except (TypeError, ValueError):
+      raise InputError(f"default `{key}` of `{coef.name}` must be a number; got {value!r}.") from None
+    if not coef.params[key].contains(number):
       raise InputError(f"default `{key}` = {value!r} of `{coef.name}` must be "
                        f"{coef.params[key].describe()}.")
   return coef

@@ -20,6 +20,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
+from gradeng.core._errors import InputError
 from gradeng.core._lazy import LazyField, is_sympy
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ class Variable:
 
   def __post_init__(self):
     if not self.name.isidentifier() or self.name.startswith("_"):
-      raise ValueError(f"variable name {self.name!r} must be a plain identifier.")
+      raise InputError(f"variable name {self.name!r} must be a plain identifier.")
     given = {field: vars(Variable)[field].given(self) for field in ("lower", "upper", "reference")}
     for value in given.values():
       _check_number(value)
@@ -87,7 +88,7 @@ class Variable:
     else:  # plain numbers (the module's variables): checked without importing SymPy
       ordered = given["lower"] < given["upper"]
     if not ordered:
-      raise ValueError(f"variable `{self.name}`: `lower` = {self.lower} must be below "
+      raise InputError(f"variable `{self.name}`: `lower` = {self.lower} must be below "
                        f"`upper` = {self.upper}.")
 
   @property
@@ -163,5 +164,5 @@ def as_variable(spec: Variable | str | None) -> Variable:
   try:
     return _NAMED[spec]
   except (KeyError, TypeError):
-    raise ValueError(f"unknown variable {spec!r}; expected a `Variable` or one of "
+    raise InputError(f"unknown variable {spec!r}; expected a `Variable` or one of "
                      f"{sorted(_NAMED)}.") from None

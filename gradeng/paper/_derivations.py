@@ -31,6 +31,7 @@ from gradeng.core._coefficient import P, ScaleCoefficient
 from gradeng.core._losses import loss_value
 from gradeng.core._special import maki_tail
 from gradeng.core._derive import Derivation, derive
+from gradeng.core._errors import InputError
 from gradeng.core._mpeval import numeric_function
 
 #: Per catalog loss: the parameter sets to derive at (``None`` = symbolic parameters).
@@ -319,7 +320,7 @@ def _maki_notes() -> list[str]:
 def render_report(name: str) -> str:
   """The Markdown report of one catalog loss."""
   if name not in CATALOG:
-    raise ValueError(f"Unknown loss {name!r}; the catalog has {sorted(CATALOG)}.")
+    raise InputError(f"Unknown loss {name!r}; the catalog has {sorted(CATALOG)}.")
   coefficient = CATALOG[name]
   derivations = _derivations(name)
   title = coefficient.latex_name or name
