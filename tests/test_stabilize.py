@@ -64,7 +64,9 @@ def test_readme_formula_sympy_form_cancels_and_the_rewrite_does_not():
 @pytest.mark.parametrize("formula,near,far", [
     ("-(1-p)**4/p", "maki basis", "maki basis"),  # Maki γ = 4 typed by hand
     ("-p**5", "maki basis", "maki basis"),  # L = (1 - p^6)/6: S = 0, one polynomial in q
-    ("-1/(p*(1+p))", "taylor", "derived"),  # L = log((1 + p)/(2p)): log of 1 + small at p → 1
+    # L = log((1 + p)/(2p)): a log of 1 + small at p → 1, which the compiler now writes as
+    # log1p(-q/(2 - q)) there (before: the Taylor series in q near p = 1).
+    ("-1/(p*(1+p))", "derived", "derived"),
 ])
 def test_stabilised_forms_match_mpmath(formula, near, far):
   d = _derivation(formula)
@@ -94,3 +96,70 @@ def test_loss_from_formula_takes_the_closed_form_path(formula):
 def test_free_parameters_are_not_stabilised():
   gamma = sp.Symbol("gamma", positive=True)
   assert stabilize(-(1 - P) ** gamma / P, P - 1 - sp.log(P)) is None
+
+
+def _weight_error(expr, params=None):
+  """Max float32 relative error of ``log_space_function(expr)`` on `LOGITS` against mpmath."""
+  fn = log_space_function(expr, sorted(params or {}))
+  got = np.asarray(fn(*_log_pq(), **(params or {})), np.float64)
+  exact = sp.lambdify(P, expr.subs({s: (params or {})[s.name] for s in expr.free_symbols if s != P}),
+                      modules="mpmath")
+  errors = []
+  with mp.workdps(40):
+    for value, z in zip(got, LOGITS):
+      want = exact(1 / (1 + mp.exp(-mp.mpf(float(z)))))
+      if abs(want) > 1e1 * np.finfo(np.float32).tiny:
+        errors.append(float(abs((mp.mpf(value) - want) / want)))
+  return max(errors)
+
+
+@pytest.mark.parametrize("expr", [
+    -(1 - P)**2 * sp.log(2 - P),  # issue 10: log(2 - p) = log1p(q); 2 - p is 1 once q < 6e-8
+    sp.log(1 + P),  # log1p(p) as p → 0
+    sp.log(1 + (1 - P)**2),
+    sp.log(1 - P**2),  # log q + log 2 + log1p(-q/2)
+    sp.log((2 - P) / P),
+    sp.log((1 + P**3) / (1 - P)**2),
+    sp.log(P * (1 - P)),
+])
+def test_logarithms_of_rational_arguments_are_log1p_of_q_or_p(expr):
+  assert _weight_error(expr) <= 2e-6
+  # Both regimes are evaluated on points of their own: no NaN reaches the derivative.
+  fn = log_space_function(expr)
+  grads = jax.grad(lambda z: fn(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)).sum())(
+      jnp.asarray(LOGITS))
+  assert bool(jnp.all(jnp.isfinite(grads)))
+
+
+def test_logarithm_with_a_parameter_is_rewritten_where_its_constant_is_nonzero():
+  # a + 1 ≠ 0 is provable: log(a + p) = log1p(a) + log1p(-q/(a + 1)) around p = 1.
+  a = sp.Symbol("a", positive=True)
+  assert _weight_error(sp.log(a + P), {"a": 2.0}) <= 2e-6
+  assert _weight_error(sp.log(a + P), {"a": 1e-3}) <= 2e-6
+
+
+@pytest.mark.slow
+def test_issue_10_log_2_minus_p_loss_and_gradient_match_mpmath_at_extreme_logits():
+  # SymPy finds no closed form (quadrature of w = -(1-p)² log(2 - p)); before the log1p
+  # rewrite, w was 0 for z ≳ 16.6 (2 - p rounds to 1): loss and gradient relative error 1.
+  formula = "-(1-p)**2*log(2-p)/p"
+  loss = ge.loss_from_coefficient(ge.coefficient(formula))
+  z = jnp.asarray(np.concatenate([LOGITS, [16.5, 18.0, 20.0, 21.0]]).astype(np.float32))
+  labels = jnp.ones(z.shape, jnp.int32)
+  values = np.asarray(jax.jit(loss)(z, labels), np.float64)
+  grads = np.asarray(jax.grad(lambda a: loss(a, labels).sum())(z), np.float64)
+  g = sp.lambdify(P, ge.coefficient(formula).expr, modules="mpmath")
+  tiny = 1e1 * np.finfo(np.float32).tiny  # L ~ q⁴/4: below it float32 is subnormal
+  loss_errors, grad_errors = [], []
+  with mp.workdps(30):
+    for value, grad, logit in zip(values, grads, np.asarray(z)):
+      q = 1 / (1 + mp.exp(mp.mpf(float(logit))))
+      want = mp.quad(lambda u: -g(1 - u), [0, q])
+      want_grad = g(1 - q) * (1 - q) * q  # dL/dz = g(p)·p(1 - p)
+      if abs(want) > tiny:
+        loss_errors.append(float(abs((value - want) / want)))
+      if abs(want_grad) > tiny:
+        grad_errors.append(float(abs((grad - want_grad) / want_grad)))
+  assert len(loss_errors) >= 35 and len(grad_errors) >= 35
+  assert max(loss_errors) <= 1e-5  # measured 1.1e-6
+  assert max(grad_errors) <= 1e-5  # measured 1.9e-6

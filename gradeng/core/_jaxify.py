@@ -3,13 +3,25 @@
 One lookup table (`gradeng.core._functions`) maps SymPy nodes to JAX functions. The probability never appears as a bare
 float when a log-space form exists: ``log(p)`` becomes ``log_p``, ``log(1 - p)`` becomes
 ``log_q``, ``p**a`` becomes ``exp(a·log_p)`` and ``(1 - p)**a`` becomes ``exp(a·log_q)``.
-That removes the overflow/underflow of p and 1 - p at extreme logits; it cannot remove
-cancellation *between* terms, which is why generated closed forms are checked against
-quadrature before use (see `gradeng.core._inject`).
+That removes the overflow/underflow of p and 1 - p at extreme logits.
+
+A logarithm of a rational function a(p) is the one place where cancellation *inside* a term is
+removed here (Herbie's log1p rewrite). Writing a(1 - q) = q^k·c·(1 + r(q)), with c ≠ 0 the
+lowest-order coefficient, for p ≥ 1/2
+
+.. math::
+  \\log a(p) = k \\log q + \\log c + \\operatorname{log1p}(r(q)),
+
+where r is a fraction whose numerator vanishes at q = 0, evaluated from q = exp(log_q):
+log(2 - p) = log1p(q) (the literal 2 - p is 1 in float32 once q < 6e-8), log(1 - p²) =
+log q + log 2 + log1p(-q/2). Likewise around p = 0 in p = exp(log_p), for p < 1/2.
+Cancellation *between* terms is not removed: generated closed forms are checked against
+high-precision references before use (`gradeng.core._stabilize`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import jax
@@ -26,6 +38,40 @@ class NotJaxifiable(InputError):
 
 
 _ONE_MINUS_P = 1 - P
+#: q = 1 - p inside rewritten expressions: compiled as exp(log_q), log(q) as log_q.
+_Q = sp.Dummy("q", positive=True)
+_LOG_HALF = math.log(0.5)
+
+
+def _log1p_argument(arg: sp.Expr, at: int,
+                    x: sp.Symbol) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+  """(k, c, r(x)) with arg = x^k·c·(1 + r(x)), r a fraction whose numerator is a polynomial in
+  ``x`` that vanishes at x = 0 (so log1p(r) has no cancellation as x → 0); ``x`` is q around
+  p = 1 (``at`` = 1) and p around p = 0 (``at`` = 0). None when arg is not rational in p, or
+  its leading coefficients are not provably non-zero."""
+  try:
+    moved = arg.subs(P, 1 - x) if at == 1 else arg.subs(P, x)
+    numerator, denominator = sp.fraction(sp.cancel(sp.together(moved)))
+    if not (numerator.is_polynomial(x) and denominator.is_polynomial(x)):
+      return None
+    lowest = []
+    for part in (numerator, denominator):
+      poly = sp.Poly(part, x)
+      k = min(m[0] for m in poly.monoms())
+      lead = poly.coeff_monomial(x**k)
+      if sp.simplify(lead).is_zero is not False:
+        return None
+      lowest.append((k, sp.expand(part / x**k), lead))
+    (k_num, num, c_num), (k_den, den, c_den) = lowest
+    c = c_num / c_den
+    if c.is_negative:  # a negative argument near the end: log is NaN there in any form
+      return None
+    r = sp.cancel((num * c_den - den * c_num) / (den * c_num))
+    if r == 0:
+      r = sp.Integer(0)
+  except (TypeError, ValueError, NotImplementedError, sp.PolynomialError, ZeroDivisionError):
+    return None
+  return sp.Integer(k_num - k_den), c, r
 
 
 def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..., jax.Array]:
@@ -41,6 +87,8 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       return lambda lp, lq, kw: jnp.exp(lp)
     if node == _ONE_MINUS_P:
       return lambda lp, lq, kw: jnp.exp(lq)
+    if node == _Q:
+      return lambda lp, lq, kw: jnp.exp(lq)
     if node.is_Symbol:
       if node.name not in param_names:
         raise NotJaxifiable(f"free symbol `{node.name}` is not a parameter ({sorted(param_names)}).")
@@ -55,12 +103,19 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       (arg,) = node.args
       if arg == P:
         return lambda lp, lq, kw: lp
-      if arg == _ONE_MINUS_P:
+      if arg in (_ONE_MINUS_P, _Q):
         return lambda lp, lq, kw: lq
+      if arg.has(P):
+        stable = log_of_rational(arg)
+        if stable is not None:
+          return stable
+      elif arg.is_Add and arg.as_coeff_Add()[0] == 1:  # log(1 + a) of parameters: log1p(a)
+        rest_fn = build(arg.as_coeff_Add()[1])
+        return lambda lp, lq, kw: jnp.log1p(rest_fn(lp, lq, kw))
     if node.is_Pow:
       base, exponent = node.args
       exp_fn = build(exponent)
-      if base in (P, _ONE_MINUS_P):
+      if base in (P, _ONE_MINUS_P, _Q):
         pick = 0 if base == P else 1
         return lambda lp, lq, kw: jnp.exp(exp_fn(lp, lq, kw) * (lp, lq)[pick])
       base_fn = build(base)
@@ -90,6 +145,36 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       raise NotJaxifiable(f"no JAX translation for `{type(node).__name__}` in `{node}`.")
     arg_fns = [build(a) for a in node.args]
     return lambda lp, lq, kw: fn(*(f(lp, lq, kw) for f in arg_fns))
+
+  def log_of_rational(arg: sp.Expr) -> Callable | None:
+    """log(arg) through log1p around p = 1 (in q) and p = 0 (in p), per regime."""
+    near = _log1p_argument(arg, 1, _Q)
+    far = _log1p_argument(arg, 0, P)
+    if near is None and far is None:
+      return None
+    generic = build(arg)
+
+    def program(form, pick):
+      if form is None:
+        return lambda lp, lq, kw: jnp.log(generic(lp, lq, kw))
+      k, log_c_fn, r_fn = float(form[0]), build(sp.log(form[1])), build(form[2])
+      if k == 0:
+        return lambda lp, lq, kw: log_c_fn(lp, lq, kw) + jnp.log1p(r_fn(lp, lq, kw))
+      return lambda lp, lq, kw: (k * (lp, lq)[pick] + log_c_fn(lp, lq, kw)
+                                 + jnp.log1p(r_fn(lp, lq, kw)))
+
+    near_fn, far_fn = program(near, 1), program(far, 0)
+
+    def value(lp, lq, kw):
+      is_near = lp >= _LOG_HALF
+      # Each program sees a point of its own regime elsewhere (no inf/nan to select, nor in
+      # the derivative).
+      half = jnp.asarray(_LOG_HALF, jnp.result_type(lp))
+      near_value = near_fn(jnp.where(is_near, lp, half), jnp.where(is_near, lq, half), kw)
+      far_value = far_fn(jnp.where(is_near, half, lp), jnp.where(is_near, half, lq), kw)
+      return jnp.where(is_near, near_value, far_value)
+
+    return value
 
   compiled = build(expr)
 
