@@ -174,6 +174,7 @@ def test_balanced_gamma_paper_numbers():
   assert float(st._balanced_gamma(maki, 1e9, 0.9, 1.0, 0.3, gamma_max=5.0)) == 5.0
 
 
+@pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
 def test_adaptive_gamma_from_a_batch_and_empty_groups():
   sl = st.adaptive_gamma_coefficient("maki", gamma_init=1.0, momentum=0.5)
   y = jnp.ones(1010, jnp.int32)
@@ -195,6 +196,7 @@ def test_adaptive_gamma_from_a_batch_and_empty_groups():
   jax.tree_util.tree_map(np.testing.assert_array_equal, none, state)
 
 
+@pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
 def test_adaptive_gamma_loss_and_gradient_use_the_solved_gamma():
   sl = st.adaptive_gamma_coefficient("maki", momentum=0.9)
   key = jax.random.PRNGKey(0)
@@ -220,6 +222,7 @@ def test_adaptive_gamma_per_class_sigmoid_no_positives():
   assert np.all(np.isfinite(loss)) and np.all(np.isfinite(jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z)))
 
 
+@pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
 def test_adaptive_gamma_per_class_softmax():
   sl = st.adaptive_gamma_coefficient("maki", per_class=True, num_classes=3, head="softmax", momentum=0.0)
   # Class 0: 1000 easy at p = 0.9 and 10 hard at 0.3 -> the paper's γ; class 2 absent -> γ_init.
