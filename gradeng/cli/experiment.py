@@ -15,6 +15,7 @@ EXPERIMENTS: dict[str, tuple[str, str]] = {
     "detection": ("gradeng.cli._detection", "SSD-lite on digit canvases (paper Figure 3)"),
     "embedding": ("gradeng.cli._embedding", "open-set retrieval on digits: embedding losses (issue 11)"),
     "ordinal": ("gradeng.cli._ordinal", "count digits on canvases: hard, Gaussian-blurred and L2 targets"),
+    "crowded": ("gradeng.cli._crowded", "crowded digit canvases: SSD-lite + NMS vs a Hungarian set head"),
 }
 
 

@@ -1,0 +1,187 @@
+"""Training of the set head with the Hungarian set loss, and its detections (no NMS).
+
+The loss of a batch is the mean over its images of `set_loss`: each image's ground truth is
+matched one-to-one to the K hypotheses (`hungarian_match`), matched hypotheses are trained
+towards their object's class (catalog loss on the softmax head) and box (L1 + GIoU), the
+others towards "no object". A run is resumable like the detection experiment's: config,
+atomic checkpoints, and a ``result.json`` that marks it finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from gradeng.experiments._io import atomic_write_text
+from gradeng.experiments.crowded._config import CrowdedConfig, SetLoss
+from gradeng.experiments.crowded._matching import set_loss
+from gradeng.experiments.crowded._model import init_set_head
+from gradeng.experiments.detection._checkpoint import (check_config, load_checkpoint,
+                                                       read_checkpoint_config, save_checkpoint)
+from gradeng.experiments.detection._config import to_jsonable
+from gradeng.experiments.detection._metrics import Detections
+from gradeng.experiments.detection._train import _batch_indices
+
+CHECKPOINT = "checkpoint.npz"
+RESULT = "result.json"
+RUN_CONFIG = "config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class SetData:
+  """Training canvases with padded ground truth: ``images [N, H, W, 1]``, ``boxes [N, M, 4]``,
+  ``labels [N, M]``, ``valid [N, M]`` (False on padding)."""
+
+  images: np.ndarray
+  boxes: np.ndarray
+  labels: np.ndarray
+  valid: np.ndarray
+
+
+def batch_set_loss(spec: SetLoss, class_logits, boxes, gt_boxes, gt_labels, valid, *,
+                   canvas_size: float) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """Mean over the batch of `set_loss` → ``(total, {"cls", "l1", "giou"})``.
+
+  Args:
+    spec: the classification loss and the λs.
+    class_logits: ``[B, K, C + 1]``; boxes ``[B, K, 4]``.
+    gt_boxes: ``[B, M, 4]``; gt_labels ``[B, M]``; valid ``[B, M]``.
+    canvas_size: the canvas side S (the L1 term is in units of S).
+  """
+  per_image = jax.vmap(functools.partial(
+      set_loss, canvas_size=canvas_size, cls_loss=spec.loss_fn, cls_params=dict(spec.params),
+      l1_weight=spec.l1_weight, giou_weight=spec.giou_weight, class_weight=spec.class_weight))
+  total, parts, _ = per_image(class_logits, boxes, gt_boxes, gt_labels, valid)
+  return jnp.mean(total), {k: jnp.mean(v) for k, v in parts.items()}
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "spec", "canvas_size"),
+                   donate_argnums=(0, 1))
+def _train_step(params, opt_state, images, gt_boxes, gt_labels, valid, *, graphdef,
+                spec: SetLoss, canvas_size: float):
+  """One Adam step on the set loss of a batch."""
+
+  def loss_fn(p):
+    logits, boxes = nnx.merge(graphdef, p)(images)
+    return batch_set_loss(spec, logits, boxes, gt_boxes, gt_labels, valid, canvas_size=canvas_size)
+
+  (loss, parts), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+  updates, opt_state = optax.adam(spec.learning_rate).update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state, {"loss": loss, **parts}
+
+
+def run_config(config: CrowdedConfig, spec: SetLoss, seed: int) -> dict[str, Any]:
+  """The JSON config a set-head run's checkpoint and result are tied to."""
+  return to_jsonable({"data": config.data, "model": config.set_head, "steps": config.steps,
+                      "batch_size": config.batch_size, "loss": spec, "seed": seed})
+
+
+def train_set_head(config: CrowdedConfig, spec: SetLoss, seed: int, data: SetData,
+                   run_dir: str | os.PathLike, *, progress: bool = True,
+                   on_step=None) -> tuple[dict[str, Any], nnx.GraphDef, nnx.State]:
+  """Trains (or resumes, or reloads) one set-head run.
+
+  Writes ``config.json``, ``checkpoint.npz`` (every ``ssd_train.checkpoint_every`` steps and at
+  the end, atomically) and ``result.json`` (the loss history). A finished run is not retrained:
+  its final parameters are read back from the checkpoint. A run directory of a different
+  config is refused, naming the first difference.
+
+  Returns:
+    ``(result, graphdef, params)``.
+  """
+  from tqdm.auto import tqdm
+
+  run_dir = Path(run_dir)
+  expected = run_config(config, spec, seed)
+  checkpoint = run_dir / CHECKPOINT
+  for path in (run_dir / RUN_CONFIG, run_dir / RESULT):
+    if path.exists():
+      stored = json.loads(path.read_text())
+      check_config(path, stored.get("config", stored), expected)
+  if checkpoint.exists():
+    check_config(checkpoint, read_checkpoint_config(checkpoint), expected)
+  run_dir.mkdir(parents=True, exist_ok=True)
+  atomic_write_text(run_dir / RUN_CONFIG, json.dumps(expected, indent=2, sort_keys=True))
+
+  side = float(config.data.base.canvas_size)
+  graphdef, params = init_set_head(config.set_head, 10, data.images.shape[-1], seed=seed)
+  opt_state = optax.adam(spec.learning_rate).init(params)
+  step, wall, history = 0, 0.0, []
+  if checkpoint.exists():
+    state, step, extra = load_checkpoint(checkpoint, (params, opt_state), config=expected)
+    params, opt_state = jax.device_put(state)
+    wall, history = extra["wall_seconds"], extra["history"]
+  if (run_dir / RESULT).exists() and step == config.steps:
+    return json.loads((run_dir / RESULT).read_text()), graphdef, params
+
+  every = config.ssd_train.checkpoint_every
+  bar = tqdm(total=config.steps, initial=step, desc=f"{spec.name} seed {seed}",
+             disable=not progress, dynamic_ncols=True, leave=False)
+  started = time.perf_counter()
+  sums, count = {"loss": 0.0, "cls": 0.0, "l1": 0.0, "giou": 0.0}, 0
+  try:
+    while step < config.steps:
+      index = _batch_indices(seed, step, len(data.images), config.batch_size)
+      params, opt_state, parts = _train_step(
+          params, opt_state, data.images[index], data.boxes[index], data.labels[index],
+          data.valid[index], graphdef=graphdef, spec=spec, canvas_size=side)
+      step += 1
+      parts = {k: float(v) for k, v in parts.items()}
+      if not math.isfinite(parts["loss"]):
+        raise FloatingPointError(f"{spec.name} seed {seed}: loss is {parts['loss']} at step {step}")
+      for k in sums:
+        sums[k] += parts[k]
+      count += 1
+      bar.update(1)
+      bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)
+      if step % every == 0 or step == config.steps:
+        history.append({"step": step, **{k: v / count for k, v in sums.items()}})
+        sums, count = dict.fromkeys(sums, 0.0), 0
+        save_checkpoint(checkpoint, (params, opt_state), step=step, config=expected,
+                        extra={"history": history,
+                               "wall_seconds": wall + time.perf_counter() - started})
+      if on_step is not None:
+        on_step(step)
+  finally:
+    bar.close()
+  record = {"loss": spec.name, "label": spec.label, "seed": seed, "steps": config.steps,
+            "history": history, "wall_seconds": wall + time.perf_counter() - started,
+            "backend": jax.default_backend(), "config": expected}
+  atomic_write_text(run_dir / RESULT, json.dumps(record, indent=2))
+  return record, graphdef, params
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef",))
+def _predict(params, images, *, graphdef):
+  logits, boxes = nnx.merge(graphdef, params)(images)
+  probs = jax.nn.softmax(logits, axis=-1)[..., 1:]
+  return boxes, jnp.max(probs, axis=-1), jnp.argmax(probs, axis=-1)
+
+
+def set_detections(graphdef, params, images: np.ndarray, *, canvas_size: float,
+                   score_threshold: float = 0.01, batch_size: int = 256) -> list[Detections]:
+  """The set head's detections, no NMS: one per hypothesis, its most probable object class
+  and that probability as score (DETR's convention), boxes clipped to the canvas; hypotheses
+  scoring below ``score_threshold`` or with an empty clipped box are dropped."""
+  out = []
+  for start in range(0, len(images), batch_size):
+    boxes, scores, classes = (np.asarray(a) for a in _predict(
+        params, images[start:start + batch_size], graphdef=graphdef))
+    boxes = np.clip(boxes, 0.0, canvas_size)
+    for b, s, c in zip(boxes, scores, classes):
+      kept = (s >= score_threshold) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+      order = np.argsort(-s[kept], kind="stable")
+      out.append(Detections(b[kept][order], s[kept][order], c[kept][order].astype(np.int64)))
+  return out
