@@ -13,7 +13,7 @@ from gradeng.cli import main
 
 def test_steps_are_named_and_ordered():
   assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
-                                       "engineering", "ordinal", "learned", "embedding"]
+                                       "engineering", "ordinal", "learned", "embedding", "crowded"]
   # The sub-package hooks are all present.
   for module in ("gradeng.experiments.toy._reproduce", "gradeng.experiments.detection._reproduce", "gradeng.experiments.engineering._reproduce",
                  "gradeng.experiments.learn._reproduce"):

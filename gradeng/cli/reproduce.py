@@ -118,6 +118,7 @@ STEPS: tuple[Step, ...] = (
     Step("ordinal", hook("gradeng.experiments.ordinal._reproduce"), "ordinal targets: blurred softmax vs CE vs L2"),
     Step("learned", hook("gradeng.experiments.learn._reproduce"), "learned scale coefficient (meta-gradient, ES)"),
     Step("embedding", hook("gradeng.experiments.embedding._reproduce"), "open-set embedding losses on digits (issue 11)"),
+    Step("crowded", hook("gradeng.experiments.crowded._reproduce"), "crowded canvases: SSD-lite + NMS vs a Hungarian set head"),
 )
 
 
