@@ -245,7 +245,7 @@ def make_digit_canvases(config: DataConfig, split: str, *, neighbour_iou: float 
   its nearest earlier neighbour by a controlled IoU:
 
   .. math::
-     \left| \max_{j < i} \mathrm{IoU}(b_i, b_j) - t \right| \le \mathrm{tol}, \quad i \ge 2.
+     \\left| \\max_{j < i} \\mathrm{IoU}(b_i, b_j) - t \\right| \\le \\mathrm{tol}, \\quad i \\ge 2.
 
   A digit with no such position is redrawn (another size and source), up to ``20 × count``
   draws per canvas as for sparse canvases.
