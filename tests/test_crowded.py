@@ -82,3 +82,147 @@ def test_set_loss_targets_normalisation_and_empty_ground_truth():
   total, parts, assignment = set_loss(logits, boxes, gt, labels, jnp.zeros(3, bool), canvas_size=32.0)
   assert np.all(np.asarray(assignment) == -1) and float(parts["l1"]) == 0.0
   assert float(parts["cls"]) == pytest.approx(float(ge.cross_entropy_loss(logits, jnp.zeros(5, jnp.int32), head="softmax").sum()), rel=1e-5)
+
+
+# --- crowded canvases, the set head, its training, the experiment (issue 12 §1) -----------------
+
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+
+import optax  # noqa: E402
+from flax import nnx  # noqa: E402
+
+from gradeng.core._errors import InputError  # noqa: E402
+from gradeng.experiments.crowded import _config as crowded_config  # noqa: E402
+from gradeng.experiments.crowded import _experiment as crowded_experiment  # noqa: E402
+from gradeng.experiments.crowded import _train as crowded_train  # noqa: E402
+from gradeng.experiments.crowded._model import init_set_head, num_hypotheses, slot_offsets  # noqa: E402
+from gradeng.experiments.detection import DataConfig, FeatureMap, InMemoryDataset, ModelConfig, Sample, TrainConfig  # noqa: E402
+from gradeng.experiments.detection import make_digit_canvases  # noqa: E402
+from gradeng.experiments.detection._data import _pairwise_iou  # noqa: E402
+
+
+def _canvases(count, iou, n=12, **kw):
+  config = DataConfig(canvas_size=32, digit_sizes=(8, 10, 12), min_objects=count, max_objects=count,
+                      num_train=2, num_test=n, seed=0)
+  return make_digit_canvases(config, "test", neighbour_iou=iou, **kw)
+
+
+@pytest.mark.parametrize("count,iou", [(4, 0.0), (4, 0.4), (6, 0.6)])
+def test_crowded_canvases_have_the_count_and_the_neighbour_iou(count, iou):
+  canvases = _canvases(count, iou)
+  assert [len(s.labels) for s in canvases] == [count] * 12
+  for s in canvases:  # boxes are in placement order: each one's highest IoU with the earlier ones
+    nearest = [_pairwise_iou(s.boxes[i:i + 1], s.boxes[:i]).max() for i in range(1, count)]
+    assert np.all(np.abs(np.array(nearest) - iou) <= 0.05 + 1e-6), nearest
+
+
+def test_crowded_canvases_streams_and_bad_arguments():
+  a, b = _canvases(3, 0.3, n=3), _canvases(3, 0.3, n=3, stream=7)
+  assert not np.array_equal(a[0].image, b[0].image)
+  np.testing.assert_array_equal(_canvases(3, 0.3, n=3)[2].boxes, a[2].boxes)  # deterministic
+  with pytest.raises(InputError, match="`neighbour_iou` must be in"):
+    _canvases(3, 1.0, n=1)
+  with pytest.raises(InputError, match="`stream` must be an integer"):
+    _canvases(3, 0.3, n=1, stream=-1)
+
+
+def test_nms_ceiling_by_hand():
+  box = np.array([[0.0, 0.0, 10.0, 10.0]], np.float32)
+  same = Sample(np.zeros((16, 16, 1), np.float32), np.concatenate([box, box]),
+                np.array([1, 1], np.int32), np.zeros(2, bool))
+  other = dataclasses.replace(same, labels=np.array([1, 2], np.int32))
+  apart = dataclasses.replace(same, boxes=np.array([[0, 0, 4, 4], [8, 8, 12, 12]], np.float32))
+  ceiling = crowded_experiment.nms_ceiling
+  assert ceiling(InMemoryDataset(("a",), (same,)), 0.45) == {"per_class": 0.5, "agnostic": 0.5}
+  assert ceiling(InMemoryDataset(("a",), (other,)), 0.45) == {"per_class": 1.0, "agnostic": 0.5}
+  assert ceiling(InMemoryDataset(("a",), (apart,)), 0.45) == {"per_class": 1.0, "agnostic": 1.0}
+
+
+def _tiny_config():
+  base = DataConfig(canvas_size=16, digit_sizes=(6, 8), noise_std=0.05, clutter=0, num_train=1,
+                    num_test=1, seed=0)
+  return crowded_config.CrowdedConfig(
+      name="tiny",
+      data=crowded_config.CrowdedData(base, train_ious=(0.0, 0.3), max_train_objects=3,
+                                      train_per_iou=8, counts=(1, 3), ious=(0.0, 0.5),
+                                      fixed_iou=0.3, fixed_count=3, test_per_level=3),
+      ssd_model=ModelConfig(widths=(8, 8), feature_maps=(FeatureMap(4, (6.0,), (0.8,)),)),
+      ssd_train=TrainConfig(steps=2, batch_size=4, eval_every=2, checkpoint_every=1),
+      ssd_loss=crowded_config._ssd_loss(),
+      set_head=crowded_config.SetHeadConfig(widths=(8, 8), stride=4, per_cell=2, box_size=6.0),
+      set_losses=(crowded_config.SET_LOSSES["set_focal"],),
+      figure_stem="crowded_tiny")
+
+
+def test_set_head_shapes_prior_and_slots():
+  config = _tiny_config()
+  graphdef, params = init_set_head(config.set_head, 10, seed=0)
+  logits, boxes = nnx.merge(graphdef, params)(jnp.zeros((2, 16, 16, 1)))
+  k = num_hypotheses(config.set_head, 16)
+  assert k == 4 * 4 * 2 and logits.shape == (2, k, 11) and boxes.shape == (2, k, 4)
+  assert np.all(boxes[..., 2:] > boxes[..., :2])
+  np.testing.assert_allclose(jax.nn.softmax(logits, -1)[..., 1:], 0.01, rtol=1e-4)  # the prior
+  # zero input: each hypothesis starts at its cell centre plus its slot's offset, box_size wide
+  centres = (boxes[0, :, :2] + boxes[0, :, 2:]) / 2
+  np.testing.assert_allclose(centres[:2], np.array([[2.0, 2.0], [2.0, 2.0]]) + 4 * slot_offsets(2), atol=1e-5)
+  with pytest.raises(InputError, match="`stride` must be a stage's stride"):
+    crowded_config.SetHeadConfig(widths=(8, 8), stride=8 * 2)
+  with pytest.raises(InputError, match="K = 4 hypotheses, fewer than the 5 objects"):
+    dataclasses.replace(config, set_head=dataclasses.replace(config.set_head, stride=8, per_cell=1,
+                                                             widths=(8, 8, 8)),
+                        data=dataclasses.replace(config.data, max_train_objects=5))
+
+
+def test_set_head_training_steps_decrease_the_loss():
+  config = _tiny_config()
+  sets = crowded_experiment.build_data(config)
+  from gradeng.experiments.detection._data import stack
+
+  arrays = stack(sets.train, num_classes=10, image_shape=(16, 16, 1), max_objects=3)
+  spec = config.set_losses[0]  # the experiment test below reuses this compiled step (same shapes)
+  graphdef, params = init_set_head(config.set_head, 10, seed=0)
+  batch = [arrays[k][:config.batch_size] for k in ("images", "boxes", "labels", "valid")]
+
+  opt_state = optax.adam(spec.learning_rate).init(params)
+  losses = []
+  for _ in range(10):  # the loss returned is the one before each update, on the same batch
+    params, opt_state, parts = crowded_train._train_step(
+        params, opt_state, *batch, graphdef=graphdef, spec=spec, canvas_size=16.0)
+    losses.append(float(parts["loss"]))
+  # a NaN or infinite gradient would have made Adam's updates, hence the parameters, non-finite
+  assert all(np.all(np.isfinite(p)) for p in jax.tree_util.tree_leaves(params))
+  assert np.all(np.isfinite(losses)) and losses[-1] < losses[0], losses
+
+
+def test_experiment_cli_writes_everything_under_out_and_skips_finished_runs(tmp_path, monkeypatch, capsys):
+  from gradeng.cli import main
+
+  monkeypatch.setitem(crowded_config.CONFIGS, "quick", _tiny_config)
+  out = tmp_path / "crowded"
+  assert main(["experiment", "crowded", "--quick", "--out", str(out), "--no-progress"]) == 0
+  assert "set head, focal (γ=2)" in capsys.readouterr().out
+  for name in ("crowded_tiny.png", "crowded_tiny.csv", "crowded_tiny_table.md",
+               "crowded_tiny_results.json", "data.json", "runs/ce_ohem/seed0/levels.json",
+               "runs/set_focal/seed0/levels.json", "runs/set_focal/seed0/checkpoint.npz"):
+    assert (out / name).is_file(), name
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["crowded"]  # nothing outside --out
+  results = json.loads((out / "crowded_tiny_results.json").read_text())
+  assert set(results["methods"]) == {"ssd_nms", "ssd_nms_agnostic", "set_focal"}
+  levels = results["methods"]["set_focal"]["levels"]
+  assert [(e["sweep"], e["count"], e["iou"]) for e in levels] == [
+      ("count", 1, 0.3), ("count", 3, 0.3), ("iou", 3, 0.0), ("iou", 3, 0.5)]
+  assert all(0.0 <= e["recall"] <= e["max_recall"] + 1e-12 <= 1.0 + 1e-12 for e in levels)
+
+  def refuse(*args, **kwargs):
+    raise AssertionError("a finished run was trained again")
+
+  monkeypatch.setattr(crowded_train, "train_set_head", refuse)
+  monkeypatch.setattr("gradeng.experiments.detection._train.train_run", refuse)
+  before = (out / "runs/set_focal/seed0/levels.json").read_text()
+  summary = crowded_experiment.run_experiment(_tiny_config(), out, progress=False)
+  assert (out / "runs/set_focal/seed0/levels.json").read_text() == before
+  assert summary["methods"]["set_focal"]["levels"] == levels
+  longer = dataclasses.replace(_tiny_config(), ssd_train=dataclasses.replace(_tiny_config().ssd_train, steps=3))
+  with pytest.raises(ValueError, match="different config: `train.steps` is 2 there and 3 here"):
+    crowded_experiment.run_experiment(longer, out, progress=False)
