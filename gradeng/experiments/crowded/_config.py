@@ -251,7 +251,7 @@ def get_config(quick: bool = False, name: str | None = None) -> CrowdedConfig:
 
 
 def quick_config() -> CrowdedConfig:
-  """32×32 canvases of up to 6 digits, 400 steps of batch 16, the set head with CE, one seed,
+  """32×32 canvases of up to 6 digits, 1,000 steps of batch 16, the set head with CE, one seed,
   40 test canvases per level (the `gradeng reproduce` step)."""
   base = DataConfig(canvas_size=32, digit_sizes=(8, 10, 12), noise_std=0.05, clutter=1,
                     num_train=1, num_test=1, seed=0)
@@ -264,7 +264,7 @@ def quick_config() -> CrowdedConfig:
           FeatureMap(4, (7.0, 10.0), (0.8, 0.5)),
           FeatureMap(8, (13.0,), (0.8, 0.5)),
       )),
-      ssd_train=TrainConfig(steps=400, batch_size=16, eval_every=400, checkpoint_every=100,
+      ssd_train=TrainConfig(steps=1000, batch_size=16, eval_every=1000, checkpoint_every=250,
                             score_threshold=0.05),
       ssd_loss=_ssd_loss(),
       set_head=SetHeadConfig(widths=(16, 32), stride=4, per_cell=1, box_size=10.0),
