@@ -28,6 +28,21 @@ if TYPE_CHECKING:
 
 #: Relative error a derived closed form may show against quadrature before it is rejected.
 CLOSED_FORM_TOLERANCE = 1e-5
+#: Wall-clock seconds building a loss from a user formula waits for SymPy's derivation. Past it,
+#: the loss is built on quadrature at once (the forward method says so) instead of blocking on a
+#: derivation that may end in quadrature anyway; ``gradeng.derive(..., timeout=None)`` run once
+#: ahead of time caches the closed form on disk for every later build (issue 14 item 6).
+DERIVATION_TIMEOUT = 20.0
+
+
+class _Default:
+  """The default of an argument that is read from a module constant when the call is made."""
+
+  def __repr__(self):
+    return "<default>"
+
+
+_DEFAULT = _Default()
 _CHECK_LOGITS = np.linspace(-40.0, 40.0, 321)
 
 
@@ -71,7 +86,8 @@ def weight_expression(g: sp.Expr) -> sp.Expr:
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel, str]:
+def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
+            timeout: float | None = None) -> tuple[Kernel, str]:
   params = dict(frozen_params)
   names = list(coefficient.params)
   weight = coefficient.weight  # hand-written (the catalog: no SymPy) or generated from g
@@ -86,7 +102,10 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple) -> tuple[Kernel
   if all(is_concrete_number(v) for v in params.values()):
     from gradeng.core._symbolic import derive  # SymPy integration is only needed for user formulas
 
-    derivation = derive(coefficient, **params)
+    derivation = derive(coefficient, timeout=timeout, **params)
+    if derivation.verification == "gave up (time limit)":
+      method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
+                "timeout=None)` derives and caches a closed form for later builds)")
     from gradeng.core._stabilize import stable_closed_form, stable_weight  # stable programs
 
     weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
@@ -110,7 +129,8 @@ def _freeze(params: Mapping[str, Any]) -> tuple:
 
 
 def loss_from_coefficient(
-    coefficient: ScaleCoefficient, *, head: str = "sigmoid", **params: Any
+    coefficient: ScaleCoefficient, *, head: str = "sigmoid",
+    derive_timeout: float | None | _Default = _DEFAULT, **params: Any
 ) -> LossFunction:
   """A JAX loss ``f(logits, labels, *, alpha=None, where=None, …, **params)`` from g(p).
 
@@ -127,6 +147,10 @@ def loss_from_coefficient(
   Args:
     coefficient: the scale coefficient (see `gradeng.coefficient` to build one from a formula).
     head: ``"sigmoid"`` (binary / multi-label) or ``"softmax"`` (multi-class).
+    derive_timeout: wall seconds to wait for SymPy to derive a user formula's closed form
+      (default: `DERIVATION_TIMEOUT` when called; None: no limit but SymPy's own). Past it the
+      loss is built on quadrature, and ``forward_method`` says so; a derivation cached on disk
+      (by an earlier build or by `gradeng.derive`) is used at once whatever the limit.
     **params: hyper-parameters (e.g. ``gamma=2``); Python numbers are checked against their
       domains now, JAX values make the loss (and its gradient) NaN where they are out of domain.
       They may also be given, or overridden, when the loss is called: ``f(z, y, gamma=3.0)``.
@@ -144,11 +168,14 @@ def loss_from_coefficient(
   """
   given = dict(params)
   params = coefficient.resolve_params(given)
-  kernel, method = _kernel(coefficient, _freeze(params))
+  if derive_timeout is _DEFAULT:
+    derive_timeout = DERIVATION_TIMEOUT
+  kernel, method = _kernel(coefficient, _freeze(params), derive_timeout)
   traced = {k: v for k, v in params.items() if not is_concrete_number(v)}
 
   def rebuild(hyper):
-    return loss_from_coefficient(coefficient, head=head, **{**given, **hyper})
+    return loss_from_coefficient(coefficient, head=head, derive_timeout=derive_timeout,
+                                 **{**given, **hyper})
 
   def check(value):  # out-of-domain traced hyper-parameters poison the loss and its gradient
     for name, v in traced.items():
@@ -225,7 +252,7 @@ def _evaluate(coefficient, p, params, part: str) -> jax.Array:
 
   coefficient = get_coefficient(coefficient)
   params = coefficient.resolve_params(params)
-  kernel, _ = _kernel(coefficient, _freeze(params))
+  kernel, _ = _kernel(coefficient, _freeze(params), DERIVATION_TIMEOUT)
   p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
   return getattr(kernel, part)(jnp.log(p), jnp.log1p(-p), **params)
 
