@@ -9,10 +9,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--quick", action="store_true",
                       help="the small CPU configuration (the `gradeng reproduce` step): 32×32 canvases, "
                            "SSD-lite and one set head, one seed")
-  parser.add_argument("--config", default=None, choices=("quick", "cpu", "full"),
+  parser.add_argument("--config", default=None, choices=("quick", "cpu", "long", "full"),
                       help="a named configuration instead: cpu (the quick canvases trained 3,000 "
-                           "steps, two set-head losses; a long CPU run) or full (48×48, 3 seeds, "
-                           "for a GPU); default full, or quick with --quick")
+                           "steps, two set-head losses; 13 min on 2 shared CPU cores), long (10,000 "
+                           "steps, SSD-lite and the focal set head) or full (48×48, 3 seeds, for a "
+                           "GPU); default full, or quick with --quick")
   parser.add_argument("--out", default=None,
                       help="directory for everything the run writes: runs/, data.json and the figure, "
                            "CSV, table and results JSON (default runs/crowded_quick or runs/crowded); "

@@ -287,6 +287,16 @@ def cpu_config() -> CrowdedConfig:
       figure_stem="crowded_cpu")
 
 
+def long_config() -> CrowdedConfig:
+  """The cpu configuration trained 10,000 steps, SSD-lite and the set head with focal only: does
+  the set head, still learning at 3,000 steps, catch up? (A long CPU run, resumable.)"""
+  cpu = cpu_config()
+  return dataclasses.replace(
+      cpu, name="long", ssd_train=dataclasses.replace(cpu.ssd_train, steps=10000, eval_every=10000,
+                                                      checkpoint_every=500),
+      set_losses=(SET_LOSSES["set_focal"],), figure_stem="crowded_long")
+
+
 def full_config() -> CrowdedConfig:
   """48×48 canvases with up to 8 digits, 3,000 steps of batch 32, three set-head losses × 3 seeds."""
   base = DataConfig(canvas_size=48, digit_sizes=(10, 12, 14), noise_std=0.05, clutter=2,
@@ -312,4 +322,4 @@ def full_config() -> CrowdedConfig:
 
 #: The named configurations.
 CONFIGS: dict[str, Callable[[], CrowdedConfig]] = {"quick": quick_config, "cpu": cpu_config,
-                                                   "full": full_config}
+                                                   "long": long_config, "full": full_config}
