@@ -172,6 +172,11 @@ def loss_from_coefficient(
     derive_timeout = DERIVATION_TIMEOUT
   kernel, method = _kernel(coefficient, _freeze(params), derive_timeout)
   traced = {k: v for k, v in params.items() if not is_concrete_number(v)}
+  domains = coefficient.params
+  if traced and coefficient.loss is None:  # a formula: narrowed to where ∫_p^1 -g converges
+    from gradeng.core._derive import traced_domains  # SymPy, only for traced parameters
+
+    domains = traced_domains(coefficient, _freeze(params))
 
   def rebuild(hyper):
     return loss_from_coefficient(coefficient, head=head, derive_timeout=derive_timeout,
@@ -179,7 +184,7 @@ def loss_from_coefficient(
 
   def check(value):  # out-of-domain traced hyper-parameters poison the loss and its gradient
     for name, v in traced.items():
-      value = poison(value, coefficient.params[name].contains_traced(v))
+      value = poison(value, domains[name].contains_traced(v))
     return value
 
   loss = _bind(kernel, method, head, params, rebuild, check)
