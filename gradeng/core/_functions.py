@@ -13,6 +13,7 @@ JAX is imported only when a function is first compiled, so that the SymPy worker
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 
 import sympy as sp
@@ -47,12 +48,35 @@ TABLE: dict[type, tuple[str, bool]] = {
     sp.gamma: ("jsp.gamma", False),
     sp.loggamma: ("jsp.gammaln", False),
     sp.digamma: ("jsp.digamma", False),
-    sp.polygamma: ("jsp.polygamma", False),
+    sp.polygamma: ("polygamma", False),
+    sp.Ei: ("expi", False),  # e.g. ∫ e^{-t}/t dt; SymPy's E1(x) is written as -Ei(-x)
 }
 
 #: SymPy classes counted as elementary when ranking closed forms (Piecewise: a choice of them).
 ELEMENTARY: tuple[type, ...] = tuple(t for t, (_, elementary) in TABLE.items() if elementary) + (
     sp.Piecewise,)
+
+
+#: Terms of the series Ei(x) = γ + log|x| + Σ_k x^k/(k·k!) used for -1 < x < 0 (float64-exact).
+_EI_TERMS = 20
+
+
+def _expi(x):
+  """Ei(x) elementwise: `jax.scipy.special.expi`, except on -1 < x < 0, where its batched
+  continued fraction (run on every element under vmap) needs ~1/|x| iterations and never ends
+  for x ≈ -1e-18 (e.g. Ei(-p) at logit -40); there the series above is summed instead."""
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  import jax.scipy.special as jsp  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+
+  x = jnp.asarray(x)
+  small = (x < 0) & (x > -1)
+  xs = jnp.where(small, x, -0.5)
+  series = jnp.zeros_like(xs)
+  for k in range(_EI_TERMS, 0, -1):  # Σ_k x^k/(k·k!) by Horner
+    series = (series + 1.0 / (k * math.factorial(k))) * xs
+  near_zero = np.euler_gamma + jnp.log(-xs) + series
+  return jnp.where(small, near_zero, jsp.expi(jnp.where(small, -1.0, x)))
 
 
 @functools.lru_cache(maxsize=1)
@@ -68,6 +92,9 @@ def _resolved() -> dict[type, Callable]:
       "coth": lambda x: 1 / jnp.tanh(x),
       "minimum": lambda *xs: functools.reduce(jnp.minimum, xs),
       "maximum": lambda *xs: functools.reduce(jnp.maximum, xs),
+      # JAX takes the order n only as an integer array (a compiled constant is a float).
+      "expi": _expi,
+      "polygamma": lambda n, x: jsp.polygamma(jnp.asarray(n).astype(jnp.int32), x),
   }
   modules = {"jnp": jnp, "jsp": jsp}
   table = {}
