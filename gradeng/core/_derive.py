@@ -368,17 +368,18 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
       verified=solution.verified, verification=solution.verification,
       stable_form=solution.stable_form, notes=found + solution.notes, variable=bound,
       combination=solution.combination,
-      domains=_admissible(domains, solution.combination))
+      domains=_admissible(g, domains, solution.combination, bound))
 
 
-def _admissible(declared: Mapping[str, Domain],
-                combination: Combination | None) -> dict[str, Domain]:
-  """The declared domains of the free parameters, narrowed to where ∫_p^1 -g converges when the
-  derivation found that condition (a catalog combination: each Maki exponent > -1)."""
+def _admissible(g: sp.Expr, declared: Mapping[str, Domain], combination: Combination | None,
+                variable: Variable) -> dict[str, Domain]:
+  """The declared domains of the free parameters, narrowed to where ∫_p^1 -g converges and g is
+  defined on (0, 1) (`parameter_domains`; a catalog combination's conditions too). A parameter
+  whose admissible set cannot be inferred keeps its declared domain."""
   domains = dict(declared)
   for condition in (combination.conditions if combination is not None else ()):
     symbols = [s for s in condition.free_symbols if s.name in domains]
-    if len(symbols) != 1:
+    if len(symbols) != 1 or len(condition.free_symbols) != 1:
       continue
     (symbol,) = symbols
     try:
@@ -388,6 +389,187 @@ def _admissible(declared: Mapping[str, Domain],
     if not isinstance(interval, sp.Interval):
       continue
     domains[symbol.name] = _narrow(domains[symbol.name], interval)
+  if variable == PROBABILITY and domains:
+    try:
+      inferred = run_in_worker(parameter_domains, (g, _domains_key(domains)), seconds=STEP_SECONDS)
+    except WorkerTimeout:
+      inferred = {}
+    domains.update({name: d for name, d in inferred.items() if isinstance(d, Domain)})
+  return domains
+
+
+# ---------------------------------------------------------------------------------------------
+# Admissible parameter values (issue 14 item 1): where ∫_p^1 -g converges and g is defined
+
+
+#: What SymPy raises where it cannot expand, order or solve (PoleError: exp(-a/u) at u = 0).
+_SYMPY_FAILURES = (NotImplementedError, ValueError, TypeError, AttributeError, ArithmeticError,
+                   sp.PoleError)
+
+
+def _power_of(term: sp.Expr, u: sp.Symbol) -> sp.Expr | None:
+  """e with term = c·u^e·log(u)^k (c, e, k free of u), or None."""
+  exponent = sp.Integer(0)
+  for factor in sp.Mul.make_args(term):
+    base, power = factor.as_base_exp()
+    if not factor.has(u):
+      continue
+    if base == u and not power.has(u):
+      exponent += power
+    elif base == sp.log(u) and power.is_number:
+      continue  # a power of log u does not move the threshold e > -1
+    else:
+      return None
+  return exponent
+
+
+def _convergence_conditions(g: sp.Expr) -> tuple[sp.Basic, ...] | None:
+  """Conditions for ∫_p^1 -g to converge at p = 1: with u = 1 - p and -g(1 - u) ~ c·u^e·log(u)^k
+  as u → 0, e > -1. A sum whose leading term SymPy cannot order (exponents that depend on the
+  parameters) gives one condition per term (sufficient; refused where a term alone diverges for
+  every value, as it could cancel with another). None when the behaviour at u → 0 is not of
+  this form."""
+  u = sp.Dummy("u", positive=True)
+  expr = g.subs(P, 1 - u)
+
+  def exponents(part: sp.Expr) -> list[sp.Expr]:
+    found = []
+    for term in sp.Add.make_args(sp.expand(part.as_leading_term(u))):
+      exponent = _power_of(term, u)
+      if exponent is None:
+        raise NotImplementedError(f"leading term {term}")
+      found.append(exponent)
+    return found
+
+  try:
+    found = exponents(expr)
+  except _SYMPY_FAILURES:
+    try:
+      found = [e for term in sp.Add.make_args(sp.expand(expr)) for e in exponents(term)]
+    except _SYMPY_FAILURES:
+      return None
+    if any(e.is_number and not e > -1 for e in found):
+      return None
+  return tuple(e > -1 for e in found)
+
+
+def _definition_conditions(g: sp.Expr) -> tuple[sp.Basic, ...]:
+  """Conditions for g to be defined and real on (0, 1) that SymPy can state: no pole inside,
+  and logarithms and fractional powers of linear functions of p positive on (0, 1)."""
+  conditions: list[sp.Basic] = []
+  try:
+    poles = sp.singularities(g, P)
+  except _SYMPY_FAILURES:
+    poles = sp.EmptySet
+  if isinstance(poles, sp.FiniteSet):
+    for pole in poles:
+      if pole.free_symbols and pole.is_real is not False:
+        conditions.append(sp.Or(pole <= 0, pole >= 1))
+  for node in g.atoms(sp.Pow, sp.log):
+    base = node.args[0] if isinstance(node, sp.log) else node.base
+    if isinstance(node, sp.Pow) and node.exp.is_integer:
+      continue
+    if not (base.has(P) and base.free_symbols - {P}):
+      continue
+    try:
+      if sp.Poly(base, P).degree() != 1:
+        continue
+    except sp.PolynomialError:
+      continue
+    # A linear function is positive on the open (0, 1) iff it is ≥ 0 at both ends and not 0
+    # at both.
+    at_0, at_1 = base.subs(P, 0), base.subs(P, 1)
+    conditions.append(sp.And(at_0 >= 0, at_1 >= 0, sp.Or(at_0 > 0, at_1 > 0)))
+  return tuple(conditions)
+
+
+def _interval(domain: Domain) -> sp.Interval:
+  lower = -sp.oo if domain.lower is None else sp.nsimplify(domain.lower, rational=True)
+  upper = sp.oo if domain.upper is None else sp.nsimplify(domain.upper, rational=True)
+  return sp.Interval(lower, upper, domain.lower_open or domain.lower is None,
+                     domain.upper_open or domain.upper is None)
+
+
+def parameter_domains(g: sp.Expr,
+                      domains_key: tuple[tuple[str, Domain], ...]) -> dict[str, Domain | str]:
+  """Each parameter's declared domain intersected with the values for which ∫_p^1 -g converges
+  at p = 1 and g is defined on (0, 1), or, where that set cannot be inferred or is not one
+  interval, a sentence saying why (run in the SymPy worker).
+
+  Args:
+    g: the coefficient with its known parameters substituted.
+    domains_key: (name, declared `Domain`) of the parameters left free.
+  """
+  declared = dict(domains_key)
+  convergence = _convergence_conditions(g)
+  conditions = (convergence or ()) + _definition_conditions(g)
+  symbols = {s.name: s for s in g.free_symbols if s.name in declared}
+  out: dict[str, Domain | str] = {}
+  for name, domain in declared.items():
+    if name not in symbols:
+      out[name] = domain
+      continue
+    symbol = symbols[name]
+    if convergence is None:
+      out[name] = ("the behaviour of g(p) as p → 1 is not a power of 1 - p SymPy can read, so "
+                   f"the values of `{name}` for which ∫_p^1 -g converges are not known")
+      continue
+    own = [c for c in conditions if symbol in c.free_symbols]
+    if any(c.free_symbols - {symbol} for c in own):
+      out[name] = (f"the condition(s) {[str(c) for c in own]} tie `{name}` to other parameters")
+      continue
+    try:
+      admissible = sp.And(*own).as_set().intersect(_interval(domain)) if own else (
+          _interval(domain))
+    except _SYMPY_FAILURES:
+      out[name] = f"SymPy cannot solve {[str(c) for c in own]} for `{name}`"
+      continue
+    if admissible is sp.EmptySet:
+      out[name] = (f"no value of `{name}` in its domain ({domain.describe()}) makes "
+                   "∫_p^1 -g converge with g defined on (0, 1)")
+    elif isinstance(admissible, sp.Interval):
+      out[name] = _narrow(domain, admissible)
+    else:
+      out[name] = (f"the admissible values of `{name}` ({admissible}) are not one interval")
+  return out
+
+
+@functools.lru_cache(maxsize=256)
+def traced_domains(coefficient: ScaleCoefficient, frozen_params: tuple) -> dict[str, Domain]:
+  """The domains against which traced (JAX) values of a coefficient's parameters are checked,
+  for `gradeng.loss_from_coefficient`: the declared ones, narrowed to where ∫_p^1 -g converges
+  and g is defined (`parameter_domains`), the Python-number parameters substituted.
+
+  Args:
+    coefficient: a coefficient without a hand-written loss (a user formula).
+    frozen_params: sorted (name, value) pairs, ``"<traced>"`` for traced values.
+
+  Raises:
+    InputError: a traced parameter whose admissible values cannot be inferred and whose domain
+      was left undeclared ("real"): the loss would be finite and wrong outside them.
+  """
+  domains = dict(coefficient.params)
+  traced = {name for name, value in frozen_params if not is_concrete_number(value)}
+  if not traced or coefficient.variable != PROBABILITY:
+    return domains
+  subs = {coefficient.symbols[name]: sp.nsimplify(value, rational=True)
+          for name, value in frozen_params if name not in traced}
+  g = coefficient.expr.subs(subs)
+  key = _domains_key({name: domains[name] for name in traced})
+  try:
+    inferred = run_in_worker(parameter_domains, (g, key), seconds=STEP_SECONDS)
+  except WorkerTimeout:
+    inferred = {name: "SymPy ran out of time" for name in traced}
+  for name, found in inferred.items():
+    if isinstance(found, Domain):
+      domains[name] = found
+    elif domains[name] == Domain():  # undeclared: refuse rather than risk a finite wrong loss
+      raise InputError(
+          f"traced parameter `{name}` of g(p) = {coefficient.expr}: {found}. Declare the values "
+          f"it may take, e.g. `gradeng.coefficient(formula, params={{'{name}': 'positive'}})` "
+          "(names: nonnegative, positive, nonnegative_integer, unit_interval; or a "
+          "`gradeng.core._coefficient.Domain(lower=..., upper=...)`), or pass it as a Python "
+          "number.")
   return domains
 
 

@@ -1,0 +1,88 @@
+"""Traced parameters of a user formula outside the values where the loss exists give NaN (issue 14
+item 1): the admissible set is inferred from g (∫_p^1 -g converges at p = 1, g defined on (0, 1));
+where it cannot be, a traced parameter with an undeclared domain is refused when the loss is
+built."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sympy as sp
+
+import gradeng as ge
+from gradeng.core._coefficient import P, Domain
+from gradeng.core._derive import parameter_domains
+from gradeng.core._errors import InputError
+
+Z = jnp.array([0.3, -1.2])
+Y = jnp.array([1, 0])
+
+
+def _traced(formula, name, value, **declared):
+  coefficient = ge.coefficient(formula, **declared)
+  loss = jax.jit(lambda v: ge.loss_from_coefficient(coefficient, **{name: v})(Z, Y))(value)
+  grad = jax.grad(lambda v: ge.loss_from_coefficient(coefficient, **{name: v})(Z, Y).sum())(value)
+  return np.asarray(loss), float(grad)
+
+
+@pytest.mark.parametrize("gamma", [-1.0, -2.0, -5.0])
+def test_issue_14_traced_gamma_outside_the_convergent_domain_is_nan(gamma):
+  # The issue's command: γ = -1 gave [43.4, 43.1], γ = -2 ~1.5e19, γ = -5 inf.
+  out = jax.jit(lambda g: ge.loss_from_coefficient(ge.coefficient("-(1-p)**gamma/p"), gamma=g)(
+      Z, Y))(gamma)
+  assert np.all(np.isnan(np.asarray(out)))
+  loss, grad = _traced("-(1-p)**gamma/p", "gamma", gamma)
+  assert np.all(np.isnan(loss)) and np.isnan(grad)
+
+
+@pytest.mark.parametrize("formula", ["-(1-p)**gamma/p", "-(1-p)**gamma*(1+p)/p",
+                                     "-(1-p)**gamma/sqrt(p)"])
+def test_traced_parameter_inside_the_domain_matches_the_python_number(formula):
+  for gamma in (-0.5, 0.5, 2.0):
+    loss, grad = _traced(formula, "gamma", gamma)
+    assert np.all(np.isfinite(loss)) and np.isfinite(grad)
+    fixed = ge.loss_from_coefficient(ge.coefficient(formula), gamma=gamma)(Z, Y)
+    np.testing.assert_allclose(loss, np.asarray(fixed), rtol=2e-5)
+  for gamma in (-1.0, -3.0):  # (1-p)^γ·(1+p)/p and (1-p)^γ/√p diverge at p = 1 for γ ≤ -1
+    loss, grad = _traced(formula, "gamma", gamma)
+    assert np.all(np.isnan(loss)) and np.isnan(grad)
+
+
+def test_admissible_sets_from_convergence_and_definition():
+  a = sp.Symbol("a", real=True)
+  real = (("a", Domain()),)
+  # Convergence at p = 1: the exponent of (1 - p) in the leading term exceeds -1.
+  assert parameter_domains(-(1 - P)**a / sp.sqrt(P), real)["a"] == Domain(lower=-1, lower_open=True)
+  assert parameter_domains(-(1 - P)**(a - 2) * sp.log(2 - P) / P, real)["a"] == Domain(
+      lower=0, lower_open=True)  # log(2 - p) ~ q adds 1
+  # A declared domain is intersected.
+  declared = parameter_domains(-(1 - P)**a / P, (("a", Domain(lower=0.0)),))["a"]
+  assert declared == Domain(lower=0.0)
+  # Definition on (0, 1): a fractional power of a linear function must have a base ≥ 0 there.
+  assert parameter_domains(-sp.sqrt(a - P) / P, real)["a"] == Domain(lower=1)
+  # A pole at p = -a inside (0, 1) (-1 < a < 0): not one interval, so a sentence.
+  assert "not one interval" in parameter_domains(-(1 - P)**2 / (P + a), real)["a"]
+  assert parameter_domains(-(1 - P)**2 / (P + a), (("a", Domain(lower=0.0)),))["a"] == Domain(
+      lower=0.0)
+
+
+def test_traced_parameter_whose_domain_cannot_be_inferred_must_be_declared():
+  formula = "-exp(-a/(1-p))/p"  # e^{-a/q}: not a power of q as p → 1
+  with pytest.raises(InputError, match=r"Declare the values it may take.*params="):
+    _traced(formula, "a", 1.0)
+  loss, _ = _traced(formula, "a", 1.0, params={"a": "positive"})  # declared: trusted
+  assert np.all(np.isfinite(loss))
+  loss, grad = _traced(formula, "a", -1.0, params={"a": "positive"})
+  assert np.all(np.isnan(loss)) and np.isnan(grad)
+  with pytest.raises(InputError, match="not one interval"):
+    _traced("-(1-p)**(a**2 - 2)/p", "a", 2.0)  # |a| > 1
+
+
+def test_python_number_parameters_are_not_affected():
+  # Concrete values are checked when the loss is built (DivergentIntegralError), as before.
+  with pytest.raises(InputError):
+    ge.loss_from_coefficient(ge.coefficient("-(1-p)**gamma/p"), gamma=-1.0)(Z, Y)
+
+
+def test_derivation_reports_the_narrowed_domain():
+  assert ge.derive("-(1-p)**gamma/p").domains["gamma"] == Domain(lower=-1, lower_open=True)
