@@ -1,17 +1,24 @@
 """Configurations of the crowded-scenes experiment (frozen dataclasses, JSON-serialisable).
 
-Quick (CPU smoke, part of `gradeng reproduce`; about 40 s on a quiet 2-core CPU)::
+Quick (the `gradeng reproduce` step; 54 CPU-seconds, user + sys, on the 2-core machine)::
 
-    gradeng experiment crowded --quick --out runs/crowded_quick
+    gradeng experiment crowded --quick --out runs/crowded_quick --figures figures/crowded
 
-Full (three set-head losses, three seeds, 3,000 steps; a GPU or a long CPU run, resumable)::
+CPU (the quick canvases trained 3,000 steps, set head with CE and with focal; 761 s on the
+shared 2-core CPU) and long (10,000 steps, SSD-lite and the focal set head); resumable::
+
+    gradeng experiment crowded --config cpu --out runs/crowded_cpu --figures figures/crowded
+    gradeng experiment crowded --config long --out runs/crowded_long --figures figures/crowded
+
+Full (48×48 canvases with up to 8 digits, three set-head losses, three seeds, 3,000 steps of
+batch 32; meant for a GPU, resumable)::
 
     gradeng experiment crowded --out runs/crowded
 
-Both train SSD-lite (CE + OHEM 1:1, the detection experiment's Table-1 settings) and the set
-head on one mixture of crowded canvases (1 to ``max_train_objects`` digits, every neighbour IoU
-of ``train_ious``) and test them on canvases of increasing crowding: a fixed number of digits at
-a fixed neighbour IoU per level (`CrowdingLevel`).
+Every configuration trains SSD-lite (CE + OHEM 1:1, the detection experiment's Table-1 settings)
+and the set head on one mixture of crowded canvases (1 to ``max_train_objects`` digits, every
+neighbour IoU of ``train_ious``) and tests them on canvases of increasing crowding: a fixed
+number of digits at a fixed neighbour IoU per level (`CrowdingLevel`).
 """
 
 from __future__ import annotations
