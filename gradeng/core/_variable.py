@@ -62,6 +62,9 @@ _SYMBOLS: dict[tuple[str, bool], sp.Symbol] = {}
 class Variable:
   """The variable of a coefficient: name, domain [lower, upper] and reference point.
 
+  ``lower``, ``upper`` and ``reference`` read back as exact SymPy numbers (0.5 -> 1/2,
+  ``math.inf`` -> ``oo``), made on first read, so that the module's variables do not import SymPy.
+
   Attributes:
     name: the symbol's name in formulas (``"p"``, ``"s"``, ``"d"``).
     lower: lower end of the domain (a number, ``-oo`` allowed).
