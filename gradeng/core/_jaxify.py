@@ -14,7 +14,8 @@ lowest-order coefficient, for p ≥ 1/2
 
 where r is a fraction whose numerator vanishes at q = 0, evaluated from q = exp(log_q):
 log(2 - p) = log1p(q) (the literal 2 - p is 1 in float32 once q < 6e-8), log(1 - p²) =
-log q + log 2 + log1p(-q/2). Likewise around p = 0 in p = exp(log_p), for p < 1/2.
+log q + log 2 + log1p(-q/2). Likewise around p = 0 in p = exp(log_p), for p < 1/2. Any other
+log(1 + f) is log1p(f) (f = p⁷ + sin³p).
 Cancellation *between* terms is not removed: generated closed forms are checked against
 high-precision references before use (`gradeng.core._stabilize`).
 """
@@ -105,13 +106,8 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
         return lambda lp, lq, kw: lp
       if arg in (_ONE_MINUS_P, _Q):
         return lambda lp, lq, kw: lq
-      if arg.has(P):
-        stable = log_of_rational(arg)
-        if stable is not None:
-          return stable
-      elif arg.is_Add and arg.as_coeff_Add()[0] == 1:  # log(1 + a) of parameters: log1p(a)
-        rest_fn = build(arg.as_coeff_Add()[1])
-        return lambda lp, lq, kw: jnp.log1p(rest_fn(lp, lq, kw))
+      stable = log_of_rational(arg) if arg.has(P) else None
+      return stable if stable is not None else plain_log(arg)
     if node.is_Pow:
       base, exponent = node.args
       exp_fn = build(exponent)
@@ -146,17 +142,24 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
     arg_fns = [build(a) for a in node.args]
     return lambda lp, lq, kw: fn(*(f(lp, lq, kw) for f in arg_fns))
 
+  def plain_log(arg: sp.Expr) -> Callable:
+    """log(1 + f) as log1p(f) (f of p or of parameters, e.g. p**7 + sin(p)**3), else log."""
+    constant, rest = arg.as_coeff_Add()
+    if arg.is_Add and constant == 1:
+      rest_fn = build(rest)
+      return lambda lp, lq, kw: jnp.log1p(rest_fn(lp, lq, kw))
+    arg_fn = build(arg)
+    return lambda lp, lq, kw: jnp.log(arg_fn(lp, lq, kw))
+
   def log_of_rational(arg: sp.Expr) -> Callable | None:
     """log(arg) through log1p around p = 1 (in q) and p = 0 (in p), per regime."""
     near = _log1p_argument(arg, 1, _Q)
     far = _log1p_argument(arg, 0, P)
     if near is None and far is None:
       return None
-    generic = build(arg)
-
     def program(form, pick):
       if form is None:
-        return lambda lp, lq, kw: jnp.log(generic(lp, lq, kw))
+        return plain_log(arg)
       k, log_c_fn, r_fn = float(form[0]), build(sp.log(form[1])), build(form[2])
       if k == 0:
         return lambda lp, lq, kw: log_c_fn(lp, lq, kw) + jnp.log1p(r_fn(lp, lq, kw))
