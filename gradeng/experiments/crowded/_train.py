@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from gradeng.experiments.detection._checkpoint import (check_config, load_checkp
                                                        read_checkpoint_config, save_checkpoint)
 from gradeng.experiments.detection._config import to_jsonable
 from gradeng.experiments.detection._metrics import Detections
-from gradeng.experiments.detection._train import _batch_indices
+from gradeng.experiments.detection._train import _batch_indices, accumulate
 
 CHECKPOINT = "checkpoint.npz"
 RESULT = "result.json"
@@ -138,11 +137,7 @@ def train_set_head(config: CrowdedConfig, spec: SetLoss, seed: int, data: SetDat
           params, opt_state, data.images[index], data.boxes[index], data.labels[index],
           data.valid[index], graphdef=graphdef, spec=spec, canvas_size=side)
       step += 1
-      parts = {k: float(v) for k, v in parts.items()}
-      if not math.isfinite(parts["loss"]):
-        raise FloatingPointError(f"{spec.name} seed {seed}: loss is {parts['loss']} at step {step}")
-      for k in sums:
-        sums[k] += parts[k]
+      parts = accumulate(parts, sums, name=spec.name, seed=seed, step=step)
       count += 1
       bar.update(1)
       bar.set_postfix(loss=f"{parts['loss']:.3f}", refresh=False)

@@ -349,11 +349,7 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
           **({} if spec.box_loss == "smooth_l1" else
              {"anchors": data.anchors, "variances": tuple(train.variances)}))
       step += 1
-      parts = {k: float(v) for k, v in parts.items()}
-      if not math.isfinite(parts["loss"]):
-        raise FloatingPointError(f"{spec.name} seed {seed}: loss is {parts['loss']} at step {step}")
-      for k in sums:
-        sums[k] += parts[k]
+      parts = accumulate(parts, sums, name=spec.name, seed=seed, step=step)
       count += 1
       bar.update(1)
       bar.set_postfix(loss=f"{parts['loss']:.3f}", mAP=f"{last_map:.3f}", refresh=False)
@@ -392,6 +388,18 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   }
   atomic_write_text(run_dir / RESULT, json.dumps(record, indent=2))
   return record
+
+
+def accumulate(parts: dict[str, Any], sums: dict[str, float], *, name: str, seed: int,
+               step: int) -> dict[str, float]:
+  """A step's loss parts as floats, each of ``sums``' keys added into ``sums`` (in place); a
+  non-finite loss stops the run with `FloatingPointError` naming the run and step."""
+  parts = {k: float(v) for k, v in parts.items()}
+  if not math.isfinite(parts["loss"]):
+    raise FloatingPointError(f"{name} seed {seed}: loss is {parts['loss']} at step {step}")
+  for k in sums:
+    sums[k] += parts[k]
+  return parts
 
 
 def _is_prefix(stored: dict[str, Any], expected: dict[str, Any]) -> bool:
