@@ -57,26 +57,83 @@ ELEMENTARY: tuple[type, ...] = tuple(t for t, (_, elementary) in TABLE.items() i
     sp.Piecewise,)
 
 
-#: Terms of the series Ei(x) = γ + log|x| + Σ_k x^k/(k·k!) used for -1 < x < 0 (float64-exact).
-_EI_TERMS = 20
+#: Ei(x) at a fixed cost (no data-dependent loop), in three regimes:
+#:   |x| ≤ 1 and 0 < x ≤ 40: Ei(x) = γ + log|x| + Σ_{k≥1} x^k/(k·k!) (terms of one sign for x > 0;
+#:     at most e^{|x|}-fold cancellation, i.e. none that matters, for -1 ≤ x < 0);
+#:   x < -1: Ei(x) = -E1(u), u = -x, by E1's continued fraction
+#:     E1(u) = e^{-u} / (u + 1 - 1²/(u + 3 - 2²/(u + 5 - …))), evaluated from a fixed depth back;
+#:   x > 40: the asymptotic series Ei(x) ~ e^x/x · Σ_k k!/x^k.
+_EI_SERIES_TERMS = 90  # x^90/(90·90!) / Ei(x) < 1e-17 at x = 40
+_EI_SMALL_TERMS = 20
+_EI_FRACTION_DEPTH = 40  # truncation error < 1e-12 at u = 1, smaller beyond
+_EI_ASYMPTOTIC_TERMS = 12
+
+
+def _ei_series(x, terms):
+  """γ + log|x| + Σ_{k=1}^{terms} x^k/(k·k!), each term from the last (x^k/k! stays in float32
+  range where 1/(k·k!) would underflow); terms of one sign for x > 0."""
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+
+  power = jnp.ones_like(x)  # x^k / k!
+  total = jnp.zeros_like(x)
+  for k in range(1, terms + 1):
+    power = power * x / k
+    total = total + power / k
+  return np.euler_gamma + jnp.log(jnp.abs(x)) + total
+
+
+def _e1_fraction(u):
+  """E1(u) for u ≥ 1 by its continued fraction, evaluated backward from a fixed depth."""
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  tail = jnp.zeros_like(u)
+  for k in range(_EI_FRACTION_DEPTH, 0, -1):
+    tail = k * k / (u + 2 * k + 1 - tail)
+  return jnp.exp(-u) / (u + 1 - tail)
+
+
+def _ei_asymptotic(x):
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  total = jnp.ones_like(x)
+  term = jnp.ones_like(x)
+  for k in range(1, _EI_ASYMPTOTIC_TERMS + 1):
+    term = term * k / x
+    total = total + term
+  return jnp.exp(x) / x * total
+
+
+@functools.lru_cache(maxsize=1)
+def _expi_function():
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  @jax.custom_jvp
+  def expi(x):
+    """Ei(x) elementwise at a fixed cost (`jax.scipy.special.expi` runs a continued fraction in
+    a loop over every element, and does not end for x ≈ -1e-18, e.g. Ei(-p) at logit -40)."""
+    x = jnp.asarray(x)
+    small = (x >= -1) & (x <= 40)
+    far_left = x < -1
+    negative = x < 0  # -1 ≤ x < 0: few terms suffice
+    series = jnp.where(negative, _ei_series(jnp.where(small & negative, x, -0.5), _EI_SMALL_TERMS),
+                       _ei_series(jnp.where(small & (x > 0), x, 1.0), _EI_SERIES_TERMS))
+    left = -_e1_fraction(jnp.where(far_left, -x, 1.0))
+    right = _ei_asymptotic(jnp.where(x > 40, x, 41.0))
+    value = jnp.where(small, series, jnp.where(far_left, left, right))
+    return jnp.where(x == 0, -jnp.inf, value)
+
+  @expi.defjvp
+  def _(primals, tangents):  # d Ei/dx = e^x/x exactly
+    (x,), (dx,) = primals, tangents
+    return expi(x), jnp.exp(x) / x * dx
+
+  return expi
 
 
 def _expi(x):
-  """Ei(x) elementwise: `jax.scipy.special.expi`, except on -1 < x < 0, where its batched
-  continued fraction (run on every element under vmap) needs ~1/|x| iterations and never ends
-  for x ≈ -1e-18 (e.g. Ei(-p) at logit -40); there the series above is summed instead."""
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  import jax.scipy.special as jsp  # pylint: disable=import-outside-toplevel
-  import numpy as np  # pylint: disable=import-outside-toplevel
-
-  x = jnp.asarray(x)
-  small = (x < 0) & (x > -1)
-  xs = jnp.where(small, x, -0.5)
-  series = jnp.zeros_like(xs)
-  for k in range(_EI_TERMS, 0, -1):  # Σ_k x^k/(k·k!) by Horner
-    series = (series + 1.0 / (k * math.factorial(k))) * xs
-  near_zero = np.euler_gamma + jnp.log(-xs) + series
-  return jnp.where(small, near_zero, jsp.expi(jnp.where(small, -1.0, x)))
+  return _expi_function()(x)
 
 
 @functools.lru_cache(maxsize=1)
