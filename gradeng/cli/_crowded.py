@@ -8,7 +8,7 @@ import argparse
 def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--quick", action="store_true",
                       help="the small CPU configuration (the `gradeng reproduce` step): 32×32 canvases, "
-                           "SSD-lite and one set head, 1,000 steps, one seed; 54 CPU-seconds")
+                           "SSD-lite and one set head, 1,000 steps, one seed; 36 s on 2 idle CPU cores")
   parser.add_argument("--config", default=None, choices=("quick", "cpu", "long", "full"),
                       help="a named configuration instead: cpu (the quick canvases trained 3,000 "
                            "steps, two set-head losses; 13 min on 2 shared CPU cores), long (10,000 "

@@ -1,6 +1,6 @@
 """Configurations of the crowded-scenes experiment (frozen dataclasses, JSON-serialisable).
 
-Quick (the `gradeng reproduce` step; 54 CPU-seconds, user + sys, on the 2-core machine)::
+Quick (the `gradeng reproduce` step; 36 s wall on 2 idle CPU cores)::
 
     gradeng experiment crowded --quick --out runs/crowded_quick --figures figures/crowded
 
