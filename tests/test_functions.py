@@ -4,6 +4,7 @@ did not compile)."""
 
 import math
 
+import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
@@ -92,3 +93,25 @@ def test_exponential_integral_closed_form_compiles():
     with mpmath.workdps(30):
       want = float(reference(mpmath.mpf(p)))
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("x", [-1.0, -0.5, -1e-3, -1e-18, 1e-18, 0.37, 1.0])
+def test_ei_series_regime_matches_mpmath_with_exact_derivative(x):
+  # Ei of an argument known to stay in [-1, 1] (e.g. Ei(-p)) compiles to the series alone.
+  from gradeng.core._functions import _expi, expi_near_zero
+
+  with mpmath.workdps(30):
+    want, slope = float(mpmath.ei(x)), float(mpmath.exp(x) / x)
+  for fn in (expi_near_zero, _expi):
+    np.testing.assert_allclose(float(fn(jnp.float32(x))), want, rtol=3e-6)
+    np.testing.assert_allclose(float(jax.grad(fn)(jnp.float32(x))), slope, rtol=1e-6)
+
+
+def test_ei_of_minus_p_uses_only_the_series():
+  from gradeng.core._jaxify import _within_unit_interval
+
+  assert _within_unit_interval(-P) and _within_unit_interval(-P / 2)
+  assert not any(_within_unit_interval(a) for a in (2 * P, -P - 1, P - sp.Rational(1, 2), P**2,
+                                                    -P * sp.Symbol("a")))
+  jaxpr = str(jax.make_jaxpr(log_space_function(sp.Ei(-P)))(jnp.float32(-3.0), jnp.float32(-0.05)))
+  assert "while" not in jaxpr and jaxpr.count("div") < 60  # 20 series terms, no E1 fraction

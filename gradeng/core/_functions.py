@@ -137,6 +137,29 @@ def _expi(x):
 
 
 @functools.lru_cache(maxsize=1)
+def _expi_near_zero_function():
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  @jax.custom_jvp
+  def expi_near_zero(x):
+    return _ei_series(x, _EI_SMALL_TERMS)
+
+  @expi_near_zero.defjvp
+  def _(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return expi_near_zero(x), jnp.exp(x) / x * dx
+
+  return expi_near_zero
+
+
+def expi_near_zero(x):
+  """Ei(x) for -1 ≤ x ≤ 1 only (x ≠ 0): the 20-term series of the first regime of Ei, for an
+  argument known to stay there (e.g. Ei(-p), p ∈ (0, 1)); float32 ≤ 3e-6 relative."""
+  return _expi_near_zero_function()(x)
+
+
+@functools.lru_cache(maxsize=1)
 def _resolved() -> dict[type, Callable]:
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   import jax.scipy.special as jsp  # pylint: disable=import-outside-toplevel

@@ -31,7 +31,7 @@ import sympy as sp
 
 from gradeng.core._errors import InputError
 from gradeng.core._coefficient import P
-from gradeng.core._functions import jax_function
+from gradeng.core._functions import expi_near_zero, jax_function
 
 
 class NotJaxifiable(InputError):
@@ -73,6 +73,18 @@ def _log1p_argument(arg: sp.Expr, at: int,
   except (TypeError, ValueError, NotImplementedError, sp.PolynomialError, ZeroDivisionError):
     return None
   return sp.Integer(k_num - k_den), c, r
+
+
+def _within_unit_interval(arg: sp.Expr) -> bool:
+  """Whether ``arg``, linear in p with numeric coefficients, stays in [-1, 1] without crossing
+  0 for p ∈ (0, 1) (then Ei(arg) needs only its series; e.g. Ei(-p) of ∫ e^{-p}/p)."""
+  if arg.free_symbols != {P}:
+    return False
+  poly = sp.Poly(arg, P) if arg.is_polynomial(P) else None
+  if poly is None or poly.degree() != 1:
+    return False
+  ends = [arg.subs(P, v) for v in (0, 1)]
+  return all(e.is_number and -1 <= e <= 1 for e in ends) and bool(ends[0] * ends[1] >= 0)
 
 
 def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..., jax.Array]:
@@ -136,6 +148,9 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
           out = out * f(lp, lq, kw)
         return out
       return product
+    if isinstance(node, sp.Ei) and _within_unit_interval(node.args[0]):
+      arg_fn = build(node.args[0])  # Ei's series alone, not all of its regimes
+      return lambda lp, lq, kw: expi_near_zero(arg_fn(lp, lq, kw))
     fn = jax_function(type(node))
     if fn is None:
       raise NotJaxifiable(f"no JAX translation for `{type(node).__name__}` in `{node}`.")
