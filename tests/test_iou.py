@@ -348,3 +348,15 @@ def test_tiny_detection_run_with_giou_reports_localisation_map(tmp_path):
   assert "| detections ≥ 0.5 per image | mAP@0.75 | mAP@[.5:.95] |" in summary["table_markdown"]
   stored = json.loads((tmp_path / "runs" / "ce_ohem" / "seed0" / "config.json").read_text())
   assert "box_loss" not in stored["loss"]
+
+
+def test_giou_and_ciou_gradients_fused_in_one_jit_are_finite_for_nearby_points():
+  # Found by hypothesis: jitted together, the GIoU and CIoU gradients were NaN for a point box
+  # 1e-16 px from another (each alone, or eagerly, was finite).
+  a = jnp.array([1e-16, 0.0, 1e-16, 0.0], jnp.float32)
+  b = jnp.zeros(4, jnp.float32)
+  grads = jax.jit(lambda a, b: [jax.grad(BOX_LOSSES[k])(a, b) for k in ("giou", "ciou")])(a, b)
+  # DIoU/CIoU: ρ²/c² = 1 with c = ρ = 1e-16 (the boxes' x-offset), so ∂/∂x1 = ∂/∂x2 = ±1/c.
+  for grad in grads:
+    assert np.all(np.isfinite(np.asarray(grad)))
+  np.testing.assert_allclose(grads[1], [1e16, 0.0, -1e16, 0.0], rtol=1e-5)
