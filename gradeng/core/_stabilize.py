@@ -92,20 +92,12 @@ def _numbers_only(expr: sp.Expr) -> bool:
 def _maki_basis(g: sp.Expr) -> Callable | None:
   """L = Σ_b c_b L_b(p) when p·g = -Σ_b c_b (1-p)^b, b ≥ 0 numbers."""
   w = sp.expand(sp.expand_power_base((P * g).subs(P, 1 - _Q), force=True))
+  terms = _monomial_terms(w, _Q)
+  if terms is None:
+    return None
   integer: dict[int, float] = {}
   real: dict[float, float] = {}
-  for term in sp.Add.make_args(w):
-    coeff, rest = term.as_coeff_Mul()
-    if rest == 1:
-      exponent = sp.Integer(0)
-    elif rest == _Q:
-      exponent = sp.Integer(1)
-    elif rest.is_Pow and rest.base == _Q and rest.exp.is_number:
-      exponent = rest.exp
-    else:
-      return None
-    if not (coeff.is_number and exponent.is_real and exponent >= 0):
-      return None
+  for coeff, exponent in terms:
     if exponent.is_Integer:
       integer[int(exponent)] = integer.get(int(exponent), 0.0) - float(coeff)
     else:
@@ -319,9 +311,10 @@ def _weight_in_p(g: sp.Expr) -> Callable | None:
   return weight
 
 
-def _monomials(expr: sp.Expr, x: sp.Symbol) -> dict[float, float] | None:
-  """{exponent: coefficient} of a sum of number·x^number terms, else None."""
-  out: dict[float, float] = {}
+def _monomial_terms(expr: sp.Expr, x: sp.Symbol) -> list[tuple[sp.Expr, sp.Expr]] | None:
+  """(coefficient, exponent) of each term of a sum of number·x^number terms (exponents real,
+  ≥ 0, as SymPy numbers), else None."""
+  out = []
   for term in sp.Add.make_args(expr):
     coeff, rest = term.as_coeff_Mul()
     if rest == 1:
@@ -334,6 +327,17 @@ def _monomials(expr: sp.Expr, x: sp.Symbol) -> dict[float, float] | None:
       return None
     if not (coeff.is_number and exponent.is_real and exponent >= 0):
       return None
+    out.append((coeff, exponent))
+  return out
+
+
+def _monomials(expr: sp.Expr, x: sp.Symbol) -> dict[float, float] | None:
+  """{exponent: coefficient} of a sum of number·x^number terms, else None."""
+  terms = _monomial_terms(expr, x)
+  if terms is None:
+    return None
+  out: dict[float, float] = {}
+  for coeff, exponent in terms:
     out[float(exponent)] = out.get(float(exponent), 0.0) + float(coeff)
   return out
 
