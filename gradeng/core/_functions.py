@@ -58,7 +58,7 @@ ELEMENTARY: tuple[type, ...] = tuple(t for t, (_, elementary) in TABLE.items() i
 
 
 #: Ei(x) at a fixed cost (no data-dependent loop), in three regimes:
-#:   |x| ≤ 1 and 0 < x ≤ 40: Ei(x) = γ + log|x| + Σ_{k≥1} x^k/(k·k!) (terms of one sign for x > 0;
+#:   -1 ≤ x ≤ 40: Ei(x) = γ + log|x| + Σ_{k≥1} x^k/(k·k!) (terms of one sign for x > 0;
 #:     at most e^{|x|}-fold cancellation, i.e. none that matters, for -1 ≤ x < 0);
 #:   x < -1: Ei(x) = -E1(u), u = -x, by E1's continued fraction
 #:     E1(u) = e^{-u} / (u + 1 - 1²/(u + 3 - 2²/(u + 5 - …))), evaluated from a fixed depth back;
@@ -104,59 +104,51 @@ def _ei_asymptotic(x):
   return jnp.exp(x) / x * total
 
 
-@functools.lru_cache(maxsize=1)
-def _expi_function():
+def _ei_all_regimes(x):
+  """Ei(x) elementwise at a fixed cost (`jax.scipy.special.expi` runs a continued fraction in a
+  loop over every element, and does not end for x ≈ -1e-18, e.g. Ei(-p) at logit -40)."""
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+
+  x = jnp.asarray(x)
+  small = (x >= -1) & (x <= 40)
+  far_left = x < -1
+  negative = x < 0  # -1 ≤ x < 0: few terms suffice
+  series = jnp.where(negative, _ei_series(jnp.where(small & negative, x, -0.5), _EI_SMALL_TERMS),
+                     _ei_series(jnp.where(small & (x > 0), x, 1.0), _EI_SERIES_TERMS))
+  left = -_e1_fraction(jnp.where(far_left, -x, 1.0))
+  right = _ei_asymptotic(jnp.where(x > 40, x, 41.0))
+  value = jnp.where(small, series, jnp.where(far_left, left, right))
+  return jnp.where(x == 0, -jnp.inf, value)
+
+
+@functools.lru_cache(maxsize=None)
+def _with_exact_derivative(evaluate: Callable) -> Callable:
+  """``evaluate`` (an approximation of Ei) as a JAX function whose derivative is e^x/x exactly."""
   import jax  # pylint: disable=import-outside-toplevel
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
 
-  @jax.custom_jvp
-  def expi(x):
-    """Ei(x) elementwise at a fixed cost (`jax.scipy.special.expi` runs a continued fraction in
-    a loop over every element, and does not end for x ≈ -1e-18, e.g. Ei(-p) at logit -40)."""
-    x = jnp.asarray(x)
-    small = (x >= -1) & (x <= 40)
-    far_left = x < -1
-    negative = x < 0  # -1 ≤ x < 0: few terms suffice
-    series = jnp.where(negative, _ei_series(jnp.where(small & negative, x, -0.5), _EI_SMALL_TERMS),
-                       _ei_series(jnp.where(small & (x > 0), x, 1.0), _EI_SERIES_TERMS))
-    left = -_e1_fraction(jnp.where(far_left, -x, 1.0))
-    right = _ei_asymptotic(jnp.where(x > 40, x, 41.0))
-    value = jnp.where(small, series, jnp.where(far_left, left, right))
-    return jnp.where(x == 0, -jnp.inf, value)
+  ei = jax.custom_jvp(evaluate)
 
-  @expi.defjvp
-  def _(primals, tangents):  # d Ei/dx = e^x/x exactly
+  @ei.defjvp
+  def _(primals, tangents):
     (x,), (dx,) = primals, tangents
-    return expi(x), jnp.exp(x) / x * dx
+    return ei(x), jnp.exp(x) / x * dx
 
-  return expi
+  return ei
+
+
+def _ei_near_zero(x):
+  return _ei_series(x, _EI_SMALL_TERMS)
 
 
 def _expi(x):
-  return _expi_function()(x)
-
-
-@functools.lru_cache(maxsize=1)
-def _expi_near_zero_function():
-  import jax  # pylint: disable=import-outside-toplevel
-  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-
-  @jax.custom_jvp
-  def expi_near_zero(x):
-    return _ei_series(x, _EI_SMALL_TERMS)
-
-  @expi_near_zero.defjvp
-  def _(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    return expi_near_zero(x), jnp.exp(x) / x * dx
-
-  return expi_near_zero
+  return _with_exact_derivative(_ei_all_regimes)(x)
 
 
 def expi_near_zero(x):
   """Ei(x) for -1 ≤ x ≤ 1 only (x ≠ 0): the 20-term series of the first regime of Ei, for an
   argument known to stay there (e.g. Ei(-p), p ∈ (0, 1)); float32 ≤ 3e-6 relative."""
-  return _expi_near_zero_function()(x)
+  return _with_exact_derivative(_ei_near_zero)(x)
 
 
 @functools.lru_cache(maxsize=1)
