@@ -13,7 +13,6 @@ JAX is imported only when a function is first compiled, so that the SymPy worker
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable
 
 import sympy as sp
