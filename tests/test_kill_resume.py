@@ -1,7 +1,8 @@
-"""Resume after a real kill: a subprocess running a toy sweep or a detection training is sent
-SIGKILL mid-run, the run is resumed, and the result is bit-identical to an uninterrupted run.
+"""Resume after a real kill: a subprocess running a toy sweep, a detection training or the
+learn-coefficient outer loop is sent SIGKILL mid-run, the run is resumed, and the result is
+bit-identical to an uninterrupted run.
 
-The subprocess pauses in the test hook (``after_chunk`` / ``on_step``) once it has saved
+The subprocess pauses in the test hook (``after_chunk`` / ``on_step`` / ``after_step``) once it has saved
 something, so the kill lands after at least one chunk or checkpoint is on disk and well before
 the run could finish; if it finishes anyway the test fails instead of passing vacuously.
 """
@@ -23,8 +24,10 @@ import pytest
 
 from gradeng.experiments import toy
 from gradeng.experiments.detection import _train, load_config
+from gradeng.experiments.learn import learn
 from gradeng.experiments.toy import _sweep
 from tests.test_detection_train import TINY_SOURCE
+from tests.test_learned_meta import TINY as TINY_LEARN
 
 ROOT = Path(__file__).resolve().parent.parent
 PAUSE = 5.0  # seconds the subprocess sleeps in its hook: the window in which it is killed
@@ -49,12 +52,21 @@ toy.run_sweep(config, directory, devices=jax.devices()[:1], progress=False,
 _TRAIN_SCRIPT = """
 import sys, time
 from gradeng.experiments.detection import _train, load_config
+from gradeng.experiments.learn import learn
 config_path, run_dir, pause = sys.argv[1], sys.argv[2], float(sys.argv[3])
 config = load_config(path=config_path)
 data = _train.prepare_data(config)
 first_checkpoint = config.train.checkpoint_every
 _train.train_run(config, config.losses[0], 0, data, run_dir, progress=False,
                  on_step=lambda step: time.sleep(pause if step >= first_checkpoint else 0.0))
+"""
+
+_LEARN_SCRIPT = """
+import sys, time
+from gradeng.experiments.learn import learn
+from tests.test_learned_meta import TINY
+out_dir, method, pause = sys.argv[1], sys.argv[2], float(sys.argv[3])
+learn(TINY, method, out_dir, progress=False, after_step=lambda done: time.sleep(pause))
 """
 
 
@@ -183,3 +195,34 @@ def test_detection_training_resumes_after_sigkill(tmp_path):
       np.testing.assert_array_equal(a[name], b[name], err_msg=name)
   extra = [_without_wall(json.loads(str(c["extra_json"]))) for c in (a, b)]
   assert extra[0] == extra[1]
+
+
+def test_learn_coefficient_outer_loop_resumes_after_sigkill(tmp_path):
+  # The meta-gradient loop; ES saves and resumes through the same code (test_learned_meta).
+  method = "gradient"
+  run_dir = tmp_path / "killed"
+  state = run_dir / method / "state.npz"
+
+  def steps_saved():
+    try:
+      return int(_checkpoint(state)["step"])
+    except (OSError, ValueError, KeyError):  # not there yet, or (never: atomic) half written
+      return 0
+
+  log = tmp_path / "learn.log"
+  process = _start(_LEARN_SCRIPT, [run_dir, method, PAUSE], log)
+  _kill_when(process, lambda: steps_saved() >= 1,
+             lambda: steps_saved() >= TINY_LEARN.outer_steps, log)
+
+  saved = _checkpoint(state)
+  assert 1 <= int(saved["step"]) < TINY_LEARN.outer_steps
+  others = [p.name for p in state.parent.iterdir() if p.name != state.name]
+  assert all(name.endswith(".tmp") for name in others), others  # only atomic-write leftovers
+
+  ran = []
+  resumed = learn(TINY_LEARN, method, run_dir, progress=False, after_step=ran.append)
+  assert ran == list(range(int(saved["step"]) + 1, TINY_LEARN.outer_steps + 1))  # only the rest
+  straight = learn(TINY_LEARN, method, tmp_path / "straight", progress=False)
+  np.testing.assert_array_equal(resumed["theta"], straight["theta"])
+  assert resumed["history"] == straight["history"]
+  assert not np.array_equal(straight["theta"], np.zeros_like(straight["theta"]))  # θ moved

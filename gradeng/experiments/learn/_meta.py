@@ -25,6 +25,7 @@ import io
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -144,7 +145,7 @@ def check_config(out_dir: Path, config: LearnConfig) -> None:
 
 
 def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, after_step: Callable[[int], None] | None = None) -> dict:
   """Runs (or resumes) the outer loop of ``method``; returns θ, the weights and the history.
 
   Args:
@@ -154,6 +155,8 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
     stop_after: stop once this many outer steps are done in total (simulates a kill; resume by
       calling again without it).
     progress: tqdm bar over the outer steps.
+    after_step: called with the number of steps done after each step's state is saved (a test
+      hook: the SIGKILL test pauses there).
 
   Returns:
     ``{"theta", "weights", "history": {"objective", "theta"}, "steps_done", "seconds"}``
@@ -184,6 +187,8 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
     history["theta"].append(theta_before.tolist())
     bar.set_postfix(objective=f"{float(value):.4f}")
     _save_state(path, step + 1, theta, opt_state, history)
+    if after_step is not None:
+      after_step(step + 1)
   bar.close()
   return {"theta": np.asarray(theta), "weights": np.asarray(weights_from_theta(theta)),
           "history": history, "steps_done": max(done, last), "seconds": time.perf_counter() - start}
