@@ -82,3 +82,18 @@ def test_pair_weight_curves_have_the_designed_signs():
 def test_cli_rejects_unknown_loss(tmp_path):
   with pytest.raises(ValueError, match="unknown loss"):
     _experiment.run_experiment(_config.get_config(True), tmp_path, losses=["nope"], progress=False)
+
+
+def test_a_directory_of_another_config_is_refused(tmp_path):
+  quick = _config.get_config(True)
+  _experiment._claim(tmp_path / "config.json", dataclasses.asdict(quick))
+  _experiment._claim(tmp_path / "config.json", dataclasses.asdict(quick))  # same config: resumes
+  other = dataclasses.replace(quick, train=dataclasses.replace(quick.train, steps=301))
+  with pytest.raises(ValueError, match=r"different config: `train.steps` is 300 there and 301 here"):
+    _experiment.run_experiment(other, tmp_path, progress=False, figures=False)
+
+
+def test_one_augmented_image_per_test_digit():
+  x_test, y_test = _data.make_split(_config.get_config(False).data, "test")
+  counts = np.bincount(y_test)[list(_config.TEST_CLASSES)]
+  np.testing.assert_array_equal(counts, [181, 179, 174, 180])  # scikit-learn's digits 6–9, once

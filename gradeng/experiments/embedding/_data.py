@@ -45,7 +45,8 @@ def _augment(sources: np.ndarray, copies: int, config: DataConfig, rng) -> np.nd
 
 
 def make_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
-  """``(images [N, canvas²] float32, labels [N] int32)``; train labels are 0–5, test 6–9."""
+  """``(images [N, canvas²] float32, labels [N] int32)``; train labels are 0–5, test 6–9 (one
+  augmented image per test digit)."""
   from sklearn.datasets import load_digits
 
   if split not in ("train", "test"):
@@ -55,7 +56,7 @@ def make_split(config: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
   keep = np.isin(digits.target, classes)
   sources = digits.images[keep].astype(np.float32) / 16.0
   labels = digits.target[keep].astype(np.int32)
-  copies = config.train_copies if split == "train" else config.test_copies
+  copies = config.train_copies if split == "train" else 1
   rng = np.random.default_rng([config.seed, 0 if split == "train" else 1])
   images = _augment(sources, copies, config, rng)
   return images.reshape(len(images), -1), np.tile(labels, copies)

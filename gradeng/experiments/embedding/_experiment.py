@@ -28,6 +28,18 @@ def _write_json(path: Path, data) -> None:
   atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def _claim(path: Path, config: dict) -> None:
+  """Writes ``config.json``, or refuses a directory whose runs were made under another config
+  (resuming into it would mix their seeds into one table)."""
+  from gradeng.experiments.detection._checkpoint import check_config
+
+  config = json.loads(json.dumps(config))  # tuples as JSON lists, as stored
+  if path.exists():
+    check_config(path, json.loads(path.read_text()), config)
+  else:
+    _write_json(path, config)
+
+
 def _run_path(out: Path, loss: str, seed: int) -> Path:
   return out / "runs" / loss.replace("+", "_") / f"seed{seed}.json"
 
@@ -53,7 +65,7 @@ def run_experiment(config: ExperimentConfig, out, *, losses=None, progress: bool
   unknown = [name for name in losses if name not in LOSSES]
   if unknown:
     raise ValueError(f"unknown loss(es) {unknown}; expected some of {sorted(LOSSES)}")
-  _write_json(out / "config.json", dataclasses.asdict(config))
+  _claim(out / "config.json", dataclasses.asdict(config))
   start = time.perf_counter()
   train_x, train_y = make_split(config.data, "train")
   test_x, test_y = make_split(config.data, "test")
@@ -74,7 +86,7 @@ def run_experiment(config: ExperimentConfig, out, *, losses=None, progress: bool
                     else {m: float("nan") for m in METRICS})
       _write_json(_run_path(out, name, seed), record)
   bar.close()
-  summary = summarize(config, out, losses, retrieval_metrics(test_x, test_y))
+  summary = summarize(config, out, losses, retrieval_metrics(test_x, test_y), len(test_y))
   paths = [out / "config.json", out / "results.json", out / "results.md"]
   if figures:
     from gradeng.experiments.embedding._figures import embedding_figure, pair_weight_figure
@@ -89,7 +101,7 @@ def run_experiment(config: ExperimentConfig, out, *, losses=None, progress: bool
   return summary
 
 
-def summarize(config: ExperimentConfig, out: Path, losses, raw: dict) -> dict:
+def summarize(config: ExperimentConfig, out: Path, losses, raw: dict, test_items: int) -> dict:
   """Reads ``runs/`` and writes ``results.json`` and ``results.md`` (mean ± std over seeds)."""
   rows = []
   for name in losses:
@@ -101,7 +113,7 @@ def summarize(config: ExperimentConfig, out: Path, losses, raw: dict) -> dict:
                 if len(values) > 1 else 0.0, "values": values.tolist()}
     rows.append(row)
   summary = {"config": config.name, "raw_pixels": raw, "losses": rows,
-             "test_items": None, "note": "mean ± sample std over seeds; cosine similarity"}
+             "test_items": test_items, "note": "mean ± sample std over seeds; cosine similarity"}
   lines = [f"| loss | {' | '.join(HEADERS[m] for m in METRICS)} |",
            "|---|" + "---:|" * len(METRICS),
            "| raw pixels (floor) | " + " | ".join(f"{raw[m]:.3f}" for m in METRICS) + " |"]
