@@ -97,3 +97,30 @@ def test_one_augmented_image_per_test_digit():
   x_test, y_test = _data.make_split(_config.get_config(False).data, "test")
   counts = np.bincount(y_test)[list(_config.TEST_CLASSES)]
   np.testing.assert_array_equal(counts, [181, 179, 174, 180])  # scikit-learn's digits 6–9, once
+
+
+def test_circle_report_integrates_its_weight_and_shows_the_detach():
+  import mpmath
+
+  from gradeng.experiments.embedding._derivations import _library_pair, render_report
+
+  # Sun et al.'s one positive pair (γ = 80, m = 0.4, the negative at s_n = m): by hand,
+  # w(s) = −γ α_p σ(−γ α_p (s − (1 − m))) with α_p = 1 + m − s held constant.
+  w = lambda s: -80 * (1.4 - s) / (1 + mpmath.exp(80 * (1.4 - s) * (s - 0.6)))  # noqa: E731
+  for s in (-0.5, 0.0, 0.4, 0.9):
+    value, weight = _library_pair(("circle", "s", (80.0, 0.4), "positive"), s)
+    assert weight == pytest.approx(float(w(s)), rel=1e-5, abs=1e-5)
+    # the reported value is softplus(−γ α_p (s − 1 + m)), not ∫ w
+    assert value == pytest.approx(float(mpmath.log1p(mpmath.exp(-80 * (1.4 - s) * (s - 0.6)))), rel=1e-5)
+  report = render_report("circle")
+  phi = float(mpmath.quad(w, [1, -0.5]))
+  assert f"{phi:.6f}" in report and "not a constant" in report and "no closed form" in report
+
+
+def test_contrastive_report_derives_phi_and_agrees_with_the_library():
+  from gradeng.experiments.embedding._derivations import render_report
+
+  report = render_report("contrastive")
+  assert "\\varphi(d) = \\int_{0}^{d} w(t)\\,dt = \\frac{d^{2}}{2}$$" in report
+  assert "\\frac{d^{2}}{2} - d + \\frac{1}{2}$$" in report  # ½(d − m)² with m = 1, 0 at d = m
+  assert report.count("a constant, the two agree") == 2 and "NOT constant" not in report
