@@ -135,9 +135,11 @@ def test_triplet_margin_loss_matches_optax():
       np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
 
 
-def _mined_reference(x, y, margin, mining, drop):
+def _mined_triplets(x, y, margin, mining, drop):
+  """Per anchor: its active (p, n, hinge) triplets and the divisor of their sum (loop, float64).
+
+  Ties go to the first index (Python's min/max), as the mining's argmin/argmax."""
   d = np.sum((x[:, None] - x[None]) ** 2, -1)  # squared distances, no normalisation
-  out = []
   for a in range(len(y)):
     pos = [j for j in range(len(y)) if y[j] == y[a] and j != a]
     neg = [j for j in range(len(y)) if y[j] != y[a]]
@@ -147,20 +149,32 @@ def _mined_reference(x, y, margin, mining, drop):
       v = d[a, p] - d[a, n] + margin
       return v if v > 0 else None
     if mining == "all":
-      vals = [v for p, n in itertools.product(pos, neg) if (v := hinge(p, n)) is not None]
-      out.append(np.mean(vals) if vals else 0.0)
+      candidates = list(itertools.product(pos, neg))
     elif mining == "hard":
-      p = max(pos, key=lambda j: d[a, j])
-      n = min(neg, key=lambda j: d[a, j])
-      out.append(hinge(p, n) or 0.0)
+      candidates = [(max(pos, key=lambda j: d[a, j]), min(neg, key=lambda j: d[a, j]))]
     else:
-      vals = []
+      candidates = []
       for p in pos:
         farther = [j for j in neg if d[a, j] > d[a, p]]
-        n = min(farther, key=lambda j: d[a, j]) if farther else max(neg, key=lambda j: d[a, j])
-        vals.append(hinge(p, n) or 0.0)
-      out.append(np.mean(vals))
-  return np.array(out)
+        candidates.append((p, min(farther, key=lambda j: d[a, j]) if farther
+                           else max(neg, key=lambda j: d[a, j])))
+    active = [(p, n, v) for p, n in candidates if (v := hinge(p, n)) is not None]
+    yield active, {"all": max(len(active), 1), "hard": 1, "semi-hard": len(pos)}[mining]
+
+
+def _mined_reference(x, y, margin, mining, drop):
+  return np.array([sum(v for _, _, v in active) / divisor
+                   for active, divisor in _mined_triplets(x, y, margin, mining, drop)])
+
+
+def _mined_weights_reference(x, y, margin, mining, drop):
+  """+1 on d(a,p), −1 on d(a,n) per active triplet, over the anchor's divisor."""
+  weights = np.zeros((len(y), len(y)))
+  for a, (active, divisor) in enumerate(_mined_triplets(x, y, margin, mining, drop)):
+    for p, n, _ in active:
+      weights[a, p] += 1 / divisor
+      weights[a, n] -= 1 / divisor
+  return weights
 
 
 @pytest.mark.parametrize("mining", _pairs.TRIPLET_MINING)
@@ -182,6 +196,23 @@ def test_mined_triplet_injected_gradient_equals_autodiff(mining):
       auto = jax.jit(jax.jacrev(lambda t: rule(t, pos, neg, jnp.float64(2.0), jnp.float64(drop))[0]))(d)
       injected = jax.jit(jax.jacrev(lambda t: ge.pair_loss(rule, t, pos, neg, 2.0, drop)))(d)
       np.testing.assert_allclose(injected, auto, atol=1e-12)
+
+
+@pytest.mark.parametrize("mining", _pairs.TRIPLET_MINING)
+@pytest.mark.parametrize("margin", [0.0, 1.0, 2.0])
+def test_mined_triplets_on_tied_distances_match_loop_reference(mining, margin):
+  # integer points: squared distances are small integers, so mined distances tie, duplicates
+  # sit at d = 0 and d(a,p) + m = d(a,n) hits the condition-1 boundary exactly
+  x = np.random.default_rng(3).integers(-1, 2, size=(12, 2)).astype(float)
+  with jax.enable_x64(True):
+    d = ge.pairwise_distances(jnp.asarray(x), squared=True)
+    pos, neg = ge.pair_masks(jnp.asarray(Y))
+    for drop in (False, True):
+      value, weights = jax.jit(_pairs._TRIPLET_RULES[mining])(d, pos, neg, jnp.float64(margin),
+                                                              jnp.float64(drop))
+      np.testing.assert_allclose(value, _mined_reference(x, Y, margin, mining, drop), rtol=1e-12, atol=1e-12)
+      np.testing.assert_allclose(weights, _mined_weights_reference(x, Y, margin, mining, drop),
+                                 rtol=1e-12, atol=1e-12)
 
 
 def test_drop_outliers_changes_only_condition_three():

@@ -122,6 +122,35 @@ def pair_loss(rule: PairRule, x, positives, negatives, *params) -> jax.Array:
   return _injected(rule, x, positives, negatives, params)
 
 
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _pair_distances(x, squared: bool) -> jax.Array:
+  """`pairwise_distances` with its derivative in one pass over the ``[B, B, D]`` differences.
+
+  With u_ij = ∂d_ij/∂x_i (x_i − x_j over d_ij, or 2(x_i − x_j) for squared distances; 0 on
+  the diagonal and where d_ij = 0) and u_ji = −u_ij,
+
+  .. math:: \\dot d_{ij} = u_{ij}·(\\dot x_i − \\dot x_j) = a_{ij} + a_{ji}, \\quad a_{ij} = u_{ij}·\\dot x_i,
+
+  so reverse mode is one contraction, ∂L/∂x_i = Σ_j (g_ij + g_ji) u_ij, where autodiff of the
+  differences reduces the ``[B, B, D]`` product over both pair axes. Same values and
+  (to rounding) the same derivative as `pairwise_distances`.
+  """
+  return pairwise_distances(x, squared=squared)
+
+
+@_pair_distances.defjvp
+def _pair_distances_jvp(squared, primals, tangents):
+  (x,), (dx,) = primals, tangents
+  d = pairwise_distances(x, squared=squared)
+  diff = x[:, None, :] - x[None, :, :]
+  # the diagonal is masked explicitly: under jit, d_ii of l2-normalised rows came out as a tiny
+  # nonzero (a fused producer recomputed per use), which 1/d would turn into an O(1) slope.
+  live = (d > 0) & ~jnp.eye(d.shape[0], dtype=bool)
+  scale = jnp.where(live, 2.0 if squared else 1.0 / jnp.where(live, d, 1.0), 0.0)
+  a = jnp.einsum("ijk,ik->ij", scale[:, :, None] * diff, dx)
+  return d, a + a.T
+
+
 def pair_masks(labels) -> tuple[jax.Array, jax.Array]:
   """``(positives, negatives)``: same identity and j ≠ i; different identity. ``[B, B]`` bool."""
   labels = jnp.asarray(labels)
@@ -243,7 +272,7 @@ def contrastive_loss(embeddings, labels, *, margin: float = 1.0, normalize: bool
   """
   _check("margin", margin, lower=0.0, lower_open=True)
   x, labels, dtype = _prepare(embeddings, labels)
-  d = pairwise_distances(l2_normalize(x) if normalize else x)
+  d = _pair_distances(l2_normalize(x) if normalize else x, False)
   return pair_loss(_contrastive_rule, d, *pair_masks(labels), margin).astype(dtype)
 
 
@@ -405,47 +434,107 @@ def triplet_margin_loss(anchors, positives, negatives, *, margin: float = 1.0,
   return pair_loss(_hinge_rule, d, no_mask, no_mask, margin, drop_outliers).astype(dtype)
 
 
-def _triplet_rule(mining):
-  def rule(d, positives, negatives, margin, drop_outliers):
-    if mining == "all":
-      d_ap, d_an = d[:, :, None], d[:, None, :]
-      valid = positives[:, :, None] & negatives[:, None, :]
-      active = valid & _active(d_ap, d_an, margin, drop_outliers)
-      count = jnp.sum(active, (1, 2))
-      per_anchor = jnp.maximum(count, 1).astype(d.dtype)
-      value = jnp.sum(jnp.where(active, d_ap - d_an + margin, 0.0), (1, 2)) / per_anchor
-      weights = (jnp.sum(active, 2) - jnp.sum(active, 1)).astype(d.dtype) / per_anchor[:, None]
-      return value, weights
-    if mining == "hard":
-      p = jnp.argmax(jnp.where(positives, d, -jnp.inf), -1)
-      n = jnp.argmin(jnp.where(negatives, d, jnp.inf), -1)
-      has = jnp.any(positives, -1) & jnp.any(negatives, -1)
-      d_ap = jnp.take_along_axis(d, p[:, None], -1)[:, 0]
-      d_an = jnp.take_along_axis(d, n[:, None], -1)[:, 0]
-      active = has & _active(d_ap, d_an, margin, drop_outliers)
-      value = jnp.where(active, d_ap - d_an + margin, 0.0)
-      onehot = jax.nn.one_hot(p, d.shape[1], dtype=d.dtype) - jax.nn.one_hot(n, d.shape[1], dtype=d.dtype)
-      return value, jnp.where(active[:, None], onehot, 0.0)
-    # semi-hard (FaceNet; the TF-Addons rule): for each (a, p) the closest negative farther
-    # than p; if there is none, the farthest negative (a condition-3 triplet).
-    farther = negatives[:, None, :] & (d[:, None, :] > d[:, :, None])
-    semi = jnp.argmin(jnp.where(farther, d[:, None, :], jnp.inf), -1)
-    fallback = jnp.argmax(jnp.where(negatives, d, -jnp.inf), -1)
-    n = jnp.where(jnp.any(farther, -1), semi, fallback[:, None])  # [B, B]: negative for (a, p)
-    d_an = jnp.take_along_axis(d, n, -1)
-    valid = positives & jnp.any(negatives, -1, keepdims=True)
-    active = valid & _active(d, d_an, margin, drop_outliers)
-    count = jnp.maximum(jnp.sum(valid, -1), 1).astype(d.dtype)
-    value = jnp.sum(jnp.where(active, d - d_an + margin, 0.0), -1) / count
-    a_f = active.astype(d.dtype) / count[:, None]
-    negative_weight = jnp.einsum("ap,apn->an", a_f, jax.nn.one_hot(n, d.shape[1], dtype=d.dtype))
-    return value, a_f - negative_weight
-
-  rule.__name__ = f"triplet_{mining.replace('-', '_')}_rule"
-  return rule
+def _sorted_rows(d, mask):
+  """Each row's masked distances in ascending order (+∞ off the mask, sorted last) and their
+  column indices. The sort is stable: equal distances keep index order, argmin's tie-break."""
+  index = jax.lax.broadcasted_iota(jnp.int32, d.shape, 1)
+  return jax.lax.sort((jnp.where(mask, d, jnp.inf), index), dimension=1, num_keys=1, is_stable=True)
 
 
-_TRIPLET_RULES = {m: _triplet_rule(m) for m in TRIPLET_MINING}
+def _count_below(sorted_rows, t, *, inclusive=False):
+  """Per row a: #{k : sorted_rows[a, k] < t[a, q]} (≤ with ``inclusive``), by binary search."""
+  search = functools.partial(jnp.searchsorted, side="right" if inclusive else "left")
+  return jax.vmap(search)(sorted_rows, t).astype(jnp.int32)
+
+
+def _count_at(index, counts, width):
+  """Per row a: out[a, k] = Σ_{j : index[a, j] = k} counts[a, j] (a segment sum; integers, exact)."""
+  rows = jax.lax.broadcasted_iota(jnp.int32, index.shape, 0)
+  return jnp.zeros((index.shape[0], width), counts.dtype).at[rows, index].add(counts)
+
+
+def _active_ranges(d_ap, sorted_an, margin, drop_outliers):
+  """The active negatives of each (a, p), as a range [lo, hi) of the anchor's sorted negatives.
+
+  Read off `triplet_conditions` on the ascending row d_an: condition 3 is the prefix
+  d_an < d_ap, condition 2 the range d_ap ≤ d_an < d_ap + m (empty if d_ap + m ≤ d_ap), so the
+  active ones are ranks [#{d_an < d_ap}, max(#{d_an < d_ap + m}, #{d_an < d_ap})), extended
+  down to 0 unless ``drop_outliers`` keeps condition 3 out. Exact integer ranks.
+  """
+  outliers = _count_below(sorted_an, d_ap)
+  hi = jnp.maximum(_count_below(sorted_an, d_ap + margin), outliers)
+  return jnp.where(drop_outliers, outliers, 0), hi
+
+
+def _batch_all_rule(d, positives, negatives, margin, drop_outliers):
+  """Every valid (a, p, n); the anchor's value is the mean over its active triplets.
+
+  value_a = Σ_{p,n active} (d_ap − d_an + m) / |active_a|, one masked ``[B, B, B]`` reduction.
+  The weights need only how often each pair is in an active triplet, w_ap = #{n}/|active_a|
+  and w_an = −#{p}/|active_a|: each positive's active negatives are a range [lo, hi) of the
+  anchor's sorted negatives (`_active_ranges`), so #{n} = hi − lo and #{p} is the number of
+  ranges covering the negative's rank (a cumulative sum of +1 at lo, −1 at hi), O(B² log B).
+  """
+  sorted_an, order = _sorted_rows(d, negatives)
+  lo, hi = _active_ranges(d, sorted_an, margin, drop_outliers)
+  with_p = jnp.where(positives, hi - lo, 0)
+  step, width = positives.astype(jnp.int32), d.shape[1]
+  covered = jnp.cumsum(_count_at(lo, step, width + 1) - _count_at(hi, step, width + 1), -1)
+  with_n = _count_at(order, covered[:, :width], width)  # from rank back to column
+  per_anchor = jnp.maximum(jnp.sum(with_p, -1), 1).astype(d.dtype)
+  d_ap, d_an = d[:, :, None], d[:, None, :]
+  active = positives[:, :, None] & negatives[:, None, :] & _active(d_ap, d_an, margin, drop_outliers)
+  value = jnp.sum(jnp.where(active, d_ap - d_an + margin, 0.0), (1, 2)) / per_anchor
+  return value, (with_p - jnp.where(negatives, with_n, 0)).astype(d.dtype) / per_anchor[:, None]
+
+
+def _batch_hard_rule(d, positives, negatives, margin, drop_outliers):
+  """The farthest positive with the closest negative, one triplet per anchor."""
+  p = jnp.argmax(jnp.where(positives, d, -jnp.inf), -1)
+  n = jnp.argmin(jnp.where(negatives, d, jnp.inf), -1)
+  has = jnp.any(positives, -1) & jnp.any(negatives, -1)
+  d_ap = jnp.take_along_axis(d, p[:, None], -1)[:, 0]
+  d_an = jnp.take_along_axis(d, n[:, None], -1)[:, 0]
+  active = has & _active(d_ap, d_an, margin, drop_outliers)
+  value = jnp.where(active, d_ap - d_an + margin, 0.0)
+  onehot = jax.nn.one_hot(p, d.shape[1], dtype=d.dtype) - jax.nn.one_hot(n, d.shape[1], dtype=d.dtype)
+  return value, jnp.where(active[:, None], onehot, 0.0)
+
+
+def _semi_hard_negatives(d, negatives):
+  """For each (a, p): the closest negative farther than p, else the farthest negative.
+
+  n_ap = argmin_{n ∈ N_a, d_an > d_ap} d_an (first index among ties), found by binary search
+  in the anchor's stable-sorted negative distances: the first farther one sits right after the
+  #{n : d_an ≤ d_ap} negatives that are not farther (distances are finite, so the +∞ fill is
+  never counted). Without one, argmax_{n ∈ N_a} d_an (a condition-3 triplet).
+  """
+  sorted_an, order = _sorted_rows(d, negatives)
+  not_farther = _count_below(sorted_an, d, inclusive=True)
+  closest = jnp.take_along_axis(order, jnp.minimum(not_farther, d.shape[1] - 1), -1)
+  farthest = jnp.argmax(jnp.where(negatives, d, -jnp.inf), -1)
+  has_farther = not_farther < jnp.sum(negatives, -1, keepdims=True)
+  return jnp.where(has_farther, closest, farthest[:, None])
+
+
+def _semi_hard_rule(d, positives, negatives, margin, drop_outliers):
+  """FaceNet's semi-hard mining (the TF-Addons rule), averaged over the anchor's positives.
+
+  value_a = Σ_p [active] (d_ap − d_{a n_ap} + m) / |P_a|; weights +[active]/|P_a| on (a, p)
+  and −#{p : n_ap = n, active}/|P_a| on (a, n), a segment sum of the active pairs over their
+  mined negative (an integer scatter-add on ``[B, B]``).
+  """
+  n = _semi_hard_negatives(d, negatives)  # [B, B]: negative for (a, p)
+  d_an = jnp.take_along_axis(d, n, -1)
+  valid = positives & jnp.any(negatives, -1, keepdims=True)
+  active = valid & _active(d, d_an, margin, drop_outliers)
+  count = jnp.maximum(jnp.sum(valid, -1), 1).astype(d.dtype)
+  value = jnp.sum(jnp.where(active, d - d_an + margin, 0.0), -1) / count
+  mined = _count_at(n, active.astype(jnp.int32), d.shape[1])
+  return value, (active.astype(d.dtype) - mined.astype(d.dtype)) / count[:, None]
+
+
+_TRIPLET_RULES = {"all": _batch_all_rule, "hard": _batch_hard_rule, "semi-hard": _semi_hard_rule}
 
 
 def triplet_loss(embeddings, labels, *, margin: float = 0.2, mining: str = "semi-hard",
@@ -484,6 +573,6 @@ def triplet_loss(embeddings, labels, *, margin: float = 0.2, mining: str = "semi
   if mining not in TRIPLET_MINING:
     raise ValueError(f"`mining` must be one of {TRIPLET_MINING}; got {mining!r}.")
   x, labels, dtype = _prepare(embeddings, labels)
-  d = pairwise_distances(l2_normalize(x) if normalize else x, squared=squared)
+  d = _pair_distances(l2_normalize(x) if normalize else x, squared)
   return pair_loss(_TRIPLET_RULES[mining], d, *pair_masks(labels),
                    margin, drop_outliers).astype(dtype)
