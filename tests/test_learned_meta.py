@@ -129,3 +129,47 @@ def test_outer_step_sharded_over_two_devices_matches_one(tmp_path):
     assert out.stdout.split()[-1] == str(devices)
     thetas.append(np.load(tmp_path / f"theta{devices}.npy"))
   np.testing.assert_allclose(thetas[1], thetas[0], rtol=1e-5, atol=1e-7)
+
+
+def test_smooth_ap_tends_to_ap_and_ignores_the_logit_scale():
+  from gradeng.experiments.toy import average_precision, smooth_average_precision
+
+  rng = np.random.default_rng(0)
+  labels = jnp.asarray(rng.integers(0, 2, 64))
+  scores = jnp.asarray(rng.normal(size=64) + 1.5 * np.asarray(labels), jnp.float32)
+  weights = jnp.where(labels == 1, 1.0, 30.0)
+  exact = float(average_precision(scores, labels, weights))
+  sharp = float(smooth_average_precision(scores, labels, weights, temperature=1e-4))
+  assert sharp == pytest.approx(exact, abs=1e-6)
+  smooth = float(smooth_average_precision(scores, labels, weights))
+  assert abs(smooth - exact) < 0.05 and smooth != exact
+  # affine changes of the scores (AP is invariant to them) leave the relaxation unchanged
+  assert float(smooth_average_precision(7 * scores - 3, labels, weights)) == pytest.approx(smooth, rel=1e-5)
+  # hand example: scores 2 (pos), 1 (neg, weight 1), 0 (pos): AP = (1/1 + 2/3)/2
+  by_hand = smooth_average_precision(jnp.asarray([2.0, 1.0, 0.0]), jnp.asarray([1, 0, 1]),
+                                     jnp.ones(3), temperature=1e-4)
+  assert float(by_hand) == pytest.approx((1 + 2 / 3) / 2, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_smooth_ap_objective_has_a_finite_meta_gradient_and_picks_baselines_by_it():
+  config = dataclasses.replace(TINY, objective="smooth_ap")
+  theta = jnp.asarray([0.3, -0.2, 0.5])
+  train = make_train(TINY_TASK, "mixture", (0, 1, 2), "smooth_ap")
+  value = lambda t: train(weights_from_theta(t), 10.0, 3)["val_objective"]  # noqa: E731
+  grad = np.asarray(jax.jit(jax.grad(value))(theta))
+  assert np.all(np.isfinite(grad)) and np.any(np.abs(grad) > 0)
+  assert 0.0 <= float(value(theta)) < 1.0
+  from gradeng.experiments.learn._evaluate import evaluate
+
+  result = evaluate(config, {"learned": np.asarray([0.2, 0.3, 0.5])})
+  assert result["selection"]["criterion"].startswith("validation 1 − smooth AP")
+
+
+def test_objective_is_validated_and_named():
+  from gradeng.experiments.learn._experiment import get_config
+
+  with pytest.raises(ValueError, match="`objective` must be one of"):
+    LearnConfig(objective="accuracy")
+  assert get_config(True, "smooth_ap").name == "learned-quick-smooth_ap"
+  assert get_config(False).objective == "balanced_ce" and get_config(False).name == "learned"

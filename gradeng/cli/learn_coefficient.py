@@ -10,6 +10,7 @@ Examples::
 
   gradeng learn-coefficient --quick --out results/learned-quick   # ~1 min on 2 CPU cores
   gradeng learn-coefficient --out results/learned                 # the full configuration
+  gradeng learn-coefficient --objective smooth_ap                  # learned for ranking (AP)
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("--out", default=None,
                       help="output directory; everything is written under it "
                       "(default: results/learned or results/learned-quick)")
+  parser.add_argument("--objective", choices=("balanced_ce", "smooth_ap"), default="balanced_ce",
+                      help="the validation objective θ is learned on and the baselines' γ picked "
+                      "by: balanced cross-entropy (default) or 1 − smooth AP (ranking only); "
+                      "smooth_ap runs are named <config>-smooth_ap")
   parser.add_argument("--stop-after", type=int, default=None, metavar="STEPS",
                       help="stop each outer loop after STEPS outer steps (resume by running again)")
   parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -34,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
   from gradeng.cli import UsageError
   from gradeng.experiments.learn._experiment import get_config, run_experiment
 
-  config = get_config(args.quick)
+  config = get_config(args.quick, args.objective)
   if args.stop_after is not None and args.stop_after < 1:
     raise UsageError(f"`--stop-after` must be ≥ 1; got {args.stop_after}.")
   out = Path(args.out or f"results/{config.name}")

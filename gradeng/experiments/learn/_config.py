@@ -14,7 +14,7 @@ from typing import Any
 
 from gradeng.core._learned import check_exponents
 
-from ._inner import TaskConfig
+from ._inner import OBJECTIVES, TaskConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,9 +34,11 @@ class LearnConfig:
     eval_seeds: seeds of the evaluation trainings (disjoint from the meta-training seeds).
     heldout_ratios: imbalance ratios never seen by the outer loop.
     focal_gammas, maki_gammas: the sweeps the baselines' best γ is picked from (by validation
-      balanced CE on the training ratios); Maki γ must be basis exponents.
+      `objective` on the training ratios); Maki γ must be basis exponents.
     heldout_tasks: name -> inner training of a held-out distribution or model, at ``heldout_ratio``.
     heldout_ratio: the imbalance ratio of ``heldout_tasks``.
+    objective: what the outer loop minimises and the baselines' γ is picked by (`OBJECTIVES`):
+      ``"balanced_ce"`` (calibration and ranking) or ``"smooth_ap"`` (1 − smooth AP, ranking).
   """
 
   name: str = "learned"
@@ -57,8 +59,11 @@ class LearnConfig:
       ("logistic regression", TaskConfig(hidden=())),
   )
   heldout_ratio: float = 100.0
+  objective: str = "balanced_ce"
 
   def __post_init__(self):
+    if self.objective not in OBJECTIVES:
+      raise ValueError(f"`objective` must be one of {sorted(OBJECTIVES)}; got {self.objective!r}.")
     object.__setattr__(self, "exponents", check_exponents(self.exponents))
     missing = [g for g in self.maki_gammas if g not in self.exponents]
     if missing:

@@ -9,7 +9,8 @@ loss and the hand-designed ones are trained and scored identically.
 The validation objective is the **balanced cross-entropy** of the trained model, the mean
 -log p_t over a validation set with as many minority as majority examples (equivalently, the
 two classes' mean CE averaged): it is smooth in the parameters and rewards a model that ranks
-*and* calibrates the minority class. For the meta-gradient the last ``truncation`` steps are
+*and* calibrates the minority class; or **1 − smooth AP** (`smooth_average_precision`, the
+validation set weighted to the imbalance), which rewards ranking alone. For the meta-gradient the last ``truncation`` steps are
 differentiated (earlier ones are run under ``stop_gradient``: truncated back-propagation), each
 step under ``jax.checkpoint`` so that only the scan carry is stored per step.
 """
@@ -27,7 +28,8 @@ from gradeng.core._catalog import cross_entropy_loss, focal_loss
 from gradeng.core._learned import maki_mixture_loss
 from gradeng.core._stateful import StatefulLoss, ghm_coefficient
 from gradeng.experiments.engineering._train import init_mlp, mlp, stateless
-from gradeng.experiments.toy import average_precision, minority_count, minority_recall, sample
+from gradeng.experiments.toy import (average_precision, minority_count, minority_recall, sample,
+                                     smooth_average_precision)
 
 #: Loss kinds of `make_train`; the hyper-parameter each takes.
 KINDS = {
@@ -95,16 +97,26 @@ def balanced_ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
                 + jnp.sum(jnp.where(positive, 0.0, ce)) / jnp.sum(~positive))
 
 
-def make_train(task: TaskConfig, kind: str, exponents: tuple = (0, 1, 2, 3, 4)) -> Callable:
+#: Validation objectives of `make_train` (lower is better).
+OBJECTIVES = {
+    "balanced_ce": "validation balanced CE",
+    "smooth_ap": "validation 1 − smooth AP (τ = 0.1 standard deviations)",
+}
+
+
+def make_train(task: TaskConfig, kind: str, exponents: tuple = (0, 1, 2, 3, 4),
+               objective: str = "balanced_ce") -> Callable:
   """``train(hyper, ratio, seed) -> outputs`` (all traced; differentiable in ``hyper``).
 
-  Outputs: ``val_ce`` balanced CE on the validation set (the objective), ``test_ce`` the same on
-  a separate test set, ``ap`` average precision and ``recall`` (minority, p ≥ 0.5) on the test set
-  weighted to the imbalanced distribution (majority weight = ratio), ``train_ce`` the final mean
-  training CE.
+  Outputs: ``val_objective`` the validation objective (`OBJECTIVES`; lower is better),
+  ``val_ce`` balanced CE on the validation set, ``test_ce`` the same on a separate test set,
+  ``ap`` average precision and ``recall`` (minority, p ≥ 0.5) on the test set weighted to the
+  imbalanced distribution (majority weight = ratio), ``train_ce`` the final mean training CE.
   """
   if kind not in KINDS:
     raise ValueError(f"Unknown loss kind `{kind}`; expected one of {sorted(KINDS)}.")
+  if objective not in OBJECTIVES:
+    raise ValueError(f"Unknown objective `{objective}`; expected one of {sorted(OBJECTIVES)}.")
   n, n_val = task.n_train, task.n_val
   optimizer = optax.sgd(task.lr, momentum=0.9)
 
@@ -137,10 +149,16 @@ def make_train(task: TaskConfig, kind: str, exponents: tuple = (0, 1, 2, 3, 4)) 
 
     x_val, y_val = sample(task.dataset, key_val, 2 * n_val, n_val, task.separation)
     x_test, y_test = sample(task.dataset, key_test, 2 * n_val, n_val, task.separation)
-    z_test = mlp(params, x_test)
+    z_val, z_test = mlp(params, x_val), mlp(params, x_test)
     weights = jnp.where(y_test == 1, 1.0, ratio)
+    val_ce = balanced_ce(z_val, y_val)
+    if objective == "smooth_ap":
+      val_objective = 1.0 - smooth_average_precision(z_val, y_val, jnp.where(y_val == 1, 1.0, ratio))
+    else:
+      val_objective = val_ce
     return {
-        "val_ce": balanced_ce(mlp(params, x_val), y_val),
+        "val_objective": val_objective,
+        "val_ce": val_ce,
         "test_ce": balanced_ce(z_test, y_test),
         "ap": average_precision(z_test, y_test, weights),
         "recall": minority_recall(z_test, y_test),

@@ -1,6 +1,6 @@
 """The outer loop: learn θ (c = softmax(θ)) by meta-gradients or by evolution strategies.
 
-One outer step evaluates the validation objective (balanced CE after an inner training, see
+One outer step evaluates the validation objective (`LearnConfig.objective` after an inner training, see
 `make_train`) on ``len(train_ratios) × seeds_per_step`` fresh tasks, averages it, and takes an
 Adam step on θ:
 
@@ -72,16 +72,16 @@ def make_outer_step(config: LearnConfig, method: str):
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
   return _outer_step(config.task, config.exponents, config.outer_lr, config.es_pairs,
-                     config.es_sigma, method)
+                     config.es_sigma, method, config.objective)
 
 
 @functools.lru_cache(maxsize=8)
-def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method):
-  train = make_train(task, "mixture", exponents)
+def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method, objective):
+  train = make_train(task, "mixture", exponents, objective)
   optimizer = optax.adam(outer_lr)
 
   def objective(theta, ratios, seeds, weights):
-    values = jax.vmap(lambda r, s: train(weights_from_theta(theta), r, s)["val_ce"])(ratios, seeds)
+    values = jax.vmap(lambda r, s: train(weights_from_theta(theta), r, s)["val_objective"])(ratios, seeds)
     return jnp.sum(weights * values) / jnp.sum(weights)
 
   def estimate(theta, ratios, seeds, weights, key):

@@ -17,6 +17,7 @@ from gradeng.experiments.toy._config import grid_cells as grid_cells
 from gradeng.experiments.toy._config import parse_override as parse_override
 from gradeng.experiments.toy._figures import make_figures as make_figures
 from gradeng.experiments.toy._metrics import average_precision as average_precision
+from gradeng.experiments.toy._metrics import smooth_average_precision as smooth_average_precision
 from gradeng.experiments.toy._metrics import expected_calibration_error as expected_calibration_error
 from gradeng.experiments.toy._metrics import gradient_share as gradient_share
 from gradeng.experiments.toy._metrics import minority_recall as minority_recall

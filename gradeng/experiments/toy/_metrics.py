@@ -66,6 +66,37 @@ def average_precision(scores: jax.Array, labels: jax.Array, weights: jax.Array) 
   return pairwise_sum(w * y * precision) / pairwise_sum(w * y)
 
 
+def smooth_average_precision(scores: jax.Array, labels: jax.Array, weights: jax.Array, *,
+                             temperature: float = 0.1) -> jax.Array:
+  """Smooth-AP (Brown et al., ECCV 2020): `average_precision` with the ranking step relaxed.
+
+  .. math::
+    \\widetilde{AP} = \\frac{\\sum_i w_i y_i P_i}{\\sum_i w_i y_i}, \\qquad
+    P_i = \\frac{\\sum_j w_j y_j σ_{ij}}{\\sum_j w_j σ_{ij}}, \\qquad
+    σ_{ij} = σ\\bigl((\\hat s_j - \\hat s_i)/τ\\bigr),\\ σ_{ii} = 1,
+
+  where :math:`\\hat s` are the scores standardised to zero mean and unit deviation, so the
+  relaxation does not reward a larger logit scale (AP itself is invariant to it). As τ → 0 it is
+  `average_precision` (scores without ties); it is smooth in the scores for τ > 0.
+
+  Args:
+    scores: ``[n]`` scores (logits).
+    labels: ``[n]`` labels in {0, 1}.
+    weights: ``[n]`` non-negative example weights.
+    temperature: τ > 0, in units of the scores' standard deviation.
+  Returns:
+    scalar in (0, 1].
+  """
+  centred = scores - jnp.mean(scores)
+  standard = centred / jnp.sqrt(jnp.mean(centred**2) + jnp.finfo(scores.dtype).tiny)
+  above = jax.nn.sigmoid((standard[None, :] - standard[:, None]) / temperature)
+  above = jnp.where(jnp.eye(scores.shape[0], dtype=bool), 1.0, above)  # i is ranked with itself
+  y = labels.astype(scores.dtype)
+  w = weights.astype(scores.dtype)
+  precision = (above @ (w * y)) / (above @ w)
+  return pairwise_sum(w * y * precision) / pairwise_sum(w * y)
+
+
 def expected_calibration_error(probs: jax.Array, labels: jax.Array, weights: jax.Array,
                                n_bins: int = 10) -> jax.Array:
   """Weighted expected calibration error of binary probabilities, equal-width bins.
