@@ -106,7 +106,7 @@ def draw_figures(results: dict, out_dir: Path) -> list[Path]:
     axes.plot(steps[window - 1:], smooth, label=f"{name} ({window}-step mean)",
               color=axes.lines[-1].get_color())
     columns[f"{method}_objective"] = values
-  axes.set(xlabel="outer step", ylabel=f"{OBJECTIVES[results['config']['objective']]}\n(fresh tasks each step)",
+  axes.set(xlabel="outer step", ylabel=f"{OBJECTIVES[results['config']['objective']].split(' (')[0]} (fresh tasks each step)",
            title="learning θ")
   axes.legend(fontsize=8)
   paths += [out_dir / "meta_curve.png", out_dir / "meta_curve.csv"]
