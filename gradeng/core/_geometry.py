@@ -62,9 +62,11 @@ def pairwise_distances(x, *, squared: bool = False) -> jax.Array:
   """
   x = _float(x, "embeddings")
   diff = x[:, None, :] - x[None, :, :]
-  if squared:
-    return jnp.sum(jnp.square(diff), axis=-1)
-  return safe_norm(diff, axis=-1)
+  d = jnp.sum(jnp.square(diff), axis=-1) if squared else safe_norm(diff, axis=-1)
+  # Masked, not left to x_i − x_i = 0: under jit XLA may recompute a fused producer of x (e.g.
+  # l2_normalize) differently for the two broadcasts, leaving a diagonal of ~1e-8 whose norm
+  # has an O(1) slope.
+  return jnp.where(jnp.eye(d.shape[0], dtype=bool), jnp.zeros((), d.dtype), d)
 
 
 def check_labels(labels, num_classes: int | None = None) -> tuple[jax.Array, jax.Array | None]:

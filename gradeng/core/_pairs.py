@@ -143,9 +143,7 @@ def _pair_distances_jvp(squared, primals, tangents):
   (x,), (dx,) = primals, tangents
   d = pairwise_distances(x, squared=squared)
   diff = x[:, None, :] - x[None, :, :]
-  # the diagonal is masked explicitly: under jit, d_ii of l2-normalised rows came out as a tiny
-  # nonzero (a fused producer recomputed per use), which 1/d would turn into an O(1) slope.
-  live = (d > 0) & ~jnp.eye(d.shape[0], dtype=bool)
+  live = d > 0  # the diagonal is exactly 0 (`pairwise_distances` masks it)
   scale = jnp.where(live, 2.0 if squared else 1.0 / jnp.where(live, d, 1.0), 0.0)
   a = jnp.einsum("ijk,ik->ij", scale[:, :, None] * diff, dx)
   return d, a + a.T
