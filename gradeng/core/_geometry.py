@@ -11,6 +11,8 @@ points where the textbook formula divides by zero:
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,15 +60,43 @@ def pairwise_distances(x, *, squared: bool = False) -> jax.Array:
   """Euclidean distances ‖x_i − x_j‖ (or their squares), ``[N, D] → [N, N]``.
 
   Formed from the differences (not from ‖x‖² + ‖y‖² − 2x·y, which cancels to negative values
-  for close points); the diagonal is exactly 0 with gradient 0.
+  for close points); the diagonal is exactly 0 with gradient 0. The derivative is one
+  contraction (see `_distances_jvp`), not autodiff's two reductions of the ``[N, N, D]``
+  product.
   """
-  x = _float(x, "embeddings")
-  diff = x[:, None, :] - x[None, :, :]
+  return _distances(_float(x, "embeddings"), squared)
+
+
+def _distances_from(diff: jax.Array, squared: bool) -> jax.Array:
   d = jnp.sum(jnp.square(diff), axis=-1) if squared else safe_norm(diff, axis=-1)
   # Masked, not left to x_i − x_i = 0: under jit XLA may recompute a fused producer of x (e.g.
   # l2_normalize) differently for the two broadcasts, leaving a diagonal of ~1e-8 whose norm
   # has an O(1) slope.
   return jnp.where(jnp.eye(d.shape[0], dtype=bool), jnp.zeros((), d.dtype), d)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _distances(x: jax.Array, squared: bool) -> jax.Array:
+  return _distances_from(x[:, None, :] - x[None, :, :], squared)
+
+
+@_distances.defjvp
+def _distances_jvp(squared, primals, tangents):
+  """With u_ij = ∂d_ij/∂x_i (x_i − x_j over d_ij, or 2(x_i − x_j) for squared distances; 0 on
+  the diagonal and where d_ij = 0) and u_ji = −u_ij,
+
+  .. math:: \\dot d_{ij} = u_{ij}·(\\dot x_i − \\dot x_j) = a_{ij} + a_{ji}, \\quad a_{ij} = u_{ij}·\\dot x_i,
+
+  so reverse mode is one contraction, ∂L/∂x_i = Σ_j (g_ij + g_ji) u_ij, where autodiff of the
+  differences reduces the ``[N, N, D]`` product over both pair axes. Same derivative to rounding.
+  """
+  (x,), (dx,) = primals, tangents
+  diff = x[:, None, :] - x[None, :, :]
+  d = _distances_from(diff, squared)
+  live = d > 0  # the diagonal is exactly 0
+  scale = jnp.where(live, 2.0 if squared else 1.0 / jnp.where(live, d, 1.0), 0.0)
+  a = jnp.einsum("ijk,ik->ij", scale[:, :, None] * diff, dx)
+  return d, a + a.T
 
 
 def check_labels(labels, num_classes: int | None = None) -> tuple[jax.Array, jax.Array | None]:

@@ -122,33 +122,6 @@ def pair_loss(rule: PairRule, x, positives, negatives, *params) -> jax.Array:
   return _injected(rule, x, positives, negatives, params)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _pair_distances(x, squared: bool) -> jax.Array:
-  """`pairwise_distances` with its derivative in one pass over the ``[B, B, D]`` differences.
-
-  With u_ij = ∂d_ij/∂x_i (x_i − x_j over d_ij, or 2(x_i − x_j) for squared distances; 0 on
-  the diagonal and where d_ij = 0) and u_ji = −u_ij,
-
-  .. math:: \\dot d_{ij} = u_{ij}·(\\dot x_i − \\dot x_j) = a_{ij} + a_{ji}, \\quad a_{ij} = u_{ij}·\\dot x_i,
-
-  so reverse mode is one contraction, ∂L/∂x_i = Σ_j (g_ij + g_ji) u_ij, where autodiff of the
-  differences reduces the ``[B, B, D]`` product over both pair axes. Same values and
-  (to rounding) the same derivative as `pairwise_distances`.
-  """
-  return pairwise_distances(x, squared=squared)
-
-
-@_pair_distances.defjvp
-def _pair_distances_jvp(squared, primals, tangents):
-  (x,), (dx,) = primals, tangents
-  d = pairwise_distances(x, squared=squared)
-  diff = x[:, None, :] - x[None, :, :]
-  live = d > 0  # the diagonal is exactly 0 (`pairwise_distances` masks it)
-  scale = jnp.where(live, 2.0 if squared else 1.0 / jnp.where(live, d, 1.0), 0.0)
-  a = jnp.einsum("ijk,ik->ij", scale[:, :, None] * diff, dx)
-  return d, a + a.T
-
-
 def pair_masks(labels) -> tuple[jax.Array, jax.Array]:
   """``(positives, negatives)``: same identity and j ≠ i; different identity. ``[B, B]`` bool."""
   labels = jnp.asarray(labels)
@@ -270,7 +243,7 @@ def contrastive_loss(embeddings, labels, *, margin: float = 1.0, normalize: bool
   """
   _check("margin", margin, lower=0.0, lower_open=True)
   x, labels, dtype = _prepare(embeddings, labels)
-  d = _pair_distances(l2_normalize(x) if normalize else x, False)
+  d = pairwise_distances(l2_normalize(x) if normalize else x)
   return pair_loss(_contrastive_rule, d, *pair_masks(labels), margin).astype(dtype)
 
 
@@ -571,6 +544,6 @@ def triplet_loss(embeddings, labels, *, margin: float = 0.2, mining: str = "semi
   if mining not in TRIPLET_MINING:
     raise ValueError(f"`mining` must be one of {TRIPLET_MINING}; got {mining!r}.")
   x, labels, dtype = _prepare(embeddings, labels)
-  d = _pair_distances(l2_normalize(x) if normalize else x, squared)
+  d = pairwise_distances(l2_normalize(x) if normalize else x, squared=squared)
   return pair_loss(_TRIPLET_RULES[mining], d, *pair_masks(labels),
                    margin, drop_outliers).astype(dtype)
