@@ -119,18 +119,20 @@ def _numeric_report(formula, variable, reference, params, rule_args) -> list[str
   x = coef.variable.symbol
   exact = {symbol: sp.Rational(params[symbol.name]) if isinstance(params[symbol.name], str)
            else params[symbol.name] for symbol in coef.expr.free_symbols if symbol.name in params}
-  w = sp.lambdify(x, coef.expr.subs(exact), "mpmath")
+  weight = coef.expr.subs(exact)
+  w = sp.lambdify(x, weight, "mpmath")
+  points = _points(variable)
+  library = [_library_pair(rule_args, t) for t in points]  # (value, weight) at each point
   with mpmath.workdps(30):
-    phi = lambda t: float(mpmath.quad(w, [reference, t]))  # noqa: E731
-    weight_errors = [_library_pair(rule_args, t)[1] - float(w(t)) for t in _points(variable)]
-    offsets = _library_offsets(phi, rule_args)
+    phis = [float(mpmath.quad(w, [reference, t])) for t in points]
+    weight_errors = [lib[1] - float(w(t)) for lib, t in zip(library, points)]
+  offsets = [lib[0] - phi for lib, phi in zip(library, phis)]
   spread = float(np.max(offsets) - np.min(offsets))
   return [
-      f"$$w({x}) = {sp.latex(coef.expr.subs(exact))}$$", "",
+      f"$$w({x}) = {sp.latex(weight)}$$", "",
       f"Reference point (φ = 0): {x} = {reference}", "",
       "SymPy finds no closed form for φ = ∫ w; φ(x) by mpmath quadrature at "
-      f"{', '.join(f'{t:g}' for t in _points(variable))}: "
-      f"{', '.join(f'{phi(t):.6f}' for t in _points(variable))}.", "",
+      f"{', '.join(f'{t:g}' for t in points)}: {', '.join(f'{phi:.6f}' for phi in phis)}.", "",
       "Library injected weight − w at the same points: "
       f"{', '.join(f'{e:.1e}' for e in weight_errors)} (the formula is the library's weight).", "",
       f"Library one-pair value − φ: {', '.join(f'{o:.6f}' for o in offsets)} (spread {spread:.1e}: "
