@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 
 import gradeng as ge
-from gradeng.core import _pairs
+from gradeng.embedding import _pairs
 
 
 def _time(fn, *args, repeats):

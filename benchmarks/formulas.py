@@ -66,7 +66,7 @@ def _reference(coefficient, params):
   """L(σ(z)) by mpmath quadrature of -g on [p, 1] at 30 digits, for each z in `LOGITS`."""
   import sympy as sp
 
-  from gradeng.core._coefficient import P
+  from gradeng.runtime._coefficient import P
 
   g = coefficient.expr.subs({coefficient.symbols[k]: sp.nsimplify(v) for k, v in params.items()})
   f = sp.lambdify(P, -g, modules="mpmath")

@@ -8,7 +8,7 @@ import pytest
 
 from gradeng.paper._budget import PAPER_GROUPS, gradient_budget, hard_share
 from gradeng.cli import main
-from gradeng.core._catalog import MAKI
+from gradeng.runtime._catalog import MAKI
 
 LOSSES = ["ce", ("focal", {"gamma": 2}), ("maki", {"gamma": 1}), "qce"]
 

@@ -1,12 +1,12 @@
-"""The on-disk derivation cache (`gradeng.core._cache`): atomic JSON, SymPy constructors only."""
+"""The on-disk derivation cache (`gradeng.symbolic._cache`): atomic JSON, SymPy constructors only."""
 
 import json
 
 import pytest
 import sympy as sp
 
-from gradeng.core import _cache, _derive
-from gradeng.core._derive import derive
+from gradeng.symbolic import _cache, _derive
+from gradeng.symbolic._derive import derive
 
 
 @pytest.fixture

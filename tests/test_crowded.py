@@ -92,7 +92,7 @@ import json  # noqa: E402
 import optax  # noqa: E402
 from flax import nnx  # noqa: E402
 
-from gradeng.core._errors import InputError  # noqa: E402
+from gradeng.runtime._errors import InputError  # noqa: E402
 from gradeng.experiments.crowded import _config as crowded_config  # noqa: E402
 from gradeng.experiments.crowded import _experiment as crowded_experiment  # noqa: E402
 from gradeng.experiments.crowded import _train as crowded_train  # noqa: E402

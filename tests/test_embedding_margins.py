@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gradeng as ge
-from gradeng.core import _margins
+from gradeng.embedding import _margins
 
 mp.mp.dps = 40
 

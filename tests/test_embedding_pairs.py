@@ -13,7 +13,7 @@ import optax
 import pytest
 
 import gradeng as ge
-from gradeng.core import _pairs
+from gradeng.embedding import _pairs
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(12, 5))

@@ -128,7 +128,7 @@ def test_bad_input_to_the_symbolic_modules_raises_input_error(tmp_path):
   """Issue 15: bad user input to the formula, derivation and report code is an `InputError`
   (a `ValueError`, so older ``except ValueError`` still catches it); none of these cases needs
   SymPy to integrate anything."""
-  from gradeng.core._variable import Variable, as_variable
+  from gradeng.runtime._variable import Variable, as_variable
   from gradeng.paper._derivations import render_report, write_reports
 
   cases = [

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradeng.core._coefficient import P
-from gradeng.core._functions import ELEMENTARY, TABLE, jax_function
-from gradeng.core._jaxify import log_space_function
-from gradeng.core._mpeval import numeric_function
-from gradeng.core._parse import FUNCTIONS, parse_formula
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._functions import ELEMENTARY, TABLE, jax_function
+from gradeng.symbolic._jaxify import log_space_function
+from gradeng.symbolic._mpeval import numeric_function
+from gradeng.symbolic._parse import FUNCTIONS, parse_formula
 
 # Arguments inside every function's domain for p in (0, 1) (asin/acos need |x| ≤ 1).
 ARGUMENTS = {1: "(p/2 + 1/4)", 2: "(p/2 + 1/4), (1 - p)", 3: "(p/2 + 1/4), (1 - p), p**2"}
@@ -98,7 +98,7 @@ def test_exponential_integral_closed_form_compiles():
 @pytest.mark.parametrize("x", [-1.0, -0.5, -1e-3, -1e-18, 1e-18, 0.37, 1.0])
 def test_ei_series_regime_matches_mpmath_with_exact_derivative(x):
   # Ei of an argument known to stay in [-1, 1] (e.g. Ei(-p)) compiles to the series alone.
-  from gradeng.core._functions import _expi, expi_near_zero
+  from gradeng.symbolic._functions import _expi, expi_near_zero
 
   with mpmath.workdps(30):
     want, slope = float(mpmath.ei(x)), float(mpmath.exp(x) / x)
@@ -108,7 +108,7 @@ def test_ei_series_regime_matches_mpmath_with_exact_derivative(x):
 
 
 def test_ei_of_minus_p_uses_only_the_series():
-  from gradeng.core._jaxify import _within_unit_interval
+  from gradeng.symbolic._jaxify import _within_unit_interval
 
   assert _within_unit_interval(-P) and _within_unit_interval(-P / 2)
   assert not any(_within_unit_interval(a) for a in (2 * P, -P - 1, P - sp.Rational(1, 2), P**2,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import gradeng as ge
-from gradeng.core._inject import _reads_log_q
-from gradeng.core._losses import _freeze, _kernel
+from gradeng.runtime._inject import _reads_log_q
+from gradeng.runtime._losses import _freeze, _kernel
 
 Z = jnp.linspace(-8.0, 8.0, 8)
 Y = jnp.array([0, 1, 1, 0, 1, 0, 1, 1])

@@ -1,4 +1,4 @@
-"""The SymPy time limit (`gradeng.core._limits`): a worker process, no state changed in the caller.
+"""The SymPy time limit (`gradeng.symbolic._limits`): a worker process, no state changed in the caller.
 
 Issue 14 item 2 / issue 15: the previous SIGVTALRM timer lived in the caller's process (its
 exception could be swallowed, e.g. by a garbage-collector callback under ``gc.set_threshold(50)``,
@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from gradeng.core import _limits
-from gradeng.core._derive import derive
-from gradeng.core._limits import WorkerTimeout, _TimeUp, run_in_worker, time_limited
+from gradeng.symbolic import _limits
+from gradeng.symbolic._derive import derive
+from gradeng.symbolic._limits import WorkerTimeout, _TimeUp, run_in_worker, time_limited
 
 
 def _spin():
@@ -109,7 +109,7 @@ def test_the_worker_is_ended_at_interpreter_exit(tmp_path):
   """A process that started the worker exits without ``ResourceWarning: subprocess … is still
   running`` (dev mode, ResourceWarning an error) and leaves no worker process behind."""
   code = ("import gradeng as ge\n"
-          "from gradeng.core import _limits\n"
+          "from gradeng.symbolic import _limits\n"
           "assert ge.derive('-(1-p)**3/p').loss is not None\n"
           "print(_limits._WORKER.process.pid)\n")
   env = {**os.environ, "GRADENG_CACHE_DIR": str(tmp_path)}

@@ -54,7 +54,7 @@ def test_coefficient_expr_is_built_on_first_read():
   import sympy as sp
 
   import gradeng as ge
-  from gradeng.core._coefficient import P
+  from gradeng.runtime._coefficient import P
 
   calls = []
 

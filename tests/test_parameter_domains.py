@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 import gradeng as ge
-from gradeng.core._coefficient import P, Domain
-from gradeng.core._derive import parameter_domains
-from gradeng.core._errors import InputError
+from gradeng.runtime._coefficient import P, Domain
+from gradeng.symbolic._derive import parameter_domains
+from gradeng.runtime._errors import InputError
 
 Z = jnp.array([0.3, -1.2])
 Y = jnp.array([1, 0])

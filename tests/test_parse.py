@@ -1,4 +1,4 @@
-"""Tests for the safe formula parser (`gradeng.core._parse`)."""
+"""Tests for the safe formula parser (`gradeng.symbolic._parse`)."""
 
 import os
 import time
@@ -8,8 +8,8 @@ import hypothesis.strategies as st
 import pytest
 import sympy as sp
 
-from gradeng.core._coefficient import NONNEGATIVE, P, Domain
-from gradeng.core._parse import FormulaError, coefficient, parse_formula
+from gradeng.runtime._coefficient import NONNEGATIVE, P, Domain
+from gradeng.symbolic._parse import FormulaError, coefficient, parse_formula
 
 GAMMA = sp.Symbol("gamma", real=True)
 

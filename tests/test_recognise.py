@@ -9,11 +9,11 @@ import mpmath
 import pytest
 import sympy as sp
 
-from gradeng.core._coefficient import P
-from gradeng.core._derive import derive
-from gradeng.core._integrate import DivergentIntegralError
-from gradeng.core._parse import coefficient, parse_formula
-from gradeng.core._recognise import recognise
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._derive import derive
+from gradeng.symbolic._integrate import DivergentIntegralError
+from gradeng.symbolic._parse import coefficient, parse_formula
+from gradeng.symbolic._recognise import recognise
 
 
 def terms(formula):

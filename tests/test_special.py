@@ -8,7 +8,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from gradeng.core._special import _integer_plan, maki_combination, maki_tail
+from gradeng.runtime._special import _integer_plan, maki_combination, maki_tail
 
 TOLERANCE = 1e-5
 LOGITS = np.concatenate([np.linspace(-40, 40, 161), [-1e-3, 1e-4, 0.7, 1.3, 9.5, 14.5]]).astype(np.float32)

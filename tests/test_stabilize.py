@@ -10,10 +10,10 @@ import pytest
 import sympy as sp
 
 import gradeng as ge
-from gradeng.core._coefficient import P
-from gradeng.core._jaxify import log_space_function
-from gradeng.core._special import maki_tail
-from gradeng.core._stabilize import stabilize
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._jaxify import log_space_function
+from gradeng.runtime._special import maki_tail
+from gradeng.symbolic._stabilize import stabilize
 
 LOGITS = np.concatenate([np.linspace(-40, 40, 41), [0.5, 3.0, 9.5, 14.5]]).astype(np.float32)
 README = "-(1-p)**2*(1+p)/p"

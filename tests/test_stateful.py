@@ -9,8 +9,8 @@ import optax
 import pytest
 
 import gradeng as ge
-from gradeng.core import _stateful as st
-from gradeng.core._catalog import FOCAL, MAKI
+from gradeng.runtime import _stateful as st
+from gradeng.runtime._catalog import FOCAL, MAKI
 
 
 def _logits_for(p):

@@ -6,7 +6,7 @@ import jax
 import numpy as np
 
 import gradeng as ge
-from gradeng.core import _stateful as st
+from gradeng.runtime import _stateful as st
 from gradeng.experiments.engineering._train import TrainConfig, run_grid, stateless
 
 

@@ -1,4 +1,4 @@
-"""Tests for the symbolic derivation (`gradeng.core._derive` and the modules it uses): derived losses, their checks, the property report, the CLI.
+"""Tests for the symbolic derivation (`gradeng.symbolic._derive` and the modules it uses): derived losses, their checks, the property report, the CLI.
 
 Expected values are derived by hand: L(p) = ∫_p^1 -g(t) dt, L(1) = 0.
 """
@@ -13,12 +13,12 @@ import pytest
 import sympy as sp
 
 from gradeng.cli import main
-from gradeng.core._coefficient import P
-from gradeng.core._parse import FormulaError, coefficient, parse_formula
-from gradeng.core._derive import Derivation, derive
-from gradeng.core._integrate import DivergentIntegralError
-from gradeng.core._properties import PropertyCheck, check_properties
-from gradeng.core._verify import verify_numeric
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._parse import FormulaError, coefficient, parse_formula
+from gradeng.symbolic._derive import Derivation, derive
+from gradeng.symbolic._integrate import DivergentIntegralError
+from gradeng.symbolic._properties import PropertyCheck, check_properties
+from gradeng.symbolic._verify import verify_numeric
 
 Q = 1 - P
 MAKI = coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"},

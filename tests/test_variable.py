@@ -10,11 +10,11 @@ import mpmath
 import pytest
 import sympy as sp
 
-from gradeng.core._coefficient import P
-from gradeng.core._derive import derive
-from gradeng.core._integrate import DivergentIntegralError
-from gradeng.core._parse import coefficient
-from gradeng.core._variable import DISTANCE, PROBABILITY, SIMILARITY, Variable, as_variable
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._derive import derive
+from gradeng.symbolic._integrate import DivergentIntegralError
+from gradeng.symbolic._parse import coefficient
+from gradeng.runtime._variable import DISTANCE, PROBABILITY, SIMILARITY, Variable, as_variable
 
 POINTS = ("-0.99", "-0.5", "0", "0.3", "0.97")
 

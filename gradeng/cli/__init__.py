@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from gradeng.core._catalog import CATALOG
+from gradeng.runtime._catalog import CATALOG
 from gradeng.cli import UsageError
 
 

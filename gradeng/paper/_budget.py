@@ -34,9 +34,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.core._errors import InputError
-from gradeng.core._catalog import get_coefficient
-from gradeng.core._coefficient import P, ScaleCoefficient
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._catalog import get_coefficient
+from gradeng.runtime._coefficient import P, ScaleCoefficient
 
 #: Decimal digits used for the evaluation (then rounded once to float64).
 WORKING_DIGITS = 30

@@ -26,13 +26,13 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.core._catalog import CATALOG, MAKI, POLY1
-from gradeng.core._coefficient import P, ScaleCoefficient
-from gradeng.core._losses import loss_value
-from gradeng.core._special import maki_tail
-from gradeng.core._derive import Derivation, derive
-from gradeng.core._errors import InputError
-from gradeng.core._mpeval import numeric_function
+from gradeng.runtime._catalog import CATALOG, MAKI, POLY1
+from gradeng.runtime._coefficient import P, ScaleCoefficient
+from gradeng.runtime._losses import loss_value
+from gradeng.runtime._special import maki_tail
+from gradeng.symbolic._derive import Derivation, derive
+from gradeng.runtime._errors import InputError
+from gradeng.symbolic._mpeval import numeric_function
 
 #: Per catalog loss: the parameter sets to derive at (``None`` = symbolic parameters).
 CASES: dict[str, tuple[Mapping[str, Any] | None, ...]] = {

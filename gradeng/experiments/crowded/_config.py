@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import gradeng as ge
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 from gradeng.experiments.detection._config import (DataConfig, FeatureMap, LossSpec, ModelConfig,
                                                    TrainConfig)
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
 from gradeng.experiments.crowded._config import CrowdedConfig, CrowdingLevel
 from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable

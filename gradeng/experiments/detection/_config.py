@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 
 #: Normalisations of the summed classification loss (paper §3.3).
 NORMALIZATIONS = ("ohem", "positives", "elements")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
 from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable
 from gradeng.experiments.detection._train import METRICS, prepare_data, run_dir_for, select, train_run

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -31,7 +31,7 @@ import optax
 from flax import nnx
 
 import gradeng as ge
-from gradeng.core._iou import BOX_LOSSES as IOU_LOSSES
+from gradeng.boxes._iou import BOX_LOSSES as IOU_LOSSES
 from gradeng.experiments.detection import _boxes
 from gradeng.experiments.detection._checkpoint import (atomic_write_text, check_config, load_checkpoint,
                                            read_checkpoint_config, save_checkpoint)

@@ -4,7 +4,7 @@ For every loss that is a sum over pairs, L = Σ φ(x_ij), the pair weight is the
 `gradeng.derive` (with the variable — similarity s or distance d — its domain and reference
 point as data) integrates it: φ(x) = ∫_r^x w(t) dt. Each report shows w, φ, SymPy's
 verification, and a check against the library: the injected loss of a single pair
-(`gradeng.core._pairs`) minus the derived φ must be a constant (the libraries fix φ's additive
+(`gradeng.embedding._pairs`) minus the derived φ must be a constant (the libraries fix φ's additive
 constant differently: 0 at s → ±∞ instead of at the reference point).
 
 Multi-similarity and circle are log-sum-exp losses over all pairs of an anchor; their reports use
@@ -56,7 +56,7 @@ REPORTS = {
 
 
 def _variable(name, reference):
-  from gradeng.core._variable import DISTANCE, SIMILARITY, Variable
+  from gradeng.runtime._variable import DISTANCE, SIMILARITY, Variable
 
   base = DISTANCE if name == "d" else SIMILARITY
   if reference == base.reference or (isinstance(reference, int) and sp.Integer(reference) == base.reference):
@@ -88,7 +88,7 @@ def _library_pair(rule_args, x: float) -> tuple[float, float]:
   circle, whose value needs a pair of each kind, plus a negative at s = m (factor 1)."""
   import jax.numpy as jnp
 
-  from gradeng.core import _pairs
+  from gradeng.embedding import _pairs
 
   name, variable, params, kind = rule_args
   rule = _pairs.PAIR_RULES[name][1]

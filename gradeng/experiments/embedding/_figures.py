@@ -5,7 +5,7 @@
   similarity between different classes' mean embeddings in each title.
 * ``pair_weights``: the metric-learning analogue of the paper's Figure 1 — the pair weight
   ∂L/∂s of one positive (and one negative) pair against its cosine similarity s, taken from the
-  very rules the losses inject (`gradeng.core._pairs`).
+  very rules the losses inject (`gradeng.embedding._pairs`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def pair_weight_curves(num: int = 201) -> dict:
   """
   import jax.numpy as jnp
 
-  from gradeng.core import _pairs
+  from gradeng.embedding import _pairs
 
   s_grid = np.linspace(-0.999, 0.999, num)
   pos = jnp.array([[False, True, False], [True, False, False], [False, False, False]])

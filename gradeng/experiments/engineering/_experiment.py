@@ -27,7 +27,7 @@ import numpy as np
 
 import gradeng as ge
 from gradeng.experiments._io import atomic_write_text
-from gradeng.core import _stateful as st
+from gradeng.runtime import _stateful as st
 from gradeng.experiments.engineering._train import TrainConfig, run_grid, stateless
 from gradeng.experiments.toy import minority_count, sample
 

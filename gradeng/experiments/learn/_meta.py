@@ -34,7 +34,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from gradeng.core._learned import weights_from_theta
+from gradeng.symbolic._learned import weights_from_theta
 from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
 
 from ._config import META_SEED_BASE, LearnConfig

@@ -97,7 +97,7 @@ def objective(spec: OrdinalLoss, num_classes: int, outputs, labels):
   import jax.numpy as jnp
 
   import gradeng as ge
-  from gradeng.core._ordinal import gaussian_label_distribution
+  from gradeng.ordinal._ordinal import gaussian_label_distribution
 
   if spec.kind == "regression":
     return jnp.mean(jnp.square(outputs[:, 0] - labels.astype(outputs.dtype)))
@@ -144,7 +144,7 @@ def evaluate(config: OrdinalConfig, spec: OrdinalLoss, params, images, labels) -
   """Per seed: exact accuracy, MAE of the prediction and (softmax heads) of the expected count."""
   import jax
 
-  from gradeng.core._ordinal import expected_class
+  from gradeng.ordinal._ordinal import expected_class
 
   outputs = np.asarray(jax.jit(jax.vmap(forward, in_axes=(0, None)))(params, images))
   top = config.num_classes - 1

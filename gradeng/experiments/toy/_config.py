@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 
 from . import _losses
 
-from gradeng.core._errors import InputError
-from gradeng.core._parse import parse_loss_spec
+from gradeng.runtime._errors import InputError
+from gradeng.symbolic._parse import parse_loss_spec
 
 LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
 """``((loss name, (hyper-parameter values...)), ...)``; ``(None,)`` for a loss without one."""
@@ -245,7 +245,7 @@ def check_same_config(stored: Mapping[str, Any], config: Config, where: str) -> 
 
 def _loss_item(item: str) -> tuple[str, tuple[float | None, ...]]:
   """``focal:gamma=1|2`` -> ("focal", (1.0, 2.0)): the loss-spec syntax of every command
-  (`gradeng.core._parse.parse_loss_spec`, as ``gradeng budget --loss focal:gamma=2``)."""
+  (`gradeng.symbolic._parse.parse_loss_spec`, as ``gradeng budget --loss focal:gamma=2``)."""
   name, spec = parse_loss_spec(item)
   param = _losses.hyper_name(name)
   example = f"{name}:{param or 'gamma'}=1|2"

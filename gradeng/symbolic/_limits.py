@@ -31,7 +31,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 
 T = TypeVar("T")
 
@@ -197,7 +197,7 @@ package = types.ModuleType("gradeng")
 package.__path__, package.__spec__, package.__file__ = (
     list(spec.submodule_search_locations), spec, spec.origin)
 sys.modules["gradeng"] = package
-from gradeng.core._limits import _main
+from gradeng.symbolic._limits import _main
 _main()
 """
 

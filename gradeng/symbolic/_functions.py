@@ -1,13 +1,13 @@
 """The one table of SymPy function nodes: their JAX counterparts and which are elementary.
 
-`gradeng.core._jaxify` compiles a node through `jax_function`; `gradeng.core._integrate` ranks
-closed forms by `ELEMENTARY`; `gradeng.core._parse` builds only nodes listed here (a test checks
+`gradeng.symbolic._jaxify` compiles a node through `jax_function`; `gradeng.symbolic._integrate` ranks
+closed forms by `ELEMENTARY`; `gradeng.symbolic._parse` builds only nodes listed here (a test checks
 that every function a formula may call compiles and matches mpmath). Issue 15: the three tables
 this replaces disagreed (``erfc`` and ``Gamma`` parsed but did not compile, ``min(a, b, c)``
 parsed and then failed).
 
 JAX is imported only when a function is first compiled, so that the SymPy worker process
-(`gradeng.core._limits`) does not load it.
+(`gradeng.symbolic._limits`) does not load it.
 """
 
 from __future__ import annotations

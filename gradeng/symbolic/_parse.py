@@ -6,7 +6,7 @@ binary ``+ - * / ** ^`` and calls of the functions in `FUNCTIONS`. Nothing in th
 evaluated (no ``eval``, no ``sympify``/``parse_expr`` of the raw string), so a formula such as
 ``__import__('os').system('...')`` is rejected before anything runs.
 
-Names: ``p`` is the probability of the true class (`gradeng.core._coefficient.P`, positive); ``pi``
+Names: ``p`` is the probability of the true class (`gradeng.runtime._coefficient.P`, positive); ``pi``
 and ``e``/``E`` are the constants; every other name is a hyper-parameter symbol. Note that
 ``gamma`` is a *parameter* (focal and Maki losses); the Gamma function is spelled ``Gamma``.
 """
@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from gradeng.core._errors import InputError
-from gradeng.core._coefficient import P, Domain, ScaleCoefficient, as_domain
-from gradeng.core._variable import Variable, as_variable
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._coefficient import P, Domain, ScaleCoefficient, as_domain
+from gradeng.runtime._variable import Variable, as_variable
 
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 2000
@@ -301,11 +301,11 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
     domains: parameter name -> `Domain` (or domain name) used for the symbols' SymPy
       assumptions (e.g. ``nonnegative`` for γ ≥ 0, which helps integration); parameters not in
       it are ``real``.
-    variable: the variable of the formula (`gradeng.core._variable.Variable` or ``"p"``,
+    variable: the variable of the formula (`gradeng.runtime._variable.Variable` or ``"p"``,
       ``"s"``, ``"d"``); default p.
 
   Returns:
-    g as a SymPy expression in the variable's symbol (`gradeng.core._coefficient.P` for p) and
+    g as a SymPy expression in the variable's symbol (`gradeng.runtime._coefficient.P` for p) and
     the parameter symbols.
 
   Raises:
@@ -350,7 +350,7 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
 
   Args:
     formula: g as text (parsed safely by `parse_formula`) or a SymPy expression in
-      `gradeng.core._coefficient.P`.
+      `gradeng.runtime._coefficient.P`.
     name: the coefficient's name; defaults to the formula text.
     params: parameter name -> `Domain` or domain name (``"real"``, ``"nonnegative"``,
       ``"positive"``, ``"nonnegative_integer"``, ``"unit_interval"``). Parameters that the formula
@@ -358,7 +358,7 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
     defaults: default parameter values, checked against the domains.
     variable: what g is the derivative with respect to: ``"p"`` (default; L(1) = 0),
       ``"s"`` (a similarity in [-1, 1], φ(-1) = 0), ``"d"`` (a distance ≥ 0, φ(0) = 0) or a
-      `gradeng.core._variable.Variable`.
+      `gradeng.runtime._variable.Variable`.
     reference: another point where the loss is 0 (a number or a formula in the parameters,
       e.g. ``"m"`` for a margin); parsed like the formula.
 

@@ -43,11 +43,11 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradeng.core._errors import InputError
-from gradeng.core._catalog import CROSS_ENTROPY, get_coefficient
-from gradeng.core._coefficient import NONNEGATIVE, ScaleCoefficient
-from gradeng.core._inject import HEADS
-from gradeng.core._losses import loss_from_coefficient
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._catalog import CROSS_ENTROPY, get_coefficient
+from gradeng.runtime._coefficient import NONNEGATIVE, ScaleCoefficient
+from gradeng.runtime._inject import HEADS
+from gradeng.runtime._losses import loss_from_coefficient
 
 __all__ = [
     "StatefulLoss", "StepState", "AdaptiveGammaState", "GHMState",

@@ -28,7 +28,7 @@ thresholds cos(jπ/m). The one unbounded factor, d cos(θ+m)/d cos θ = cos m + 
 θ → 0, is formed with sin θ floored at ``4·√eps`` of the dtype (about 1.4e-3 rad in float32) in
 an injected derivative: the gradient reaching the embedding (whose true norm is bounded by
 s/‖x‖) stays bounded and finite at cos θ = ±1 exactly. Zero-norm embeddings or weights give
-cosine 0 (see `gradeng.core._geometry.l2_normalize`); labels outside [0, C) raise ``ValueError``
+cosine 0 (see `gradeng.embedding._geometry.l2_normalize`); labels outside [0, C) raise ``ValueError``
 (NaN under jit). bf16/f16 inputs are computed in float32 and returned in their dtype.
 
 References:
@@ -49,7 +49,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from gradeng.core._geometry import check_labels, compute_dtype, cosine_similarity_matrix, safe_norm
+from gradeng.embedding._geometry import check_labels, compute_dtype, cosine_similarity_matrix, safe_norm
 
 __all__ = [
     "cosine_logits", "normface_logits", "cosface_logits", "arcface_logits", "sphereface_logits",

@@ -1,11 +1,11 @@
 """Integration strategies for L(p) = ∫_p^1 -g(t) dt, and the cleaning of SymPy's results.
 
-Every strategy works on a `gradeng.core._variable.Variable`: L(x) = ∫_r^x g(t) dt with r the
+Every strategy works on a `gradeng.runtime._variable.Variable`: L(x) = ∫_r^x g(t) dt with r the
 variable's reference point (r = 1 for p, where this is ∫_p^1 -g; s = -1 for a similarity; a
 margin for a distance).
 
 Each strategy returns a candidate L(p) or ``None`` (SymPy found nothing), or raises
-`DivergentIntegralError`; candidates are checked (`gradeng.core._verify`) before use.
+`DivergentIntegralError`; candidates are checked (`gradeng.symbolic._verify`) before use.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from gradeng.core._coefficient import P, Domain
-from gradeng.core._functions import ELEMENTARY
-from gradeng.core._variable import PROBABILITY, Variable
-from gradeng.core._limits import STEP_SECONDS, DerivationError, attempt
-from gradeng.core._mpeval import CHECK_DIGITS, sample_domain
+from gradeng.runtime._coefficient import P, Domain
+from gradeng.symbolic._functions import ELEMENTARY
+from gradeng.runtime._variable import PROBABILITY, Variable
+from gradeng.symbolic._limits import STEP_SECONDS, DerivationError, attempt
+from gradeng.symbolic._mpeval import CHECK_DIGITS, sample_domain
 
 class DivergentIntegralError(DerivationError):
   """∫_p^1 -g(t) dt diverges, so no loss with L(1) = 0 has this scale coefficient."""

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import digamma
 
-from gradeng.core._coefficient import is_concrete_number
+from gradeng.runtime._coefficient import is_concrete_number
 
 # Truncations per working precision: (series terms, binomial terms, Gauss–Laguerre nodes).
 # float32: < 6e-8 truncation error; float64: ~1e-13 (Gauss–Laguerre saturates there).

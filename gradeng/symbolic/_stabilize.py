@@ -11,7 +11,7 @@ The candidate programs, all functions of (log p, log(1 - p)):
 
 * **Maki basis** — when w = p·g is a polynomial in q = 1 - p (with real exponents),
   w = -Σ_b c_b q^b, and L = Σ_b c_b L_b(p) with L_b the Maki tail
-  ∫_p^1 (1-t)^b/t dt (`gradeng.core._special`): integer b through `maki_combination` (one
+  ∫_p^1 (1-t)^b/t dt (`gradeng.runtime._special`): integer b through `maki_combination` (one
   polynomial in q per regime), real b through `maki_tail`. Covers every g = -P(1-p)/p with P a
   polynomial: (1+p)(1-p)² = 2q² - q³ gives L = 2·L_2 - L_3.
 * **Power basis** — when w is a sum of powers c_a p^a, L = Σ c_a (p^a - 1)/a written as
@@ -21,7 +21,7 @@ The candidate programs, all functions of (log p, log(1 - p)):
   coefficients of -g(1 - u) = Σ a_k u^k are taken by FFT on a circle of radius 0.7 (float64),
   and L = Σ a_k q^{k+1}/(k+1) is summed by Horner: no cancellation near p = 1 whatever the
   closed form looks like (logarithms of 1 ± small, rational functions).
-* **The derived closed form** itself, through `gradeng.core._jaxify` (log p, log(1 - p), p^a,
+* **The derived closed form** itself, through `gradeng.symbolic._jaxify` (log p, log(1 - p), p^a,
   (1-p)^a in log space): usually fine for p < 1/2, where L is not small.
 
 The cheapest program (in the order above) whose error is within `SINGLE_ERROR` on the whole
@@ -42,10 +42,10 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.core._coefficient import P
-from gradeng.core._jaxify import NotJaxifiable, log_space_function
-from gradeng.core._mpeval import numeric_function
-from gradeng.core._special import maki_combination, maki_tail
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
+from gradeng.symbolic._mpeval import numeric_function
+from gradeng.runtime._special import maki_combination, maki_tail
 
 #: A program whose float32 error in a regime is at most this is good enough there; one that
 #: stays within `SINGLE_ERROR` on both sides of p = 1/2 is used alone.
@@ -343,7 +343,7 @@ def _monomials(expr: sp.Expr, x: sp.Symbol) -> dict[float, float] | None:
 
 
 def stable_weight(g: sp.Expr, default: Callable, params: Mapping[str, Any] | None = None) -> Callable:
-  """``default`` (w = p·g through `gradeng.core._jaxify`) unless it loses accuracy on logits
+  """``default`` (w = p·g through `gradeng.symbolic._jaxify`) unless it loses accuracy on logits
   ±40 and a polynomial form in q = 1 - p or in p, chosen per regime, does better.
 
   Example: g = -(1 - p²)/p has w = p² - 1, which cancels as p → 1; w = -(2q - q²) does not.

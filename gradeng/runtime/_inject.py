@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.custom_derivatives import SymbolicZero
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 
 HEADS = ("sigmoid", "softmax")
 #: Sigmoid-head conventions for soft labels y ∈ [0, 1] (see `apply_kernel`).

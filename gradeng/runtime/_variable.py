@@ -10,7 +10,7 @@ of the coefficient from a *reference point* r where it vanishes,
   L(x) = \\int_r^x g(t)\\,dt, \\qquad L(r) = 0,
 
 and for p with r = 1 this is the paper's L(p) = ∫_p^1 -g(t) dt. A `Variable` holds x, its domain
-and r as data, so that one derivation code path (`gradeng.core._derive.derive`) serves all of
+and r as data, so that one derivation code path (`gradeng.symbolic._derive.derive`) serves all of
 them.
 """
 
@@ -20,8 +20,8 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from gradeng.core._errors import InputError
-from gradeng.core._lazy import LazyField, is_sympy
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._lazy import LazyField, is_sympy
 
 if TYPE_CHECKING:
   import sympy as sp
@@ -97,7 +97,7 @@ class Variable:
   @property
   def symbol(self) -> sp.Symbol:
     """The SymPy symbol (positive when the domain is, so that SymPy simplifies log, powers);
-    one object per name and assumptions (``PROBABILITY.symbol is gradeng.core._coefficient.P``)."""
+    one object per name and assumptions (``PROBABILITY.symbol is gradeng.runtime._coefficient.P``)."""
     import sympy as sp
 
     positive = bool(self.lower.is_number and self.lower >= 0)

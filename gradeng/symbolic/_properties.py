@@ -10,10 +10,10 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.core._coefficient import P
-from gradeng.core._integrate import is_finite_number, is_infinite
-from gradeng.core._limits import STEP_SECONDS, attempt, run_in_worker
-from gradeng.core._mpeval import (CHECK_DIGITS, GRID_DIGITS, derivative, evaluate,
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._integrate import is_finite_number, is_infinite
+from gradeng.symbolic._limits import STEP_SECONDS, attempt, run_in_worker
+from gradeng.symbolic._mpeval import (CHECK_DIGITS, GRID_DIGITS, derivative, evaluate,
                                   numeric_function, probability_grid)
 
 
@@ -207,7 +207,7 @@ def _check_loss_sign(g: sp.Expr, loss: sp.Expr | None, grid: list[mpmath.mpf],
 
 @functools.lru_cache(maxsize=256)
 def _check_properties(g: sp.Expr, loss: sp.Expr | None) -> tuple[PropertyCheck, ...]:
-  """`_compute_properties` in the SymPy worker (`gradeng.core._limits`), remembered."""
+  """`_compute_properties` in the SymPy worker (`gradeng.symbolic._limits`), remembered."""
   return run_in_worker(_compute_properties, (g, loss))
 
 
@@ -238,7 +238,7 @@ def check_properties(g: sp.Expr, loss: sp.Expr | None = None) -> tuple[PropertyC
      L(p) = ∫_p^1 -g(t) dt.
 
   Args:
-    g: the scale coefficient in `gradeng.core._coefficient.P`, parameters substituted.
+    g: the scale coefficient in `gradeng.runtime._coefficient.P`, parameters substituted.
     loss: its closed-form loss, if known.
 
   Returns:

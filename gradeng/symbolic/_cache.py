@@ -1,6 +1,6 @@
 """An on-disk cache of derivations, keyed by the coefficient, its parameters and the code.
 
-`gradeng.core._derive.derive` asks SymPy for a closed form once per (g, parameter domains,
+`gradeng.symbolic._derive.derive` asks SymPy for a closed form once per (g, parameter domains,
 variable) and machine: the result is stored as JSON under ``$GRADENG_CACHE_DIR`` (default
 ``~/.cache/gradeng``) in ``derivations/<sha256>.json``, written atomically (a temporary file
 renamed into place), so that a killed process leaves either the old entry or the new one. The
@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import pathlib
@@ -24,8 +25,9 @@ from typing import Any
 import sympy as sp
 
 #: The modules whose source is part of every key (a change to them derives afresh).
-_SOURCES = ("_derive", "_integrate", "_verify", "_recognise", "_mpeval", "_limits", "_variable",
-            "_cache")
+_SOURCES = tuple(f"gradeng.symbolic.{name}" for name in (
+    "_derive", "_integrate", "_verify", "_recognise", "_mpeval", "_limits", "_cache")) + (
+    "gradeng.runtime._variable",)
 
 
 def cache_dir() -> pathlib.Path:
@@ -37,9 +39,8 @@ def cache_dir() -> pathlib.Path:
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
   digest = hashlib.sha256(sp.__version__.encode())
-  here = pathlib.Path(__file__).parent
   for name in _SOURCES:
-    digest.update((here / f"{name}.py").read_bytes())
+    digest.update(pathlib.Path(importlib.util.find_spec(name).origin).read_bytes())
   return digest.hexdigest()[:16]
 
 

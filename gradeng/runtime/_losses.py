@@ -1,7 +1,7 @@
 """The one path from a scale coefficient to a JAX loss: `loss_from_coefficient`.
 
 A coefficient becomes a `Kernel` (log-space value L and weight w = p·g), and the kernel is
-applied to logits by `gradeng.core._inject.apply_kernel`, which injects the derivative. The catalog
+applied to logits by `gradeng.runtime._inject.apply_kernel`, which injects the derivative. The catalog
 losses are this path applied to catalog coefficients; user formulas and user JAX functions
 take the same path with generated or numerically integrated parts.
 """
@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gradeng.core._coefficient import ScaleCoefficient, is_concrete_number
-from gradeng.core._inject import Kernel, LossFunction, apply_kernel, poison
-from gradeng.core._quadrature import integrate_weight
+from gradeng.runtime._coefficient import ScaleCoefficient, is_concrete_number
+from gradeng.runtime._inject import Kernel, LossFunction, apply_kernel, poison
+from gradeng.runtime._quadrature import integrate_weight
 
 if TYPE_CHECKING:
   import sympy as sp
@@ -78,7 +78,7 @@ def weight_expression(g: sp.Expr) -> sp.Expr:
   cancel catastrophically as p → 1)."""
   import sympy as sp
 
-  from gradeng.core._coefficient import P
+  from gradeng.runtime._coefficient import P
 
   if g.is_Add:
     return sp.Add(*(weight_expression(term) for term in g.args))
@@ -92,21 +92,21 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
   names = list(coefficient.params)
   weight = coefficient.weight  # hand-written (the catalog: no SymPy) or generated from g
   if weight is None:
-    from gradeng.core._jaxify import log_space_function
+    from gradeng.symbolic._jaxify import log_space_function
 
     weight = log_space_function(weight_expression(coefficient.expr), names)
   if coefficient.loss is not None:
     return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
-  from gradeng.core._jaxify import NotJaxifiable, log_space_function
+  from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
   value, method = _quadrature_value(weight), "quadrature"
   if all(is_concrete_number(v) for v in params.values()):
-    from gradeng.core._symbolic import derive  # SymPy integration is only needed for user formulas
+    from gradeng.symbolic import derive  # SymPy integration is only needed for user formulas
 
     derivation = derive(coefficient, timeout=timeout, **params)
     if derivation.verification == "gave up (time limit)":
       method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
                 "timeout=None)` derives and caches a closed form for later builds)")
-    from gradeng.core._stabilize import stable_closed_form, stable_weight  # stable programs
+    from gradeng.symbolic._stabilize import stable_closed_form, stable_weight  # stable programs
 
     weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
     value = _quadrature_value(weight)
@@ -158,7 +158,7 @@ def loss_from_coefficient(
   Returns:
     The per-element loss function; its keyword arguments (``alpha``, ``where``,
     ``ignore_index``, ``axis``, ``broadcast``, ``soft_labels``) are those of
-    `gradeng.core._inject.apply_kernel`.
+    `gradeng.runtime._inject.apply_kernel`.
 
   Example:
     >>> import gradeng as ge, jax.numpy as jnp
@@ -174,7 +174,7 @@ def loss_from_coefficient(
   traced = {k: v for k, v in params.items() if not is_concrete_number(v)}
   domains = coefficient.params
   if traced and coefficient.loss is None:  # a formula: narrowed to where ∫_p^1 -g converges
-    from gradeng.core._derive import traced_domains  # SymPy, only for traced parameters
+    from gradeng.symbolic._derive import traced_domains  # SymPy, only for traced parameters
 
     domains = traced_domains(coefficient, _freeze(params))
 
@@ -253,7 +253,7 @@ def loss_from_gradient(
 
 
 def _evaluate(coefficient, p, params, part: str) -> jax.Array:
-  from gradeng.core._catalog import get_coefficient  # the catalog imports this module
+  from gradeng.runtime._catalog import get_coefficient  # the catalog imports this module
 
   coefficient = get_coefficient(coefficient)
   params = coefficient.resolve_params(params)

@@ -11,7 +11,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.core._coefficient import P, Domain
+from gradeng.runtime._coefficient import P, Domain
 
 #: Digits of the numeric checks.
 CHECK_DIGITS = 30

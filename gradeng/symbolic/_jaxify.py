@@ -1,6 +1,6 @@
 """SymPy expressions in p → JAX functions of (log p, log(1 - p)).
 
-One lookup table (`gradeng.core._functions`) maps SymPy nodes to JAX functions. The probability never appears as a bare
+One lookup table (`gradeng.symbolic._functions`) maps SymPy nodes to JAX functions. The probability never appears as a bare
 float when a log-space form exists: ``log(p)`` becomes ``log_p``, ``log(1 - p)`` becomes
 ``log_q``, ``p**a`` becomes ``exp(a·log_p)`` and ``(1 - p)**a`` becomes ``exp(a·log_q)``.
 That removes the overflow/underflow of p and 1 - p at extreme logits.
@@ -17,7 +17,7 @@ log(2 - p) = log1p(q) (the literal 2 - p is 1 in float32 once q < 6e-8), log(1 -
 log q + log 2 + log1p(-q/2). Likewise around p = 0 in p = exp(log_p), for p < 1/2. Any other
 log(1 + f) is log1p(f) (f = p⁷ + sin³p).
 Cancellation *between* terms is not removed: generated closed forms are checked against
-high-precision references before use (`gradeng.core._stabilize`).
+high-precision references before use (`gradeng.symbolic._stabilize`).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import jax
 import jax.numpy as jnp
 import sympy as sp
 
-from gradeng.core._errors import InputError
-from gradeng.core._coefficient import P
-from gradeng.core._functions import expi_near_zero, jax_function
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._coefficient import P
+from gradeng.symbolic._functions import expi_near_zero, jax_function
 
 
 class NotJaxifiable(InputError):

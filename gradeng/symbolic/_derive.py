@@ -22,19 +22,19 @@ from typing import Any
 
 import sympy as sp
 
-from gradeng.core import _cache
-from gradeng.core._coefficient import P, Domain, ScaleCoefficient, is_concrete_number
-from gradeng.core._errors import InputError
-from gradeng.core._integrate import (antiderivative_loss, check_convergence, definite_loss,
+from gradeng.symbolic import _cache
+from gradeng.runtime._coefficient import P, Domain, ScaleCoefficient, is_concrete_number
+from gradeng.runtime._errors import InputError
+from gradeng.symbolic._integrate import (antiderivative_loss, check_convergence, definite_loss,
                                      maki_forms, rank, realify, unevaluated)
-from gradeng.core._limits import (ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, WorkerTimeout,
+from gradeng.symbolic._limits import (ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, WorkerTimeout,
                                   attempt, run_in_worker)
-from gradeng.core._mpeval import lerch_to_hyper
-from gradeng.core._parse import coefficient as _coefficient_from_formula
-from gradeng.core._properties import PropertyCheck, check_properties
-from gradeng.core._recognise import Combination, Term, recognise
-from gradeng.core._variable import PROBABILITY, Variable, as_variable
-from gradeng.core._verify import verify
+from gradeng.symbolic._mpeval import lerch_to_hyper
+from gradeng.symbolic._parse import coefficient as _coefficient_from_formula
+from gradeng.symbolic._properties import PropertyCheck, check_properties
+from gradeng.symbolic._recognise import Combination, Term, recognise
+from gradeng.runtime._variable import PROBABILITY, Variable, as_variable
+from gradeng.symbolic._verify import verify
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +59,7 @@ def _solution(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...], variable:
   """`_solve` in the SymPy worker, remembered for this process (catalog, figures and reports
   ask repeatedly). Past ``timeout`` wall seconds the worker is ended and the loss is left to
   numeric integration, with a note (such a solution is not remembered). Solutions are also
-  kept on disk (`gradeng.core._cache`, ``$GRADENG_CACHE_DIR``), so a new process does not
+  kept on disk (`gradeng.symbolic._cache`, ``$GRADENG_CACHE_DIR``), so a new process does not
   derive again."""
   key = (g, domains_key, variable)
   if key in _SOLUTIONS:
@@ -114,7 +114,7 @@ def _from_entry(entry: dict[str, Any] | None) -> _Solution | None:
 
 def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...],
            variable: Variable = PROBABILITY) -> _Solution:
-  """The closed form of L for g (run in the SymPy worker, see `gradeng.core._limits`)."""
+  """The closed form of L for g (run in the SymPy worker, see `gradeng.symbolic._limits`)."""
   domains = dict(domains_key)
   notes: list[str] = []
   combination = recognise(g) if variable == PROBABILITY else None
@@ -208,7 +208,7 @@ def _check_domain_task(g: sp.Expr, variable: Variable) -> None:
 def check_coefficient(g: sp.Expr, variable: Variable = PROBABILITY) -> None:
   """Raise `gradeng.InputError` unless g is defined, real and continuous on the variable's open
   domain ((0, 1) for p): the check `derive` makes, for commands that only evaluate g (e.g.
-  ``gradeng budget``). Runs SymPy in the worker (`gradeng.core._limits`)."""
+  ``gradeng budget``). Runs SymPy in the worker (`gradeng.symbolic._limits`)."""
   run_in_worker(_check_domain_task, (g, variable))
 
 
@@ -248,10 +248,10 @@ class Derivation:
       (the tail Σ_{j>a} (1-p)^j/j for integer a, (1-p)^(a+1) Φ(1-p, 1, a+1) otherwise).
     notes: remarks from the derivation (conditions, time-outs, stable forms).
     variable: the variable g acts on, with the parameters substituted in its reference point
-      (`gradeng.core._variable.PROBABILITY` for p: L(p) = ∫_p^1 -g; for a pair weight on a
+      (`gradeng.runtime._variable.PROBABILITY` for p: L(p) = ∫_p^1 -g; for a pair weight on a
       similarity s or distance d, ``loss`` is φ(x) = ∫_r^x g(t) dt).
     combination: g as a linear combination of catalog coefficients (Maki, CE, QCE, GCE), when
-      recognised (`gradeng.core._recognise`); a loss can then be built from catalog kernels.
+      recognised (`gradeng.symbolic._recognise`); a loss can then be built from catalog kernels.
     domains: the admissible domain of each parameter left free: the declared one, narrowed to
       where the integral converges when the derivation knows it (g = -(1-p)^γ/p: γ > -1), so
       that a traced value outside it can be poisoned (`Domain.contains_traced`).
@@ -314,7 +314,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
   The same machinery integrates a coefficient over another variable (issue 11): a pair weight
   w(s) = dφ/ds on a similarity s ∈ [-1, 1] gives φ(s) = ∫_{-1}^s w(t) dt, one on a distance
   d ≥ 0 gives φ(d) = ∫_0^d w(t) dt; the variable, its domain and the reference point where the
-  loss is 0 are data (`gradeng.core._variable.Variable`), e.g. a margin
+  loss is 0 are data (`gradeng.runtime._variable.Variable`), e.g. a margin
   ``Variable("d", 0, oo, reference=m)``.
 
   Args:
@@ -323,7 +323,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
     variable: for a formula, the variable it is in: ``"p"`` (default), ``"s"``, ``"d"`` or a
       `Variable` (a `ScaleCoefficient` carries its own).
     timeout: wall-clock seconds to wait for SymPy (None: its own per-step limits only, see
-      `gradeng.core._limits`); past it the derivation gives up with a note and
+      `gradeng.symbolic._limits`); past it the derivation gives up with a note and
       ``method == "numeric"``.
     progress: called with each step SymPy is on (``gradeng derive`` prints them).
     **params: numeric parameter values to substitute exactly (2.5 -> 5/2), checked against the
@@ -568,7 +568,7 @@ def traced_domains(coefficient: ScaleCoefficient, frozen_params: tuple) -> dict[
           f"traced parameter `{name}` of g(p) = {coefficient.expr}: {found}. Declare the values "
           f"it may take, e.g. `gradeng.coefficient(formula, params={{'{name}': 'positive'}})` "
           "(names: nonnegative, positive, nonnegative_integer, unit_interval; or a "
-          "`gradeng.core._coefficient.Domain(lower=..., upper=...)`), or pass it as a Python "
+          "`gradeng.runtime._coefficient.Domain(lower=..., upper=...)`), or pass it as a Python "
           "number.")
   return domains
 

@@ -58,7 +58,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from gradeng.core._geometry import (
+from gradeng.embedding._geometry import (
     check_embeddings, check_labels, compute_dtype, cosine_similarity_matrix, l2_normalize,
     pairwise_distances,
 )

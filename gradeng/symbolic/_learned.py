@@ -6,7 +6,7 @@
   L_c(p) = \\int_p^1 -g_c(t)\\,dt = \\sum_i c_i\\,L^{\\mathrm{Maki}}_{k_i}(p),
 
 where :math:`L^{\\mathrm{Maki}}_k(p) = \\int_p^1 (1-t)^k/t\\,dt` is the Maki tail
-(`gradeng.core._special.maki_tail`, stable in float32 for every p). The logit weight is
+(`gradeng.runtime._special.maki_tail`, stable in float32 for every p). The logit weight is
 :math:`w_c(p) = p\\,g_c(p) = -\\sum_i c_i (1-p)^{k_i}`.
 
 The paper's properties (Kilbas & Paringer 2020, §2.2) hold for **every** admissible c, by
@@ -41,10 +41,10 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from gradeng.core._coefficient import NONNEGATIVE, P, ScaleCoefficient
-from gradeng.core._losses import loss_from_coefficient
-from gradeng.core._special import maki_tail
-from gradeng.core._symbolic import DivergentIntegralError
+from gradeng.runtime._coefficient import NONNEGATIVE, P, ScaleCoefficient
+from gradeng.runtime._losses import loss_from_coefficient
+from gradeng.runtime._special import maki_tail
+from gradeng.symbolic import DivergentIntegralError
 
 #: Default basis exponents k = 0 … 4 (CE, and the first four Maki tails).
 DEFAULT_EXPONENTS = (0, 1, 2, 3, 4)

@@ -15,9 +15,9 @@ import numbers
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from gradeng.core._errors import InputError
-from gradeng.core._lazy import LazyField, is_sympy
-from gradeng.core._variable import PROBABILITY, Variable
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._lazy import LazyField, is_sympy
+from gradeng.runtime._variable import PROBABILITY, Variable
 
 if TYPE_CHECKING:
   import sympy as sp
@@ -153,7 +153,7 @@ class ScaleCoefficient:
     latex_name: how figures and reports name the loss.
     reference: citation for docs and reports.
     variable: the variable g acts on and the point where L = 0 (`PROBABILITY`: p in (0, 1],
-      L(1) = 0; a similarity or distance for pair weights, see `gradeng.core._variable`).
+      L(1) = 0; a similarity or distance for pair weights, see `gradeng.runtime._variable`).
   """
 
   name: str

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from gradeng.core._coefficient import P
+from gradeng.runtime._coefficient import P
 
 _Q = sp.Dummy("q", positive=True)
 

@@ -9,12 +9,12 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.core._coefficient import Domain
-from gradeng.core._integrate import limit_at_reference, unevaluated
-from gradeng.core._limits import STEP_SECONDS, attempt
-from gradeng.core._mpeval import (CHECK_DIGITS, derivative, evaluate, numeric_function,
+from gradeng.runtime._coefficient import Domain
+from gradeng.symbolic._integrate import limit_at_reference, unevaluated
+from gradeng.symbolic._limits import STEP_SECONDS, attempt
+from gradeng.symbolic._mpeval import (CHECK_DIGITS, derivative, evaluate, numeric_function,
                                   sample_domain, sampled_ranges)
-from gradeng.core._variable import PROBABILITY, Variable
+from gradeng.runtime._variable import PROBABILITY, Variable
 
 #: Random points for the numeric check of dL/dp = g, and the tolerance.
 CHECK_POINTS = 24
@@ -61,7 +61,7 @@ def verify_numeric(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
                    points: int = CHECK_POINTS, seed: int = 0,
                    variable: Variable = PROBABILITY) -> tuple[bool | None, str]:
   """Compare dL/dp with g at ``points`` random p in (0, 1) (or points of the variable's domain,
-  see `gradeng.core._variable.Variable.point`) and random admissible parameters
+  see `gradeng.runtime._variable.Variable.point`) and random admissible parameters
   with mpmath at ≥ `CHECK_DIGITS` digits (more where the values are not yet stable); pass when
   every relative error is ≤ `CHECK_TOLERANCE`.
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from gradeng.core._errors import InputError
-from gradeng.core._coefficient import NONNEGATIVE, Domain, ScaleCoefficient
-from gradeng.core._losses import loss_from_coefficient
-from gradeng.core._special import maki_tail
-from gradeng.core._variable import PROBABILITY
+from gradeng.runtime._errors import InputError
+from gradeng.runtime._coefficient import NONNEGATIVE, Domain, ScaleCoefficient
+from gradeng.runtime._losses import loss_from_coefficient
+from gradeng.runtime._special import maki_tail
+from gradeng.runtime._variable import PROBABILITY
 
 
 # g(p) symbolically, built on first use of a coefficient's `expr` (derivations, reports, LaTeX):
@@ -187,7 +187,7 @@ _COMMON_ARGS = """
       sigmoid head, a ``[C]`` vector with the softmax head.
     where: optional boolean mask of the per-element losses.
     ignore_index: softmax head only: label value to mask out.
-    **options: ``axis``, ``broadcast``, ``soft_labels`` (see `gradeng.core._inject.apply_kernel`:
+    **options: ``axis``, ``broadcast``, ``soft_labels`` (see `gradeng.runtime._inject.apply_kernel`:
       soft sigmoid labels default to y·L(p) + (1 - y)·L(1 - p) as kornia; ``"modulated"`` gives
       optax/torchvision/Keras' (1 - p_t)^γ·BCE(y) for focal loss), and softmax-head soft targets.
 
@@ -224,7 +224,7 @@ def maki_loss(logits, labels, *, gamma=1, head="sigmoid", alpha=None, where=None
          = \\frac{(1-p)^{γ+1}}{γ+1}\\,{}_2F_1(1, γ+1; γ+2; 1-p).
 
   γ = 0 is cross-entropy, γ = 1 the paper's MCE (= PolyLoss-1 with ε = -1). Evaluated by
-  `gradeng.core._special.maki_tail`, never by the paper's alternating binomial sum.
+  `gradeng.runtime._special.maki_tail`, never by the paper's alternating binomial sum.
   """
   return _catalog_loss(MAKI, logits, labels, head, alpha, where, ignore_index, options, gamma=gamma)
 

@@ -17,7 +17,7 @@ move only through `center_loss`'s ``update``.
 `trained_center_loss` is the variant the update rule replaces: the centers are ordinary
 parameters, optimised by the same optimiser as the network with the true gradient.
 
-The contract is the stateful coefficients' (`gradeng.core._stateful.StatefulLoss`): ``init()``
+The contract is the stateful coefficients' (`gradeng.runtime._stateful.StatefulLoss`): ``init()``
 gives the state (a NamedTuple of arrays), ``loss(features, labels, state)`` returns the
 per-example losses and the state after the batch (no gradient flows into it; under
 ``jax.grad`` return it as auxiliary output). `CenterLoss` adds ``update``, the α-rule alone.
@@ -37,7 +37,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from gradeng.core._geometry import check_embeddings, check_labels, compute_dtype
+from gradeng.embedding._geometry import check_embeddings, check_labels, compute_dtype
 
 __all__ = ["CenterLoss", "CenterState", "center_loss", "center_update", "trained_center_loss"]
 

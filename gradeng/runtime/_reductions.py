@@ -11,7 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gradeng.core._errors import InputError
+from gradeng.runtime._errors import InputError
 
 
 def normalize_by_positives(losses, positive_mask, *, where=None) -> jax.Array:
