@@ -28,9 +28,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import gradeng as ge
-from gradeng.runtime._errors import InputError
-from gradeng.experiments.detection._config import (DataConfig, FeatureMap, LossSpec, ModelConfig,
-                                                   TrainConfig)
+from gradeng.experiments.detection import DataConfig, FeatureMap, LossSpec, ModelConfig, TrainConfig
+from gradeng.runtime import InputError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +168,7 @@ class SetLoss:
   def __hash__(self) -> int:  # `params` is a dict (jit static argument)
     import json
 
-    from gradeng.experiments.detection._config import to_jsonable
+    from gradeng.experiments.common import to_jsonable
     return hash(json.dumps(to_jsonable(self), sort_keys=True))
 
   def __post_init__(self):
@@ -243,7 +242,7 @@ SET_LOSSES: dict[str, SetLoss] = {s.name: s for s in (
 
 
 def _ssd_loss() -> LossSpec:
-  from gradeng.experiments.detection.configs import DETECTION_LOSSES
+  from gradeng.experiments.detection import DETECTION_LOSSES
 
   return DETECTION_LOSSES["ce_ohem"]
 

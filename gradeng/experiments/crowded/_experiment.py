@@ -19,9 +19,7 @@ suppressed whatever the network does.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 import time
@@ -31,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.runtime._errors import InputError
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+from gradeng.experiments.common import (atomic_write_csv, atomic_write_json, atomic_write_text,
+                                        check_config, claim_run_dir, save_figure, to_jsonable)
 from gradeng.experiments.crowded._config import CrowdedConfig, CrowdingLevel
-from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable
-from gradeng.experiments.detection._data import InMemoryDataset, make_digit_canvases, stack
-from gradeng.experiments.detection._metrics import Detections, evaluate_map
+from gradeng.experiments.detection import (Detections, ExperimentConfig, InMemoryDataset,
+                                           evaluate_map, make_digit_canvases, stack)
+from gradeng.runtime import InputError
 
 LEVELS = "levels.json"
 CROWDED_CONFIG = "crowded_config.json"
@@ -125,7 +123,7 @@ def level_metrics(detections: Sequence[Detections], test: InMemoryDataset, *,
 
 def nms_ceiling(test: InMemoryDataset, nms_iou: float, *, seed: int = 0) -> dict[str, float]:
   """The recall NMS leaves a perfect detector: ground-truth boxes (random scores) kept by NMS."""
-  from gradeng.experiments.detection._boxes import batched_nms, nms
+  from gradeng.experiments.detection import batched_nms, nms
 
   rng = np.random.default_rng([seed, 11])
   per_class = agnostic = total = 0
@@ -140,16 +138,15 @@ def nms_ceiling(test: InMemoryDataset, nms_iou: float, *, seed: int = 0) -> dict
 def ssd_detections(graphdef, params, images: np.ndarray, anchors: np.ndarray,
                    config: CrowdedConfig, *, class_agnostic: bool,
                    batch_size: int = 256) -> list[Detections]:
-  """SSD-lite's detections: the detection experiment's decoding and top-k (`_predict`), score
+  """SSD-lite's detections: the detection experiment's decoding and top-k (`predict`), score
   threshold, then NMS at ``nms_iou`` per class (the detection experiment's `detect`) or over
   all classes at once."""
-  from gradeng.experiments.detection._boxes import batched_nms
-  from gradeng.experiments.detection._train import _predict
+  from gradeng.experiments.detection import batched_nms, predict
 
   train = config.ssd_train
   out = []
   for start in range(0, len(images), batch_size):
-    boxes, scores, classes = (np.asarray(a) for a in _predict(
+    boxes, scores, classes = (np.asarray(a) for a in predict(
         params, images[start:start + batch_size], anchors, graphdef=graphdef, train=train,
         side=float(config.data.base.canvas_size)))
     for b, s, c in zip(boxes, scores, classes):
@@ -167,8 +164,6 @@ def _images(test: InMemoryDataset) -> np.ndarray:
 
 def _finished(run_dir: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
   """The saved ``levels.json`` of a finished run with this config; None if not finished."""
-  from gradeng.experiments.detection._checkpoint import check_config
-
   path = run_dir / LEVELS
   if not path.exists():
     return None
@@ -179,12 +174,7 @@ def _finished(run_dir: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
 
 def _claim(run_dir: Path, expected: dict[str, Any]) -> None:
   """Ties ``run_dir`` to this config (refusing a directory of another one)."""
-  from gradeng.experiments.detection._checkpoint import check_config
-
-  path = run_dir / CROWDED_CONFIG
-  if path.exists():
-    check_config(path, json.loads(path.read_text()), expected)
-  atomic_write_text(path, json.dumps(expected, indent=2, sort_keys=True))
+  claim_run_dir(run_dir, expected, filename=CROWDED_CONFIG, newline=False)
 
 
 def run_ssd(config: CrowdedConfig, seed: int, sets: CrowdedSets, out_dir: Path, *,
@@ -192,10 +182,9 @@ def run_ssd(config: CrowdedConfig, seed: int, sets: CrowdedSets, out_dir: Path, 
   """Trains SSD-lite (the detection experiment's `train_run`) and evaluates it on every level."""
   import jax
 
-  from gradeng.experiments.detection._checkpoint import load_checkpoint
-  from gradeng.experiments.detection._model import init_model
-  from gradeng.experiments.detection._train import (CHECKPOINT, init_loss_state, optimizer,
-                                                    prepare_data, run_config, train_run)
+  from gradeng.experiments.common import load_checkpoint
+  from gradeng.experiments.detection import (CHECKPOINT, init_loss_state, init_model, optimizer,
+                                             prepare_data, run_config, train_run)
 
   spec = config.ssd_loss
   run_dir = run_dir_for(out_dir, spec.name, seed)
@@ -314,9 +303,9 @@ def run_experiment(config: CrowdedConfig, out_dir: str | os.PathLike, *,
 
 def _neighbour_iou(test: InMemoryDataset) -> float:
   """Mean over digits after the first of the highest IoU with the digits placed before it."""
-  from gradeng.experiments.detection._data import _pairwise_iou
+  from gradeng.experiments.detection import pairwise_iou
 
-  values = [_pairwise_iou(s.boxes[i:i + 1], s.boxes[:i]).max()
+  values = [pairwise_iou(s.boxes[i:i + 1], s.boxes[:i]).max()
             for s in test for i in range(1, len(s.boxes))]
   return float(np.mean(values)) if values else float("nan")
 
@@ -380,13 +369,10 @@ def summarize(config: CrowdedConfig, out_dir: str | os.PathLike, *,
                     + [entry["seeds"]])
   stem = figures_dir / config.figure_stem
   figures_dir.mkdir(parents=True, exist_ok=True)
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["method", "sweep", "objects", "neighbour_iou", "map50", "map50_std", "recall",
-                   "recall_std", "max_recall", "detections_per_image", "nms_ceiling_per_class",
-                   "nms_ceiling_agnostic", "measured_neighbour_iou", "seeds"])
-  writer.writerows(rows)
-  atomic_write_text(stem.with_suffix(".csv"), buffer.getvalue())
+  atomic_write_csv(stem.with_suffix(".csv"), rows,
+                   ["method", "sweep", "objects", "neighbour_iou", "map50", "map50_std", "recall",
+                    "recall_std", "max_recall", "detections_per_image", "nms_ceiling_per_class",
+                    "nms_ceiling_agnostic", "measured_neighbour_iou", "seeds"])
 
   fig, axes = plt.subplots(2, 2, figsize=(9.6, 6.4), sharey="row")
   colors = plt.get_cmap("tab10").colors
@@ -410,11 +396,14 @@ def summarize(config: CrowdedConfig, out_dir: str | os.PathLike, *,
                     else f"neighbour IoU ({data.fixed_count} objects)")
       if column == 0:
         ax.set_ylabel(f"recall (score ≥ {config.score_threshold})" if metric == "recall" else "mAP@0.5")
-  axes[0, 0].legend(fontsize=7, loc="lower left")
+  # One legend below the panels, outside every axes, so it covers no data.
+  handles, names = axes[0, 0].get_legend_handles_labels()
+  fig.legend(handles, names, fontsize=7, loc="lower center", ncol=min(len(names), 3),
+             frameon=False)
   seeds = f"{len(config.seeds)} seed{'s' if len(config.seeds) > 1 else ''}"
   fig.suptitle(f"Crowded digit canvases ({config.name}, {seeds}, {config.steps} steps)")
-  fig.tight_layout()
-  atomic_write_bytes(stem.with_suffix(".png"), lambda f: fig.savefig(f, format="png", dpi=130))
+  fig.tight_layout(rect=(0.0, 0.03 * (1 + (len(names) - 1) // 3), 1.0, 1.0))
+  save_figure(fig, stem.with_suffix(".png"))
   plt.close(fig)
 
   table = []
@@ -439,7 +428,7 @@ def summarize(config: CrowdedConfig, out_dir: str | os.PathLike, *,
   results_path = figures_dir / f"{config.figure_stem}_results.json"
   summary = {"config": config.name, "seeds": list(config.seeds), "steps": config.steps,
              "methods": results, "table_markdown": "\n".join(table)}
-  atomic_write_text(results_path, json.dumps(summary, indent=2))
+  atomic_write_json(results_path, summary, newline=False)
   summary["paths"] = [str(stem.with_suffix(".png")), str(stem.with_suffix(".csv")),
                       str(table_path), str(results_path)]
   return summary

@@ -26,8 +26,8 @@ import numpy as np
 from flax import nnx
 
 from gradeng.experiments.crowded._config import SetHeadConfig
-from gradeng.experiments.detection._model import (background_bias, backbone_features, init_module,
-                                                  make_backbone)
+from gradeng.experiments.detection import (background_bias, backbone_features, init_module,
+                                           make_backbone)
 
 
 class SetHead(nnx.Module):

@@ -23,15 +23,13 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gradeng.experiments._io import atomic_write_text
 from gradeng.experiments.crowded._config import CrowdedConfig, SetLoss
 from gradeng.experiments.crowded._matching import set_loss
 from gradeng.experiments.crowded._model import init_set_head
-from gradeng.experiments.detection._checkpoint import (check_config, load_checkpoint,
-                                                       read_checkpoint_config, save_checkpoint)
-from gradeng.experiments.detection._config import to_jsonable
-from gradeng.experiments.detection._metrics import Detections
-from gradeng.experiments.detection._train import _batch_indices, accumulate
+from gradeng.experiments.common import (atomic_write_json, check_config, claim_run_dir,
+                                        load_checkpoint, read_checkpoint_config, save_checkpoint,
+                                        to_jsonable)
+from gradeng.experiments.detection import Detections, accumulate, batch_indices
 
 CHECKPOINT = "checkpoint.npz"
 RESULT = "result.json"
@@ -105,14 +103,11 @@ def train_set_head(config: CrowdedConfig, spec: SetLoss, seed: int, data: SetDat
   run_dir = Path(run_dir)
   expected = run_config(config, spec, seed)
   checkpoint = run_dir / CHECKPOINT
-  for path in (run_dir / RUN_CONFIG, run_dir / RESULT):
-    if path.exists():
-      stored = json.loads(path.read_text())
-      check_config(path, stored.get("config", stored), expected)
+  if (run_dir / RESULT).exists():
+    check_config(run_dir / RESULT, json.loads((run_dir / RESULT).read_text())["config"], expected)
   if checkpoint.exists():
     check_config(checkpoint, read_checkpoint_config(checkpoint), expected)
-  run_dir.mkdir(parents=True, exist_ok=True)
-  atomic_write_text(run_dir / RUN_CONFIG, json.dumps(expected, indent=2, sort_keys=True))
+  claim_run_dir(run_dir, expected, filename=RUN_CONFIG, newline=False)
 
   side = float(config.data.base.canvas_size)
   graphdef, params = init_set_head(config.set_head, 10, data.images.shape[-1], seed=seed)
@@ -132,7 +127,7 @@ def train_set_head(config: CrowdedConfig, spec: SetLoss, seed: int, data: SetDat
   sums, count = {"loss": 0.0, "cls": 0.0, "l1": 0.0, "giou": 0.0}, 0
   try:
     while step < config.steps:
-      index = _batch_indices(seed, step, len(data.images), config.batch_size)
+      index = batch_indices(seed, step, len(data.images), config.batch_size)
       params, opt_state, parts = _train_step(
           params, opt_state, data.images[index], data.boxes[index], data.labels[index],
           data.valid[index], graphdef=graphdef, spec=spec, canvas_size=side)
@@ -154,7 +149,7 @@ def train_set_head(config: CrowdedConfig, spec: SetLoss, seed: int, data: SetDat
   record = {"loss": spec.name, "label": spec.label, "seed": seed, "steps": config.steps,
             "history": history, "wall_seconds": wall + time.perf_counter() - started,
             "backend": jax.default_backend(), "config": expected}
-  atomic_write_text(run_dir / RESULT, json.dumps(record, indent=2))
+  atomic_write_json(run_dir / RESULT, record, newline=False)
   return record, graphdef, params
 
 

@@ -2,7 +2,7 @@
 
 The concrete experiments (quick and full) and the loss table live in
 ``experiments/detection/config.py``; this module only defines the shapes they take, their
-checks, and the flattening used to compare a checkpoint's config with the current one.
+checks. Configs become JSON with `gradeng.experiments.common.to_jsonable`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gradeng.runtime._errors import InputError
+from gradeng.experiments.common import to_jsonable
+from gradeng.runtime import InputError
 
 #: Normalisations of the summed classification loss (paper §3.3).
 NORMALIZATIONS = ("ohem", "positives", "elements")
@@ -304,39 +305,3 @@ def _check_positive_int(name: str, value: Any) -> None:
   if isinstance(value, bool) or int(value) != value or value < 1:
     raise InputError(f"`{name}` must be a positive integer, got {value!r}")
 
-
-def to_jsonable(value: Any) -> Any:
-  """Config → plain JSON data (functions become their qualified names)."""
-  if dataclasses.is_dataclass(value) and not isinstance(value, type):
-    return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
-            if not (f.metadata.get("omit_if_default") and getattr(value, f.name) == f.default)}
-  if isinstance(value, Mapping):
-    return {str(k): to_jsonable(v) for k, v in sorted(value.items())}
-  if isinstance(value, (tuple, list)):
-    return [to_jsonable(v) for v in value]
-  if callable(value):
-    return f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
-  return value
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-  """Nested JSON data → ``{"train.steps": 3000, "model.widths": [16, 32, 48], ...}``."""
-  if isinstance(value, dict):
-    out: dict[str, Any] = {}
-    for key, item in value.items():
-      out.update(flatten(item, f"{prefix}.{key}" if prefix else key))
-    return out
-  return {prefix: value}
-
-
-def first_difference(expected: Mapping[str, Any], got: Mapping[str, Any]) -> str | None:
-  """The first dotted key where two JSON configs differ, described in words; ``None`` if equal."""
-  a, b = flatten(dict(expected)), flatten(dict(got))
-  for key in sorted(set(a) | set(b)):
-    if key not in a:
-      return f"`{key}` is absent there and {b[key]!r} here"
-    if key not in b:
-      return f"`{key}` is {a[key]!r} there and absent here"
-    if a[key] != b[key]:
-      return f"`{key}` is {a[key]!r} there and {b[key]!r} here"
-  return None

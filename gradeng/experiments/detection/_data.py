@@ -196,10 +196,10 @@ def _tight_box(patch: np.ndarray, threshold: float = 0.2) -> tuple[int, int, int
 def _iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
   if boxes.size == 0:
     return np.zeros(0)
-  return _pairwise_iou(box[None], boxes)[0]
+  return pairwise_iou(box[None], boxes)[0]
 
 
-def _pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   """``[P, 4]`` and ``[Q, 4]`` boxes → ``[P, Q]`` IoU (NumPy, for placing digits)."""
   lt = np.maximum(a[:, None, :2], b[None, :, :2])
   rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
@@ -219,7 +219,7 @@ def _crowded_position(rng: np.random.Generator, ink_box: np.ndarray, placed: np.
   corners = np.stack([xs.ravel(), ys.ravel()], -1).astype(np.float32)
   candidates = np.concatenate([corners + ink_box[:2], corners + ink_box[2:]], -1)
   if len(placed):
-    nearest = _pairwise_iou(candidates, placed).max(-1)
+    nearest = pairwise_iou(candidates, placed).max(-1)
     allowed = np.flatnonzero(np.abs(nearest - neighbour_iou) <= tolerance)
   else:
     allowed = np.arange(len(corners))

@@ -6,9 +6,7 @@ The figure code reads only the saved ``metrics.jsonl`` / ``result.json`` files, 
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import io
 import json
 import os
 import time
@@ -18,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.runtime._errors import InputError
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
-from gradeng.experiments.detection._config import ExperimentConfig, to_jsonable
+from gradeng.experiments.common import (atomic_write_csv, atomic_write_json, atomic_write_text,
+                                        save_figure, to_jsonable)
+from gradeng.experiments.detection._config import ExperimentConfig
+from gradeng.runtime import InputError
 from gradeng.experiments.detection._train import METRICS, prepare_data, run_dir_for, select, train_run
 
 def load_config(quick: bool = False, path: str | os.PathLike | None = None, *,
@@ -72,15 +71,15 @@ def run_experiment(config: ExperimentConfig, out_dir: str | os.PathLike, *,
   started = time.perf_counter()
   data = prepare_data(config)
   out_dir.mkdir(parents=True, exist_ok=True)
-  atomic_write_text(out_dir / "data.json", json.dumps(
-      {"data": to_jsonable(config.data), "anchor_stats": data.stats}, indent=2))
+  atomic_write_json(out_dir / "data.json",
+                    {"data": to_jsonable(config.data), "anchor_stats": data.stats}, newline=False)
   for spec in config.losses:
     for seed in config.seeds:
       train_run(config, spec, seed, data, run_dir_for(out_dir, spec, seed), progress=progress)
   summary = summarize(config, out_dir, figures_dir=figures_dir)
   summary["anchor_stats"] = data.stats
   summary["wall_seconds"] = time.perf_counter() - started
-  atomic_write_text(summary_path(config, out_dir), json.dumps(summary, indent=2))
+  atomic_write_json(summary_path(config, out_dir), summary, newline=False)
   return summary
 
 
@@ -154,16 +153,12 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
     ax.legend(fontsize=8)
   fig.tight_layout()
   figures_dir.mkdir(parents=True, exist_ok=True)
-  atomic_write_bytes(stem.with_suffix(".png"), lambda f: fig.savefig(f, format="png", dpi=150))
+  save_figure(fig, stem.with_suffix(".png"))
   plt.close(fig)
 
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["loss", "step", "map_mean", "map_min", "map_max", "map_std",
-                   "confident_per_image", "seeds"]
-                  + [f"map_seed{s}" for s in config.seeds])
-  writer.writerows(rows)
-  atomic_write_text(stem.with_suffix(".csv"), buffer.getvalue())
+  atomic_write_csv(stem.with_suffix(".csv"), rows,
+                   ["loss", "step", "map_mean", "map_min", "map_max", "map_std",
+                    "confident_per_image", "seeds"] + [f"map_seed{s}" for s in config.seeds])
 
   table = ["| loss | final mAP@0.5 (mean) | min | max | seeds | detections ≥ 0.5 per image |",
            "| --- | --- | --- | --- | --- | --- |"]

@@ -31,12 +31,12 @@ import optax
 from flax import nnx
 
 import gradeng as ge
-from gradeng.boxes._iou import BOX_LOSSES as IOU_LOSSES
+from gradeng.boxes import BOX_LOSSES as IOU_LOSSES
 from gradeng.experiments.detection import _boxes
-from gradeng.experiments.detection._checkpoint import (atomic_write_text, check_config, load_checkpoint,
-                                           read_checkpoint_config, save_checkpoint)
-from gradeng.experiments.detection._config import (ExperimentConfig, LossSpec, TrainConfig, first_difference,
-                                                   to_jsonable)
+from gradeng.experiments.common import (atomic_write_text, check_config, first_difference,
+                                        load_checkpoint, read_checkpoint_config, save_checkpoint,
+                                        to_jsonable)
+from gradeng.experiments.detection._config import ExperimentConfig, LossSpec, TrainConfig
 from gradeng.experiments.detection._data import DetectionDataset, make_digit_canvases, stack
 from gradeng.experiments.detection._metrics import Detections, MapResult, evaluate_map, localisation_map
 from gradeng.experiments.detection._model import init_model
@@ -212,7 +212,7 @@ def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graph
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "train", "side"))
-def _predict(params, images, anchors, *, graphdef, train: TrainConfig, side: float):
+def predict(params, images, anchors, *, graphdef, train: TrainConfig, side: float):
   """Top-k (box, score, class) candidates per image, before the score threshold and NMS."""
   logits, offsets = nnx.merge(graphdef, params)(images)
   probs = jax.nn.softmax(logits, axis=-1)[..., 1:]  # [B, A, C]
@@ -230,7 +230,7 @@ def detect(graphdef, params, data: PreparedData, config: ExperimentConfig,
   train = config.train
   detections = []
   for start in range(0, len(data.test_images), batch_size):
-    boxes, scores, classes = (np.asarray(a) for a in _predict(
+    boxes, scores, classes = (np.asarray(a) for a in predict(
         params, data.test_images[start:start + batch_size], data.anchors, graphdef=graphdef,
         train=train, side=float(config.data.canvas_size)))
     for b, s, c in zip(boxes, scores, classes):
@@ -265,7 +265,9 @@ def run_config(config: ExperimentConfig, spec: LossSpec, seed: int) -> dict[str,
                       "loss": spec, "seed": seed})
 
 
-def _batch_indices(seed: int, step: int, count: int, batch_size: int) -> np.ndarray:
+def batch_indices(seed: int, step: int, count: int, batch_size: int) -> np.ndarray:
+  """The training images of ``step``: epoch-wise permutations drawn from ``(seed, epoch)`` only,
+  so a resumed run sees the same batches as an uninterrupted one."""
   per_epoch = max(count // batch_size, 1)
   epoch, j = divmod(step, per_epoch)
   order = np.random.default_rng([seed, 2, epoch]).permutation(count)
@@ -342,7 +344,7 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   started = time.perf_counter()
   try:
     while step < train.steps:
-      index = _batch_indices(seed, step, len(images), train.batch_size)
+      index = batch_indices(seed, step, len(images), train.batch_size)
       params, opt_state, loss_state, parts = _train_step(
           params, opt_state, loss_state, images[index], data.train_labels[index],
           data.train_offsets[index], graphdef=graphdef, spec=spec,

@@ -4,7 +4,7 @@ For every loss that is a sum over pairs, L = Σ φ(x_ij), the pair weight is the
 `gradeng.derive` (with the variable — similarity s or distance d — its domain and reference
 point as data) integrates it: φ(x) = ∫_r^x w(t) dt. Each report shows w, φ, SymPy's
 verification, and a check against the library: the injected loss of a single pair
-(`gradeng.embedding._pairs`) minus the derived φ must be a constant (the libraries fix φ's additive
+(`gradeng.embedding.PAIR_RULES`) minus the derived φ must be a constant (the libraries fix φ's additive
 constant differently: 0 at s → ±∞ instead of at the reference point).
 
 Multi-similarity and circle are log-sum-exp losses over all pairs of an anchor; their reports use
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
-from gradeng.experiments._io import atomic_write_text
+from gradeng.experiments.common import atomic_write_text
 
 # loss -> [(pair, formula of w, variable name, reference, params, library rule args)]
 REPORTS = {
@@ -56,7 +56,7 @@ REPORTS = {
 
 
 def _variable(name, reference):
-  from gradeng.runtime._variable import DISTANCE, SIMILARITY, Variable
+  from gradeng.runtime import DISTANCE, SIMILARITY, Variable
 
   base = DISTANCE if name == "d" else SIMILARITY
   if reference == base.reference or (isinstance(reference, int) and sp.Integer(reference) == base.reference):
@@ -88,10 +88,10 @@ def _library_pair(rule_args, x: float) -> tuple[float, float]:
   circle, whose value needs a pair of each kind, plus a negative at s = m (factor 1)."""
   import jax.numpy as jnp
 
-  from gradeng.embedding import _pairs
+  from gradeng.embedding import PAIR_RULES
 
   name, variable, params, kind = rule_args
-  rule = _pairs.PAIR_RULES[name][1]
+  rule = PAIR_RULES[name][1]
   self_value = 0.0 if variable == "d" else 1.0
   other = params[-1] if name == "circle" else self_value  # circle: the negative at s_n = m
   m = jnp.array([[self_value, x, other], [x, self_value, 0.0], [other, 0.0, self_value]])

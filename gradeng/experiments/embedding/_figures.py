@@ -5,7 +5,7 @@
   similarity between different classes' mean embeddings in each title.
 * ``pair_weights``: the metric-learning analogue of the paper's Figure 1 — the pair weight
   ∂L/∂s of one positive (and one negative) pair against its cosine similarity s, taken from the
-  very rules the losses inject (`gradeng.embedding._pairs`).
+  very rules the losses inject (`gradeng.embedding.PAIR_RULES`).
 """
 
 from __future__ import annotations
@@ -15,17 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+from gradeng.experiments.common import atomic_write_json, save_figure
 
 PARTNER = {"positive": 0.3, "negative": 0.7}  # the other pair's similarity in each panel
-
-
-def _save(fig, path: Path) -> None:
-  import io
-
-  buffer = io.BytesIO()
-  fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None})
-  atomic_write_bytes(path, lambda f: f.write(buffer.getvalue()))
 
 
 def pair_weight_curves(num: int = 201) -> dict:
@@ -37,17 +29,18 @@ def pair_weight_curves(num: int = 201) -> dict:
   """
   import jax.numpy as jnp
 
-  from gradeng.embedding import _pairs
+  from gradeng.embedding import PAIR_RULES
+  from gradeng.embedding import _pairs  # the triplet rules have no public name yet
 
   s_grid = np.linspace(-0.999, 0.999, num)
   pos = jnp.array([[False, True, False], [True, False, False], [False, False, False]])
   neg = jnp.array([[False, False, True], [False, False, True], [True, True, False]])
   rules = {
-      "contrastive (m=1)": ("d", _pairs.PAIR_RULES["contrastive"][1], (1.0,)),
+      "contrastive (m=1)": ("d", PAIR_RULES["contrastive"][1], (1.0,)),
       "triplet (m=0.2, d²)": ("d2", _pairs._TRIPLET_RULES["semi-hard"], (0.2, 0.0)),
-      "binomial deviance": ("s", _pairs.PAIR_RULES["binomial_deviance"][1], (2.0, 0.5, 1.0)),
-      "multi-similarity": ("s", _pairs.PAIR_RULES["multi_similarity"][1], (2.0, 50.0, 0.5, 0.1)),
-      "circle (γ=80, m=0.4)": ("s", _pairs.PAIR_RULES["circle"][1], (80.0, 0.4)),
+      "binomial deviance": ("s", PAIR_RULES["binomial_deviance"][1], (2.0, 0.5, 1.0)),
+      "multi-similarity": ("s", PAIR_RULES["multi_similarity"][1], (2.0, 50.0, 0.5, 0.1)),
+      "circle (γ=80, m=0.4)": ("s", PAIR_RULES["circle"][1], (80.0, 0.4)),
   }
   curves: dict = {"s": s_grid.tolist(), "partner_similarity": PARTNER, "losses": {}}
   for name, (variable, rule, params) in rules.items():
@@ -93,9 +86,9 @@ def pair_weight_figure(folder) -> list[Path]:
   fig.suptitle("Pair weight vs similarity (what each embedding loss does to the gradient)")
   fig.tight_layout()
   png, data = folder / "pair_weights.png", folder / "pair_weights.json"
-  _save(fig, png)
+  save_figure(fig, png)
   plt.close(fig)
-  atomic_write_text(data, json.dumps(curves, indent=1) + "\n")
+  atomic_write_json(data, curves, indent=1)
   return [png, data]
 
 
@@ -137,7 +130,7 @@ def embedding_figure(config, train_x, train_y, folder, *, points_per_class: int 
   fig.suptitle("2-D embeddings of the training digits 0–5")
   fig.tight_layout()
   png, data = folder / "embedding_2d.png", folder / "embedding_2d.json"
-  _save(fig, png)
+  save_figure(fig, png)
   plt.close(fig)
-  atomic_write_text(data, json.dumps(record) + "\n")
+  atomic_write_json(data, record, indent=None)
   return [png, data]

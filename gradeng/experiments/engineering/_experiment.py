@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -26,12 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 
 import gradeng as ge
-from gradeng.experiments._io import atomic_write_text
-from gradeng.runtime import _stateful as st
+from gradeng import runtime as st
+from gradeng.experiments.common import atomic_write_csv, atomic_write_json, save_figure
 from gradeng.experiments.engineering._train import TrainConfig, run_grid, stateless
 from gradeng.experiments.toy import minority_count, sample
 
-DPI = 150
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,10 +249,8 @@ def minibatch_experiment(cfg: EngineeringConfig) -> list[dict]:
 
 
 def _write_csv(path: Path, rows: list[dict]) -> Path:
-  with open(path, "w", newline="") as f:
-    writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+  fields = list(rows[0])
+  atomic_write_csv(path, ([row[k] for k in fields] for row in rows), fields, lineterminator="\r\n")
   return path
 
 
@@ -271,7 +267,7 @@ def _read_csv(path: Path) -> list[dict]:
 
 
 def _save(fig, path: Path) -> Path:
-  fig.savefig(path, dpi=DPI, metadata={"Software": None})
+  save_figure(fig, path)
   return path
 
 
@@ -403,7 +399,7 @@ def run_engineering(out_dir, quick: bool = True) -> dict:
                                          for r in trajectory if r["step"] == cfg.steps - 1},
   }
   path = out_dir / "engineering_results.json"
-  atomic_write_text(path, json.dumps(summary, indent=1, ensure_ascii=False))
+  atomic_write_json(path, summary, indent=1, newline=False, ensure_ascii=False)
   summary["seconds"] = seconds  # returned, not saved: the saved outputs are deterministic
   summary["files"] = [str(p) for p in files + [path]]
   return summary

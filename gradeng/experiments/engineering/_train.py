@@ -16,9 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gradeng.runtime._errors import InputError
-from gradeng.runtime._catalog import cross_entropy_loss
-from gradeng.runtime._stateful import StatefulLoss, StepState, sgdr_factor
+from gradeng.runtime import InputError, StatefulLoss, StepState, cross_entropy_loss, sgdr_factor
 from gradeng.experiments.toy import average_precision, minority_count, minority_recall, sample
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
-from gradeng.symbolic._learned import check_exponents
+from gradeng.runtime._learned import check_exponents
 
 from ._inner import OBJECTIVES, TaskConfig
 

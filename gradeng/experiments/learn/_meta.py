@@ -34,8 +34,8 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from gradeng.symbolic._learned import weights_from_theta
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+from gradeng.runtime._learned import weights_from_theta
+from gradeng.experiments.common import atomic_write_bytes, claim_run_dir
 
 from ._config import META_SEED_BASE, LearnConfig
 from ._inner import make_train
@@ -129,21 +129,6 @@ def _load_state(path: Path, opt_template):
     return int(data["step"]), jnp.asarray(data["theta"]), opt_state, history
 
 
-def check_config(out_dir: Path, config: LearnConfig) -> None:
-  """Writes ``config.json`` in a new directory; refuses a directory written by another config."""
-  path = Path(out_dir) / "config.json"
-  data = config.to_dict()
-  if path.exists():
-    saved = json.loads(path.read_text())
-    if saved != data:
-      changed = sorted(k for k in set(saved) | set(data) if saved.get(k) != data.get(k))
-      raise ValueError(
-          f"`{out_dir}` holds a run of a different config (fields {changed} differ); use another "
-          "`--out` or delete it.")
-    return
-  atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | None = None,
           progress: bool = True, after_step: Callable[[int], None] | None = None) -> dict:
   """Runs (or resumes) the outer loop of ``method``; returns θ, the weights and the history.
@@ -163,7 +148,7 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
     (``seconds``: wall time of the steps run by this call, compilation included).
   """
   out_dir = Path(out_dir)
-  check_config(out_dir, config)
+  claim_run_dir(out_dir, config.to_dict())  # another config's directory is refused
   path = out_dir / method / "state.npz"
   step_fn, optimizer = make_outer_step(config, method)
   theta = jnp.zeros(len(config.exponents), jnp.float32)

@@ -20,7 +20,8 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from gradeng.experiments.detection._config import DataConfig, to_jsonable
+from gradeng.experiments.common import to_jsonable
+from gradeng.experiments.detection import DataConfig
 
 KINDS = ("classification", "regression")
 

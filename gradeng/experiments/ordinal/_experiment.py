@@ -12,10 +12,8 @@ regression), and for softmax heads the MAE of the expected count ``Σ_k k p_k``.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import io
 import json
 import os
 import time
@@ -25,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
-from gradeng.experiments.detection._config import to_jsonable
+from gradeng.experiments.common import (atomic_write_csv, atomic_write_json, atomic_write_text,
+                                        save_figure, to_jsonable)
 from gradeng.experiments.ordinal._config import OrdinalConfig, OrdinalLoss
 
 CHECKPOINT = "checkpoint.npz"
@@ -45,7 +43,7 @@ class CountData:
 
 def prepare_data(config: OrdinalConfig) -> CountData:
   """The digit canvases of ``config.data``; the label of a canvas is its number of digits."""
-  from gradeng.experiments.detection._data import make_digit_canvases
+  from gradeng.experiments.detection import make_digit_canvases
 
   out = {}
   for split in ("train", "test"):
@@ -97,7 +95,7 @@ def objective(spec: OrdinalLoss, num_classes: int, outputs, labels):
   import jax.numpy as jnp
 
   import gradeng as ge
-  from gradeng.ordinal._ordinal import gaussian_label_distribution
+  from gradeng.ordinal import gaussian_label_distribution
 
   if spec.kind == "regression":
     return jnp.mean(jnp.square(outputs[:, 0] - labels.astype(outputs.dtype)))
@@ -144,7 +142,7 @@ def evaluate(config: OrdinalConfig, spec: OrdinalLoss, params, images, labels) -
   """Per seed: exact accuracy, MAE of the prediction and (softmax heads) of the expected count."""
   import jax
 
-  from gradeng.ordinal._ordinal import expected_class
+  from gradeng.ordinal import expected_class
 
   outputs = np.asarray(jax.jit(jax.vmap(forward, in_axes=(0, None)))(params, images))
   top = config.num_classes - 1
@@ -186,8 +184,8 @@ def train_loss(config: OrdinalConfig, spec: OrdinalLoss, data: CountData, run_di
   import jax
   from tqdm.auto import tqdm
 
-  from gradeng.experiments.detection._checkpoint import (check_config, load_checkpoint,
-                                                         read_checkpoint_config, save_checkpoint)
+  from gradeng.experiments.common import (check_config, load_checkpoint, read_checkpoint_config,
+                                          save_checkpoint)
 
   run_dir = Path(run_dir)
   expected = run_config(config, spec)
@@ -235,7 +233,7 @@ def train_loss(config: OrdinalConfig, spec: OrdinalLoss, data: CountData, run_di
   record = {"loss": spec.name, "label": spec.label, "seeds": list(config.seeds),
             "steps": config.steps, "metrics": metrics, "train_loss_per_chunk": losses,
             "config": expected}
-  atomic_write_text(run_dir / RESULT, json.dumps(record, indent=2))
+  atomic_write_json(run_dir / RESULT, record, newline=False)
   return record
 
 
@@ -295,16 +293,13 @@ def summarize(config: OrdinalConfig, out_dir: str | os.PathLike, *,
   fig.tight_layout()
   stem = figures_dir / config.figure_stem
   figures_dir.mkdir(parents=True, exist_ok=True)
-  atomic_write_bytes(stem.with_suffix(".png"), lambda f: fig.savefig(f, format="png", dpi=130))
+  save_figure(fig, stem.with_suffix(".png"))
   plt.close(fig)
 
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["loss", "seed", *keys])
-  for n in names:
-    for seed, m in zip(config.seeds, results[n]["metrics"]):
-      writer.writerow([n, seed, *(f"{m[k]:.6f}" for k in keys)])
-  atomic_write_text(stem.with_suffix(".csv"), buffer.getvalue())
+  atomic_write_csv(stem.with_suffix(".csv"),
+                   [[n, seed, *(f"{m[k]:.6f}" for k in keys)]
+                    for n in names for seed, m in zip(config.seeds, results[n]["metrics"])],
+                   ["loss", "seed", *keys])
 
   lines = ["| loss | MAE (mean ± std) | exact accuracy | within ±1 | MAE of expected count |",
            "| --- | --- | --- | --- | --- |"]
@@ -322,7 +317,7 @@ def summarize(config: OrdinalConfig, out_dir: str | os.PathLike, *,
                             **{f"{k}_mean": float(np.mean(table[n][k])) for k in keys}}
                         for n in names}}
   results_path = figures_dir / f"{config.figure_stem}_results.json"
-  atomic_write_text(results_path, json.dumps(summary, indent=2) + "\n")
+  atomic_write_json(results_path, summary)
   return {**summary, "table_markdown": markdown,
           "paths": [str(p) for p in (stem.with_suffix(".png"), stem.with_suffix(".csv"),
                                      table_path, results_path)]}

@@ -4,7 +4,7 @@ A config fixes everything that determines the numbers of a sweep: the grid (loss
 × imbalance ratio × seed), the training (steps, learning rate, sizes), the chunking of the grid
 into saved pieces (``chunk_size`` trainings) and ``batch``, the number of trainings one device
 runs together as one ``vmap`` (the numbers do not depend on the device count). It is written to ``config.json`` in the results directory, and a directory
-written by a different config is refused (`check_same_config`).
+written by a different config is refused (`gradeng.experiments.common.claim_run_dir`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from . import _losses
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.symbolic._parse import parse_loss_spec
 
 LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
@@ -230,17 +230,6 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
   if kind not in classes:
     raise InputError(f"Unknown config kind {kind!r}; expected one of {sorted(classes)}.")
   return classes[kind](**data)
-
-
-def check_same_config(stored: Mapping[str, Any], config: Config, where: str) -> None:
-  """Raises `ValueError` naming the first key where ``stored`` (read from ``where``) differs."""
-  current = config.to_dict()
-  for key in sorted(set(stored) | set(current)):
-    if stored.get(key, "<absent>") != current.get(key, "<absent>"):
-      raise InputError(
-          f"{where} was written by a different config: `{key}` is "
-          f"{json.dumps(stored.get(key, '<absent>'))} there but {json.dumps(current.get(key, '<absent>'))} "
-          f"now. Use another results directory (or delete that one) instead of mixing them.")
 
 
 def _loss_item(item: str) -> tuple[str, tuple[float | None, ...]]:

@@ -10,13 +10,14 @@ Each figure is saved as PNG next to the data it plots (CSV for curves, JSON for 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from gradeng.experiments.common import atomic_write_csv, atomic_write_json, save_figure
 
 from . import _losses
 from ._sweep import SweepResult, load_sweep
@@ -53,11 +54,8 @@ def _focus_ratio(ratios: np.ndarray) -> float:
 
 
 def _write_csv(path: Path, header: list[str], columns: list[np.ndarray]) -> None:
-  with open(path, "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(header)
-    for row in zip(*columns):
-      writer.writerow([f"{v:.7g}" for v in row])
+  atomic_write_csv(path, ([f"{v:.7g}" for v in row] for row in zip(*columns)), header,
+                   lineterminator="\r\n")
 
 
 def _curves(result: SweepResult, quantities: dict[str, tuple[str, str]], title: str,
@@ -87,7 +85,7 @@ def _curves(result: SweepResult, quantities: dict[str, tuple[str, str]], title: 
   axes.legend(fontsize=7, ncol=2)
   axes.grid(alpha=0.3)
   figure.tight_layout()
-  figure.savefig(path.with_suffix(".png"), dpi=120)
+  save_figure(figure, path.with_suffix(".png"))
   _write_csv(path.with_suffix(".csv"), header, columns)
   return [path.with_suffix(".png"), path.with_suffix(".csv")]
 
@@ -118,8 +116,8 @@ def _heatmaps(result: SweepResult, metrics: dict[str, str], path: Path) -> list[
     axes.set_title(title, fontsize=9)
     figure.colorbar(image, ax=axes, fraction=0.05)
   figure.tight_layout()
-  figure.savefig(path.with_suffix(".png"), dpi=120)
-  path.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+  save_figure(figure, path.with_suffix(".png"))
+  atomic_write_json(path.with_suffix(".json"), data, indent=1)
   return [path.with_suffix(".png"), path.with_suffix(".json")]
 
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 import gradeng as ge
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 
 #: loss name -> (gradeng function name, name of its swept hyper-parameter or None)
 TOY_LOSSES: dict[str, tuple[str, str | None]] = {

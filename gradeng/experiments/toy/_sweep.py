@@ -45,10 +45,10 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
+from gradeng.experiments.common import atomic_write_bytes, atomic_write_json, claim_run_dir
 
 from . import _classify, _free_logit
-from ._config import Config, check_same_config, grid_cells
+from ._config import Config, grid_cells
 
 SIMULATIONS = {"free_logit": _free_logit, "classification": _classify}
 AXIS = "sweep"
@@ -108,7 +108,7 @@ def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def save_json(path: Path, data: Any) -> None:
   """Writes ``data`` as JSON to ``path`` atomically."""
-  atomic_write_text(path, json.dumps(data, indent=1, allow_nan=True) + "\n")
+  atomic_write_json(path, data, indent=1, allow_nan=True)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -117,16 +117,8 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _prepare_directory(directory: Path, config: Config, write: bool) -> None:
-  config_path = directory / "config.json"
-  if config_path.exists():
-    check_same_config(json.loads(config_path.read_text()), config, str(directory))
-    return
-  if directory.exists() and any(directory.iterdir()):
-    raise ValueError(
-        f"Results directory {directory} is not empty and has no config.json; refusing to write "
-        f"sweep results into it.")
-  if write:
-    save_json(config_path, config.to_dict())
+  claim_run_dir(directory, config.to_dict(), require_empty=True, write=write, indent=1,
+                sort_keys=False)
 
 
 def _cell_inputs(config: Config, start: int, stop: int) -> tuple[np.ndarray, ...]:

@@ -15,8 +15,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from gradeng.experiments._io import atomic_write_bytes, atomic_write_text
-from gradeng.experiments.detection._config import first_difference
+from gradeng.experiments.common._config import check_config
+from gradeng.experiments.common._io import atomic_write_bytes
 
 
 def save_checkpoint(path: str | os.PathLike, tree: Any, *, step: int, config: dict,
@@ -31,25 +31,17 @@ def save_checkpoint(path: str | os.PathLike, tree: Any, *, step: int, config: di
 
 
 def read_checkpoint_config(path: str | os.PathLike) -> dict:
+  """The config stored in the checkpoint at ``path``."""
   with np.load(path) as stored:
     return json.loads(str(stored["config_json"]))
-
-
-def check_config(path: str | os.PathLike, stored: dict, config: dict) -> None:
-  """Raises ValueError naming the first key where ``stored`` (from ``path``) and ``config`` differ."""
-  difference = first_difference(stored, config)
-  if difference is not None:
-    raise ValueError(
-        f"{os.fspath(path)} was written for a different config: {difference}; use another "
-        f"output directory or delete that run directory")
 
 
 def load_checkpoint(path: str | os.PathLike, template: Any, *, config: dict) -> tuple[Any, int, Any]:
   """Restores ``(tree, step, extra)`` from ``path`` into the structure of ``template``.
 
   Raises:
-    ValueError: if the checkpoint was written for a different config (naming the key), or
-      its arrays do not fit ``template``.
+    InputError: if the checkpoint was written for a different config (naming the key).
+    ValueError: if its arrays do not fit ``template``.
   """
   with np.load(path) as stored:
     check_config(path, json.loads(str(stored["config_json"])), config)
