@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -20,9 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "budget": ("gradeng.cli.budget", "summed scale coefficients of easy vs hard groups (paper §2.1)"),
     "figures": ("gradeng.cli.figures", "regenerate the paper's figures 1-2 and extended figures"),
     "derivations": ("gradeng.cli.derivations", "write the derivation reports to derivations/"),
-    "simulate": ("gradeng.cli.simulate", "run a toy imbalance simulation sweep"),
     "experiment": ("gradeng.cli.experiment", "run an experiment: gradeng experiment NAME --help"),
-    "learn-coefficient": ("gradeng.cli.learn_coefficient", "learn the scale coefficient by meta-gradients (issue 13)"),
+    "simulate": ("gradeng.cli.simulate", "one toy imbalance sweep (alias: gradeng experiment toy runs them all)"),
+    "learn-coefficient": ("gradeng.cli.learn_coefficient", "alias of gradeng experiment learn (issue 13)"),
     "reproduce": ("gradeng.cli.reproduce", "regenerate everything (quick by default)"),
 }
 
@@ -41,13 +41,16 @@ def main(argv: list[str] | None = None) -> int:
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
   argv = sys.argv[1:] if argv is None else argv
   wanted = argv[0] if argv and argv[0] in COMMANDS else None
-  modules = {}
+  modules, parsers = {}, {}
   for name, (module_name, help_text) in COMMANDS.items():
-    command_parser = sub.add_parser(name, help=help_text, description=help_text)
+    parsers[name] = sub.add_parser(name, help=help_text, description=help_text)
     if name == wanted:  # import only the module that will run
       modules[name] = importlib.import_module(module_name)
-      modules[name].configure(command_parser)
-  args = parser.parse_args(argv)
+      modules[name].configure(parsers[name])
+  args, unknown = parser.parse_known_args(argv)
+  if unknown:  # a mistyped option: the usage of the (sub-)command it was given to
+    nested = getattr(modules[args.command], "parser_for", lambda _: None)(args)
+    (nested or parsers[args.command]).error(f"unrecognized arguments: {' '.join(unknown)}")
   try:
     return int(modules[args.command].run(args) or 0)
   except InputError as error:  # UsageError and the library's own input checks; not bugs

@@ -63,8 +63,8 @@ def parse_loss(text: str) -> tuple[str | ScaleCoefficient, dict[str, float]]:
   if name not in CATALOG:
     try:
       loss = coefficient(name)
-      check_coefficient(loss.with_params(**params) if set(params) == set(loss.params)
-                        else loss.expr)
+      check_coefficient(substitute(loss, **params) if set(params) == set(loss.params)
+                        else expression(loss))
     except (FormulaError, InputError, TypeError) as error:
       raise UsageError(f"--loss {text!r} is neither a catalog loss ({', '.join(sorted(CATALOG))}) "
                        f"nor a usable formula for g(p): {error}") from None

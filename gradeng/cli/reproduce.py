@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gradeng.cli import UsageError
+from gradeng.experiments import EXPERIMENTS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,20 +107,13 @@ def hook(module_name: str, attribute: str = "reproduce") -> Callable[[Path, bool
   return run
 
 
-#: The steps of `gradeng reproduce`, in order.
+#: The steps of `gradeng reproduce`, in order: the paper's tables, figures and derivations, then
+#: every experiment of the registry `gradeng.experiments.EXPERIMENTS` (its package's ``reproduce``).
 STEPS: tuple[Step, ...] = (
     Step("budget", _budget_step, "paper §2.1 gradient budget tables (JSON + Markdown)"),
     Step("figures", _figures_step, "paper Figures 1-2, Maki γ, logit weights, budget sweep"),
     Step("derivations", _derivations_step, "derivation reports, one per catalog loss"),
-    Step("toy", hook("gradeng.experiments.toy._reproduce"), "toy imbalance simulations"),
-    Step("detection", hook("gradeng.experiments.detection._reproduce"), "detection experiment (paper Figure 3)"),
-    Step("engineering", hook("gradeng.experiments.engineering._reproduce"),
-         "stateful coefficients: warm-up, periodic, adaptive γ, GHM-C"),
-    Step("ordinal", hook("gradeng.experiments.ordinal._reproduce"), "ordinal targets: blurred softmax vs CE vs L2"),
-    Step("learned", hook("gradeng.experiments.learn._reproduce"), "learned scale coefficient (meta-gradient, ES)"),
-    Step("embedding", hook("gradeng.experiments.embedding._reproduce"), "open-set embedding losses on digits (issue 11)"),
-    Step("crowded", hook("gradeng.experiments.crowded._reproduce"), "crowded canvases: SSD-lite + NMS vs a Hungarian set head"),
-)
+) + tuple(Step(e.name, hook(e.package), e.help) for e in EXPERIMENTS.values())
 
 
 def run_steps(steps, out_dir: Path, *, quick: bool, progress: bool = True) -> list[StepResult]:

@@ -2,7 +2,7 @@
 
 Examples::
 
-  gradeng simulate free_logit --quick            # results/toy/free_logit-quick, figures/toy_imbalance/...
+  gradeng simulate free_logit --quick            # runs/toy/free_logit-quick, figures/toy_imbalance/...
   gradeng simulate all --quick                   # every preset, small
   gradeng simulate gaussian_mlp --set seeds=0,1,2 --set imbalance=10,1000
 """
@@ -13,15 +13,14 @@ import argparse
 
 import jax
 
-from gradeng.experiments.toy._api import simulate
-from gradeng.experiments.toy._config import PRESETS
+from gradeng.experiments.toy import PRESETS, simulate
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
   parser.add_argument("name", help=f"simulation: one of {', '.join(sorted(PRESETS))}, or 'all'")
   parser.add_argument("--quick", action="store_true", help="the small version (20 trainings; mostly compile time)")
-  parser.add_argument("--out", default="results/toy",
-                      help="results root; the sweep goes to OUT/<config name> (default: results/toy)")
+  parser.add_argument("--out", default="runs/toy",
+                      help="results root; the sweep goes to OUT/<config name> (default: runs/toy)")
   parser.add_argument("--figures", default="figures",
                       help="figures root; figures go to FIGURES/toy_imbalance/<config name> (default: figures)")
   parser.add_argument("--no-figures", action="store_true", help="skip the figures")

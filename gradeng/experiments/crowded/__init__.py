@@ -21,3 +21,5 @@ from gradeng.experiments.crowded._model import init_set_head as init_set_head
 from gradeng.experiments.crowded._train import batch_set_loss as batch_set_loss
 from gradeng.experiments.crowded._train import set_detections as set_detections
 from gradeng.experiments.crowded._train import train_set_head as train_set_head
+from gradeng.experiments.crowded._reproduce import reproduce as reproduce
+from gradeng.experiments.crowded._experiment import run_experiment as run

@@ -42,7 +42,7 @@ def matching_cost(class_logits, boxes, gt_boxes, gt_labels, *, canvas_size: floa
     l1_weight, giou_weight, class_weight: the λs.
   """
   l1 = jnp.abs(boxes[:, None, :] - gt_boxes[None, :, :]).sum(-1) / canvas_size
-  giou = ge.giou_loss(boxes[:, None, :], gt_boxes[None, :, :])
+  giou = ge.boxes.giou_loss(boxes[:, None, :], gt_boxes[None, :, :])
   prob = jax.nn.softmax(class_logits, axis=-1)[:, gt_labels + 1]
   return l1_weight * l1 + giou_weight * giou - class_weight * prob
 
@@ -91,6 +91,6 @@ def set_loss(class_logits, boxes, gt_boxes, gt_labels, valid, *, canvas_size: fl
   cls = jnp.sum(cls_loss(class_logits, targets, head="softmax", **(cls_params or {}))) / count
   target_boxes = jnp.where(matched[:, None], gt_boxes[index], boxes)  # unmatched: zero loss
   l1 = jnp.where(matched, jnp.abs(boxes - target_boxes).sum(-1) / canvas_size, 0.0).sum() / count
-  giou = jnp.where(matched, ge.giou_loss(boxes, jax.lax.stop_gradient(target_boxes)), 0.0).sum() / count
+  giou = jnp.where(matched, ge.boxes.giou_loss(boxes, jax.lax.stop_gradient(target_boxes)), 0.0).sum() / count
   total = class_weight * cls + l1_weight * l1 + giou_weight * giou
   return total, {"cls": cls, "l1": l1, "giou": giou}, assignment

@@ -53,8 +53,12 @@ from gradeng.experiments.detection._train import train_run as train_run
 from gradeng.experiments.detection._voc import VOCDataset as VOCDataset
 from gradeng.experiments.detection._voc import read_voc_annotation as read_voc_annotation
 from gradeng.experiments.detection.configs import DETECTION_LOSSES as DETECTION_LOSSES
+from gradeng.experiments.detection._reproduce import reproduce as reproduce
+from gradeng.experiments.detection._experiment import run_experiment as run
+from gradeng.experiments.detection.configs import get_config as get_config
 
 __all__ = [
+    "reproduce", "run", "get_config",
     "accumulate", "all_point_ap", "backbone_features", "background_bias", "batch_indices",
     "batched_nms", "CHECKPOINT", "DataConfig", "decode", "detection_loss", "DETECTION_LOSSES",
     "DetectionDataset", "Detections", "encode", "evaluate_map", "ExperimentConfig", "FeatureMap",

@@ -19,7 +19,7 @@ from gradeng.runtime import InputError
 #: Normalisations of the summed classification loss (paper §3.3).
 NORMALIZATIONS = ("ohem", "positives", "elements")
 #: Localisation losses: SSD's Smooth-L1 on the encoded offsets, or an IoU-family loss of the
-#: decoded boxes (`gradeng.iou_loss`, `giou_loss`, `diou_loss`, `ciou_loss`).
+#: decoded boxes (`gradeng.boxes.iou_loss`, `giou_loss`, `diou_loss`, `ciou_loss`).
 BOX_LOSSES = ("smooth_l1", "iou", "giou", "diou", "ciou")
 
 NUM_DIGIT_CLASSES = 10
@@ -200,7 +200,7 @@ class LossSpec:
       at probability π (`gradeng.experiments.detection.background_bias`); ``None``: zero biases.
     box_loss: the localisation loss weighted by λ: ``"smooth_l1"`` (SSD, on the encoded
       offsets) or ``"iou"``, ``"giou"``, ``"diou"``, ``"ciou"`` (of the decoded boxes, through
-      `gradeng.giou_loss` etc. with ``anchors=``); both summed over positives / N_pos.
+      `gradeng.boxes.giou_loss` etc. with ``anchors=``); both summed over positives / N_pos.
   """
 
   name: str

@@ -5,3 +5,5 @@ from gradeng.experiments.embedding._config import ExperimentConfig as Experiment
 from gradeng.experiments.embedding._config import TrainConfig as TrainConfig
 from gradeng.experiments.embedding._config import get_config as get_config
 from gradeng.experiments.embedding._metrics import retrieval_metrics as retrieval_metrics
+from gradeng.experiments.embedding._reproduce import reproduce as reproduce
+from gradeng.experiments.embedding._experiment import run_experiment as run

@@ -113,13 +113,13 @@ def _numeric_report(formula, variable, reference, params, rule_args) -> list[str
   """φ(x) = ∫_r^x w by mpmath quadrature, the library's weight against w, its value against φ."""
   import mpmath
 
-  from gradeng import coefficient
+  from gradeng.symbolic import coefficient, expression, symbolic_variable
 
   coef = coefficient(formula, variable=_variable(variable, reference))
-  x = coef.variable.symbol
+  x, g = symbolic_variable(coef).symbol, expression(coef)
   exact = {symbol: sp.Rational(params[symbol.name]) if isinstance(params[symbol.name], str)
-           else params[symbol.name] for symbol in coef.expr.free_symbols if symbol.name in params}
-  weight = coef.expr.subs(exact)
+           else params[symbol.name] for symbol in g.free_symbols if symbol.name in params}
+  weight = g.subs(exact)
   w = sp.lambdify(x, weight, "mpmath")
   points = _points(variable)
   library = [_library_pair(rule_args, t) for t in points]  # (value, weight) at each point

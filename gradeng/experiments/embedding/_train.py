@@ -47,7 +47,7 @@ class EmbeddingNet(nnx.Module):
 LossFn = Callable[..., tuple[jax.Array, jax.Array]]
 
 SCALE = 16.0  # s of the normalised heads (chosen a priori: s ≫ log C = 1.8 for 6 classes)
-CENTER = ge.center_loss(NUM_CLASSES, 1, lam=0.1, alpha=0.5)  # dim only used by init
+CENTER = ge.embedding.center_loss(NUM_CLASSES, 1, lam=0.1, alpha=0.5)  # dim only used by init
 
 
 def _ce(logits, labels):
@@ -67,29 +67,29 @@ def _pairwise(fn: Callable) -> LossFn:
 
 
 def _center_softmax(e, y, w, b, step, centers):
-  values, state = CENTER.loss(e, y, ge.CenterState(centers))
+  values, state = CENTER.loss(e, y, ge.embedding.CenterState(centers))
   return _ce(e @ w.T + b, y) + values.mean(), state.centers
 
 
 #: name -> loss; hyper-parameters are the papers' (or pytorch-metric-learning's) defaults.
 LOSSES: dict[str, LossFn] = {
     "softmax": _classifier(lambda e, y, w, b, t: _ce(e @ w.T + b, y)),
-    "normface": _classifier(lambda e, y, w, b, t: _ce(ge.normface_logits(e, w, scale=SCALE), y)),
+    "normface": _classifier(lambda e, y, w, b, t: _ce(ge.embedding.normface_logits(e, w, scale=SCALE), y)),
     "sphereface": _classifier(lambda e, y, w, b, t: _ce(
-        ge.sphereface_logits(e, w, y, margin=4, lambda_=ge.sphereface_lambda(t)), y)),
+        ge.embedding.sphereface_logits(e, w, y, margin=4, lambda_=ge.embedding.sphereface_lambda(t)), y)),
     "cosface": _classifier(lambda e, y, w, b, t: _ce(
-        ge.cosface_logits(e, w, y, scale=SCALE, margin=0.35), y)),
+        ge.embedding.cosface_logits(e, w, y, scale=SCALE, margin=0.35), y)),
     "arcface": _classifier(lambda e, y, w, b, t: _ce(
-        ge.arcface_logits(e, w, y, scale=SCALE, margin=0.5), y)),
+        ge.embedding.arcface_logits(e, w, y, scale=SCALE, margin=0.5), y)),
     "arcface+focal": _classifier(lambda e, y, w, b, t: ge.focal_loss(
-        ge.arcface_logits(e, w, y, scale=SCALE, margin=0.5), y, gamma=2.0, head="softmax").mean()),
+        ge.embedding.arcface_logits(e, w, y, scale=SCALE, margin=0.5), y, gamma=2.0, head="softmax").mean()),
     "center+softmax": _center_softmax,
-    "contrastive": _pairwise(lambda e, y: ge.contrastive_loss(e, y, margin=1.0)),
-    "triplet": _pairwise(lambda e, y: ge.triplet_loss(e, y, margin=0.2, mining="semi-hard")),
-    "triplet-drop": _pairwise(lambda e, y: ge.triplet_loss(e, y, margin=0.2, mining="semi-hard",
+    "contrastive": _pairwise(lambda e, y: ge.embedding.contrastive_loss(e, y, margin=1.0)),
+    "triplet": _pairwise(lambda e, y: ge.embedding.triplet_loss(e, y, margin=0.2, mining="semi-hard")),
+    "triplet-drop": _pairwise(lambda e, y: ge.embedding.triplet_loss(e, y, margin=0.2, mining="semi-hard",
                                                            drop_outliers=True)),
-    "multi-similarity": _pairwise(ge.multi_similarity_loss),
-    "circle": _pairwise(ge.circle_loss),
+    "multi-similarity": _pairwise(ge.embedding.multi_similarity_loss),
+    "circle": _pairwise(ge.embedding.circle_loss),
 }
 
 

@@ -10,3 +10,6 @@ from gradeng.experiments.engineering._experiment import QUICK as QUICK
 from gradeng.experiments.engineering._experiment import EngineeringConfig as EngineeringConfig
 from gradeng.experiments.engineering._experiment import draw_figures as draw_figures
 from gradeng.experiments.engineering._experiment import run_engineering as run_engineering
+from gradeng.experiments.engineering._reproduce import reproduce as reproduce
+from gradeng.experiments.engineering._experiment import run as run
+from gradeng.experiments.engineering._experiment import get_config as get_config

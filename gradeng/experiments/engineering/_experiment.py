@@ -355,18 +355,32 @@ def draw_figures(out_dir: Path) -> list[Path]:
 
 
 
+def get_config(quick: bool = False) -> EngineeringConfig:
+  """`QUICK` (≲ 2 min on 2 CPU cores) or `FULL`."""
+  return QUICK if quick else FULL
+
+
 def run_engineering(out_dir, quick: bool = True) -> dict:
+  """``run(get_config(quick), out_dir)``."""
+  return run(get_config(quick), out_dir)
+
+
+def run(config: EngineeringConfig, out_dir, *, progress: bool = False) -> dict:
   """Run the five experiments, write CSV tables, figures and ``engineering_results.json``.
 
   Args:
+    config: `QUICK`, `FULL` or another `EngineeringConfig`.
     out_dir: directory for ``engineering_*.csv``, ``engineering_*.png`` and the JSON summary.
-    quick: the small configuration (≲ 2 min on 2 CPU cores) instead of the full one.
+    progress: unused (the five experiments print nothing).
 
   Returns:
     The JSON summary as a dict (config, tables), plus the seconds per experiment and the files
-    written, which the saved ``engineering_results.json`` leaves out (it is deterministic).
+    written (``"files"`` and ``"paths"``), which the saved ``engineering_results.json`` leaves
+    out (it is deterministic).
   """
-  cfg = QUICK if quick else FULL
+  del progress
+  cfg = config
+  quick = config == QUICK
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   seconds, tables = {}, {}
@@ -401,5 +415,5 @@ def run_engineering(out_dir, quick: bool = True) -> dict:
   path = out_dir / "engineering_results.json"
   atomic_write_json(path, summary, indent=1, newline=False, ensure_ascii=False)
   summary["seconds"] = seconds  # returned, not saved: the saved outputs are deterministic
-  summary["files"] = [str(p) for p in files + [path]]
+  summary["files"] = summary["paths"] = [str(p) for p in files + [path]]
   return summary

@@ -14,7 +14,7 @@ from pathlib import Path
 
 def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
   """Run both into ``out_dir/figures`` and return the files written."""
-  from gradeng.experiments.detection._experiment import run_experiment
+  from gradeng.experiments.detection import run_experiment
   from gradeng.experiments.detection.configs import reproduce_config
   from gradeng.experiments.engineering._experiment import run_engineering
 

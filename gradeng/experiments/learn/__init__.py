@@ -17,3 +17,6 @@ from gradeng.experiments.learn._inner import TaskConfig as TaskConfig
 from gradeng.experiments.learn._inner import make_train as make_train
 from gradeng.experiments.learn._meta import learn as learn
 from gradeng.experiments.learn._meta import make_outer_step as make_outer_step
+from gradeng.experiments.learn._reproduce import reproduce as reproduce
+from gradeng.experiments.learn._experiment import run_experiment as run
+from gradeng.experiments.learn._experiment import get_config as get_config

@@ -175,7 +175,7 @@ def derivation_markdown(results: dict) -> str:
               f"- verified (L' = g, L(1) = 0): {derivation.verified} ({derivation.verification})",
               f"- LaTeX: $L(p) = {sp.latex(derivation.loss)}$",
               "", "| property | holds | evidence |", "|---|---|---|"]
-    for check in ge.check_properties(coefficient.expr, derivation.loss):
+    for check in ge.check_properties(ge.symbolic.expression(coefficient), derivation.loss):
       cells = (str(v).replace("|", "\\|") for v in (check.name, check.holds, check.evidence))
       lines.append(f"| {' | '.join(cells)} |")
     lines.append("")

@@ -7,3 +7,5 @@ from gradeng.experiments.ordinal._experiment import prepare_data as prepare_data
 from gradeng.experiments.ordinal._experiment import run_experiment as run_experiment
 from gradeng.experiments.ordinal._experiment import summarize as summarize
 from gradeng.experiments.ordinal._experiment import train_loss as train_loss
+from gradeng.experiments.ordinal._reproduce import reproduce as reproduce
+from gradeng.experiments.ordinal._experiment import run_experiment as run

@@ -37,7 +37,7 @@ class OrdinalLoss:
       ``"regression"`` (one output, squared error on the class index).
     loss: catalog loss name (`gradeng.LOSSES`) for classification; ``None`` for regression.
     params: the catalog loss's hyper-parameters.
-    sigma: Gaussian blur of the target in classes (`gradeng.gaussian_label_distribution`);
+    sigma: Gaussian blur of the target in classes (`gradeng.ordinal.gaussian_label_distribution`);
       ``None``: the integer label (one-hot).
     learning_rate: Adam learning rate.
   """

@@ -5,14 +5,17 @@
 metrics (jit/vmap-able pure functions) are public for other experiments (`gradeng.experiments.engineering`).
 """
 
-from gradeng.experiments.toy._api import reproduce as reproduce
+from gradeng.experiments.toy._api import reproduce as run_presets
+from gradeng.experiments.toy._api import run as run
 from gradeng.experiments.toy._classify import minority_count as minority_count
 from gradeng.experiments.toy._classify import sample as sample
 from gradeng.experiments.toy._api import simulate as simulate
 from gradeng.experiments.toy._config import PRESETS as PRESETS
 from gradeng.experiments.toy._config import ClassificationConfig as ClassificationConfig
 from gradeng.experiments.toy._config import FreeLogitConfig as FreeLogitConfig
+from gradeng.experiments.toy._config import ToyConfig as ToyConfig
 from gradeng.experiments.toy._config import get_config as get_config
+from gradeng.experiments.toy._config import get_preset as get_preset
 from gradeng.experiments.toy._config import grid_cells as grid_cells
 from gradeng.experiments.toy._config import parse_override as parse_override
 from gradeng.experiments.toy._figures import make_figures as make_figures
@@ -25,3 +28,4 @@ from gradeng.experiments.toy._sweep import SweepResult as SweepResult
 from gradeng.experiments.toy._sweep import load_sweep as load_sweep
 from gradeng.experiments.toy._sweep import plan_chunks as plan_chunks
 from gradeng.experiments.toy._sweep import run_sweep as run_sweep
+from gradeng.experiments.toy._reproduce import reproduce as reproduce

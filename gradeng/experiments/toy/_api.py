@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._config import PRESETS, get_config, parse_override
+from ._config import PRESETS, ToyConfig, get_preset, parse_override
 from ._figures import make_figures
 from ._sweep import SweepResult, run_sweep
 
@@ -27,12 +27,32 @@ def simulate(name: str, *, quick: bool = False, out: str | os.PathLike = "result
   Returns:
     The sweep result and the figure files written.
   """
-  config = get_config(name, quick=quick)
+  config = get_preset(name, quick=quick)
   for assignment in overrides:
     config = parse_override(config, assignment)
   result = run_sweep(config, Path(out) / config.name, progress=progress)
   paths = [] if figures is None else make_figures(result, Path(figures) / "toy_imbalance" / config.name)
   return result, paths
+
+
+def run(config: ToyConfig, out_dir: str | os.PathLike, *, progress: bool = False) -> dict:
+  """Runs (or resumes) every sweep of ``config`` and draws its figures, all under ``out_dir``.
+
+  Args:
+    config: e.g. ``get_config(quick=True)``.
+    out_dir: sweeps go to ``out_dir/runs/<sweep name>``, figures to ``out_dir/figures/<sweep name>``.
+    progress: tqdm bars over chunks.
+
+  Returns:
+    ``{"sweeps": {name: number of trainings}, "paths": [figure files]}``.
+  """
+  out_dir = Path(out_dir)
+  summary: dict = {"sweeps": {}, "paths": []}
+  for sweep in config.sweeps:
+    result = run_sweep(sweep, out_dir / "runs" / sweep.name, progress=progress)
+    summary["sweeps"][sweep.name] = result.summary["n_trainings"]
+    summary["paths"] += [str(p) for p in make_figures(result, out_dir / "figures" / sweep.name)]
+  return summary
 
 
 def reproduce(*, quick: bool = True, out: str | os.PathLike = "results/toy",

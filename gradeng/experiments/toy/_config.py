@@ -215,11 +215,27 @@ PRESETS: dict[str, tuple[Config, Config]] = {
 }
 
 
-def get_config(name: str, *, quick: bool = False) -> Config:
+def get_preset(name: str, *, quick: bool = False) -> Config:
   """The preset sweep ``name`` (one of `PRESETS`), or its small ``quick`` version."""
   if name not in PRESETS:
     raise InputError(f"Unknown simulation `{name}`; expected one of {sorted(PRESETS)}.")
   return PRESETS[name][1 if quick else 0]
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+  """The toy experiment: every preset sweep of one size (`gradeng experiment toy`).
+
+  Attributes:
+    sweeps: the sweep configs, run in this order.
+  """
+
+  sweeps: tuple[Config, ...]
+
+
+def get_config(quick: bool = False) -> ToyConfig:
+  """Every preset of `PRESETS` (sorted by name), full or ``quick``."""
+  return ToyConfig(tuple(get_preset(name, quick=quick) for name in sorted(PRESETS)))
 
 
 def config_from_dict(data: Mapping[str, Any]) -> Config:
