@@ -115,21 +115,21 @@ def test_values_and_gradients_match_mpmath(kind):
 
 def test_example_value():
   # Two 2x2 squares shifted by 1: intersection 2, union 6.
-  assert float(ge.iou_loss(jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([1.0, 0.0, 3.0, 2.0]))) == pytest.approx(2 / 3)
-  np.testing.assert_allclose(ge.box_iou(jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([1.0, 0.0, 3.0, 2.0])), 1 / 3, rtol=1e-6)
+  assert float(ge.boxes.iou_loss(jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([1.0, 0.0, 3.0, 2.0]))) == pytest.approx(2 / 3)
+  np.testing.assert_allclose(ge.boxes.box_iou(jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([1.0, 0.0, 3.0, 2.0])), 1 / 3, rtol=1e-6)
 
 
 def test_no_overlap_iou_gradient_is_zero_giou_is_not():
   a, b = [0.0, 0.0, 1.0, 1.0], [2.0, 0.0, 3.0, 1.0]  # U = 2, |C| = 3, centres 2 apart, c² = 10
-  assert float(ge.iou_loss(jnp.array(a), jnp.array(b))) == 1.0
+  assert float(ge.boxes.iou_loss(jnp.array(a), jnp.array(b))) == 1.0
   np.testing.assert_array_equal(_grad("iou", a, b), 0.0)
   # GIoU = 2 - U/|C| = 4/3; dU/dx2 = 1, d|C|/dx2 = 0; dU/dx1 = -1, d|C|/dx1 = -1 -> d(U/C)/dx1 = -1/9;
   # along y the enclosing box's ties give d|C|/dy2 = 1.5 = (U/|C|)·dU/dy2 -> 0.
-  assert float(ge.giou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(4 / 3)
+  assert float(ge.boxes.giou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(4 / 3)
   np.testing.assert_allclose(_grad("giou", a, b), [1 / 9, 0.0, -1 / 3, 0.0], atol=1e-7)
   # DIoU = 1 + ρ²/c² = 1 + 4/10; ρ² = ((x1+x2-5)² + (y1+y2-1)²)/4, c² = (3 - x1)² + 1 (y ties:
   # dc²/dy = 0 after splitting); d/dx1 = [2·(-4)/4·10 - 4·(-2·3)]/100 = (-20 + 24)/100 = 0.04.
-  assert float(ge.diou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(1.4)
+  assert float(ge.boxes.diou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(1.4)
   np.testing.assert_allclose(_grad("diou", a, b), [0.04, 0.04, -0.2, -0.04], atol=1e-7)
   # Same aspect ratio: CIoU = DIoU.
   np.testing.assert_allclose(_grad("ciou", a, b), _grad("diou", a, b))
@@ -147,9 +147,9 @@ def test_zero_width_box_inside_target_is_widened():
   # dI/dx2 = 1 (growing side), dU/dx2 = h_a - 1 = 1 -> dIoU/dx2 = (1·4 - 0·1)/16 = 1/4.
   np.testing.assert_allclose(_grad("iou", a, b), [0.25, 0.0, -0.25, 0.0])
   # GIoU adds (|C| - U)/|C| with |C| = 2·3 = 6: value 1 + 2/6.
-  assert float(ge.giou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(4 / 3)
+  assert float(ge.boxes.giou_loss(jnp.array(a), jnp.array(b))) == pytest.approx(4 / 3)
   # CIoU: v = (4/π²)(π/4 - 0)² = 1/4, α = v / (1 + v) = 1/5: CIoU - DIoU = 1/20.
-  diff = ge.ciou_loss(jnp.array(a), jnp.array(b)) - ge.diou_loss(jnp.array(a), jnp.array(b))
+  diff = ge.boxes.ciou_loss(jnp.array(a), jnp.array(b)) - ge.boxes.diou_loss(jnp.array(a), jnp.array(b))
   assert float(diff) == pytest.approx(0.05, rel=1e-6)
   for kind in KINDS:
     assert np.all(np.isfinite(_grad(kind, a, b)))
@@ -158,7 +158,7 @@ def test_zero_width_box_inside_target_is_widened():
 def test_zero_height_box_aspect_term_is_finite():
   a, b = [0.0, 1.0, 2.0, 1.0], [0.0, 0.0, 2.0, 2.0]  # arctan(w/h) = π/2 for the flat box
   # v = (4/π²)(π/4 - π/2)² = 1/4; IoU = 0, α = 1/5.
-  diff = ge.ciou_loss(jnp.array(a), jnp.array(b)) - ge.diou_loss(jnp.array(a), jnp.array(b))
+  diff = ge.boxes.ciou_loss(jnp.array(a), jnp.array(b)) - ge.boxes.diou_loss(jnp.array(a), jnp.array(b))
   assert float(diff) == pytest.approx(0.05, rel=1e-6)
   assert np.all(np.isfinite(_grad("ciou", a, b)))
 
@@ -186,7 +186,7 @@ _size = st.floats(0, 1e5, allow_nan=False, width=32)
 def _all_losses(a, b):
   values = {k: f(a, b) for k, f in BOX_LOSSES.items()}
   grads = {k: jax.grad(f)(a, b) for k, f in BOX_LOSSES.items()}
-  return values, grads, ge.box_iou(b, a)
+  return values, grads, ge.boxes.box_iou(b, a)
 
 
 @settings(max_examples=100, deadline=None)
@@ -238,9 +238,9 @@ def test_bfloat16_and_large_coordinates_finite(kind):
 
 def test_broadcasting_gives_pairwise_matrix():
   a, b = _random_pairs(3, 5, 10.0)
-  matrix = ge.box_iou(a[:, None], b[None, :3])
+  matrix = ge.boxes.box_iou(a[:, None], b[None, :3])
   assert matrix.shape == (5, 3)
-  np.testing.assert_allclose(matrix[2, 1], ge.box_iou(a[2], b[1]))
+  np.testing.assert_allclose(matrix[2, 1], ge.boxes.box_iou(a[2], b[1]))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -258,11 +258,11 @@ def test_reversed_box_raises_eagerly_and_is_nan_under_jit(kind):
 
 def test_shape_and_dtype_errors():
   with pytest.raises(ValueError, match=r"`boxes` must have shape \[..., 4\]"):
-    ge.giou_loss(jnp.zeros(3), jnp.zeros(3))
+    ge.boxes.giou_loss(jnp.zeros(3), jnp.zeros(3))
   with pytest.raises(TypeError, match="`target_boxes` must be floating-point"):
-    ge.giou_loss(jnp.zeros(4), jnp.zeros(4, jnp.int32))
+    ge.boxes.giou_loss(jnp.zeros(4), jnp.zeros(4, jnp.int32))
   with pytest.raises(ValueError, match="do not broadcast"):
-    ge.giou_loss(jnp.zeros((2, 4)), jnp.zeros((3, 4)))
+    ge.boxes.giou_loss(jnp.zeros((2, 4)), jnp.zeros((3, 4)))
 
 
 # --- in the detection experiment ---------------------------------------------------------------
@@ -293,7 +293,7 @@ def test_detection_box_loss_field_keeps_old_config_identity_and_trains_iou():
   total, parts, _ = jax.jit(functools.partial(det.detection_loss, spec, variances=(0.1, 0.2)))(
       logits, offsets, labels, targets, anchors=anchors)
   positive = np.asarray(labels) > 0
-  per_box = np.asarray(ge.giou_loss(offsets, targets, anchors=anchors))
+  per_box = np.asarray(ge.boxes.giou_loss(offsets, targets, anchors=anchors))
   assert float(parts["loc"]) == pytest.approx(per_box[positive].sum() / positive.sum(), rel=1e-5)
   assert float(total) == pytest.approx(float(parts["cls"]) + 2.0 * float(parts["loc"]), rel=1e-5)
   with pytest.raises(ValueError, match="needs the `anchors`"):
@@ -360,3 +360,129 @@ def test_giou_and_ciou_gradients_fused_in_one_jit_are_finite_for_nearby_points()
   for grad in grads:
     assert np.all(np.isfinite(np.asarray(grad)))
   np.testing.assert_allclose(grads[1], [1e16, 0.0, -1e16, 0.0], rtol=1e-5)
+
+
+# --- identical and nearly identical boxes: a float64 NumPy reference, relative tolerance -------
+
+def _reference64(kind, a, b, alpha=None):
+  """The textbook formulas in float64 on the float32 boxes (vectorised over the leading axis);
+  with ``alpha`` CIoU's α is held at that value (its documented gradient)."""
+  a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+  wa, ha = a[..., 2] - a[..., 0], a[..., 3] - a[..., 1]
+  wb, hb = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+  iw = np.maximum(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0)
+  ih = np.maximum(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0)
+  inter = iw * ih
+  union = wa * ha + wb * hb - inter
+  iou = inter / union
+  cw = np.maximum(a[..., 2], b[..., 2]) - np.minimum(a[..., 0], b[..., 0])
+  ch = np.maximum(a[..., 3], b[..., 3]) - np.minimum(a[..., 1], b[..., 1])
+  if kind == "iou":
+    return 1 - iou
+  if kind == "giou":
+    return 1 - iou + (cw * ch - union) / (cw * ch)
+  rho2 = ((a[..., 0] + a[..., 2] - b[..., 0] - b[..., 2]) ** 2
+          + (a[..., 1] + a[..., 3] - b[..., 1] - b[..., 3]) ** 2) / 4
+  diou = 1 - iou + rho2 / (cw**2 + ch**2)
+  if kind == "diou":
+    return diou
+  v = 4 / np.pi**2 * (np.arctan(wb / hb) - np.arctan(wa / ha)) ** 2
+  return diou + (v / (1 - iou + v) if alpha is None else alpha) * v
+
+
+def _box_family(name, count=200, seed=0):
+  """float32 boxes [count, 4]: corners in [0, 150), sides by family."""
+  rng = np.random.default_rng(seed)
+  xy = rng.uniform(0, 150, (count, 2))
+  if name == "random":
+    wh = rng.uniform(0.1, 50, (count, 2))
+  elif name == "thin":  # 1-50 px wide, 0.01-0.2 px high
+    wh = np.stack([rng.uniform(1, 50, count), rng.uniform(0.01, 0.2, count)], -1)
+  elif name == "tiny":  # corners below 0.015, sides 1e-6 to 5e-4
+    xy, wh = xy * 1e-4, rng.uniform(0.1, 50, (count, 2)) * 1e-5
+  else:  # large: corners up to 1.5e5, sides 10 to 5000
+    xy, wh = xy * 1e3, rng.uniform(0.1, 50, (count, 2)) * 1e2
+  return np.concatenate([xy, xy + wh], -1).astype(np.float32)
+
+
+def _nearby(boxes, relative, seed=1):
+  """Each coordinate moved by up to ``relative`` of its box's side (corners kept ordered)."""
+  rng = np.random.default_rng(seed)
+  sides = np.tile(boxes[:, 2:] - boxes[:, :2], 2)
+  moved = (boxes + rng.uniform(-relative, relative, boxes.shape) * sides).astype(np.float32)
+  return np.concatenate([np.minimum(moved[:, :2], moved[:, 2:]), np.maximum(moved[:, :2], moved[:, 2:])], -1)
+
+
+@functools.cache
+def _batched(kind):
+  return jax.jit(BOX_LOSSES[kind]), jax.jit(jax.vmap(jax.grad(BOX_LOSSES[kind])))
+
+
+FAMILIES = ("thin", "tiny", "large", "random")
+
+
+def test_issue_thin_box_giou_is_zero_and_exact():
+  # From the cross-check: GIoU was -2.797e-05 for this box against itself (gradient up to
+  # 1.2e-4) and 4.133e-4 for x2 moved by 1e-3, where float64 gives 3.8473e-4.
+  b = np.array([76.7789535522461, 47.5517692565918, 79.37574768066406, 47.66416931152344], np.float32)
+  c = b.copy()
+  c[2] += np.float32(1e-3)
+  for kind in KINDS:
+    assert float(BOX_LOSSES[kind](b, b)) == 0.0
+    np.testing.assert_array_equal(_grad(kind, b, b), 0.0)
+  # By hand from the float32 coordinates: only x2 differs, by δ = c2 - b2; h = b3 - b1, w = b2 - b0.
+  # U - I = δh, |C| = U, so GIoU = IoU loss = δh / ((w + δ)h) = δ / (w + δ).
+  delta, width = float(c[2]) - float(b[2]), float(b[2]) - float(b[0])
+  assert float(ge.boxes.giou_loss(c, b)) == pytest.approx(delta / (width + delta), rel=1e-6)
+  assert delta / (width + delta) == pytest.approx(3.8473e-4, rel=1e-4)
+  assert float(ge.boxes.giou_loss(c, b)) == pytest.approx(float(_reference64("giou", c, b)), rel=1e-6)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_identical_boxes_exactly_zero_loss_and_gradient(kind, family):
+  boxes = _box_family(family)
+  values, grads = (np.asarray(f(boxes, boxes)) for f in _batched(kind))
+  np.testing.assert_array_equal(values, 0.0)
+  np.testing.assert_array_equal(grads, 0.0)
+
+
+@pytest.mark.parametrize("relative", [1e-2, 1e-4])
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_nearly_identical_boxes_match_float64_relatively(kind, family, relative):
+  # Measured worst relative error over these cases: 3.1e-7 (the textbook float32 formula with
+  # the enclosing box's scaling of coordinates had 2e-3 at 1 % and up to 3e2 at 0.01 %).
+  target = _box_family(family)
+  boxes = _nearby(target, relative)
+  want = _reference64(kind, boxes, target)
+  assert np.all(want > 0)
+  got = np.asarray(_batched(kind)[0](boxes, target), np.float64)
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_nearly_identical_boxes_gradients_match_float64(kind, family):
+  """Central differences of the float64 reference, with steps 1e-6 of the sides: the kinks (a
+  coordinate of one box equal to the same coordinate of the other) are more than two steps
+  away for these boxes."""
+  target = _box_family(family, count=64)
+  boxes = _nearby(target, 1e-2)
+  moved = np.abs(boxes - target) / np.tile(target[:, 2:] - target[:, :2], 2)
+  assert moved.min() > 2e-6
+  alpha = None
+  if kind == "ciou":  # α frozen at the boxes (the loss's documented gradient)
+    v = _reference64("ciou", boxes, target) - _reference64("diou", boxes, target)
+    alpha = v / (_reference64("ciou", boxes, target, alpha=1.0) - _reference64("diou", boxes, target))
+  steps = 1e-6 * np.tile(boxes[:, 2:] - boxes[:, :2], 2).astype(np.float64)
+  want = np.zeros(boxes.shape)
+  for i in range(4):
+    up, down = boxes.astype(np.float64), boxes.astype(np.float64)
+    up[:, i] += steps[:, i]
+    down[:, i] -= steps[:, i]
+    want[:, i] = (_reference64(kind, up, target, alpha) - _reference64(kind, down, target, alpha)) / (2 * steps[:, i])
+  got = np.asarray(_batched(kind)[1](boxes, target), np.float64)
+  scale = np.abs(want).max(axis=1, keepdims=True)
+  worst = np.max(np.abs(got - want) / scale)  # measured: 1.03e-6 (thin), 2.2e-7 to 2.7e-7 (others)
+  assert worst <= 4e-6, worst
