@@ -77,3 +77,29 @@ def ge_array(x):
   import jax.numpy as jnp
 
   return jnp.asarray(x)
+
+
+def test_every_experiment_is_a_sub_command(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["experiment", "--help"])
+  assert exit_info.value.code == 0
+  listed = capsys.readouterr().out
+  from gradeng.experiments import EXPERIMENTS
+
+  assert len(EXPERIMENTS) == 7
+  assert all(f"    {name}" in listed for name in EXPERIMENTS)
+
+
+def test_a_mistyped_option_prints_the_sub_commands_usage(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["experiment", "ordinal", "--quik"])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith("usage: gradeng experiment ordinal") and "unrecognized arguments: --quik" in err
+
+
+def test_experiments_without_seeds_refuse_seeds(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(["experiment", "learn", "--quick", "--seeds", "0", "--out", "/nonexistent/x"])
+  assert exit_info.value.code == 2
+  assert "--seeds" in capsys.readouterr().err

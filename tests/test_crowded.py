@@ -70,7 +70,7 @@ def test_set_loss_targets_normalisation_and_empty_ground_truth():
   assert float(parts["cls"]) == pytest.approx(want_cls, rel=1e-5)
   matched = np.flatnonzero(assignment >= 0)
   assert len(matched) == 2
-  want_giou = float(ge.giou_loss(boxes[matched], gt[assignment[matched]]).sum()) / 2
+  want_giou = float(ge.boxes.giou_loss(boxes[matched], gt[assignment[matched]]).sum()) / 2
   assert float(parts["giou"]) == pytest.approx(want_giou, rel=1e-5)
   grads = jax.grad(lambda l, b: set_loss(l, b, gt, labels, valid, canvas_size=32.0, cls_loss=ge.focal_loss,
                                          cls_params={"gamma": 2.0})[0], argnums=(0, 1))(logits, boxes)
@@ -99,7 +99,7 @@ from gradeng.experiments.crowded import _train as crowded_train  # noqa: E402
 from gradeng.experiments.crowded._model import init_set_head, num_hypotheses, slot_offsets  # noqa: E402
 from gradeng.experiments.detection import DataConfig, FeatureMap, InMemoryDataset, ModelConfig, Sample, TrainConfig  # noqa: E402
 from gradeng.experiments.detection import make_digit_canvases  # noqa: E402
-from gradeng.experiments.detection._data import _pairwise_iou  # noqa: E402
+from gradeng.experiments.detection import pairwise_iou  # noqa: E402
 
 
 def _canvases(count, iou, n=12, **kw):
@@ -113,7 +113,7 @@ def test_crowded_canvases_have_the_count_and_the_neighbour_iou(count, iou):
   canvases = _canvases(count, iou)
   assert [len(s.labels) for s in canvases] == [count] * 12
   for s in canvases:  # boxes are in placement order: each one's highest IoU with the earlier ones
-    nearest = [_pairwise_iou(s.boxes[i:i + 1], s.boxes[:i]).max() for i in range(1, count)]
+    nearest = [pairwise_iou(s.boxes[i:i + 1], s.boxes[:i]).max() for i in range(1, count)]
     assert np.all(np.abs(np.array(nearest) - iou) <= 0.05 + 1e-6), nearest
 
 

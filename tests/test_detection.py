@@ -15,6 +15,7 @@ import pytest
 from flax import nnx
 
 from gradeng.experiments import detection as det
+from gradeng.experiments.common import first_difference
 from gradeng.experiments.detection import _boxes, _config, _data, _metrics, _train
 
 CONFIG_FILE = Path(__file__).resolve().parents[1] / "experiments" / "detection" / "config.py"
@@ -504,7 +505,7 @@ def test_bad_loss_spec_is_refused():
 
 def test_first_difference_names_the_key():
   a = {"train": {"steps": 3, "variances": [0.1, 0.2]}, "seed": 0}
-  assert _config.first_difference(a, a) is None
+  assert first_difference(a, a) is None
   b = {"train": {"steps": 4, "variances": [0.1, 0.2]}, "seed": 0}
-  assert _config.first_difference(a, b) == "`train.steps` is 3 there and 4 here"
-  assert "`seed` is 0 there and absent here" == _config.first_difference(a, {"train": a["train"]})
+  assert first_difference(a, b) == "`train.steps` is 3 there and 4 here"
+  assert "`seed` is 0 there and absent here" == first_difference(a, {"train": a["train"]})

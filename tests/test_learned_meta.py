@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gradeng.symbolic._learned import weights_from_theta
+from gradeng.runtime._learned import weights_from_theta
 from gradeng.experiments.learn import LearnConfig, TaskConfig, learn, make_train, run_experiment
 from gradeng.experiments.learn._meta import step_tasks
 
@@ -73,7 +73,7 @@ def test_outer_loop_resumes_bit_identically_after_a_stop(tmp_path, method):
 def test_a_directory_of_another_config_is_refused(tmp_path):
   learn(TINY, "es", tmp_path, stop_after=1, progress=False)
   other = dataclasses.replace(TINY, outer_lr=0.5)
-  with pytest.raises(ValueError, match=r"different config \(fields \['outer_lr'\]"):
+  with pytest.raises(ValueError, match=r"different config: `outer_lr` is"):
     learn(other, "es", tmp_path, progress=False)
 
 

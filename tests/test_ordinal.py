@@ -26,11 +26,11 @@ def _mp_distribution(y, num_classes, sigma):
 def test_hand_value_and_mpmath():
   # C = 3, y = 1, σ = 1: [e^-½, 1, e^-½] / (1 + 2e^-½)
   z = 1 + 2 * math.exp(-0.5)
-  np.testing.assert_allclose(ge.gaussian_label_distribution(1, 3, sigma=1.0),
+  np.testing.assert_allclose(ge.ordinal.gaussian_label_distribution(1, 3, sigma=1.0),
                              [math.exp(-0.5) / z, 1 / z, math.exp(-0.5) / z], rtol=1e-6)
   labels = np.array([0, 3, 9, 4.5, 0.25])
   for sigma in (0.3, 1.0, 2.5, 40.0):
-    q = np.asarray(ge.gaussian_label_distribution(labels, 10, sigma=sigma))
+    q = np.asarray(ge.ordinal.gaussian_label_distribution(labels, 10, sigma=sigma))
     for row, y in zip(q, labels):
       want = np.array(_mp_distribution(y, 10, sigma))
       np.testing.assert_allclose(row, want, rtol=1e-5, atol=1e-30)  # f32 exponents
@@ -38,20 +38,20 @@ def test_hand_value_and_mpmath():
 
 
 def test_limits_one_hot_uniform_and_no_empty_row():
-  q = ge.gaussian_label_distribution(jnp.arange(5), 5, sigma=0.01)
+  q = ge.ordinal.gaussian_label_distribution(jnp.arange(5), 5, sigma=0.01)
   np.testing.assert_array_equal(q, np.eye(5, dtype=np.float32))
-  np.testing.assert_allclose(ge.gaussian_label_distribution(2, 5, sigma=1e4), 0.2, rtol=1e-6)
+  np.testing.assert_allclose(ge.ordinal.gaussian_label_distribution(2, 5, sigma=1e4), 0.2, rtol=1e-6)
   # a label at the end with a tiny σ: the exponents are all ≤ -5e3 except one; no 0/0 row
-  row = ge.gaussian_label_distribution(99, 100, sigma=1e-3)
+  row = ge.ordinal.gaussian_label_distribution(99, 100, sigma=1e-3)
   assert float(row[99]) == 1.0 and float(row.sum()) == 1.0
-  assert ge.gaussian_label_distribution(1, 3, sigma=1.0, dtype=jnp.bfloat16).dtype == jnp.bfloat16
+  assert ge.ordinal.gaussian_label_distribution(1, 3, sigma=1.0, dtype=jnp.bfloat16).dtype == jnp.bfloat16
 
 
 def test_blurred_cross_entropy_matches_optax_at_extreme_logits():
   rng = np.random.default_rng(0)
   logits = rng.uniform(-40, 40, size=(16, 9)).astype(np.float32)
   labels = rng.integers(0, 9, size=16)
-  q = ge.gaussian_label_distribution(labels, 9, sigma=1.5)
+  q = ge.ordinal.gaussian_label_distribution(labels, 9, sigma=1.5)
   got = ge.cross_entropy_loss(logits, q, head="softmax")
   np.testing.assert_allclose(got, optax.softmax_cross_entropy(logits, q), rtol=1e-5, atol=1e-5)
   g_got = jax.grad(lambda z: ge.cross_entropy_loss(z, q, head="softmax").sum())(logits)
@@ -67,7 +67,7 @@ def test_blurred_cross_entropy_matches_optax_at_extreme_logits():
 def test_catalog_losses_on_blurred_targets_are_the_q_weighted_sum(name, params, value):
   rng = np.random.default_rng(1)
   logits = rng.normal(size=(6, 7)).astype(np.float32)
-  q = np.asarray(ge.gaussian_label_distribution(rng.integers(0, 7, size=6), 7, sigma=1.0), np.float64)
+  q = np.asarray(ge.ordinal.gaussian_label_distribution(rng.integers(0, 7, size=6), 7, sigma=1.0), np.float64)
   p = np.exp(logits - np.log(np.exp(logits.astype(np.float64)).sum(-1, keepdims=True)))
   want = (q * value(p)).sum(-1)  # L = Σ_c q_c L(p_c)
   np.testing.assert_allclose(ge.LOSSES[name](logits, q.astype(np.float32), head="softmax", **params),
@@ -76,20 +76,20 @@ def test_catalog_losses_on_blurred_targets_are_the_q_weighted_sum(name, params, 
 
 def test_expected_class():
   logits = jnp.log(jnp.array([[0.5, 0.25, 0.25], [0.0, 0.0, 1.0]]) + 1e-30)
-  np.testing.assert_allclose(ge.expected_class(logits), [0.75, 2.0], atol=1e-6)
+  np.testing.assert_allclose(ge.ordinal.expected_class(logits), [0.75, 2.0], atol=1e-6)
 
 
 def test_bad_input():
   with pytest.raises(ValueError, match=r"ordinal `labels` must be in \[0, 8\].*9"):
-    ge.gaussian_label_distribution(np.array([3, 9]), 9, sigma=1.0)
+    ge.ordinal.gaussian_label_distribution(np.array([3, 9]), 9, sigma=1.0)
   with pytest.raises(ValueError, match=r"ordinal `labels` must be in \[0, 8\].*-0.5"):
-    ge.gaussian_label_distribution(-0.5, 9, sigma=1.0)
+    ge.ordinal.gaussian_label_distribution(-0.5, 9, sigma=1.0)
   for sigma in (0.0, -1.0, math.inf, math.nan):
     with pytest.raises(ValueError, match="`sigma` must be a finite number > 0"):
-      ge.gaussian_label_distribution(1, 3, sigma=sigma)
+      ge.ordinal.gaussian_label_distribution(1, 3, sigma=sigma)
   with pytest.raises(ValueError, match="`num_classes` must be an integer >= 2"):
-    ge.gaussian_label_distribution(0, 1, sigma=1.0)
-  rows = jax.jit(lambda y: ge.gaussian_label_distribution(y, 9, sigma=1.0))(jnp.array([2, 11]))
+    ge.ordinal.gaussian_label_distribution(0, 1, sigma=1.0)
+  rows = jax.jit(lambda y: ge.ordinal.gaussian_label_distribution(y, 9, sigma=1.0))(jnp.array([2, 11]))
   assert np.all(np.isfinite(rows[0])) and np.all(np.isnan(rows[1]))
   with pytest.raises(ValueError, match="`sigma` applies to classification only"):
     OrdinalLoss("x", "x", "regression", sigma=1.0)
@@ -160,9 +160,9 @@ def test_run_experiment_writes_figure_table_results(tmp_path):
 
 
 def test_configs_and_cli_registration():
-  from gradeng.cli.experiment import EXPERIMENTS
+  from gradeng.experiments import EXPERIMENTS
 
   quick = get_config(True)
   assert quick.num_classes == 9 and len(quick.seeds) >= 3
   assert {"ce", "l2", "blur_1p0", "focal_blur", "maki_blur"} <= {s.name for s in quick.losses}
-  assert EXPERIMENTS["ordinal"][0] == "gradeng.cli._ordinal"
+  assert EXPERIMENTS["ordinal"].package == "gradeng.experiments.ordinal"

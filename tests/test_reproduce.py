@@ -9,15 +9,17 @@ import pytest
 
 from gradeng.cli import reproduce as R
 from gradeng.cli import main
+from gradeng.experiments import EXPERIMENTS
 
 
 def test_steps_are_named_and_ordered():
   assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
-                                       "engineering", "ordinal", "learned", "embedding", "crowded"]
-  # The sub-package hooks are all present.
-  for module in ("gradeng.experiments.toy._reproduce", "gradeng.experiments.detection._reproduce", "gradeng.experiments.engineering._reproduce",
-                 "gradeng.experiments.learn._reproduce"):
-    assert callable(importlib.import_module(module).reproduce)
+                                       "engineering", "ordinal", "learn", "embedding", "crowded"]
+  # The experiment steps are the registry's, each package exporting the frame's entry points.
+  assert [s.name for s in R.STEPS[3:]] == list(EXPERIMENTS)
+  for name in EXPERIMENTS:
+    module = importlib.import_module(f"gradeng.experiments.{name}")
+    assert callable(module.reproduce) and callable(module.run) and callable(module.get_config)
 
 
 def test_budget_step_writes_paper_numbers(tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from gradeng.experiments import toy
+from gradeng.experiments.common import claim_run_dir
 from gradeng.experiments.toy import _classify, _config, _free_logit, _metrics
 
 
@@ -75,7 +76,7 @@ def test_datasets_have_the_requested_minority(dataset):
 def test_presets_and_grid_order():
   assert set(toy.PRESETS) == {"free_logit", "gaussian_logreg", "gaussian_mlp", "xor_mlp"}
   for name in toy.PRESETS:
-    full, quick = toy.get_config(name), toy.get_config(name, quick=True)
+    full, quick = toy.get_preset(name), toy.get_preset(name, quick=True)
     assert quick.n_cells < full.n_cells
     assert _config.config_from_dict(full.to_dict()) == full
   config = toy.FreeLogitConfig(losses=(("ce", (None,)), ("maki", (1, 2))), imbalance=(10, 100),
@@ -109,8 +110,8 @@ def test_bad_configs_are_refused(changes, message):
 
 def test_unknown_simulation_and_overrides():
   with pytest.raises(ValueError, match="Unknown simulation `nope`"):
-    toy.get_config("nope")
-  config = toy.get_config("free_logit", quick=True)
+    toy.get_preset("nope")
+  config = toy.get_preset("free_logit", quick=True)
   changed = toy.parse_override(config, "losses=ce,focal:gamma=1|2,maki:gamma=1/2")
   assert changed.losses == (("ce", (None,)), ("focal", (1.0, 2.0)), ("maki", (0.5,)))
   assert toy.parse_override(config, "imbalance=10,1000").imbalance == (10.0, 1000.0)
@@ -129,8 +130,14 @@ def test_unknown_simulation_and_overrides():
     toy.parse_override(config, "colour=red")
 
 
-def test_config_mismatch_names_the_key():
-  stored = toy.get_config("free_logit", quick=True).to_dict()
-  other = toy.get_config("free_logit", quick=True).replace(steps=7)
-  with pytest.raises(ValueError, match=r"`steps` is 100 there but 7 now"):
-    _config.check_same_config(json.loads(json.dumps(stored)), other, "results/x")
+def test_config_mismatch_names_the_key(tmp_path):
+  config = toy.get_preset("free_logit", quick=True)
+  claim_run_dir(tmp_path, config.to_dict(), indent=1, sort_keys=False)
+  with pytest.raises(ValueError, match=r"different config: `steps` is 100 there and 7 here"):
+    claim_run_dir(tmp_path, config.replace(steps=7).to_dict())
+
+
+def test_experiment_config_is_every_preset():
+  quick = toy.get_config(True)
+  assert [s.name for s in quick.sweeps] == [toy.get_preset(n, quick=True).name for n in sorted(toy.PRESETS)]
+  assert toy.get_config(False).sweeps[0] == toy.get_preset(sorted(toy.PRESETS)[0])

@@ -79,7 +79,7 @@ def test_rerun_is_identical_and_resume_after_interrupt(free_result, tmp_path):
 
 
 def test_refuses_a_directory_of_another_config(free_result):
-  with pytest.raises(ValueError, match=r"different config: `steps` is 20 there but 21 now"):
+  with pytest.raises(ValueError, match=r"different config: `steps` is 20 there and 21 here"):
     toy.run_sweep(FREE.replace(steps=21), free_result.directory, progress=False)
   with pytest.raises(ValueError, match=r"`losses`"):
     toy.run_sweep(FREE.replace(losses=(("ce", (None,)),)), free_result.directory, progress=False)
