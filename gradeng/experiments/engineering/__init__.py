@@ -2,7 +2,7 @@
 
 ``run_engineering(out_dir, quick=True)`` answers four questions on toy imbalanced trainings
 (warm-up coefficient vs learning-rate warm-up, periodic coefficient vs SGDR under SGD and Adam,
-batch-adaptive γ vs fixed γ, GHM-C vs focal); see ``experiments/engineering/README.md``.
+batch-adaptive γ vs fixed γ, GHM-C vs focal); see ``docs/experiments/engineering.md``.
 """
 
 from gradeng.experiments.engineering._experiment import FULL as FULL

@@ -1,7 +1,7 @@
 """Toy imbalance simulations: free-logit dynamics and imbalanced classification, swept with JAX.
 
 ``gradeng simulate <name> [--quick]`` runs one; `reproduce` runs the quick set for
-``gradeng reproduce``. See ``experiments/toy_imbalance/README.md``. The data sampler and the
+``gradeng reproduce``. See ``docs/experiments/toy.md``. The data sampler and the
 metrics (jit/vmap-able pure functions) are public for other experiments (`gradeng.experiments.engineering`).
 """
 
