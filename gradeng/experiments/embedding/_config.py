@@ -50,7 +50,7 @@ class ExperimentConfig:
   name: str = "embedding"
 
 
-def get_config(quick: bool = True) -> ExperimentConfig:
+def get_config(quick: bool = False) -> ExperimentConfig:
   """``gradeng experiment embedding --quick`` (3 seeds, 300 steps) or the full configuration
   (5 seeds, 3,000 steps, 20 augmented copies per training digit)."""
   if quick:

@@ -224,7 +224,7 @@ def run_experiment(config: LearnConfig, out_dir, *, figures_dir=None, derivation
   return {**results, "files": [str(p) for p in paths], "seconds": time.perf_counter() - start}
 
 
-def get_config(quick: bool, objective: str = "balanced_ce") -> LearnConfig:
+def get_config(quick: bool = False, objective: str = "balanced_ce") -> LearnConfig:
   """`QUICK` or `FULL`, with the meta-objective ``objective`` (named ``<name>-smooth_ap`` when
   it is not the default balanced CE, so the two never share a run directory)."""
   config = QUICK if quick else FULL
