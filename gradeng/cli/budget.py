@@ -13,13 +13,13 @@ import argparse
 import json
 import re
 
-from gradeng.paper._budget import PAPER_GROUPS, PAPER_LOSSES, gradient_budget
-from gradeng.runtime._catalog import CATALOG
+from gradeng.paper import PAPER_GROUPS, PAPER_LOSSES, gradient_budget
+from gradeng.runtime import CATALOG
 from gradeng.cli import UsageError
-from gradeng.runtime._coefficient import ScaleCoefficient
-from gradeng.symbolic._derive import check_coefficient
-from gradeng.runtime._errors import InputError
-from gradeng.symbolic._parse import FormulaError, coefficient, parse_loss_spec, parse_value
+from gradeng.runtime import ScaleCoefficient
+from gradeng.symbolic import check_coefficient
+from gradeng.runtime import InputError
+from gradeng.symbolic import FormulaError, coefficient, parse_loss_spec, parse_value
 
 _GROUP = re.compile(r"^(?P<name>[^=@\s]+)=(?P<count>[^@\s]+)@(?P<p>\S+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -43,7 +43,7 @@ def parse_group(text: str) -> tuple[str, float, float]:
 def parse_loss(text: str) -> tuple[str | ScaleCoefficient, dict[str, float]]:
   """``NAME[:KEY=VALUE[,KEY=VALUE...]]`` -> (name, params), e.g. ``focal:gamma=2``.
 
-  The syntax of `gradeng.symbolic._parse.parse_loss_spec` (shared with ``gradeng simulate``; values
+  The syntax of `gradeng.symbolic.parse_loss_spec` (shared with ``gradeng simulate``; values
   such as ``1/3`` are exact). NAME is a catalog loss or a formula for g(p), parsed through the
   whitelist of `gradeng.coefficient` (e.g. ``"-(1-p)**gamma/p:gamma=2"``; formulas have no
   ``:``) and checked like ``gradeng derive`` checks it (defined and continuous on (0, 1)).

@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from gradeng.runtime._catalog import CATALOG
+from gradeng.runtime import CATALOG
 from gradeng.cli import UsageError
 
 
@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-  from gradeng.paper._derivations import write_reports
+  from gradeng.paper import write_reports
 
   for name in args.only or []:
     if name not in CATALOG:

@@ -21,8 +21,8 @@ from typing import Any
 import sympy as sp
 
 from gradeng.cli import UsageError
-from gradeng.symbolic._parse import coefficient
-from gradeng.symbolic._derive import Derivation, derive
+from gradeng.symbolic import coefficient
+from gradeng.symbolic import Derivation, derive
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

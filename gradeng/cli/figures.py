@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 from gradeng.cli import UsageError
-from gradeng.paper._figures import FIGURES, write_figures
+from gradeng.paper import FIGURES, write_figures
 
 FORMATS = ("png", "pdf", "svg")
 

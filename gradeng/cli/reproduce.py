@@ -53,8 +53,8 @@ class StepResult:
 
 
 def _budget_step(out_dir: Path, quick: bool) -> list[Path]:
-  from gradeng.paper._budget import PAPER_GROUPS, gradient_budget
-  from gradeng.paper._figures import CATALOG_LOSSES
+  from gradeng.paper import PAPER_GROUPS, gradient_budget
+  from gradeng.paper import CATALOG_LOSSES
 
   del quick
   budget = gradient_budget(PAPER_GROUPS, CATALOG_LOSSES)
@@ -84,7 +84,7 @@ def _budget_step(out_dir: Path, quick: bool) -> list[Path]:
 
 
 def _figures_step(out_dir: Path, quick: bool) -> list[Path]:
-  from gradeng.paper._figures import write_figures
+  from gradeng.paper import write_figures
 
   del quick
   return write_figures(out_dir / "figures")
@@ -92,7 +92,7 @@ def _figures_step(out_dir: Path, quick: bool) -> list[Path]:
 
 def _derivations_step(out_dir: Path, quick: bool) -> list[Path]:
   del quick
-  from gradeng.paper._derivations import write_reports
+  from gradeng.paper import write_reports
 
   return write_reports(out_dir / "derivations")
 

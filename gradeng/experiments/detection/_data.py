@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.experiments.detection._config import NUM_DIGIT_CLASSES, DataConfig
 
 SPLITS = ("train", "test")

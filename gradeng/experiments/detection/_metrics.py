@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 
 
 @dataclasses.dataclass(frozen=True)

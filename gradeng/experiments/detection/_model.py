@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.experiments.detection._config import ModelConfig
 
 

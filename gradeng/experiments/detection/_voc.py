@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.experiments.detection._data import Sample, make_sample
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import json
 from typing import Any
 
-from gradeng.runtime._learned import check_exponents
+from gradeng.runtime import check_exponents
 
 from ._inner import OBJECTIVES, TaskConfig
 

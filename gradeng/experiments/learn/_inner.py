@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from gradeng.runtime import StatefulLoss, cross_entropy_loss, focal_loss, ghm_coefficient
-from gradeng.runtime._learned import maki_mixture_loss
+from gradeng.runtime import maki_mixture_loss
 from gradeng.experiments.engineering._train import init_mlp, mlp, stateless
 from gradeng.experiments.toy import (average_precision, minority_count, minority_recall, sample,
                                      smooth_average_precision)

@@ -34,7 +34,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from gradeng.runtime._learned import weights_from_theta
+from gradeng.runtime import weights_from_theta
 from gradeng.experiments.common import atomic_write_bytes, claim_run_dir
 
 from ._config import META_SEED_BASE, LearnConfig

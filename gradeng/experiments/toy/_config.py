@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from . import _losses
 
 from gradeng.runtime import InputError
-from gradeng.symbolic._parse import parse_loss_spec
+from gradeng.symbolic import parse_loss_spec
 
 LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
 """``((loss name, (hyper-parameter values...)), ...)``; ``(None,)`` for a loss without one."""
@@ -250,7 +250,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
 
 def _loss_item(item: str) -> tuple[str, tuple[float | None, ...]]:
   """``focal:gamma=1|2`` -> ("focal", (1.0, 2.0)): the loss-spec syntax of every command
-  (`gradeng.symbolic._parse.parse_loss_spec`, as ``gradeng budget --loss focal:gamma=2``)."""
+  (`gradeng.symbolic.parse_loss_spec`, as ``gradeng budget --loss focal:gamma=2``)."""
   name, spec = parse_loss_spec(item)
   param = _losses.hyper_name(name)
   example = f"{name}:{param or 'gamma'}=1|2"
