@@ -206,3 +206,98 @@ def test_injected_arcface_slope_is_finite_where_naive_autodiff_is_not():
   for c in (1.0, -1.0):  # ±inf, and inf·0 = NaN once chained to a parallel embedding
     assert not np.isfinite(float(jax.grad(naive)(jnp.float32(c))))
   assert np.isfinite(float(jax.grad(lambda c: _margins.arcface_target(c, m))(jnp.float32(1.0))))
+
+
+# --- ArcFace's easy margin (insightface / pytorch-metric-learning `easy_margin`) ---------------
+
+def _np_arcface_easy(c, m):
+  """The easy-margin target and its slope in float64 NumPy: cos(arccos c + m) where c > 0, else c."""
+  c = np.asarray(c, np.float64)
+  theta = np.arccos(c)
+  value = np.where(c > 0, np.cos(theta + m), c)
+  slope = np.where(c > 0, np.sin(theta + m) / np.sin(theta), 1.0)  # d cos(θ+m)/dc, dθ/dc = −1/sin θ
+  return value, slope
+
+
+EASY_COSINES = np.concatenate([COSINES, [-1e-6, -1e-12, 1e-12, 1e-6, 1e-3, -1e-3]])
+
+
+@pytest.mark.parametrize("margin", [0.1, 0.5, 1.0])
+def test_arcface_easy_margin_target_and_slope_match_numpy(margin):
+  with jax.enable_x64(True):
+    c = jnp.asarray(EASY_COSINES, jnp.float64)
+    value = np.asarray(_margins.arcface_target(c, margin, True))
+    slope = np.asarray(jax.vmap(jax.grad(lambda t: _margins.arcface_target(t, margin, True)))(c))
+  ref, ref_slope = _np_arcface_easy(EASY_COSINES, margin)
+  np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-15)
+  np.testing.assert_allclose(slope, ref_slope, rtol=1e-9)
+  # Either side of cos θ = 0 by hand: just above, cos(π/2 + m) = −sin m; at and below, c itself.
+  assert value[EASY_COSINES == 1e-12][0] == pytest.approx(-math.sin(margin), rel=1e-9)
+  assert value[EASY_COSINES == -1e-12][0] == -1e-12
+  assert slope[EASY_COSINES == 1e-12][0] == pytest.approx(math.cos(margin), rel=1e-9)  # cot θ → 0
+  assert np.all(slope[EASY_COSINES <= 0] == 1.0)
+  with jax.enable_x64(True):
+    at_zero = jax.value_and_grad(lambda t: _margins.arcface_target(t, margin, True))(jnp.float64(0.0))
+  assert (float(at_zero[0]), float(at_zero[1])) == (0.0, 1.0)  # c = 0 belongs to the plain side
+
+
+def test_arcface_easy_margin_differs_from_default_only_past_ninety_degrees():
+  m = 0.5
+  with jax.enable_x64(True):
+    c = jnp.asarray(EASY_COSINES, jnp.float64)
+    default = np.asarray(_margins.arcface_target(c, m))
+    explicit = np.asarray(_margins.arcface_target(c, m, False))
+    easy = np.asarray(_margins.arcface_target(c, m, True))
+  np.testing.assert_array_equal(default, explicit)
+  np.testing.assert_allclose(default, [float(_mp_arcface(v, m)) for v in EASY_COSINES], rtol=1e-12, atol=1e-15)
+  positive = EASY_COSINES > 0
+  np.testing.assert_array_equal(easy[positive], default[positive])
+  np.testing.assert_array_equal(easy[~positive], EASY_COSINES[~positive])
+  assert np.all(easy[~positive] > default[~positive])  # the margin is off: a higher target logit
+
+
+@pytest.mark.parametrize("easy_margin", [False, True])
+def test_arcface_logits_easy_margin_values_and_gradients_match_numpy(easy_margin):
+  """Target logits s·f(cos θ) and their gradients w.r.t. the embedding, against the equations in
+  float64 NumPy: d/dx s·f(x̂·ŵ) = s·f'(c)·(ŵ − c·x̂)/‖x‖, at angles either side of 90°."""
+  scale, m = 16.0, 0.5
+  degrees = np.array([30.0, 80.0, 89.9, 90.1, 100.0, 150.0, 175.0])
+  angles = np.radians(degrees)
+  norms = np.linspace(0.5, 3.0, len(angles))
+  x = np.stack([np.cos(angles), np.sin(angles)], -1) * norms[:, None]
+  w = np.array([[1.0, 0.0], [0.0, 1.0]])
+  labels = np.zeros(len(angles), int)
+  logits = ge.embedding.arcface_logits(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32),
+                                       jnp.asarray(labels), scale=scale, margin=m, easy_margin=easy_margin)
+  grads = jax.jit(jax.vmap(jax.grad(lambda e, y: ge.embedding.arcface_logits(
+      e[None], jnp.asarray(w, jnp.float32), y[None], scale=scale, margin=m,
+      easy_margin=easy_margin)[0, 0])))(jnp.asarray(x, jnp.float32), jnp.asarray(labels))
+  c = np.cos(angles)
+  if easy_margin:
+    f, slope = _np_arcface_easy(c, m)
+  else:  # the default, written out: cos(θ + m) up to θ + m = π, then c − m·sin m
+    inside = angles + m <= np.pi
+    f = np.where(inside, np.cos(angles + m), c - m * np.sin(m))
+    slope = np.where(inside, np.sin(angles + m) / np.sin(angles), 1.0)
+  x_hat = x / norms[:, None]
+  want_grad = scale * slope[:, None] * (w[0] - c[:, None] * x_hat) / norms[:, None]
+  np.testing.assert_allclose(np.asarray(logits[:, 0]), scale * f, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(logits[:, 1]), scale * np.sin(angles), rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(np.asarray(grads), want_grad, rtol=1e-4, atol=1e-5)
+  # 100° and 150°: the easy margin leaves the target at s·cos θ; the default lowers it.
+  plain = scale * c[degrees >= 100.0][:2]
+  if easy_margin:
+    np.testing.assert_allclose(np.asarray(logits[:, 0])[degrees >= 100.0][:2], plain, rtol=1e-5)
+  else:
+    assert np.all(np.asarray(logits[:, 0])[degrees >= 100.0][:2] < plain - 1.0)
+
+
+def test_arcface_default_is_the_fallback_and_easy_margin_must_be_a_bool():
+  rng = np.random.default_rng(3)
+  x = jnp.asarray(rng.normal(size=(16, 4)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=(5, 4)), jnp.float32)
+  y = jnp.asarray(rng.integers(0, 5, 16))
+  np.testing.assert_array_equal(ge.embedding.arcface_logits(x, w, y),
+                                ge.embedding.arcface_logits(x, w, y, easy_margin=False))
+  with pytest.raises(ge.runtime.InputError, match=r"`easy_margin` must be True or False; got 'yes'"):
+    ge.embedding.arcface_logits(x, w, y, easy_margin="yes")

@@ -21,6 +21,8 @@ ArcFace     s·cos(θ_y + m)  (θ_y + m > π: s·(cos θ_y − m sin m))       D
 ==========  ==========================================================  ========================
 
 and every other logit is s·cos θ_j (‖x‖·cos θ_j for A-softmax).
+With ``easy_margin=True`` (insightface's option) the ArcFace target is s·cos θ_y wherever
+cos θ_y ≤ 0, in place of both the margin and the fallback.
 
 Numerics. No head calls ``arccos``: cos(θ + m) = cos θ cos m − sin θ sin m with sin θ =
 √((1 − c)(1 + c)) and ψ through the Chebyshev polynomial T_m(cos θ) with k counted from the
@@ -48,8 +50,10 @@ import numbers
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from gradeng.embedding._geometry import check_labels, compute_dtype, cosine_similarity_matrix, safe_norm
+from gradeng.runtime import InputError
 
 __all__ = [
     "cosine_logits", "normface_logits", "cosface_logits", "arcface_logits", "sphereface_logits",
@@ -74,34 +78,70 @@ def _sin_floor(dtype) -> float:
   return 4.0 * math.sqrt(float(jnp.finfo(dtype).eps))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def arcface_target(cos_theta, margin: float):
-  """cos(θ + m) from c = cos θ, with ArcFace's fallback c − m·sin m where θ + m > π.
+def _check_flag(name, value):
+  if not isinstance(value, (bool, np.bool_)):
+    raise InputError(f"`{name}` must be True or False; got {value!r}.")
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def arcface_target(cos_theta, margin: float, easy_margin: bool = False):
+  """cos(θ + m) from c = cos θ, with ArcFace's fallback where θ + m > π, or its easy margin.
 
   .. math::
     f(c) = \\begin{cases} c\\cos m - \\sqrt{(1-c)(1+c)}\\,\\sin m & c > \\cos(\\pi - m) \\\\
                           c - m \\sin m & \\text{otherwise} \\end{cases}
 
   The fallback keeps the target logit decreasing in θ over [0, π] (cos(θ + m) turns back up past
-  θ = π − m). The injected derivative is cos m + sin m · c / max(sin θ, 4√eps) on the first
-  branch and 1 on the second: finite at c = ±1.
+  θ = π − m). With ``easy_margin=True`` the margin applies only where cos θ > 0 (θ < π/2), as
+  insightface's and pytorch-metric-learning's ``easy_margin``:
+
+  .. math::
+    f_\\mathrm{easy}(c) = \\begin{cases} c\\cos m - \\sqrt{(1-c)(1+c)}\\,\\sin m & c > 0 \\\\
+                                         c & c \\le 0 \\end{cases}
+
+  which jumps from −sin m up to 0 as θ crosses π/2 (the margin is switched off for targets
+  more than 90° away). The injected derivative is cos m + sin m · c / max(sin θ, 4√eps) on
+  the first branch and 1 on the second: finite at c = ±1.
+
+  Args:
+    cos_theta: cosines c in [−1, 1].
+    margin: the additive angular margin m ≥ 0 in radians (a Python number).
+    easy_margin: apply the margin only where cos θ > 0 (else θ + m > π falls back to
+      c − m sin m).
+
+  Returns:
+    The target cosine f(c), same shape as ``cos_theta``.
+
+  Example:
+    >>> import gradeng as ge
+    >>> round(float(ge.embedding.arcface_target(0.5, 0.5)), 6)  # cos(π/3 + 0.5)
+    0.023597
+    >>> float(ge.embedding.arcface_target(-0.5, 0.5, easy_margin=True))
+    -0.5
   """
-  return _arcface_value(cos_theta, margin)
+  return _arcface_value(cos_theta, margin, easy_margin)
 
 
-def _arcface_value(c, m):
+def _arcface_inside(c, m, easy_margin):
+  """Where the target is cos(θ + m) (else the fallback, or c itself with the easy margin)."""
+  return c > (0.0 if easy_margin else math.cos(math.pi - m))
+
+
+def _arcface_value(c, m, easy_margin):
+  c = jnp.asarray(c)
   sin_theta = jnp.sqrt(jnp.maximum((1.0 - c) * (1.0 + c), 0.0))
-  inside = c > math.cos(math.pi - m)
-  return jnp.where(inside, c * math.cos(m) - sin_theta * math.sin(m), c - m * math.sin(m))
+  outside = c if easy_margin else c - m * math.sin(m)
+  return jnp.where(_arcface_inside(c, m, easy_margin), c * math.cos(m) - sin_theta * math.sin(m),
+                   outside)
 
 
 @arcface_target.defjvp
-def _arcface_jvp(margin, primals, tangents):
+def _arcface_jvp(margin, easy_margin, primals, tangents):
   (c,), (dc,) = primals, tangents
   sin_theta = jnp.sqrt(jnp.maximum((1.0 - c) * (1.0 + c), 0.0))
   slope = math.cos(margin) + math.sin(margin) * c / jnp.maximum(sin_theta, _sin_floor(c.dtype))
-  slope = jnp.where(c > math.cos(math.pi - margin), slope, 1.0)
-  return _arcface_value(c, margin), slope * dc
+  slope = jnp.where(_arcface_inside(c, margin, easy_margin), slope, 1.0)
+  return _arcface_value(c, margin, easy_margin), slope * dc
 
 
 def _chebyshev(c, m: int):
@@ -207,25 +247,45 @@ def cosface_logits(embeddings, weights, labels, *, scale: float = 16.0,
 
 
 def arcface_logits(embeddings, weights, labels, *, scale: float = 16.0,
-                   margin: float = 0.5) -> jax.Array:
+                   margin: float = 0.5, easy_margin: bool = False) -> jax.Array:
   """ArcFace (Deng et al. 2019): target logit s·cos(θ_y + m), others s·cos θ_j.
 
-  Where θ_y + m > π the target is s·(cos θ_y − m sin m) (the reference implementation's
-  fallback, keeping it monotone in θ); see `arcface_target` for the finite derivative at
-  cos θ = ±1.
+  .. math::
+    f_y = \\begin{cases} s\\cos(θ_y + m) & θ_y + m \\le π \\\\
+                        s(\\cos θ_y − m \\sin m) & θ_y + m > π \\end{cases}
+    \\qquad \\text{or, with the easy margin,} \\qquad
+    f_y = \\begin{cases} s\\cos(θ_y + m) & \\cos θ_y > 0 \\\\
+                        s\\cos θ_y & \\cos θ_y \\le 0 \\end{cases}
+
+  The default (θ_y + m > π: s·(cos θ_y − m sin m), the reference implementation's fallback)
+  keeps the target monotone in θ. ``easy_margin=True`` is insightface's and
+  pytorch-metric-learning's option of the same name: no margin for targets more than 90° from
+  their class weight. See `arcface_target` for the finite derivative at cos θ = ±1.
 
   Args:
     embeddings: ``[B, D]``; weights: ``[C, D]``; labels: ``[B]`` ints in [0, C).
     scale: s > 0.
     margin: additive angular margin m ∈ [0, π/2] in radians.
+    easy_margin: margin only where cos θ_y > 0 (default False: the θ + m > π fallback).
 
   Returns:
     Logits ``[B, C]``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> x, w = jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])  # θ_0 = 90°, θ_1 = 0
+    >>> ge.embedding.arcface_logits(x, w, jnp.array([0]), scale=1.0, margin=0.5)  # cos(90° + m)
+    Array([[-0.47942555,  1.        ]], dtype=float32)
+    >>> ge.embedding.arcface_logits(x, w, jnp.array([0]), scale=1.0, margin=0.5, easy_margin=True)
+    Array([[0., 1.]], dtype=float32)
   """
   _check_number("scale", scale, lower=0.0)
   _check_number("margin", margin, lower=0.0, upper=math.pi / 2)
+  _check_flag("easy_margin", easy_margin)
   cos, onehot, valid, dtype = _prepare(embeddings, weights, labels)
-  return _finish(scale * jnp.where(onehot, arcface_target(cos, float(margin)), cos), valid, dtype)
+  target = arcface_target(cos, float(margin), bool(easy_margin))
+  return _finish(scale * jnp.where(onehot, target, cos), valid, dtype)
 
 
 def sphereface_logits(embeddings, weights, labels, *, margin: int = 4, lambda_=0.0,
