@@ -44,6 +44,9 @@ from gradeng.longtail._seesaw import SeesawState as SeesawState
 from gradeng.longtail._seesaw import seesaw_log_weights as seesaw_log_weights
 from gradeng.longtail._seesaw import seesaw_logit_weights as seesaw_logit_weights
 from gradeng.longtail._seesaw import seesaw as seesaw
+from gradeng.longtail._report import exponential_profile as exponential_profile
+from gradeng.longtail._report import write_derivations as write_derivations
+from gradeng.longtail._report import write_gradient_figure as write_gradient_figure
 
 __all__ = [
     "class_balanced_weights", "class_balanced_loss", "drw_weights",
@@ -54,4 +57,5 @@ __all__ = [
     "EQLv2State", "eqlv2_logit_weights", "eqlv2",
     "EqualizedFocalState", "equalized_focal_gammas", "equalized_focal_logit_weights", "equalized_focal",
     "SeesawState", "seesaw_log_weights", "seesaw_logit_weights", "seesaw",
+    "exponential_profile", "write_derivations", "write_gradient_figure",
 ]
