@@ -94,7 +94,7 @@ from flax import nnx  # noqa: E402
 
 from gradeng.runtime._errors import InputError  # noqa: E402
 from gradeng.experiments.crowded import _config as crowded_config  # noqa: E402
-from gradeng.experiments.crowded import _experiment as crowded_experiment  # noqa: E402
+from gradeng.experiments import crowded  # noqa: E402
 from gradeng.experiments.crowded import _train as crowded_train  # noqa: E402
 from gradeng.experiments.crowded._model import init_set_head, num_hypotheses, slot_offsets  # noqa: E402
 from gradeng.experiments.detection import DataConfig, FeatureMap, InMemoryDataset, ModelConfig, Sample, TrainConfig  # noqa: E402
@@ -133,7 +133,7 @@ def test_nms_ceiling_by_hand():
                 np.array([1, 1], np.int32), np.zeros(2, bool))
   other = dataclasses.replace(same, labels=np.array([1, 2], np.int32))
   apart = dataclasses.replace(same, boxes=np.array([[0, 0, 4, 4], [8, 8, 12, 12]], np.float32))
-  ceiling = crowded_experiment.nms_ceiling
+  ceiling = crowded.nms_ceiling
   assert ceiling(InMemoryDataset(("a",), (same,)), 0.45) == {"per_class": 0.5, "agnostic": 0.5}
   assert ceiling(InMemoryDataset(("a",), (other,)), 0.45) == {"per_class": 1.0, "agnostic": 0.5}
   assert ceiling(InMemoryDataset(("a",), (apart,)), 0.45) == {"per_class": 1.0, "agnostic": 1.0}
@@ -176,7 +176,7 @@ def test_set_head_shapes_prior_and_slots():
 
 def test_set_head_training_steps_decrease_the_loss():
   config = _tiny_config()
-  sets = crowded_experiment.build_data(config)
+  sets = crowded.build_data(config)
   from gradeng.experiments.detection._data import stack
 
   arrays = stack(sets.train, num_classes=10, image_shape=(16, 16, 1), max_objects=3)
@@ -220,9 +220,9 @@ def test_experiment_cli_writes_everything_under_out_and_skips_finished_runs(tmp_
   monkeypatch.setattr(crowded_train, "train_set_head", refuse)
   monkeypatch.setattr("gradeng.experiments.detection._train.train_run", refuse)
   before = (out / "runs/set_focal/seed0/levels.json").read_text()
-  summary = crowded_experiment.run_experiment(_tiny_config(), out, progress=False)
+  summary = crowded.run(_tiny_config(), out, progress=False)
   assert (out / "runs/set_focal/seed0/levels.json").read_text() == before
   assert summary["methods"]["set_focal"]["levels"] == levels
   longer = dataclasses.replace(_tiny_config(), ssd_train=dataclasses.replace(_tiny_config().ssd_train, steps=3))
   with pytest.raises(ValueError, match="different config: `train.steps` is 2 there and 3 here"):
-    crowded_experiment.run_experiment(longer, out, progress=False)
+    crowded.run(longer, out, progress=False)

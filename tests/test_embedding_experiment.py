@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from gradeng.experiments.common import claim_run_dir
 from gradeng.experiments.embedding import _config, _data, _experiment
 from gradeng.experiments.embedding._metrics import retrieval_metrics
 
@@ -66,7 +67,7 @@ def test_tiny_run_writes_table_and_resumes(tmp_path):
 
 
 def test_pair_weight_curves_have_the_designed_signs():
-  from gradeng.experiments.embedding._figures import pair_weight_curves
+  from gradeng.experiments.embedding._report import pair_weight_curves
 
   curves = pair_weight_curves(num=21)
   for name, data in curves["losses"].items():
@@ -86,8 +87,8 @@ def test_cli_rejects_unknown_loss(tmp_path):
 
 def test_a_directory_of_another_config_is_refused(tmp_path):
   quick = _config.get_config(True)
-  _experiment._claim(tmp_path / "config.json", dataclasses.asdict(quick))
-  _experiment._claim(tmp_path / "config.json", dataclasses.asdict(quick))  # same config: resumes
+  claim_run_dir(tmp_path, dataclasses.asdict(quick))
+  claim_run_dir(tmp_path, dataclasses.asdict(quick))  # same config: resumes
   other = dataclasses.replace(quick, train=dataclasses.replace(quick.train, steps=301))
   with pytest.raises(ValueError, match=r"different config: `train.steps` is 300 there and 301 here"):
     _experiment.run_experiment(other, tmp_path, progress=False, figures=False)

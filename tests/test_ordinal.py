@@ -15,7 +15,7 @@ import pytest
 import gradeng as ge
 from gradeng.experiments.detection._config import DataConfig
 from gradeng.experiments.ordinal import OrdinalConfig, OrdinalLoss, get_config, run_experiment, train_loss
-from gradeng.experiments.ordinal._experiment import prepare_data
+from gradeng.experiments.ordinal import prepare_data
 
 
 def _mp_distribution(y, num_classes, sigma):

@@ -145,7 +145,7 @@ def test_cli_runs_and_refuses_mixed_configs(tmp_path, capsys):
   with pytest.raises(SystemExit) as exit_info:
     _cli.main([*argv, "--set", "steps=6"])
   assert exit_info.value.code == 2
-  assert "`steps` is 5 there but 6 now" in capsys.readouterr().err
+  assert "`steps` is 5 there and 6 here" in capsys.readouterr().err
 
 
 def test_refuses_a_foreign_non_empty_directory(tmp_path):

@@ -1,5 +1,13 @@
 """Crowded scenes (issue 12 §1): crowded digit canvases, a set-prediction head trained with
-Hungarian matching, and its comparison with SSD-lite + NMS (`gradeng experiment crowded`)."""
+Hungarian matching, and its comparison with SSD-lite + NMS (`gradeng experiment crowded`).
+
+The frame of every experiment (`gradeng.experiments`): ``get_config(quick)`` and
+``run(config, out_dir)``; modules ``_config``, ``_data`` (crowded canvases per level), ``_model``
+(the set head on the detection experiment's backbone; SSD-lite is the detection experiment's),
+``_matching`` (Hungarian matching and the set loss), ``_train`` (both methods' runs and their
+evaluation), ``_report`` (figure, CSV, table, results JSON), ``_experiment`` (`run`) and
+``_reproduce`` (the `gradeng reproduce` step).
+"""
 
 from gradeng.experiments.crowded._config import CONFIGS as CONFIGS
 from gradeng.experiments.crowded._config import SET_LOSSES as SET_LOSSES
@@ -9,10 +17,10 @@ from gradeng.experiments.crowded._config import CrowdingLevel as CrowdingLevel
 from gradeng.experiments.crowded._config import SetHeadConfig as SetHeadConfig
 from gradeng.experiments.crowded._config import SetLoss as SetLoss
 from gradeng.experiments.crowded._config import get_config as get_config
-from gradeng.experiments.crowded._experiment import build_data as build_data
-from gradeng.experiments.crowded._experiment import nms_ceiling as nms_ceiling
+from gradeng.experiments.crowded._data import build_data as build_data
+from gradeng.experiments.crowded._train import nms_ceiling as nms_ceiling
 from gradeng.experiments.crowded._experiment import run_experiment as run_experiment
-from gradeng.experiments.crowded._experiment import summarize as summarize
+from gradeng.experiments.crowded._report import summarize as summarize
 from gradeng.experiments.crowded._matching import hungarian_match as hungarian_match
 from gradeng.experiments.crowded._matching import matching_cost as matching_cost
 from gradeng.experiments.crowded._matching import set_loss as set_loss

@@ -1,4 +1,6 @@
-"""Training of the set head with the Hungarian set loss, and its detections (no NMS).
+"""Training: the set head with the Hungarian set loss and its detections (no NMS); SSD-lite's
+detections with NMS; the per-level evaluation of both (`level_metrics`, `nms_ceiling`).
+
 
 The loss of a batch is the mean over its images of `set_loss`: each image's ground truth is
 matched one-to-one to the K hypotheses (`hungarian_match`), matched hypotheses are trained
@@ -14,6 +16,7 @@ import functools
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +26,14 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gradeng.experiments.crowded._config import CrowdedConfig, SetLoss
-from gradeng.experiments.crowded._matching import set_loss
-from gradeng.experiments.crowded._model import init_set_head
 from gradeng.experiments.common import (atomic_write_json, check_config, claim_run_dir,
                                         load_checkpoint, read_checkpoint_config, save_checkpoint,
                                         to_jsonable)
-from gradeng.experiments.detection import Detections, accumulate, batch_indices
+from gradeng.experiments.crowded._config import CrowdedConfig, SetLoss
+from gradeng.experiments.crowded._matching import set_loss
+from gradeng.experiments.crowded._model import init_set_head
+from gradeng.experiments.detection import (Detections, InMemoryDataset, accumulate, batch_indices,
+                                           evaluate_map)
 
 CHECKPOINT = "checkpoint.npz"
 RESULT = "result.json"
@@ -175,3 +179,98 @@ def set_detections(graphdef, params, images: np.ndarray, *, canvas_size: float,
       order = np.argsort(-s[kept], kind="stable")
       out.append(Detections(b[kept][order], s[kept][order], c[kept][order].astype(np.int64)))
   return out
+
+
+LEVELS = "levels.json"
+
+
+CROWDED_CONFIG = "crowded_config.json"
+
+
+def _method_config(config: CrowdedConfig, name: str, seed: int) -> dict[str, Any]:
+  """What a run's ``levels.json`` is tied to: the data, the method's model and training."""
+  if name == config.ssd_loss.name:
+    method = {"model": config.ssd_model, "train": config.ssd_train, "loss": config.ssd_loss}
+  else:
+    method = {"model": config.set_head, "steps": config.steps, "batch_size": config.batch_size,
+              "loss": next(s for s in config.set_losses if s.name == name)}
+  return to_jsonable({"data": config.data, **method, "seed": seed,
+                      "score_threshold": config.score_threshold})
+
+
+def run_dir_for(out_dir: str | os.PathLike, name: str, seed: int) -> Path:
+  return Path(out_dir) / "runs" / name / f"seed{seed}"
+
+
+def recall(result, num_objects: int) -> float:
+  """Objects found / objects, from an `evaluate_map` result (each class's last recall)."""
+  found = sum(round(c.recall[-1] * c.num_positives) for c in result.curves if len(c.recall))
+  return found / max(num_objects, 1)
+
+
+def level_metrics(detections: Sequence[Detections], test: InMemoryDataset, *,
+                  score_threshold: float) -> dict[str, float]:
+  """mAP@0.5, recall at ``score_threshold``, the largest recall, detections per image."""
+  boxes = [s.boxes for s in test]
+  labels = [s.labels for s in test]
+  objects = sum(len(l) for l in labels)
+  everything = evaluate_map(detections, boxes, labels, num_classes=10, iou_threshold=0.5)
+  confident = [Detections(d.boxes[d.scores >= score_threshold], d.scores[d.scores >= score_threshold],
+                          d.labels[d.scores >= score_threshold]) for d in detections]
+  kept = evaluate_map(confident, boxes, labels, num_classes=10, iou_threshold=0.5)
+  return {"map50": everything.mean_ap, "recall": recall(kept, objects),
+          "max_recall": recall(everything, objects),
+          "detections_per_image": float(np.mean([len(d.scores) for d in confident])),
+          "objects_per_image": objects / len(labels)}
+
+
+def nms_ceiling(test: InMemoryDataset, nms_iou: float, *, seed: int = 0) -> dict[str, float]:
+  """The recall NMS leaves a perfect detector: ground-truth boxes (random scores) kept by NMS."""
+  from gradeng.experiments.detection import batched_nms, nms
+
+  rng = np.random.default_rng([seed, 11])
+  per_class = agnostic = total = 0
+  for sample in test:
+    scores = rng.permutation(len(sample.labels)).astype(np.float64)
+    per_class += len(batched_nms(sample.boxes, scores, sample.labels, nms_iou))
+    agnostic += len(nms(sample.boxes, scores, nms_iou))
+    total += len(sample.labels)
+  return {"per_class": per_class / total, "agnostic": agnostic / total}
+
+
+def ssd_detections(graphdef, params, images: np.ndarray, anchors: np.ndarray,
+                   config: CrowdedConfig, *, class_agnostic: bool,
+                   batch_size: int = 256) -> list[Detections]:
+  """SSD-lite's detections: the detection experiment's decoding and top-k (`predict`), score
+  threshold, then NMS at ``nms_iou`` per class (the detection experiment's `detect`) or over
+  all classes at once."""
+  from gradeng.experiments.detection import batched_nms, predict
+
+  train = config.ssd_train
+  out = []
+  for start in range(0, len(images), batch_size):
+    boxes, scores, classes = (np.asarray(a) for a in predict(
+        params, images[start:start + batch_size], anchors, graphdef=graphdef, train=train,
+        side=float(config.data.base.canvas_size)))
+    for b, s, c in zip(boxes, scores, classes):
+      kept = (s >= train.score_threshold) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+      b, s, c = b[kept], s[kept], c[kept]
+      groups = np.zeros_like(c) if class_agnostic else c
+      keep = batched_nms(b, s, groups, train.nms_iou)[:train.max_detections]
+      out.append(Detections(b[keep], s[keep], c[keep]))
+  return out
+
+
+def _finished(run_dir: Path, expected: dict[str, Any]) -> dict[str, Any] | None:
+  """The saved ``levels.json`` of a finished run with this config; None if not finished."""
+  path = run_dir / LEVELS
+  if not path.exists():
+    return None
+  stored = json.loads(path.read_text())
+  check_config(path, stored["config"], expected)
+  return stored
+
+
+def _claim(run_dir: Path, expected: dict[str, Any]) -> None:
+  """Ties ``run_dir`` to this config (refusing a directory of another one)."""
+  claim_run_dir(run_dir, expected, filename=CROWDED_CONFIG, newline=False)
