@@ -2,6 +2,9 @@
 
 import json
 import math
+import pathlib
+import re
+import shlex
 
 import numpy as np
 import pytest
@@ -119,7 +122,7 @@ def test_cli_table_and_json(capsys):
           "--loss", "ce", "--loss", "focal:gamma=2", "--loss", "maki:gamma=1", "--loss", "qce"]
   assert main(argv) == 0
   out = capsys.readouterr().out
-  assert "| ce | easy | 1000 | 0.9 | -1.1111 | -1111.11 |" in out
+  assert out.splitlines()[2] == "| ce | -1111.11 | -33.33 | -1111 vs -33 | 0.030 | 0.010 |"
   assert main(argv + ["--json"]) == 0
   records = json.loads(capsys.readouterr().out)
   by = {(r["group"], r["loss"]): r["sum"] for r in records}
@@ -179,3 +182,42 @@ def test_cli_parameter_values_are_parsed_like_derive(capsys):
   formula, catalog = sorted({loss for _, loss in by})
   for group in ("easy", "hard"):
     assert by[group, formula] == pytest.approx(by[group, catalog], rel=1e-12)
+
+
+# --- one table: `gradeng budget` prints the README's §2.1 table ---------------------------------
+
+README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_budget_section():
+  return README.read_text().split("### The gradient budget (§2.1)\n", 1)[1].split("\n### ", 1)[0]
+
+
+def test_readme_budget_table_is_the_cli_output(capsys):
+  section = _readme_budget_section()
+  command = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+  argv = shlex.split(command.replace("\\\n", " "), comments=True)
+  assert argv[:2] == ["gradeng", "budget"]
+  table = re.search(r"^(\|.*\|\n)+", section, re.M).group(0)  # the section's first table
+  assert main(argv[1:]) == 0
+  assert capsys.readouterr().out == table
+  assert main(["budget"]) == 0  # the defaults are the paper's groups and losses
+  assert capsys.readouterr().out == table
+  # and the table holds the paper's numbers (§2.1) in its "paper" column
+  assert "| ce | -1111.11 | -33.33 | -1111 vs -33 |" in table
+  assert "| focal:gamma=2 | -32.18 | -33.19 | -32 vs -33 |" in table
+
+
+def test_to_table_for_other_groups_by_hand():
+  # CE: g = −1/p, w = −1. a: 3·(−4) = −12; b: 2·(−4/3) = −2.67; c: 1·(−2) = −2;
+  # hard (a, p = 0.25) / easy (b, p = 0.75): 12 / (8/3) = 4.5; Σ w: 3 / 2 = 1.5.
+  b = gradient_budget([("a", 3, 0.25), ("b", 2, 0.75), ("c", 1, 0.5)], ["ce"])
+  assert b.to_table() == (
+      "| loss | Σ g a (3 @ 0.25) | Σ g b (2 @ 0.75) | Σ g c (1 @ 0.5) | Σ g a / b | Σ w a / b |\n"
+      "|---|---:|---:|---:|---:|---:|\n"
+      "| ce | -12.00 | -2.67 | -2.00 | 4.500 | 1.500 |\n")
+  # one group: no ratios; the paper's groups in another order: no "paper" column
+  assert gradient_budget([("x", 1, 0.75)], [("maki", {"gamma": 0.5})]).to_table() == (
+      "| loss | Σ g x (1 @ 0.75) |\n|---|---:|\n| maki:gamma=0.5 | -0.67 |\n")  # −(0.25)^0.5/0.75
+  swapped = gradient_budget(PAPER_GROUPS[::-1], ["ce"]).to_table()
+  assert "paper" not in swapped and "| ce | -33.33 | -1111.11 | 0.030 | 0.010 |" in swapped

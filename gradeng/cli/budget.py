@@ -1,6 +1,9 @@
 """`gradeng budget`: summed scale coefficients of easy vs hard groups (paper §2.1).
 
-Example (the paper's numbers: CE −1111 vs −33, focal γ=2 −32 vs −33)::
+Prints `gradeng.paper.GradientBudget.to_table`, the table of the README's §2.1 (a row per loss:
+Σ g per group, the paper's numbers for its groups, the hard/easy ratios of Σ g and Σ w);
+``--json`` gives every value. Example (the paper's numbers: CE −1111 vs −33, focal γ=2 −32
+vs −33)::
 
   gradeng budget --group easy=1000@0.9 --group hard=10@0.3 \\
       --loss ce --loss focal:gamma=2 --loss maki:gamma=1 --loss qce [--json]
@@ -20,6 +23,7 @@ from gradeng.runtime import ScaleCoefficient
 from gradeng.symbolic import check_coefficient
 from gradeng.runtime import InputError
 from gradeng.symbolic import FormulaError, coefficient, parse_loss_spec, parse_value
+from gradeng.symbolic import expression, substitute
 
 _GROUP = re.compile(r"^(?P<name>[^=@\s]+)=(?P<count>[^@\s]+)@(?P<p>\S+)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -90,7 +94,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
            f"--loss='-(1-p)**gamma/p:gamma=2' (write --loss=... when it starts with '-'); "
            f"default: ce, focal:gamma=2, maki:gamma=1, qce")
   parser.add_argument("--json", action="store_true",
-                      help="print JSON (one record per group × loss) instead of tables")
+                      help="print JSON (one record per group × loss: g, Σ g, w = p·g, Σ w and "
+                           "shares) instead of the table")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,5 +105,5 @@ def run(args: argparse.Namespace) -> int:
   if args.json:
     print(json.dumps(budget.records(), indent=2))
   else:
-    print(budget.to_markdown(), end="")
+    print(budget.to_table(), end="")  # the README's §2.1 table (tests/test_budget.py checks)
   return 0

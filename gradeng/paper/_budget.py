@@ -45,6 +45,9 @@ WORKING_DIGITS = 30
 PAPER_GROUPS = (("easy", 1000, 0.9), ("hard", 10, 0.3))
 #: The losses of the paper's Figures 1–2: (name, params).
 PAPER_LOSSES = (("ce", {}), ("focal", {"gamma": 2}), ("maki", {"gamma": 1}), ("qce", {}))
+#: The summed scale coefficients the paper quotes for its groups (§2.1), rounded as it rounds
+#: them: loss label → (easy, hard).
+PAPER_SUMS = {"ce": (-1111, -33), "focal:gamma=2": (-32, -33)}
 
 BudgetLoss = str | ScaleCoefficient | tuple[str | ScaleCoefficient, Mapping[str, Any]]
 
@@ -145,6 +148,44 @@ class GradientBudget:
       record["w_hard_to_easy"] = self.ratio(e.loss, weights=True)
       out.append(record)
     return out
+
+  def to_table(self) -> str:
+    """The budget as one Markdown table: what `gradeng budget` prints and the README shows.
+
+    One row per loss: each group's summed scale coefficient n·g(p) (2 decimals), the paper's
+    rounded numbers when the groups are the paper's (`PAPER_GROUPS`; "—" for a loss it does
+    not quote), and the hard-to-easy ratios of Σ g and of Σ w = Σ n·p·g (3 decimals; absent
+    with fewer than two distinct p).
+
+    .. math::
+      \\Sigma g = n\\,g(p), \\qquad \\Sigma w = n\\,p\\,g(p), \\qquad
+      \\text{ratio} = \\Sigma_\\text{hard} / \\Sigma_\\text{easy}
+
+    Example:
+      >>> import gradeng.paper as paper
+      >>> print(paper.gradient_budget(paper.PAPER_GROUPS, ["ce"]).to_table(), end="")
+      | loss | Σ g easy (1000 @ 0.9) | Σ g hard (10 @ 0.3) | paper | Σ g hard / easy | Σ w hard / easy |
+      |---|---:|---:|---:|---:|---:|
+      | ce | -1111.11 | -33.33 | -1111 vs -33 | 0.030 | 0.010 |
+    """
+    paper = tuple((g.name, g.count, g.p) for g in self.groups) == PAPER_GROUPS
+    header = ["loss"] + [f"Σ g {g.name} ({_format_value(g.count)} @ {_format_value(g.p)})"
+                         for g in self.groups]
+    header += ["paper"] if paper else []
+    if self.hard is not None:
+      header += [f"Σ g {self.hard} / {self.easy}", f"Σ w {self.hard} / {self.easy}"]
+    rows = []
+    for loss in self.losses:
+      cells = [loss] + [f"{self.sum(g.name, loss):.2f}" for g in self.groups]
+      if paper:
+        quoted = PAPER_SUMS.get(loss)
+        cells.append(" vs ".join(map(str, quoted)) if quoted else "—")
+      if self.hard is not None:
+        cells += [f"{self.ratio(loss):.3f}", f"{self.ratio(loss, weights=True):.3f}"]
+      rows.append(cells)
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return "\n".join(lines) + "\n"
 
   def to_markdown(self, *, digits: int = 2) -> str:
     """The budget as Markdown tables: per group × loss, then the hard/easy ratios."""
