@@ -7,7 +7,7 @@ import numpy as np
 
 import gradeng as ge
 from gradeng.runtime import _stateful as st
-from gradeng.experiments.engineering._train import TrainConfig, run_grid, stateless
+from gradeng.experiments.engineering import TrainConfig, run_grid, stateless
 
 
 def test_periodic_coefficient_is_the_sgdr_learning_rate_under_sgd():

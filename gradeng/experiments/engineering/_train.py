@@ -9,15 +9,15 @@ over the full training set or a mini-batch per step, all inside one ``lax.scan``
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from gradeng.runtime import InputError, StatefulLoss, StepState, cross_entropy_loss, sgdr_factor
+from gradeng.experiments.engineering._model import init_mlp, mlp
 from gradeng.experiments.toy import average_precision, minority_count, minority_recall, sample
+from gradeng.runtime import InputError, StatefulLoss, StepState, cross_entropy_loss, sgdr_factor
 
 
 def stateless(loss_fn: Callable) -> StatefulLoss:
@@ -53,21 +53,6 @@ class TrainConfig:
   lr_sgdr: tuple | None = None
   init_scale: float = 1.0
   batch_size: int | None = None
-
-
-def init_mlp(key, hidden, scale=1.0):
-  sizes = (2, *hidden, 1)
-  params = []
-  for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-    w = scale * jax.random.normal(jax.random.fold_in(key, i), (a, b)) * math.sqrt(2.0 / a)
-    params.append({"w": w, "b": jnp.zeros((b,))})
-  return params
-
-
-def mlp(params, x):
-  for layer in params[:-1]:
-    x = jax.nn.relu(x @ layer["w"] + layer["b"])
-  return (x @ params[-1]["w"] + params[-1]["b"])[..., 0]
 
 
 def _optimizer(config: TrainConfig, lr, lr_warmup):

@@ -26,7 +26,7 @@ import optax
 
 from gradeng.runtime import StatefulLoss, cross_entropy_loss, focal_loss, ghm_coefficient
 from gradeng.runtime import maki_mixture_loss
-from gradeng.experiments.engineering._train import init_mlp, mlp, stateless
+from gradeng.experiments.engineering import init_mlp, mlp, stateless
 from gradeng.experiments.toy import (average_precision, minority_count, minority_recall, sample,
                                      smooth_average_precision)
 
