@@ -179,7 +179,7 @@ def test_baselines_are_picked_by_the_validation_objective(monkeypatch):
 
 
 def test_objective_is_validated_and_named():
-  from gradeng.experiments.learn._experiment import get_config
+  from gradeng.experiments.learn import get_config
 
   with pytest.raises(ValueError, match="`objective` must be one of"):
     LearnConfig(objective="accuracy")

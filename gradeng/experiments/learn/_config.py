@@ -12,9 +12,8 @@ import dataclasses
 import json
 from typing import Any
 
+from ._train import OBJECTIVES, TaskConfig
 from gradeng.runtime import check_exponents
-
-from ._inner import OBJECTIVES, TaskConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,3 +106,12 @@ QUICK = LearnConfig(
 """``gradeng learn-coefficient --quick``: a smoke-sized run (part of ``gradeng reproduce``). Its cost
 is compilation (~7 s of CPU per inner-training program, 5 programs); the XOR task is left to the
 full config to stay within the 90 s budget."""
+
+
+def get_config(quick: bool = False, objective: str = "balanced_ce") -> LearnConfig:
+  """`QUICK` or `FULL`, with the meta-objective ``objective`` (named ``<name>-smooth_ap`` when
+  it is not the default balanced CE, so the two never share a run directory)."""
+  config = QUICK if quick else FULL
+  if objective == config.objective:
+    return config
+  return dataclasses.replace(config, objective=objective, name=f"{config.name}-{objective}")

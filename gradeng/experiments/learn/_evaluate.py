@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._config import LearnConfig
-from ._inner import OBJECTIVES, TaskConfig, make_train
+from ._train import OBJECTIVES, TaskConfig, make_train
 
 METRICS = ("test_ce", "ap", "recall", "val_ce", "val_objective")
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import time
 from pathlib import Path
 from typing import Callable
@@ -38,7 +37,7 @@ from gradeng.runtime import weights_from_theta
 from gradeng.experiments.common import atomic_write_bytes, claim_run_dir
 
 from ._config import META_SEED_BASE, LearnConfig
-from ._inner import make_train
+from ._train import make_train
 
 METHODS = ("gradient", "es")
 AXIS = "tasks"

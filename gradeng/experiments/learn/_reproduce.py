@@ -11,7 +11,7 @@ from pathlib import Path
 
 
 def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
-  from gradeng.experiments.learn._experiment import get_config, run_experiment
+  from gradeng.experiments.learn import get_config, run_experiment
 
   out_dir = Path(out_dir)
   config = get_config(quick)
