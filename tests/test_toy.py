@@ -59,10 +59,10 @@ def test_ece_recall_share_by_hand():
 
 @pytest.mark.parametrize("dataset", ["gaussian", "xor"])
 def test_datasets_have_the_requested_minority(dataset):
-  n_min = _classify.minority_count(1000, np.float32(99.0))
+  n_min = toy.minority_count(1000, np.float32(99.0))
   assert int(n_min) == 10
-  assert int(_classify.minority_count(100, np.float32(1e6))) == 1
-  sample = jax.jit(_classify.sample, static_argnums=(0, 2, 4))
+  assert int(toy.minority_count(100, np.float32(1e6))) == 1
+  sample = jax.jit(toy.sample, static_argnums=(0, 2, 4))
   x, y = sample(dataset, jax.random.key(0), 1000, n_min, 3.0)
   assert x.shape == (1000, 2) and int(y.sum()) == 10
   x_big, y_big = sample(dataset, jax.random.key(1), 4000, 2000, 3.0)

@@ -6,6 +6,12 @@ canvases (`make_digit_canvases`, `stack`, `pairwise_iou`), anchors and box utili
 backbone (`init_model`, `make_backbone`, `backbone_features`, `init_module`), mAP
 (`evaluate_map`) and the training-step helpers (`optimizer`, `init_loss_state`, `batch_indices`,
 `accumulate`, `predict`, `run_config`, `train_run`).
+
+The frame of every experiment (`gradeng.experiments`): ``get_config(quick)`` and
+``run(config, out_dir)``; modules ``_config`` (dataclasses; the configs themselves in
+``configs``), ``_data`` (canvases; ``_voc`` for Pascal VOC), ``_model`` (SSD-lite), ``_boxes``
+(anchors, matching, NMS), ``_train`` (one (loss, seed) run), ``_metrics`` (mAP), ``_report``
+(figure, CSV, table), ``_experiment`` (`run`) and ``_reproduce``.
 """
 
 from gradeng.experiments.detection._boxes import batched_nms as batched_nms
@@ -30,7 +36,7 @@ from gradeng.experiments.detection._data import pairwise_iou as pairwise_iou
 from gradeng.experiments.detection._data import stack as stack
 from gradeng.experiments.detection._experiment import load_config as load_config
 from gradeng.experiments.detection._experiment import run_experiment as run_experiment
-from gradeng.experiments.detection._experiment import summarize as summarize
+from gradeng.experiments.detection._report import summarize as summarize
 from gradeng.experiments.detection._metrics import Detections as Detections
 from gradeng.experiments.detection._metrics import all_point_ap as all_point_ap
 from gradeng.experiments.detection._metrics import evaluate_map as evaluate_map

@@ -1,15 +1,22 @@
 """Toy imbalance simulations: free-logit dynamics and imbalanced classification, swept with JAX.
 
-``gradeng simulate <name> [--quick]`` runs one; `reproduce` runs the quick set for
-``gradeng reproduce``. See ``docs/experiments/toy.md``. The data sampler and the
-metrics (jit/vmap-able pure functions) are public for other experiments (`gradeng.experiments.engineering`).
+``gradeng experiment toy [--quick] [--out DIR]`` runs every preset (`get_config`, `run`);
+``gradeng simulate <name> [--quick]`` runs one (`simulate`); `reproduce` is the `gradeng
+reproduce` step. See ``docs/experiments/toy.md``. The data sampler and the metrics (jit/vmap-able
+pure functions) are public for other experiments (`gradeng.experiments.engineering`).
+
+The frame of every experiment (`gradeng.experiments`): modules ``_config`` (presets, `ToyConfig`),
+``_data`` (the 2-D data), ``_model`` (logistic regression, MLP), ``_losses`` and ``_metrics``,
+one training each in ``_free_logit`` and ``_classify``, ``_sweep`` (the sharded, chunked,
+resumable runner: the experiment's training), ``_report`` (figures), ``_experiment`` (`run`,
+`simulate`) and ``_reproduce``.
 """
 
-from gradeng.experiments.toy._api import reproduce as run_presets
-from gradeng.experiments.toy._api import run as run
-from gradeng.experiments.toy._classify import minority_count as minority_count
-from gradeng.experiments.toy._classify import sample as sample
-from gradeng.experiments.toy._api import simulate as simulate
+from gradeng.experiments.toy._experiment import reproduce as run_presets
+from gradeng.experiments.toy._experiment import run as run
+from gradeng.experiments.toy._data import minority_count as minority_count
+from gradeng.experiments.toy._data import sample as sample
+from gradeng.experiments.toy._experiment import simulate as simulate
 from gradeng.experiments.toy._config import PRESETS as PRESETS
 from gradeng.experiments.toy._config import ClassificationConfig as ClassificationConfig
 from gradeng.experiments.toy._config import FreeLogitConfig as FreeLogitConfig
@@ -18,7 +25,7 @@ from gradeng.experiments.toy._config import get_config as get_config
 from gradeng.experiments.toy._config import get_preset as get_preset
 from gradeng.experiments.toy._config import grid_cells as grid_cells
 from gradeng.experiments.toy._config import parse_override as parse_override
-from gradeng.experiments.toy._figures import make_figures as make_figures
+from gradeng.experiments.toy._report import make_figures as make_figures
 from gradeng.experiments.toy._metrics import average_precision as average_precision
 from gradeng.experiments.toy._metrics import smooth_average_precision as smooth_average_precision
 from gradeng.experiments.toy._metrics import expected_calibration_error as expected_calibration_error

@@ -1,4 +1,4 @@
-"""Imbalanced binary classification: logistic regression and a small Flax NNX MLP.
+"""Imbalanced binary classification: one training of logistic regression or the small MLP (`_model`).
 
 One training = sample a synthetic 2-D data set, initialise the model, run ``steps`` full-batch Adam
 steps on the mean catalog loss inside a ``lax.scan``, and evaluate on a test set weighted to the
@@ -19,7 +19,10 @@ from flax import nnx
 
 from . import _losses
 from ._config import ClassificationConfig
+from ._data import minority_count, sample
 from ._metrics import average_precision, expected_calibration_error, gradient_share, minority_recall
+from ._model import _new_model
+
 
 OUTPUTS = {
     "recall": "minority recall at threshold 0.5 on the (weighted) test set",
@@ -28,56 +31,6 @@ OUTPUTS = {
     "share_minority": "minority examples' share of Σ|dL/dz| on the training set, per step",
     "share_hard": "share of Σ|dL/dz| from training examples with p_t < 0.5, per step",
 }
-
-
-class LogisticRegression(nnx.Module):
-  """z = w·x + b."""
-
-  def __init__(self, *, rngs: nnx.Rngs):
-    self.linear = nnx.Linear(2, 1, rngs=rngs)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.linear(x)[..., 0]
-
-
-class MLP(nnx.Module):
-  """z = W₂ relu(W₁x + b₁) + b₂."""
-
-  def __init__(self, hidden: int, *, rngs: nnx.Rngs):
-    self.hidden = nnx.Linear(2, hidden, rngs=rngs)
-    self.out = nnx.Linear(hidden, 1, rngs=rngs)
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.out(jax.nn.relu(self.hidden(x)))[..., 0]
-
-
-def _new_model(config: ClassificationConfig, key: jax.Array) -> nnx.Module:
-  rngs = nnx.Rngs(params=key)
-  return LogisticRegression(rngs=rngs) if config.model == "logreg" else MLP(config.hidden, rngs=rngs)
-
-
-def sample(dataset: str, key: jax.Array, n: int, n_minority: jax.Array,
-           separation: float) -> tuple[jax.Array, jax.Array]:
-  """``n`` points of ``dataset``, the first ``n_minority`` (may be traced) of label 1.
-
-  ``"gaussian"``: N(±(s/2)(1,1)/√2, I), minority at +. ``"xor"``: N((±s/2, ±s/2), I), the
-  minority on the diagonal (s/2, s/2), (-s/2, -s/2), the majority on the other.
-  """
-  labels = (jnp.arange(n) < n_minority).astype(jnp.int32)
-  sign = 2.0 * labels - 1.0
-  key_noise, key_side = jax.random.split(key)
-  noise = jax.random.normal(key_noise, (n, 2))
-  if dataset == "gaussian":
-    centre = sign[:, None] * (separation / 2 / np.sqrt(2)) * jnp.ones((1, 2))
-  else:
-    side = jnp.where(jax.random.bernoulli(key_side, 0.5, (n,)), 1.0, -1.0)
-    centre = (separation / 2) * jnp.stack([side, side * sign], axis=1)
-  return centre + noise, labels
-
-
-def minority_count(n: int, ratio: jax.Array) -> jax.Array:
-  """round(n / (1 + ratio)) clipped to [1, n - 1]: minority size at majority:minority = ratio."""
-  return jnp.clip(jnp.round(n / (1.0 + ratio)), 1, n - 1).astype(jnp.int32)
 
 
 def make_training(config: ClassificationConfig, loss: str) -> Callable[..., dict[str, jax.Array]]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ._config import PRESETS, ToyConfig, get_preset, parse_override
-from ._figures import make_figures
+from ._report import make_figures
 from ._sweep import SweepResult, run_sweep
 
 

@@ -10,7 +10,6 @@ Each figure is saved as PNG next to the data it plots (CSV for curves, JSON for 
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
