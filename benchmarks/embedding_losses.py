@@ -51,20 +51,20 @@ def _autodiff_rule(name, variable, params):
   rule = _pairs.PAIR_RULES[name][1] if name in _pairs.PAIR_RULES else _pairs._TRIPLET_RULES[name]
 
   def loss(x, y):
-    pos, neg = ge.pair_masks(y)
+    pos, neg = ge.embedding.pair_masks(y)
     if variable == "s":
-      m = ge.cosine_similarity_matrix(x)
+      m = ge.embedding.cosine_similarity_matrix(x)
     elif variable == "d":
-      m = ge.pairwise_distances(ge.l2_normalize(x))
+      m = ge.embedding.pairwise_distances(ge.embedding.l2_normalize(x))
     else:
-      m = ge.pairwise_distances(ge.l2_normalize(x), squared=True)
+      m = ge.embedding.pairwise_distances(ge.embedding.l2_normalize(x), squared=True)
     return rule(m, pos, neg, *(jnp.float32(p) for p in params))[0]
 
   return loss
 
 
 def _arcface_autodiff(x, y, w, scale=16.0, margin=0.5):
-  c = ge.cosine_logits(x, w)
+  c = ge.embedding.cosine_logits(x, w)
   sin = jnp.sqrt(jnp.maximum(1.0 - c * c, 0.0))
   target = jnp.where(c > math.cos(math.pi - margin), c * math.cos(margin) - sin * math.sin(margin),
                      c - margin * math.sin(margin))
@@ -77,23 +77,23 @@ def run(batch: int, dim: int, repeats: int):
   x = jax.random.normal(kx, (batch, dim), jnp.float32)
   y = jnp.arange(batch, dtype=jnp.int32) % 8
   w = jax.random.normal(kw, (8, dim), jnp.float32)
-  centers = ge.CenterState(jax.random.normal(kw, (8, dim), jnp.float32))
-  center = ge.center_loss(8, dim, lam=0.1)
+  centers = ge.embedding.CenterState(jax.random.normal(kw, (8, dim), jnp.float32))
+  center = ge.embedding.center_loss(8, dim, lam=0.1)
   cases = {
-      "contrastive": (lambda a, b: ge.contrastive_loss(a, b, margin=1.0),
+      "contrastive": (lambda a, b: ge.embedding.contrastive_loss(a, b, margin=1.0),
                       _autodiff_rule("contrastive", "d", (1.0,))),
-      "binomial deviance": (ge.binomial_deviance_loss,
+      "binomial deviance": (ge.embedding.binomial_deviance_loss,
                             _autodiff_rule("binomial_deviance", "s", (2.0, 0.5, 1.0))),
-      "multi-similarity": (ge.multi_similarity_loss,
+      "multi-similarity": (ge.embedding.multi_similarity_loss,
                            _autodiff_rule("multi_similarity", "s", (2.0, 50.0, 0.5, 0.1))),
-      "circle": (ge.circle_loss, _autodiff_rule("circle", "s", (80.0, 0.4))),
-      "triplet semi-hard": (lambda a, b: ge.triplet_loss(a, b, mining="semi-hard"),
+      "circle": (ge.embedding.circle_loss, _autodiff_rule("circle", "s", (80.0, 0.4))),
+      "triplet semi-hard": (lambda a, b: ge.embedding.triplet_loss(a, b, mining="semi-hard"),
                             _autodiff_rule("semi-hard", "d2", (0.2, 0.0))),
-      "triplet batch-all": (lambda a, b: ge.triplet_loss(a, b, mining="all"),
+      "triplet batch-all": (lambda a, b: ge.embedding.triplet_loss(a, b, mining="all"),
                             _autodiff_rule("all", "d2", (0.2, 0.0))),
       "center (λ=0.1)": (lambda a, b: center.loss(a, b, centers)[0],
                          lambda a, b: 0.05 * jnp.sum(jnp.square(a - jax.lax.stop_gradient(centers.centers)[b]), -1)),
-      "arcface + CE": (lambda a, b: ge.cross_entropy_loss(ge.arcface_logits(a, w, b), b,
+      "arcface + CE": (lambda a, b: ge.cross_entropy_loss(ge.embedding.arcface_logits(a, w, b), b,
                                                           head="softmax"),
                        lambda a, b: _arcface_autodiff(a, b, w)),
   }

@@ -66,9 +66,9 @@ def _reference(coefficient, params):
   """L(σ(z)) by mpmath quadrature of -g on [p, 1] at 30 digits, for each z in `LOGITS`."""
   import sympy as sp
 
-  from gradeng.runtime._coefficient import P
+  from gradeng.symbolic import P, substitute
 
-  g = coefficient.expr.subs({coefficient.symbols[k]: sp.nsimplify(v) for k, v in params.items()})
+  g = substitute(coefficient, **params)
   f = sp.lambdify(P, -g, modules="mpmath")
   out = []
   with mpmath.workdps(30):

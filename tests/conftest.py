@@ -1,6 +1,16 @@
-"""Shared test configuration."""
+"""Shared test configuration: a hermetic run (no writes to $HOME or the tree)."""
+
+import os
+import tempfile
 
 import pytest
+
+# Before anything imports gradeng or matplotlib: caches go to one temporary directory per test
+# process (xdist worker), removed at exit, never to ~/.cache.
+_SCRATCH = tempfile.TemporaryDirectory(prefix="gradeng-tests-")
+os.environ["GRADENG_CACHE_DIR"] = os.path.join(_SCRATCH.name, "gradeng")
+os.environ["MPLCONFIGDIR"] = os.path.join(_SCRATCH.name, "matplotlib")
+os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture(autouse=True)
@@ -8,6 +18,6 @@ def _derivations_are_not_timed(monkeypatch):
   """Building a formula loss waits for SymPy without the interactive time limit: which forward
   method a test sees must not depend on how loaded the machine is (tests/test_build_timeout.py
   tests the limit itself with explicit values)."""
-  from gradeng.runtime import _losses
+  from gradeng.symbolic import _compile
 
-  monkeypatch.setattr(_losses, "DERIVATION_TIMEOUT", None)
+  monkeypatch.setattr(_compile, "DERIVATION_TIMEOUT", None)

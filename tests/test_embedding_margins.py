@@ -68,7 +68,7 @@ def test_sphereface_psi_matches_mpmath_and_decreases(m):
 
 
 def test_sphereface_lambda_annealing_by_hand():
-  got = np.asarray(ge.sphereface_lambda(jnp.array([0, 1000, 10**6])))
+  got = np.asarray(ge.embedding.sphereface_lambda(jnp.array([0, 1000, 10**6])))
   np.testing.assert_allclose(got, [1000.0, 1000.0 / 121.0, 5.0], rtol=1e-6)
 
 
@@ -92,10 +92,10 @@ def _mp_logits(x, w, y, head, scale, margin, lam=0.0):
 
 
 HEADS = {
-    "normface": lambda x, w, y: ge.normface_logits(x, w, scale=16.0),
-    "cosface": lambda x, w, y: ge.cosface_logits(x, w, y, scale=16.0, margin=0.35),
-    "arcface": lambda x, w, y: ge.arcface_logits(x, w, y, scale=16.0, margin=0.5),
-    "sphereface": lambda x, w, y: ge.sphereface_logits(x, w, y, margin=4, lambda_=2.0),
+    "normface": lambda x, w, y: ge.embedding.normface_logits(x, w, scale=16.0),
+    "cosface": lambda x, w, y: ge.embedding.cosface_logits(x, w, y, scale=16.0, margin=0.35),
+    "arcface": lambda x, w, y: ge.embedding.arcface_logits(x, w, y, scale=16.0, margin=0.5),
+    "sphereface": lambda x, w, y: ge.embedding.sphereface_logits(x, w, y, margin=4, lambda_=2.0),
 }
 MP_ARGS = {"normface": (16.0, 0.0), "cosface": (16.0, 0.35), "arcface": (16.0, 0.5),
            "sphereface": (None, 4)}
@@ -149,7 +149,7 @@ def test_arcface_embedding_gradient_bounded_near_theta_zero():
   # d cos(θ+m)/dc = cos m + sin m·cot θ diverges as θ → 0, the gradient w.r.t. x must not:
   # its true norm is s·|sin(θ+m)|/‖x‖ ≤ s for ‖x‖ = 1.
   w = jnp.array([[1.0, 0.0], [0.0, 1.0]])
-  grad = jax.jit(jax.grad(lambda e: ge.arcface_logits(e, w, jnp.array([0]), scale=16.0, margin=0.5)[0, 0]))
+  grad = jax.jit(jax.grad(lambda e: ge.embedding.arcface_logits(e, w, jnp.array([0]), scale=16.0, margin=0.5)[0, 0]))
   for angle in [0.0, 1e-8, 1e-5, 1e-3, 1e-2]:
     x = jnp.array([[math.cos(angle), math.sin(angle)]], jnp.float32)
     g = grad(x)
@@ -164,11 +164,11 @@ def test_margin_head_feeds_catalog_losses():
   y = jnp.asarray(rng.integers(0, 3, 8))
 
   def arc_focal(e):
-    return ge.focal_loss(ge.arcface_logits(e, w, y, scale=16.0, margin=0.5), y, gamma=2.0,
+    return ge.focal_loss(ge.embedding.arcface_logits(e, w, y, scale=16.0, margin=0.5), y, gamma=2.0,
                          head="softmax").mean()
 
   def cos_maki(e):
-    return ge.maki_loss(ge.cosface_logits(e, w, y, scale=16.0, margin=0.35), y, gamma=1,
+    return ge.maki_loss(ge.embedding.cosface_logits(e, w, y, scale=16.0, margin=0.35), y, gamma=1,
                         head="softmax").mean()
 
   for f in (arc_focal, cos_maki):
@@ -176,23 +176,23 @@ def test_margin_head_feeds_catalog_losses():
     assert np.isfinite(float(value)) and float(value) > 0
     assert np.all(np.isfinite(np.asarray(grad))) and float(jnp.abs(grad).sum()) > 0
   # the margin makes the loss larger than NormFace's at the same scale (target logit lowered)
-  plain = ge.focal_loss(ge.normface_logits(x, w, scale=16.0), y, gamma=2.0, head="softmax").mean()
+  plain = ge.focal_loss(ge.embedding.normface_logits(x, w, scale=16.0), y, gamma=2.0, head="softmax").mean()
   assert float(arc_focal(x)) > float(plain)
 
 
 def test_bad_labels_and_hyper_parameters():
   x, w = jnp.ones((2, 3)), jnp.ones((4, 3))
   with pytest.raises(ValueError, match=r"`labels` must be in \[0, 3\]; got 4"):
-    ge.arcface_logits(x, w, jnp.array([0, 4]))
+    ge.embedding.arcface_logits(x, w, jnp.array([0, 4]))
   with pytest.raises(ValueError, match=r"`labels` must be in \[0, 3\]; got -1"):
-    ge.cosface_logits(x, w, jnp.array([-1, 0]))
+    ge.embedding.cosface_logits(x, w, jnp.array([-1, 0]))
   with pytest.raises(ValueError, match="`margin` must be a finite number ≥ 0.0 and ≤ 1.57"):
-    ge.arcface_logits(x, w, jnp.array([0, 1]), margin=2.0)
+    ge.embedding.arcface_logits(x, w, jnp.array([0, 1]), margin=2.0)
   with pytest.raises(ValueError, match="`margin` must be an integer ≥ 1"):
-    ge.sphereface_logits(x, w, jnp.array([0, 1]), margin=1.5)
+    ge.embedding.sphereface_logits(x, w, jnp.array([0, 1]), margin=1.5)
   with pytest.raises(ValueError, match="same D"):
-    ge.normface_logits(x, jnp.ones((4, 2)))
-  jitted = jax.jit(lambda lab: ge.arcface_logits(x, w, lab))
+    ge.embedding.normface_logits(x, jnp.ones((4, 2)))
+  jitted = jax.jit(lambda lab: ge.embedding.arcface_logits(x, w, lab))
   out = np.asarray(jitted(jnp.array([0, 7])))
   assert np.all(np.isfinite(out[0])) and np.all(np.isnan(out[1]))
 

@@ -60,8 +60,8 @@ def _reference(name, x, y, **kw):
 
 
 LOSSES = {
-    "contrastive": ge.contrastive_loss, "binomial_deviance": ge.binomial_deviance_loss,
-    "multi_similarity": ge.multi_similarity_loss, "circle": ge.circle_loss,
+    "contrastive": ge.embedding.contrastive_loss, "binomial_deviance": ge.embedding.binomial_deviance_loss,
+    "multi_similarity": ge.embedding.multi_similarity_loss, "circle": ge.embedding.circle_loss,
 }
 
 
@@ -76,12 +76,12 @@ def test_pair_losses_match_loop_reference(name):
 def test_injected_pair_weights_equal_autodiff_of_the_rule(name):
   _, rule = _pairs.PAIR_RULES[name]
   with jax.enable_x64(True):
-    s = ge.cosine_similarity_matrix(jnp.asarray(X))
-    pos, neg = ge.pair_masks(jnp.asarray(Y))
+    s = ge.embedding.cosine_similarity_matrix(jnp.asarray(X))
+    pos, neg = ge.embedding.pair_masks(jnp.asarray(Y))
     params = tuple(jnp.float64(p) for p in PARAMS[name])
     auto = jax.jit(jax.jacrev(lambda t: rule(t, pos, neg, *params)[0]))(s)
-    injected = jax.jit(jax.jacrev(lambda t: ge.pair_loss(rule, t, pos, neg, *PARAMS[name])))(s)
-    forward = jax.jit(jax.jacfwd(lambda t: ge.pair_loss(rule, t, pos, neg, *PARAMS[name])))(s)
+    injected = jax.jit(jax.jacrev(lambda t: ge.embedding.pair_loss(rule, t, pos, neg, *PARAMS[name])))(s)
+    forward = jax.jit(jax.jacfwd(lambda t: ge.embedding.pair_loss(rule, t, pos, neg, *PARAMS[name])))(s)
   np.testing.assert_allclose(injected, auto, rtol=1e-10, atol=1e-12)
   np.testing.assert_allclose(forward, auto, rtol=1e-10, atol=1e-12)
   assert np.abs(np.asarray(injected)).sum() > 0
@@ -90,9 +90,9 @@ def test_injected_pair_weights_equal_autodiff_of_the_rule(name):
 def test_contrastive_pair_weights_by_hand():
   # two unit embeddings at 90°: d = √2; positive pair weight d, negative −[m − d]₊.
   x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
-  pos_d = jax.grad(lambda d: ge.pair_loss(_pairs._contrastive_rule, d, jnp.array([[False, True], [True, False]]),
+  pos_d = jax.grad(lambda d: ge.embedding.pair_loss(_pairs._contrastive_rule, d, jnp.array([[False, True], [True, False]]),
                                           jnp.zeros((2, 2), bool), 1.0).sum())
-  d = ge.pairwise_distances(x)
+  d = ge.embedding.pairwise_distances(x)
   np.testing.assert_allclose(pos_d(d), [[0, math.sqrt(2)], [math.sqrt(2), 0]], rtol=1e-6)
   # a negative pair at d = 0.5 inside margin 2: value (2 − 0.5)²/2 = 1.125, weight −1.5
   value, weight = _pairs._contrastive_rule(jnp.array([[0.0, 0.5], [0.5, 0.0]]), jnp.zeros((2, 2), bool),
@@ -107,12 +107,12 @@ def test_contrastive_pair_weights_by_hand():
 def test_triplet_three_conditions_by_hand():
   d_ap = jnp.array([0.1, 0.5, 0.9])
   d_an = jnp.array([0.5, 0.6, 0.2])  # m = 0.2: satisfied, inside the margin, outlier
-  np.testing.assert_array_equal(ge.triplet_conditions(d_ap, d_an, 0.2), [1, 2, 3])
+  np.testing.assert_array_equal(ge.embedding.triplet_conditions(d_ap, d_an, 0.2), [1, 2, 3])
   # 1-D embeddings: a = 0, p = ±d_ap, n = d_an on the other side
   a = jnp.zeros((3, 1))
   p, n = d_ap[:, None], -d_an[:, None]
   for drop, expected in [(False, [0.0, 0.1, 0.9]), (True, [0.0, 0.1, 0.0])]:
-    f = lambda a, p, n: ge.triplet_margin_loss(a, p, n, margin=0.2, drop_outliers=drop)
+    f = lambda a, p, n: ge.embedding.triplet_margin_loss(a, p, n, margin=0.2, drop_outliers=drop)
     np.testing.assert_allclose(f(a, p, n), expected, atol=1e-6)
     ga, gp, gn = jax.grad(lambda *t: f(*t).sum(), argnums=(0, 1, 2))(a, p, n)
     live = np.array([0.0, 1.0, 0.0 if drop else 1.0])
@@ -128,7 +128,7 @@ def test_triplet_margin_loss_matches_optax():
     def both(f):
       return jax.jit(lambda *t: (f(*t), jax.grad(lambda *u: f(*u).sum(), (0, 1, 2))(*t)))
 
-    ours, g_ours = both(lambda *t: ge.triplet_margin_loss(*t, margin=margin))(a, p, n)
+    ours, g_ours = both(lambda *t: ge.embedding.triplet_margin_loss(*t, margin=margin))(a, p, n)
     peer, g_peer = both(lambda *t: optax.losses.triplet_margin_loss(*t, margin=margin, eps=0.0))(a, p, n)
     np.testing.assert_allclose(ours, peer, rtol=1e-5, atol=1e-6)
     for mine, theirs in zip(g_ours, g_peer):
@@ -181,7 +181,7 @@ def _mined_weights_reference(x, y, margin, mining, drop):
 @pytest.mark.parametrize("drop", [False, True])
 def test_mined_triplet_loss_matches_loop_reference(mining, drop):
   with jax.enable_x64(True):
-    got = np.asarray(ge.triplet_loss(jnp.asarray(X), jnp.asarray(Y), margin=2.0, mining=mining,
+    got = np.asarray(ge.embedding.triplet_loss(jnp.asarray(X), jnp.asarray(Y), margin=2.0, mining=mining,
                                      drop_outliers=drop, normalize=False))
   np.testing.assert_allclose(got, _mined_reference(X, Y, 2.0, mining, drop), rtol=1e-10)
 
@@ -190,11 +190,11 @@ def test_mined_triplet_loss_matches_loop_reference(mining, drop):
 def test_mined_triplet_injected_gradient_equals_autodiff(mining):
   rule = _pairs._TRIPLET_RULES[mining]
   with jax.enable_x64(True):
-    d = ge.pairwise_distances(jnp.asarray(X), squared=True)
-    pos, neg = ge.pair_masks(jnp.asarray(Y))
+    d = ge.embedding.pairwise_distances(jnp.asarray(X), squared=True)
+    pos, neg = ge.embedding.pair_masks(jnp.asarray(Y))
     for drop in (0.0, 1.0):
       auto = jax.jit(jax.jacrev(lambda t: rule(t, pos, neg, jnp.float64(2.0), jnp.float64(drop))[0]))(d)
-      injected = jax.jit(jax.jacrev(lambda t: ge.pair_loss(rule, t, pos, neg, 2.0, drop)))(d)
+      injected = jax.jit(jax.jacrev(lambda t: ge.embedding.pair_loss(rule, t, pos, neg, 2.0, drop)))(d)
       np.testing.assert_allclose(injected, auto, atol=1e-12)
 
 
@@ -205,8 +205,8 @@ def test_mined_triplets_on_tied_distances_match_loop_reference(mining, margin):
   # sit at d = 0 and d(a,p) + m = d(a,n) hits the condition-1 boundary exactly
   x = np.random.default_rng(3).integers(-1, 2, size=(12, 2)).astype(float)
   with jax.enable_x64(True):
-    d = ge.pairwise_distances(jnp.asarray(x), squared=True)
-    pos, neg = ge.pair_masks(jnp.asarray(Y))
+    d = ge.embedding.pairwise_distances(jnp.asarray(x), squared=True)
+    pos, neg = ge.embedding.pair_masks(jnp.asarray(Y))
     for drop in (False, True):
       value, weights = jax.jit(_pairs._TRIPLET_RULES[mining])(d, pos, neg, jnp.float64(margin),
                                                               jnp.float64(drop))
@@ -219,8 +219,8 @@ def test_drop_outliers_changes_only_condition_three():
   # batch-hard on these points picks an outlier for anchor 0 (its negative is nearer than its positive)
   x = jnp.array([[0.0], [3.0], [1.0], [10.0]])
   y = jnp.array([0, 0, 1, 1])
-  keep = ge.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False)
-  drop = ge.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False,
+  keep = ge.embedding.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False)
+  drop = ge.embedding.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False,
                          drop_outliers=True)
   # anchor 0: d(a,p) = 3, d(a,n) = 1 → condition 3: 3 − 1 + 0.5 = 2.5 kept, 0 dropped
   assert float(keep[0]) == pytest.approx(2.5) and float(drop[0]) == 0.0
@@ -233,8 +233,8 @@ def test_drop_outliers_changes_only_condition_three():
 @pytest.mark.slow
 def test_no_valid_triplet_or_pair_gives_documented_zero_not_nan():
   x = jnp.asarray(RNG.normal(size=(4, 3)), jnp.float32)
-  fs = [lambda x, y, m=m: ge.triplet_loss(x, y, mining=m) for m in _pairs.TRIPLET_MINING]
-  fs += [ge.multi_similarity_loss, ge.circle_loss, ge.contrastive_loss, ge.binomial_deviance_loss]
+  fs = [lambda x, y, m=m: ge.embedding.triplet_loss(x, y, mining=m) for m in _pairs.TRIPLET_MINING]
+  fs += [ge.embedding.multi_similarity_loss, ge.embedding.circle_loss, ge.embedding.contrastive_loss, ge.embedding.binomial_deviance_loss]
   for y in (jnp.array([0, 1, 2, 3]), jnp.array([5, 5, 5, 5])):  # no positives / no negatives
     both = jax.jit(lambda e, lab: [jax.value_and_grad(lambda u: f(u, lab).sum())(e) for f in fs])
     for k, (value, grad) in enumerate(both(x, y)):
@@ -248,7 +248,7 @@ def test_no_valid_triplet_or_pair_gives_documented_zero_not_nan():
 def test_zero_and_duplicate_embeddings_are_finite(dtype):
   x = jnp.array([[0.0, 0.0], [0.0, 0.0], [1.0, 2.0], [1.0, 2.0], [-40.0, 40.0]], dtype)
   y = jnp.array([0, 0, 1, 1, 0])
-  fs = list(LOSSES.values()) + [lambda x, y, m=m: ge.triplet_loss(x, y, mining=m, squared=False)
+  fs = list(LOSSES.values()) + [lambda x, y, m=m: ge.embedding.triplet_loss(x, y, mining=m, squared=False)
                                 for m in _pairs.TRIPLET_MINING]
   both = jax.jit(lambda e: [jax.value_and_grad(lambda u: f(u, y).astype(jnp.float32).sum())(e)
                             for f in fs])
@@ -262,7 +262,7 @@ def test_distance_diagonal_is_zero_with_zero_gradient_under_jit(squared):
   # Under jit XLA recomputed l2_normalize differently for the two broadcasts of a 4-row batch:
   # the diagonal was 3.7e-8 and the gradient of the trace 0.48 before it was masked.
   x = jax.random.normal(jax.random.key(0), (4, 16))
-  distances = lambda x: ge.pairwise_distances(ge.l2_normalize(x), squared=squared)  # noqa: E731
+  distances = lambda x: ge.embedding.pairwise_distances(ge.embedding.l2_normalize(x), squared=squared)  # noqa: E731
   np.testing.assert_array_equal(np.diag(jax.jit(distances)(x)), 0.0)
   grad = jax.jit(jax.grad(lambda x: jnp.trace(distances(x))))(x)
   np.testing.assert_array_equal(grad, 0.0)
@@ -270,13 +270,13 @@ def test_distance_diagonal_is_zero_with_zero_gradient_under_jit(squared):
 
 def test_pair_loss_bad_input():
   with pytest.raises(TypeError, match="`labels` must be integer"):
-    ge.circle_loss(jnp.ones((3, 2)), jnp.array([0.0, 1.0, 1.0]))
+    ge.embedding.circle_loss(jnp.ones((3, 2)), jnp.array([0.0, 1.0, 1.0]))
   with pytest.raises(ValueError, match=r"`labels` must have shape \(3,\)"):
-    ge.triplet_loss(jnp.ones((3, 2)), jnp.array([0, 1]))
+    ge.embedding.triplet_loss(jnp.ones((3, 2)), jnp.array([0, 1]))
   with pytest.raises(ValueError, match="`mining` must be one of"):
-    ge.triplet_loss(jnp.ones((3, 2)), jnp.array([0, 1, 1]), mining="easy")
+    ge.embedding.triplet_loss(jnp.ones((3, 2)), jnp.array([0, 1, 1]), mining="easy")
   with pytest.raises(ValueError, match="`margin` must be a finite number > 0"):
-    ge.contrastive_loss(jnp.ones((3, 2)), jnp.array([0, 1, 1]), margin=0.0)
+    ge.embedding.contrastive_loss(jnp.ones((3, 2)), jnp.array([0, 1, 1]), margin=0.0)
 
 
 def test_pytorch_metric_learning_cross_check():
@@ -289,8 +289,8 @@ def test_pytorch_metric_learning_cross_check():
   y = np.repeat(np.arange(4), 4)
   cases = [
       (lambda t, ty: losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)(
-          t, ty, miners.MultiSimilarityMiner(epsilon=0.1)(t, ty)), ge.multi_similarity_loss),
-      (lambda t, ty: losses.CircleLoss(m=0.4, gamma=80)(t, ty), ge.circle_loss),
+          t, ty, miners.MultiSimilarityMiner(epsilon=0.1)(t, ty)), ge.embedding.multi_similarity_loss),
+      (lambda t, ty: losses.CircleLoss(m=0.4, gamma=80)(t, ty), ge.embedding.circle_loss),
   ]
   for peer_fn, ours_fn in cases:
     t = torch.tensor(x, requires_grad=True)
@@ -315,13 +315,13 @@ def test_center_update_follows_wen_et_al_equation():
     delta = np.sum(centers[j] - members, 0) / (1 + len(members))
     expected[j] = centers[j] - alpha * delta
   with jax.enable_x64(True):
-    got = ge.center_update(jnp.asarray(centers), jnp.asarray(x), jnp.asarray(y), alpha=alpha)
+    got = ge.embedding.center_update(jnp.asarray(centers), jnp.asarray(x), jnp.asarray(y), alpha=alpha)
   np.testing.assert_allclose(got, expected, rtol=1e-12)
   np.testing.assert_array_equal(np.asarray(got)[3], centers[3])  # absent class unchanged
 
 
 def test_center_loss_injected_gradient_and_state_contract():
-  cl = ge.center_loss(num_classes=3, dim=2, lam=0.5, alpha=0.5)
+  cl = ge.embedding.center_loss(num_classes=3, dim=2, lam=0.5, alpha=0.5)
   state = cl.init()
   np.testing.assert_array_equal(state.centers, np.zeros((3, 2)))
   state = state._replace(centers=jnp.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
@@ -345,22 +345,22 @@ def test_update_rule_is_not_the_gradient_of_the_trained_variant():
   centers = jnp.zeros((2, 2))
   x = jnp.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
   y = jnp.array([0, 0, 0, 1])
-  grad = jax.grad(lambda c: ge.trained_center_loss(x, y, c, lam=1.0).sum())(centers)
+  grad = jax.grad(lambda c: ge.embedding.trained_center_loss(x, y, c, lam=1.0).sum())(centers)
   # true gradient −λΣ(x_i − c_j): grows with the class count (3 vs 1)
   np.testing.assert_allclose(grad, [[-3.0, 0.0], [0.0, -1.0]])
-  step = ge.center_update(centers, x, y, alpha=1.0) - centers
+  step = ge.embedding.center_update(centers, x, y, alpha=1.0) - centers
   # α-rule: Σ(x_i − c_j)/(1 + n_j): 3/4 and 1/2, not proportional to the gradient
   np.testing.assert_allclose(step, [[0.75, 0.0], [0.0, 0.5]])
 
 
 def test_center_loss_bad_input():
-  cl = ge.center_loss(num_classes=3, dim=2)
+  cl = ge.embedding.center_loss(num_classes=3, dim=2)
   with pytest.raises(ValueError, match=r"`labels` must be in \[0, 2\]; got 3"):
     cl.loss(jnp.ones((2, 2)), jnp.array([0, 3]), cl.init())[0]
   with pytest.raises(ValueError, match="`alpha` must be a number ≥ 0.0 and ≤ 1.0"):
-    ge.center_loss(num_classes=3, dim=2, alpha=1.5)
+    ge.embedding.center_loss(num_classes=3, dim=2, alpha=1.5)
   with pytest.raises(ValueError, match="`num_classes` must be an integer ≥ 1"):
-    ge.center_loss(num_classes=0, dim=2)
+    ge.embedding.center_loss(num_classes=0, dim=2)
   out = jax.jit(lambda lab: cl.loss(jnp.ones((2, 2)), lab, cl.init())[0])(jnp.array([0, 9]))
   assert np.isfinite(float(out[0])) and np.isnan(float(out[1]))
   zero = cl.loss(jnp.zeros((2, 2)), jnp.array([0, 1]), cl.init())[0]

@@ -22,7 +22,7 @@ def test_invalid_gamma(gamma):
 
 
 def test_integer_only_parameter_rejects_real_values():
-  coef = ge.ScaleCoefficient("maki_integer", ge.MAKI.expr, params={"gamma": "nonnegative_integer"},
+  coef = ge.ScaleCoefficient("maki_integer", "-(1-p)**gamma/p", params={"gamma": "nonnegative_integer"},
                              weight=ge.MAKI.weight, loss=ge.MAKI.loss)
   with pytest.raises(ValueError, match=r"`gamma` of `maki_integer` must be an integer in \[0, inf\); got 2.5"):
     ge.loss_from_coefficient(coef, gamma=2.5)
@@ -128,7 +128,7 @@ def test_bad_input_to_the_symbolic_modules_raises_input_error(tmp_path):
   """Issue 15: bad user input to the formula, derivation and report code is an `InputError`
   (a `ValueError`, so older ``except ValueError`` still catches it); none of these cases needs
   SymPy to integrate anything."""
-  from gradeng.runtime._variable import Variable, as_variable
+  from gradeng.runtime import Variable, as_variable
   from gradeng.paper._derivations import render_report, write_reports
 
   cases = [

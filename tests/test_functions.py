@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic import P
 from gradeng.symbolic._functions import ELEMENTARY, TABLE, jax_function
 from gradeng.symbolic._jaxify import log_space_function
 from gradeng.symbolic._mpeval import numeric_function

@@ -10,7 +10,8 @@ import pytest
 import sympy as sp
 
 import gradeng as ge
-from gradeng.runtime._coefficient import P, Domain
+from gradeng.runtime._coefficient import Domain
+from gradeng.symbolic import P
 from gradeng.symbolic._derive import parameter_domains
 from gradeng.runtime._errors import InputError
 

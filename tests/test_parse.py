@@ -8,8 +8,10 @@ import hypothesis.strategies as st
 import pytest
 import sympy as sp
 
-from gradeng.runtime._coefficient import NONNEGATIVE, P, Domain
+from gradeng.runtime._coefficient import NONNEGATIVE, Domain
+from gradeng.symbolic import P
 from gradeng.symbolic._parse import FormulaError, coefficient, parse_formula
+from gradeng.symbolic import expression, parameter_symbols, substitute
 
 GAMMA = sp.Symbol("gamma", real=True)
 
@@ -166,13 +168,13 @@ def test_coefficient_declared_undeclared_and_defaults():
   assert coef.params["gamma"] == NONNEGATIVE
   assert coef.params["epsilon"] == Domain()  # undeclared -> real
   assert coef.defaults == {"gamma": 2}
-  assert coef.symbols["gamma"].is_nonnegative
-  assert coef.with_params(gamma=2, epsilon=0.5) == -(1 - P)**2 / P + sp.Rational(1, 2)
+  assert parameter_symbols(coef)["gamma"].is_nonnegative
+  assert substitute(coef, gamma=2, epsilon=0.5) == -(1 - P)**2 / P + sp.Rational(1, 2)
 
 
 def test_coefficient_name_defaults_to_formula_and_accepts_sympy():
   assert coefficient(" -1/p ").name == "-1/p"
-  assert coefficient(-1 / P).expr == -1 / P
+  assert expression(coefficient(-1 / P)) == -1 / P
 
 
 @pytest.mark.parametrize("kwargs, message", [

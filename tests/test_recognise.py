@@ -9,7 +9,7 @@ import mpmath
 import pytest
 import sympy as sp
 
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic import P
 from gradeng.symbolic._derive import derive
 from gradeng.symbolic._integrate import DivergentIntegralError
 from gradeng.symbolic._parse import coefficient, parse_formula

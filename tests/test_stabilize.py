@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import gradeng as ge
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic import P
 from gradeng.symbolic._jaxify import log_space_function
 from gradeng.runtime._special import maki_tail
 from gradeng.symbolic._stabilize import stabilize
@@ -26,7 +26,7 @@ def _derivation(formula):
 
 def _reference(formula, z):
   """L(σ(z)) = ∫_0^q -g(1 - u) du by mpmath quadrature at 30 digits (no SymPy antiderivative)."""
-  f = sp.lambdify(P, -ge.coefficient(formula).expr, modules="mpmath")
+  f = sp.lambdify(P, -ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
   with mp.workdps(30):
     q = 1 / (1 + mp.exp(mp.mpf(float(z))))
     return mp.quad(lambda u: f(1 - u), [0, q])
@@ -85,7 +85,7 @@ def test_loss_from_formula_takes_the_closed_form_path(formula):
   assert _max_error(values, formula) <= 1e-5
   # The gradient is injected from g, whatever program computes L: dL/dz = g(p)·p(1 - p).
   grads = jax.vmap(jax.grad(lambda a: loss(a, jnp.ones((), jnp.int32))))(z)
-  g = sp.lambdify(P, ge.coefficient(formula).expr, modules="mpmath")
+  g = sp.lambdify(P, ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
   with mp.workdps(30):
     want = [g(p) * p * (1 - p) for p in (1 / (1 + mp.exp(-mp.mpf(float(v)))) for v in LOGITS)]
   want = np.array(want, np.float64)
@@ -148,7 +148,7 @@ def test_issue_10_log_2_minus_p_loss_and_gradient_match_mpmath_at_extreme_logits
   labels = jnp.ones(z.shape, jnp.int32)
   values = np.asarray(jax.jit(loss)(z, labels), np.float64)
   grads = np.asarray(jax.grad(lambda a: loss(a, labels).sum())(z), np.float64)
-  g = sp.lambdify(P, ge.coefficient(formula).expr, modules="mpmath")
+  g = sp.lambdify(P, ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
   tiny = 1e1 * np.finfo(np.float32).tiny  # L ~ q⁴/4: below it float32 is subnormal
   loss_errors, grad_errors = [], []
   with mp.workdps(30):

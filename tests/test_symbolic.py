@@ -13,12 +13,13 @@ import pytest
 import sympy as sp
 
 from gradeng.cli import main
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic import P
 from gradeng.symbolic._parse import FormulaError, coefficient, parse_formula
 from gradeng.symbolic._derive import Derivation, derive
 from gradeng.symbolic._integrate import DivergentIntegralError
 from gradeng.symbolic._properties import PropertyCheck, check_properties
 from gradeng.symbolic._verify import verify_numeric
+from gradeng.symbolic import parameter_symbols
 
 Q = 1 - P
 MAKI = coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"},
@@ -84,7 +85,7 @@ def test_focal_gamma_2():
 def test_focal_symbolic_gamma():
   """SymPy's definite integral in q = 1-p finds FL = -(1-p)^γ log p (~10-20 s)."""
   d = derive(FOCAL)
-  gamma = FOCAL.symbols["gamma"]
+  gamma = parameter_symbols(FOCAL)["gamma"]
   assert d.method == "closed_form"
   assert same(d.loss, -(1 - P)**gamma * sp.log(P))
   assert d.verified is True
@@ -139,7 +140,7 @@ def test_maki_real_gamma_closed_form_against_quadrature():
 
 def test_maki_symbolic_gamma_lerch_and_hypergeometric_forms():
   d = derive(MAKI)
-  gamma = MAKI.symbols["gamma"]
+  gamma = parameter_symbols(MAKI)["gamma"]
   assert same(d.loss, Q**(gamma + 1) * sp.lerchphi(Q, 1, gamma + 1))
   assert d.verified is True
   hyper = d.hypergeometric_form()
@@ -163,7 +164,7 @@ def test_qce():
 
 def test_poly1_symbolic_epsilon():
   d = derive(POLY1)
-  epsilon = POLY1.symbols["epsilon"]
+  epsilon = parameter_symbols(POLY1)["epsilon"]
   assert same(d.loss, -sp.log(P) + epsilon * (1 - P))
   assert d.verified is True
   assert same(derive(POLY1, epsilon=-1).loss, derive(MAKI, gamma=1).loss)  # Maki γ=1 = Poly-1
@@ -171,7 +172,7 @@ def test_poly1_symbolic_epsilon():
 
 def test_gce_positive_q():
   d = derive(GCE)
-  q = GCE.symbols["q"]
+  q = parameter_symbols(GCE)["q"]
   assert same(d.loss, (1 - P**q) / q)
   assert d.verified is True
   assert same(derive(GCE, q=0.5).loss, 2 * (1 - sp.sqrt(P)))

@@ -10,11 +10,12 @@ import mpmath
 import pytest
 import sympy as sp
 
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic import P
 from gradeng.symbolic._derive import derive
 from gradeng.symbolic._integrate import DivergentIntegralError
 from gradeng.symbolic._parse import coefficient
-from gradeng.runtime._variable import DISTANCE, PROBABILITY, SIMILARITY, Variable, as_variable
+from gradeng.runtime import Variable
+from gradeng.symbolic import DISTANCE, PROBABILITY, SIMILARITY, as_variable
 
 POINTS = ("-0.99", "-0.5", "0", "0.3", "0.97")
 

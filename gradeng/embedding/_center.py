@@ -126,7 +126,7 @@ def center_loss(num_classes: int, dim: int, *, lam: float = 1.0, alpha: float = 
 
   .. code-block:: python
 
-    cl = ge.center_loss(num_classes=6, dim=8, lam=0.1, alpha=0.5)
+    cl = ge.embedding.center_loss(num_classes=6, dim=8, lam=0.1, alpha=0.5)
     state = cl.init()
     def objective(params, state):
       features, logits = model(params, x)

@@ -6,7 +6,7 @@ and a scale coefficient combine (ArcFace + focal, CosFace + Maki):
 
 .. code-block:: python
 
-  logits = ge.arcface_logits(x, w, y, scale=16.0, margin=0.5)
+  logits = ge.embedding.arcface_logits(x, w, y, scale=16.0, margin=0.5)
   loss = ge.focal_loss(logits, y, gamma=2.0, head="softmax").mean()
 
 With θ_j the angle between x_i and w_j (cos θ_j = x̂ᵢ·ŵⱼ) and s the scale, the target logit is

@@ -55,7 +55,7 @@ def gaussian_label_distribution(labels, num_classes: int, *, sigma: float,
 
   Example:
     >>> import gradeng as ge
-    >>> q = ge.gaussian_label_distribution(1, 3, sigma=1.0)  # [e^-½, 1, e^-½] / (1 + 2e^-½)
+    >>> q = ge.ordinal.gaussian_label_distribution(1, 3, sigma=1.0)  # [e^-½, 1, e^-½] / (1 + 2e^-½)
     >>> [round(float(v), 4) for v in q]
     [0.2741, 0.4519, 0.2741]
   """

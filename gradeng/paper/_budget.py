@@ -36,7 +36,8 @@ import sympy as sp
 
 from gradeng.runtime._errors import InputError
 from gradeng.runtime._catalog import get_coefficient
-from gradeng.runtime._coefficient import P, ScaleCoefficient
+from gradeng.runtime._coefficient import ScaleCoefficient
+from gradeng.symbolic import P, substitute
 
 #: Decimal digits used for the evaluation (then rounded once to float64).
 WORKING_DIGITS = 30
@@ -248,7 +249,7 @@ def resolve_loss(spec: BudgetLoss) -> tuple[ScaleCoefficient, dict[str, Any]]:
 
 @functools.lru_cache(maxsize=128)
 def _mp_coefficient(coefficient: ScaleCoefficient, frozen_params: tuple) -> Callable:
-  expr = coefficient.with_params(**dict(frozen_params))
+  expr = substitute(coefficient, **dict(frozen_params))
   leftover = expr.free_symbols - {P}
   if leftover:
     raise InputError(f"`{coefficient.name}` still has free symbols {sorted(map(str, leftover))}.")
@@ -322,7 +323,7 @@ def gradient_budget(groups: Sequence, losses: Sequence[BudgetLoss]) -> GradientB
 
   Example:
     >>> import gradeng as ge
-    >>> b = ge.gradient_budget([("easy", 1000, 0.9), ("hard", 10, 0.3)],
+    >>> b = ge.paper.gradient_budget([("easy", 1000, 0.9), ("hard", 10, 0.3)],
     ...                        ["ce", ("focal", {"gamma": 2})])
     >>> round(b.sum("easy", "ce")), round(b.sum("hard", "ce")), round(b.sum("easy", "focal"))
     (-1111, -33, -32)

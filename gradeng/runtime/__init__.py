@@ -11,6 +11,9 @@ from gradeng.runtime._coefficient import NONNEGATIVE as NONNEGATIVE
 from gradeng.runtime._coefficient import NONNEGATIVE_INTEGER as NONNEGATIVE_INTEGER
 from gradeng.runtime._coefficient import as_domain as as_domain
 from gradeng.runtime._coefficient import is_concrete_number as is_concrete_number
+from gradeng.runtime._coefficient import KernelBuilder as KernelBuilder
+from gradeng.runtime._errors import DerivationError as DerivationError
+from gradeng.runtime._errors import DivergentIntegralError as DivergentIntegralError
 from gradeng.runtime._variable import Variable as Variable
 from gradeng.runtime._variable import PROBABILITY as PROBABILITY
 from gradeng.runtime._variable import SIMILARITY as SIMILARITY
@@ -24,8 +27,11 @@ from gradeng.runtime._inject import apply_kernel as apply_kernel
 from gradeng.runtime._inject import poison as poison
 from gradeng.runtime._inject import host_arrays as host_arrays
 from gradeng.runtime._quadrature import integrate_weight as integrate_weight
+from gradeng.runtime._quadrature import quadrature_loss as quadrature_loss
 from gradeng.runtime._special import maki_tail as maki_tail
 from gradeng.runtime._special import maki_combination as maki_combination
+from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
+from gradeng.runtime._losses import freeze_params as freeze_params
 from gradeng.runtime._losses import loss_from_coefficient as loss_from_coefficient
 from gradeng.runtime._losses import loss_from_gradient as loss_from_gradient
 from gradeng.runtime._losses import logit_weight as logit_weight
@@ -59,6 +65,12 @@ from gradeng.runtime._stateful import warmup_coefficient as warmup_coefficient
 from gradeng.runtime._stateful import periodic_coefficient as periodic_coefficient
 from gradeng.runtime._stateful import adaptive_gamma_coefficient as adaptive_gamma_coefficient
 from gradeng.runtime._stateful import ghm_coefficient as ghm_coefficient
+from gradeng.runtime._learned import check_exponents as check_exponents
+from gradeng.runtime._learned import learned_coefficient as learned_coefficient
+from gradeng.runtime._learned import maki_mixture as maki_mixture
+from gradeng.runtime._learned import maki_mixture_loss as maki_mixture_loss
+from gradeng.runtime._learned import mixture_formula as mixture_formula
+from gradeng.runtime._learned import weights_from_theta as weights_from_theta
 
 __all__ = [
     "InputError",
@@ -69,6 +81,9 @@ __all__ = [
     "NONNEGATIVE_INTEGER",
     "as_domain",
     "is_concrete_number",
+    "KernelBuilder",
+    "DerivationError",
+    "DivergentIntegralError",
     "Variable",
     "PROBABILITY",
     "SIMILARITY",
@@ -82,8 +97,11 @@ __all__ = [
     "poison",
     "host_arrays",
     "integrate_weight",
+    "quadrature_loss",
     "maki_tail",
     "maki_combination",
+    "coefficient_kernel",
+    "freeze_params",
     "loss_from_coefficient",
     "loss_from_gradient",
     "logit_weight",
@@ -117,4 +135,10 @@ __all__ = [
     "periodic_coefficient",
     "adaptive_gamma_coefficient",
     "ghm_coefficient",
+    "check_exponents",
+    "learned_coefficient",
+    "maki_mixture",
+    "maki_mixture_loss",
+    "mixture_formula",
+    "weights_from_theta",
 ]

@@ -16,56 +16,17 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 from gradeng.runtime._errors import InputError
 from gradeng.runtime._coefficient import NONNEGATIVE, Domain, ScaleCoefficient
 from gradeng.runtime._losses import loss_from_coefficient
 from gradeng.runtime._special import maki_tail
-from gradeng.runtime._variable import PROBABILITY
-
-
-# g(p) symbolically, built on first use of a coefficient's `expr` (derivations, reports, LaTeX):
-# the losses below run on the hand-written log-space forms and never import SymPy.
-
-
-def _ce_g():
-  return -1 / PROBABILITY.symbol
-
-
-def _focal_g():
-  import sympy as sp
-
-  p, gamma = PROBABILITY.symbol, sp.Symbol("gamma", nonnegative=True)
-  return gamma * (1 - p) ** (gamma - 1) * sp.log(p) - (1 - p) ** gamma / p
-
-
-def _maki_g():
-  import sympy as sp
-
-  p, gamma = PROBABILITY.symbol, sp.Symbol("gamma", nonnegative=True)
-  return -(1 - p) ** gamma / p
-
-
-def _qce_g():
-  import sympy as sp
-
-  p = PROBABILITY.symbol
-  return sp.log(p) / p
-
-
-def _poly1_g():
-  import sympy as sp
-
-  p, epsilon = PROBABILITY.symbol, sp.Symbol("epsilon", real=True)
-  return -1 / p - epsilon
-
-
-def _gce_g():
-  import sympy as sp
-
-  p, q = PROBABILITY.symbol, sp.Symbol("q", positive=True)
-  return -p ** (q - 1)
 
 
 def _ce_weight(log_p, log_q):
@@ -130,31 +91,31 @@ def _gce_loss(log_p, log_q, q):
 
 
 CROSS_ENTROPY = ScaleCoefficient(
-    name="ce", expr=_ce_g, weight=_ce_weight, loss=_ce_loss,
+    name="ce", formula="-1/p", weight=_ce_weight, loss=_ce_loss,
     latex_name="CE", reference="cross-entropy",
 )
 FOCAL = ScaleCoefficient(
     name="focal",
-    expr=_focal_g,
+    formula="gamma*(1-p)**(gamma-1)*log(p) - (1-p)**gamma/p",
     params={"gamma": NONNEGATIVE}, defaults={"gamma": 2.0},
     weight=_focal_weight, loss=_focal_loss, latex_name="Focal", reference="Lin et al. 2017",
 )
 MAKI = ScaleCoefficient(
-    name="maki", expr=_maki_g,
+    name="maki", formula="-(1-p)**gamma/p",
     params={"gamma": NONNEGATIVE}, defaults={"gamma": 1},
     weight=_maki_weight, loss=_maki_loss, latex_name="Maki", reference="Kilbas & Paringer 2020, §3.1",
 )
 QCE = ScaleCoefficient(
-    name="qce", expr=_qce_g, weight=_qce_weight, loss=_qce_loss,
+    name="qce", formula="log(p)/p", weight=_qce_weight, loss=_qce_loss,
     latex_name="QCE", reference="Kilbas & Paringer 2020, §3.2",
 )
 POLY1 = ScaleCoefficient(
-    name="poly1", expr=_poly1_g,
+    name="poly1", formula="-1/p - epsilon",
     params={"epsilon": Domain(lower=-1.0)}, defaults={"epsilon": 1.0},
     weight=_poly1_weight, loss=_poly1_loss, latex_name="Poly-1", reference="Leng et al. 2022",
 )
 GCE = ScaleCoefficient(
-    name="gce", expr=_gce_g,
+    name="gce", formula="-p**(q-1)",
     params={"q": Domain(lower=0.0, upper=1.0, lower_open=True)}, defaults={"q": 0.7},
     weight=_gce_weight, loss=_gce_loss, latex_name="GCE", reference="Zhang & Sabuncu 2018",
 )
@@ -179,43 +140,82 @@ def get_coefficient(name_or_coefficient: str | ScaleCoefficient) -> ScaleCoeffic
 
 _COMMON_ARGS = """
   Args:
-    logits: float array; sigmoid head: same shape as (or broadcastable with) ``labels``;
-      softmax head: ``[..., C]``.
-    labels: sigmoid head: ints in {0, 1} or floats in [0, 1]; softmax head: ints in {0..C-1}.
-    head: ``"sigmoid"`` or ``"softmax"``.
-    alpha: focal-style class weighting: a scalar α for positives (1 - α for negatives) with the
-      sigmoid head, a ``[C]`` vector with the softmax head.
-    where: optional boolean mask of the per-element losses.
-    ignore_index: softmax head only: label value to mask out.
-    **options: ``axis``, ``broadcast``, ``soft_labels`` (see `gradeng.runtime._inject.apply_kernel`:
-      soft sigmoid labels default to y·L(p) + (1 - y)·L(1 - p) as kornia; ``"modulated"`` gives
-      optax/torchvision/Keras' (1 - p_t)^γ·BCE(y) for focal loss), and softmax-head soft targets.
+    logits: float array. Sigmoid head: the shape of ``labels``; softmax head: ``[..., C]`` with
+      the classes on ``axis``.
+    labels: sigmoid head: ints/bools in {0, 1} or floats in [0, 1] (soft labels, see
+      ``soft_labels``). Softmax head: integer class indices ``[...]`` in {0, …, C-1}, or float
+      target distributions ``[..., C]`` (one-hot, label-smoothed, soft) whose rows are ≥ 0 and
+      sum to 1.
+    head: ``"sigmoid"`` (binary / multi-label) or ``"softmax"`` (multi-class).
+    alpha: class weighting: sigmoid head, α ∈ [0, 1] for positives and 1 - α for negatives
+      (scalar or broadcastable); softmax head, a scalar factor or a ``[C]`` vector of per-class
+      weights.
+    where: optional boolean mask; masked entries give 0 loss and 0 gradient. Softmax head: of the
+      per-example shape ``[...]``, or of the logits' shape, where false excludes that class from
+      the softmax (optax's convention).
+    ignore_index: softmax head, integer labels: a label value whose rows are masked out.
+    **options: ``axis`` (softmax class axis), ``broadcast`` (allow shapes that broadcast),
+      ``soft_labels`` (sigmoid float labels: ``"mixture"``, y·L(p) + (1 - y)·L(1 - p) as
+      kornia, or ``"modulated"``, the kernel's modulation times BCE as
+      optax/torchvision/Keras' focal loss); see `gradeng.runtime.apply_kernel`.
 
   Returns:
-    Per-element losses (the caller reduces, e.g. with `normalize_by_positives`)."""
+    Per-element losses: the shape of ``logits`` (sigmoid) or ``logits`` without the class axis
+    (softmax); the caller reduces (e.g. `gradeng.normalize_by_positives`).
+"""
 
 
-def _catalog_loss(coefficient, logits, labels, head, alpha, where, ignore_index, options=None, **params):
+def _with_common_args(fn: Callable) -> Callable:
+  # Under ``python -OO`` docstrings are None: nothing to append to.
+  if fn.__doc__ is not None:
+    summary, _, example = fn.__doc__.partition("\n  Example:")
+    fn.__doc__ = summary.rstrip() + "\n" + _COMMON_ARGS + "\n  Example:" + example
+  return fn
+
+
+def _catalog_loss(coefficient, logits, labels, head, alpha, where, ignore_index, options, **params):
   return loss_from_coefficient(coefficient, head=head, **params)(
-      logits, labels, alpha=alpha, where=where, ignore_index=ignore_index, **(options or {}))
+      logits, labels, alpha=alpha, where=where, ignore_index=ignore_index, **options)
 
 
-def cross_entropy_loss(logits, labels, *, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
-  """Cross-entropy, g(p) = -1/p, L = -log p."""
+@_with_common_args
+def cross_entropy_loss(logits: ArrayLike, labels: ArrayLike, *, head: str = "sigmoid",
+                       alpha: ArrayLike | None = None, where: ArrayLike | None = None,
+                       ignore_index: int | None = None, **options: Any) -> jax.Array:
+  """Cross-entropy: g(p) = -1/p, L = -log p, w = p·g = -1.
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> ge.cross_entropy_loss(jnp.array([0.0, 2.0]), jnp.array([1, 0]))  # log 2, log(1 + e^2)
+    Array([0.6931472, 2.126928 ], dtype=float32)
+  """
   return _catalog_loss(CROSS_ENTROPY, logits, labels, head, alpha, where, ignore_index, options)
 
 
-def focal_loss(logits, labels, *, gamma=2.0, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
-  """Focal loss (Lin et al. 2017), L = -(1-p)^γ log p.
+@_with_common_args
+def focal_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: ArrayLike = 2.0,
+               head: str = "sigmoid", alpha: ArrayLike | None = None,
+               where: ArrayLike | None = None, ignore_index: int | None = None,
+               **options: Any) -> jax.Array:
+  """Focal loss (Lin et al. 2017), L = -(1-p)^γ log p, γ ≥ 0.
 
   .. math:: g(p) = γ(1-p)^{γ-1}\\log p - \\frac{(1-p)^γ}{p}
 
   ``head="softmax"`` gives the multi-class focal loss (p_t = softmax(z)_y).
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> ge.focal_loss(jnp.array([0.0]), jnp.array([1]), gamma=2.0)  # (1/2)^2 log 2
+    Array([0.1732868], dtype=float32)
   """
   return _catalog_loss(FOCAL, logits, labels, head, alpha, where, ignore_index, options, gamma=gamma)
 
 
-def maki_loss(logits, labels, *, gamma=1, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
+@_with_common_args
+def maki_loss(logits: ArrayLike, labels: ArrayLike, *, gamma: ArrayLike = 1,
+              head: str = "sigmoid", alpha: ArrayLike | None = None,
+              where: ArrayLike | None = None, ignore_index: int | None = None,
+              **options: Any) -> jax.Array:
   """Maki loss (Kilbas & Paringer 2020, §3.1), for any real γ ≥ 0.
 
   .. math::
@@ -224,28 +224,59 @@ def maki_loss(logits, labels, *, gamma=1, head="sigmoid", alpha=None, where=None
          = \\frac{(1-p)^{γ+1}}{γ+1}\\,{}_2F_1(1, γ+1; γ+2; 1-p).
 
   γ = 0 is cross-entropy, γ = 1 the paper's MCE (= PolyLoss-1 with ε = -1). Evaluated by
-  `gradeng.runtime._special.maki_tail`, never by the paper's alternating binomial sum.
+  `gradeng.runtime.maki_tail`, never by the paper's alternating binomial sum.
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> ge.maki_loss(jnp.array([0.0]), jnp.array([1]), gamma=1)  # log 2 - 1/2
+    Array([0.19314718], dtype=float32)
   """
   return _catalog_loss(MAKI, logits, labels, head, alpha, where, ignore_index, options, gamma=gamma)
 
 
-def qce_loss(logits, labels, *, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
-  """Quadratic cross-entropy (Kilbas & Paringer 2020, §3.2): g = log(p)/p, L = log²(p)/2."""
+@_with_common_args
+def qce_loss(logits: ArrayLike, labels: ArrayLike, *, head: str = "sigmoid",
+             alpha: ArrayLike | None = None, where: ArrayLike | None = None,
+             ignore_index: int | None = None, **options: Any) -> jax.Array:
+  """Quadratic cross-entropy (Kilbas & Paringer 2020, §3.2): g = log(p)/p, L = log²(p)/2.
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> ge.qce_loss(jnp.array([0.0]), jnp.array([1]))  # log(2)^2 / 2
+    Array([0.2402265], dtype=float32)
+  """
   return _catalog_loss(QCE, logits, labels, head, alpha, where, ignore_index, options)
 
 
-def poly1_loss(logits, labels, *, epsilon=1.0, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
-  """Poly-1 loss (Leng et al. 2022): L = -log p + ε(1 - p), g = -1/p - ε, ε ≥ -1."""
-  return _catalog_loss(POLY1, logits, labels, head, alpha, where, ignore_index, options, epsilon=epsilon)
+@_with_common_args
+def poly1_loss(logits: ArrayLike, labels: ArrayLike, *, epsilon: ArrayLike = 1.0,
+               head: str = "sigmoid", alpha: ArrayLike | None = None,
+               where: ArrayLike | None = None, ignore_index: int | None = None,
+               **options: Any) -> jax.Array:
+  """Poly-1 loss (Leng et al. 2022): L = -log p + ε(1 - p), g = -1/p - ε, ε ≥ -1.
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> ge.poly1_loss(jnp.array([0.0]), jnp.array([1]), epsilon=1.0)  # log 2 + 1/2
+    Array([1.1931472], dtype=float32)
+  """
+  return _catalog_loss(POLY1, logits, labels, head, alpha, where, ignore_index, options,
+                       epsilon=epsilon)
 
 
-def gce_loss(logits, labels, *, q=0.7, head="sigmoid", alpha=None, where=None, ignore_index=None, **options):
-  """Generalized cross-entropy (Zhang & Sabuncu 2018): L = (1 - p^q)/q, g = -p^{q-1}, q ∈ (0, 1]."""
+@_with_common_args
+def gce_loss(logits: ArrayLike, labels: ArrayLike, *, q: ArrayLike = 0.7, head: str = "sigmoid",
+             alpha: ArrayLike | None = None, where: ArrayLike | None = None,
+             ignore_index: int | None = None, **options: Any) -> jax.Array:
+  """Generalized cross-entropy (Zhang & Sabuncu 2018): L = (1 - p^q)/q, g = -p^{q-1}, q ∈ (0, 1].
+
+  Example:
+    >>> import gradeng as ge, jax.numpy as jnp
+    >>> ge.gce_loss(jnp.array([0.0]), jnp.array([1]), q=1.0)  # 1 - 1/2
+    Array([0.5], dtype=float32)
+  """
   return _catalog_loss(GCE, logits, labels, head, alpha, where, ignore_index, options, q=q)
 
-
-for _fn in (cross_entropy_loss, focal_loss, maki_loss, qce_loss, poly1_loss, gce_loss):
-  _fn.__doc__ += _COMMON_ARGS
 
 #: name -> catalog loss function.
 LOSSES = {

@@ -2,9 +2,11 @@
 
 Kilbas & Paringer (2020), §2.1: for a classification loss L(p) of the probability p of the
 true class, dL/dW = (dL/dp)(dp/dW); only the *scale coefficient* g = dL/dp depends on the loss.
-A `ScaleCoefficient` holds g symbolically (for derivation, LaTeX and property checks) and,
-optionally, hand-written log-space JAX forms of the logit weight w(p) = p·g(p) and of the loss
-L(p) = ∫_p^1 -g(t) dt. Where those are absent they are generated from the symbolic g.
+A `ScaleCoefficient` is data: g as formula text (for reports, LaTeX and property checks on the
+symbolic side), parameter domains and, for the runtime, log-space JAX forms of the logit weight
+w(p) = p·g(p) and of the loss L(p) = ∫_p^1 -g(t) dt. A coefficient made from a formula by
+`gradeng.coefficient` carries a *kernel builder* from `gradeng.symbolic` instead of hand-written
+forms; the runtime calls it and never imports SymPy itself.
 """
 
 from __future__ import annotations
@@ -13,25 +15,14 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
 
 from gradeng.runtime._errors import InputError
-from gradeng.runtime._lazy import LazyField, is_sympy
 from gradeng.runtime._variable import PROBABILITY, Variable
-
-if TYPE_CHECKING:
-  import sympy as sp
-
-  #: The symbol for the probability of the true class in every coefficient expression.
-  P: sp.Symbol
-
-
-def __getattr__(name: str) -> Any:
-  # `P` (= PROBABILITY.symbol, sp.Symbol("p", positive=True)) is made on first access, so that
-  # importing this module does not import SymPy.
-  if name == "P":
-    return PROBABILITY.symbol
-  raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 LogSpaceFn = Callable[..., Any]
 """A JAX function ``f(log_p, log_q, **params)`` of log p and log(1 - p) (elementwise)."""
@@ -76,8 +67,6 @@ class Domain:
 
   def contains_traced(self, value):
     """``contains`` for JAX values, as a boolean array (used to poison traced inputs)."""
-    import jax.numpy as jnp
-
     ok = jnp.isfinite(value)
     if self.integer:
       ok &= value == jnp.round(value)
@@ -87,14 +76,6 @@ class Domain:
       ok &= (value < self.upper) if self.upper_open else (value <= self.upper)
     return ok
 
-  def sympy_assumptions(self) -> dict[str, bool]:
-    """Assumptions that help SymPy integrate (e.g. ``nonnegative`` for γ ≥ 0)."""
-    assumptions: dict[str, bool] = {"real": True}
-    if self.integer:
-      assumptions["integer"] = True
-    if self.lower is not None and self.lower >= 0:
-      assumptions["positive" if (self.lower > 0 or self.lower_open) else "nonnegative"] = True
-    return assumptions
 
 
 REAL = Domain()
@@ -128,6 +109,30 @@ def is_concrete_number(value: Any) -> bool:
   return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def is_parameter_value(value: Any) -> bool:
+  """Whether ``value`` can be a hyper-parameter: a real number or a JAX/NumPy numeric array
+  (traced values included)."""
+  if is_concrete_number(value):
+    return True
+  if isinstance(value, (jax.Array, np.ndarray)):
+    return np.issubdtype(value.dtype, np.number) and not np.issubdtype(value.dtype, np.complexfloating)
+  return False
+
+
+class KernelBuilder(Protocol):
+  """What `gradeng.symbolic` attaches to a coefficient made from a formula: it compiles the
+  runtime's kernel for given parameters (ahead of time, cached) and narrows the parameter domains
+  for traced values. The runtime calls it; it never imports SymPy itself."""
+
+  def kernel(self, coefficient: ScaleCoefficient, params: Mapping[str, Any],
+             timeout: float | None) -> tuple[Any, str]:
+    """``(Kernel, forward_method)`` for these parameters (Python numbers static)."""
+
+  def traced_domains(self, coefficient: ScaleCoefficient,
+                     params: Mapping[str, Any]) -> Mapping[str, Domain]:
+    """Parameter domains where ∫_p^1 -g converges, for parameters given as JAX values."""
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class ScaleCoefficient:
   """A loss specified by its scale coefficient g(p) = dL/dp (Kilbas & Paringer, §2.1).
@@ -141,23 +146,32 @@ class ScaleCoefficient:
 
   Attributes:
     name: short name (``"maki"``), also the catalog key.
-    expr: g as a SymPy expression in the symbol `P` (``p``) and the parameter symbols. May be
-      given as a function of no arguments that builds it: it is then built on first read and
-      cached (the catalog's coefficients do this, so that ``import gradeng`` does not import
-      SymPy; their losses never need it).
-    params: parameter name -> `Domain`.
+    formula: g as text in `p` and the parameters, in the grammar of `gradeng.coefficient`
+      (``"-(1-p)**gamma/p"``); what reports, LaTeX and property checks read (on the symbolic
+      side, which parses it).
+    params: parameter name -> `Domain` (or a domain name, see `as_domain`).
     defaults: default parameter values (e.g. ``{"gamma": 2.0}`` for focal loss).
-    weight: optional stable JAX ``w(log_p, log_q, **params)``; generated from ``expr`` if absent.
-    loss: optional stable JAX ``L(log_p, log_q, **params)``; derived (closed form checked
-      against quadrature, else quadrature) if absent.
+    weight: stable JAX ``w(log_p, log_q, **params)``; with ``loss`` absent too, the loss needs a
+      ``builder``.
+    loss: stable JAX ``L(log_p, log_q, **params)``; if absent it is built by ``builder`` or, with
+      ``weight`` alone, integrated numerically.
     latex_name: how figures and reports name the loss.
     reference: citation for docs and reports.
     variable: the variable g acts on and the point where L = 0 (`PROBABILITY`: p in (0, 1],
-      L(1) = 0; a similarity or distance for pair weights, see `gradeng.runtime._variable`).
+      L(1) = 0; a similarity or a distance for pair weights, see `Variable`).
+    builder: compiles a kernel for a coefficient without hand-written forms (attached by
+      `gradeng.coefficient`; see `KernelBuilder`).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> ce = ScaleCoefficient("ce", "-1/p", weight=lambda log_p, log_q: -jnp.ones_like(log_p),
+    ...                       loss=lambda log_p, log_q: -log_p)
+    >>> ce
+    ScaleCoefficient('ce', g=-1/p, params=[])
   """
 
   name: str
-  expr: sp.Expr = LazyField(lambda coefficient, given: coefficient._build_expr(given))
+  formula: str | None = None
   params: Mapping[str, Domain] = dataclasses.field(default_factory=dict)
   defaults: Mapping[str, float] = dataclasses.field(default_factory=dict)
   weight: LogSpaceFn | None = None
@@ -165,37 +179,22 @@ class ScaleCoefficient:
   latex_name: str | None = None
   reference: str | None = None
   variable: Variable = PROBABILITY
+  builder: KernelBuilder | None = None
 
   def __post_init__(self):
     object.__setattr__(self, "params", {k: as_domain(v) for k, v in dict(self.params).items()})
-    given = vars(ScaleCoefficient)["expr"].given(self)
-    if is_sympy(given):  # an expression: its symbols are checked now
-      _ = self.expr
-    elif not callable(given):
-      raise TypeError(f"`expr` of coefficient `{self.name}` must be a SymPy expression or a "
-                      f"function building one; got {given!r}.")
-
-  def _build_expr(self, given: sp.Expr | Callable[[], sp.Expr]) -> sp.Expr:
-    """``expr`` from what was given (an expression, or a function that builds one: the catalog
-    builds its expressions on first use), its symbols checked against the parameters."""
-    expr = given if is_sympy(given) else given()
-    unknown = ({s.name for s in expr.free_symbols | self.variable.reference.free_symbols}
-               - {self.variable.name} - set(self.params))
+    object.__setattr__(self, "defaults", dict(self.defaults))
+    if self.formula is not None and not isinstance(self.formula, str):
+      raise TypeError(f"`formula` of coefficient `{self.name}` must be text such as "
+                      f"\"-(1-p)**gamma/p\"; got {type(self.formula).__name__} (a SymPy expression "
+                      "becomes a coefficient through `gradeng.coefficient(expr)`).")
+    if self.weight is None and self.builder is None:
+      raise InputError(f"coefficient `{self.name}` has neither a JAX `weight` nor a `builder`; "
+                       f"make it from its formula with `gradeng.coefficient({self.formula!r})`.")
+    unknown = set(self.defaults) - set(self.params)
     if unknown:
-      raise InputError(
-          f"Coefficient `{self.name}` uses symbols {sorted(unknown)} that are neither "
-          f"`{self.variable.name}` nor a "
-          f"declared parameter ({sorted(self.params)})."
-      )
-    return expr
-
-  @property
-  def symbols(self) -> dict[str, sp.Symbol]:
-    """Parameter name -> the SymPy symbol used in ``expr``."""
-    import sympy as sp
-
-    by_name = {s.name: s for s in self.expr.free_symbols}
-    return {name: by_name.get(name, sp.Symbol(name)) for name in self.params}
+      raise InputError(f"default for unknown parameter(s) {sorted(unknown)}; `{self.name}` takes "
+                       f"{sorted(self.params)}.")
 
   def resolve_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
     """Defaults filled in, unknown names and out-of-domain concrete values rejected.
@@ -210,22 +209,19 @@ class ScaleCoefficient:
     values = {**self.defaults, **given}
     missing = set(self.params) - set(values)
     if missing:
-      raise TypeError(f"`{self.name}` needs parameter(s) {sorted(missing)} (no default).")
+      raise InputError(f"`{self.name}` needs a value for parameter(s) "
+                       f"{', '.join(f'`{name}`' for name in sorted(missing))} (no default): "
+                       f"give it when building or calling the loss, e.g. "
+                       f"{sorted(missing)[0]}=1.0.")
     for name, value in values.items():
+      if not is_parameter_value(value):
+        raise InputError(f"`{name}` of `{self.name}` must be a number (or a JAX array); got "
+                         f"{value!r} of type {type(value).__name__}.")
       if is_concrete_number(value) and not self.params[name].contains(float(value)):
         raise InputError(
             f"`{name}` of `{self.name}` must be {self.params[name].describe()}; got {value!r}."
         )
     return values
 
-  def with_params(self, **values: Any) -> sp.Expr:
-    """g with the given parameters substituted (exact rationals/integers where possible)."""
-    import sympy as sp
-
-    values = self.resolve_params(values)
-    subs = {self.symbols[k]: sp.nsimplify(v) if is_concrete_number(v) else v
-            for k, v in values.items() if is_concrete_number(v)}
-    return self.expr.subs(subs)
-
   def __repr__(self) -> str:
-    return f"ScaleCoefficient({self.name!r}, g={self.expr}, params={sorted(self.params)})"
+    return f"ScaleCoefficient({self.name!r}, g={self.formula}, params={sorted(self.params)})"

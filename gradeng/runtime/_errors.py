@@ -12,3 +12,11 @@ from __future__ import annotations
 
 class InputError(ValueError):
   """Bad input: the message names the value received and what is valid."""
+
+
+class DerivationError(InputError):
+  """An error that ends a derivation (not just one attempt), e.g. a divergent integral."""
+
+
+class DivergentIntegralError(DerivationError):
+  """∫_p^1 -g(t) dt diverges, so no loss with L(1) = 0 has this scale coefficient."""

@@ -39,12 +39,11 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-import sympy as sp
 
-from gradeng.runtime._coefficient import NONNEGATIVE, P, ScaleCoefficient
+from gradeng.runtime._coefficient import NONNEGATIVE, ScaleCoefficient
+from gradeng.runtime._errors import DivergentIntegralError
 from gradeng.runtime._losses import loss_from_coefficient
 from gradeng.runtime._special import maki_tail
-from gradeng.symbolic import DivergentIntegralError
 
 #: Default basis exponents k = 0 … 4 (CE, and the first four Maki tails).
 DEFAULT_EXPONENTS = (0, 1, 2, 3, 4)
@@ -133,8 +132,6 @@ def maki_mixture(exponents: tuple[float, ...] = DEFAULT_EXPONENTS) -> ScaleCoeff
   """
   exponents = check_exponents(exponents)
   names = _param_names(len(exponents))
-  symbols = [sp.Symbol(name, nonnegative=True) for name in names]
-  expr = -sp.Add(*(c * (1 - P) ** sp.nsimplify(k) for c, k in zip(symbols, exponents))) / P
 
   def weight(log_p, log_q, **c):
     del log_p
@@ -144,10 +141,10 @@ def maki_mixture(exponents: tuple[float, ...] = DEFAULT_EXPONENTS) -> ScaleCoeff
     return sum(c[name] * maki_tail(log_p, log_q, k) for name, k in zip(names, exponents))
 
   return ScaleCoefficient(
-      name="maki_mixture", expr=expr, params={name: NONNEGATIVE for name in names},
+      name="maki_mixture", formula=_formula(names, exponents), params={name: NONNEGATIVE for name in names},
       defaults={name: (1.0 if k == 0 else 0.0) for name, k in zip(names, exponents)},
       weight=weight, loss=loss, latex_name="Maki mixture",
-      reference="Kilbas & Paringer 2020, §3.1 (Maki basis); gradeng issue 13")
+      reference="Kilbas & Paringer 2020, §3.1 (Maki basis)")
 
 
 def weights_from_theta(theta: jax.Array) -> jax.Array:
@@ -199,8 +196,13 @@ def maki_mixture_loss(logits, labels, *, weights, exponents: Sequence[float] | N
   return fn(logits, labels, alpha=alpha, where=where, ignore_index=ignore_index)
 
 
-def _rational(value: float, digits: int) -> sp.Rational:
-  return sp.Rational(str(round(float(value), digits)))
+def _term(weight: str, k: float) -> str:
+  return weight if k == 0 else f"{weight}*(1-p)" if k == 1 else f"{weight}*(1-p)**{k}"
+
+
+def _formula(weights: Sequence[str], exponents: Sequence[float]) -> str:
+  """``-(w0 + w1*(1-p) + …)/p`` for weight texts (names or numbers)."""
+  return f"-({' + '.join(_term(w, k) for w, k in zip(weights, exponents))})/p"
 
 
 def mixture_formula(weights, exponents: Sequence[float] | None = None, *, digits: int = 4) -> str:
@@ -211,35 +213,29 @@ def mixture_formula(weights, exponents: Sequence[float] | None = None, *, digits
   """
   exponents = check_exponents(range(len(weights)) if exponents is None else exponents)
   values = check_weights(weights, len(exponents))
-  terms = []
-  for c, k in zip(values, exponents):
-    c = round(float(c), digits)
-    if c == 0:
-      continue
-    text = f"{c:.{digits}f}".rstrip("0").rstrip(".")
-    terms.append(text if k == 0 else f"{text}*(1-p)" if k == 1 else f"{text}*(1-p)**{k}")
-  if not terms:
+  kept = [(f"{round(float(c), digits):.{digits}f}".rstrip("0").rstrip("."), k)
+          for c, k in zip(values, exponents) if round(float(c), digits) != 0]
+  if not kept:
     raise ValueError(f"every weight rounds to 0 at {digits} digits: {values.tolist()}.")
-  return f"-({' + '.join(terms)})/p"
+  return _formula(*zip(*kept))
 
 
 def learned_coefficient(weights, exponents: Sequence[float] | None = None, *, digits: int = 4,
                         name: str = "learned") -> ScaleCoefficient:
   """A parameter-free `ScaleCoefficient` for concrete weights (rounded to ``digits`` decimals).
 
-  Its ``expr`` is the exact rational g (what `gradeng.derive` integrates and prints); its weight
-  and loss are the family's stable log-space forms with the same rounded weights.
+  Its ``formula`` is `mixture_formula` of the weights (what `gradeng.derive` integrates and
+  prints, decimals read exactly); its weight and loss are the family's stable log-space forms
+  with the same rounded weights.
   """
   exponents = check_exponents(range(len(weights)) if exponents is None else exponents)
   values = check_weights(weights, len(exponents))
-  rounded = [_rational(c, digits) for c in values]
-  if not any(rounded):
-    raise ValueError(f"every weight rounds to 0 at {digits} digits: {values.tolist()}.")
-  expr = -sp.Add(*(c * (1 - P) ** sp.nsimplify(k) for c, k in zip(rounded, exponents))) / P
+  formula = mixture_formula(values, exponents, digits=digits)
+  rounded = [round(float(c), digits) for c in values]
   family = maki_mixture(exponents)
-  params = {n: float(c) for n, c in zip(_param_names(len(exponents)), rounded)}
+  params = {n: c for n, c in zip(_param_names(len(exponents)), rounded)}
   return ScaleCoefficient(
-      name=name, expr=expr,
+      name=name, formula=formula,
       weight=lambda log_p, log_q: family.weight(log_p, log_q, **params),
       loss=lambda log_p, log_q: family.loss(log_p, log_q, **params),
       latex_name=name, reference="learned Maki mixture (gradeng learn-coefficient)")

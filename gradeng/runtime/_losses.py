@@ -1,136 +1,53 @@
 """The one path from a scale coefficient to a JAX loss: `loss_from_coefficient`.
 
 A coefficient becomes a `Kernel` (log-space value L and weight w = p·g), and the kernel is
-applied to logits by `gradeng.runtime._inject.apply_kernel`, which injects the derivative. The catalog
-losses are this path applied to catalog coefficients; user formulas and user JAX functions
-take the same path with generated or numerically integrated parts.
+applied to logits by `gradeng.runtime.apply_kernel`, which injects the derivative. The catalog
+losses are this path applied to catalog coefficients (hand-written log-space forms); a
+coefficient made from a formula brings its own kernel builder from `gradeng.symbolic` (derived,
+stabilised and checked ahead of time); a weight alone is integrated by quadrature.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from gradeng.runtime._coefficient import ScaleCoefficient, is_concrete_number
+from gradeng.runtime._errors import InputError
 from gradeng.runtime._inject import Kernel, LossFunction, apply_kernel, poison
-from gradeng.runtime._quadrature import integrate_weight
-
-if TYPE_CHECKING:
-  import sympy as sp
-# SymPy and the modules built on it (`_jaxify`, `_symbolic`, `_stabilize`) are imported inside the
-# functions that need them: the catalog's losses never do, and `import gradeng` stays free of them.
-
-#: Relative error a derived closed form may show against quadrature before it is rejected.
-CLOSED_FORM_TOLERANCE = 1e-5
-#: Wall-clock seconds building a loss from a user formula waits for SymPy's derivation. Past it,
-#: the loss is built on quadrature at once (the forward method says so) instead of blocking on a
-#: derivation that may end in quadrature anyway; ``gradeng.derive(..., timeout=None)`` run once
-#: ahead of time caches the closed form on disk for every later build (issue 14 item 6).
-DERIVATION_TIMEOUT = 20.0
-
-
-class _Default:
-  """The default of an argument that is read from a module constant when the call is made."""
-
-  def __repr__(self):
-    return "<default>"
-
-
-_DEFAULT = _Default()
-_CHECK_LOGITS = np.linspace(-40.0, 40.0, 321)
-
-
-def _quadrature_value(weight: Callable) -> Callable:
-  def value(log_p, log_q, **params):
-    del log_q
-    return integrate_weight(weight, log_p, **params)
-
-  return value
-
-
-def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, Any]) -> float:
-  """Max relative error of a float32 closed form against float64 quadrature on logits ±40.
-
-  Runs on constants only (the grid and Python-number parameters), evaluated eagerly even while
-  a caller is being traced by `jax.jit`, so a loss can be built inside a jitted function.
-  """
-  with jax.ensure_compile_time_eval():
-    with jax.enable_x64(True):
-      z64 = jnp.asarray(_CHECK_LOGITS, jnp.float64)
-      reference = np.asarray(_quadrature_value(weight)(jax.nn.log_sigmoid(z64), None, **params))
-    z32 = jnp.asarray(_CHECK_LOGITS, jnp.float32)
-    got = np.asarray(value(jax.nn.log_sigmoid(z32), jax.nn.log_sigmoid(-z32), **params), np.float64)
-  normal = np.abs(reference) > np.finfo(np.float32).tiny / np.finfo(np.float32).eps
-  if not np.all(np.isfinite(got[normal])):
-    return math.inf
-  return float(np.max(np.abs(got[normal] - reference[normal]) / np.abs(reference[normal]), initial=0.0))
-
-
-def weight_expression(g: sp.Expr) -> sp.Expr:
-  """w = p·g with p distributed over the top-level sum only, so that SymPy's automatic
-  p·p^{-1} = 1 cancels while factors such as (1 - p)^2 stay unexpanded (expanding them would
-  cancel catastrophically as p → 1)."""
-  import sympy as sp
-
-  from gradeng.runtime._coefficient import P
-
-  if g.is_Add:
-    return sp.Add(*(weight_expression(term) for term in g.args))
-  return P * g
+from gradeng.runtime._quadrature import quadrature_loss
 
 
 @functools.lru_cache(maxsize=256)
 def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
-            timeout: float | None = None) -> tuple[Kernel, str]:
-  params = dict(frozen_params)
-  names = list(coefficient.params)
-  weight = coefficient.weight  # hand-written (the catalog: no SymPy) or generated from g
-  if weight is None:
-    from gradeng.symbolic._jaxify import log_space_function
-
-    weight = log_space_function(weight_expression(coefficient.expr), names)
-  if coefficient.loss is not None:
-    return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
-  from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
-  value, method = _quadrature_value(weight), "quadrature"
-  if all(is_concrete_number(v) for v in params.values()):
-    from gradeng.symbolic import derive  # SymPy integration is only needed for user formulas
-
-    derivation = derive(coefficient, timeout=timeout, **params)
-    if derivation.verification == "gave up (time limit)":
-      method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
-                "timeout=None)` derives and caches a closed form for later builds)")
-    from gradeng.symbolic._stabilize import stable_closed_form, stable_weight  # stable programs
-
-    weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
-    value = _quadrature_value(weight)
-    if derivation.loss is not None:
-      closed = stable_closed_form(derivation.g, derivation.loss)
-      if closed is None:
-        try:
-          closed = log_space_function(derivation.loss, names), "closed form (derived)"
-        except NotJaxifiable:
-          closed = None
-      if closed is not None and _closed_form_error(closed[0], weight, params) <= CLOSED_FORM_TOLERANCE:
-        value, method = closed
-  return Kernel(value, weight, coefficient.name), method
+            timeout: Any = ...) -> tuple[Kernel, str]:
+  if coefficient.weight is not None and coefficient.loss is not None:
+    return Kernel(coefficient.loss, coefficient.weight, coefficient.name), "closed form (catalog)"
+  if coefficient.builder is not None:  # a formula: compiled by gradeng.symbolic
+    return coefficient.builder.kernel(coefficient, dict(frozen_params), timeout)
+  return Kernel(quadrature_loss(coefficient.weight), coefficient.weight, coefficient.name), "quadrature"
 
 
-def _freeze(params: Mapping[str, Any]) -> tuple:
-  # Traced values are not hashable; they are keyed by position only (the kernel never
-  # specialises on them, so any placeholder works).
+def freeze_params(params: Mapping[str, Any]) -> tuple:
+  """Parameters as a hashable key: traced values are keyed by name only (a kernel never
+  specialises on them, so any placeholder works)."""
   return tuple(sorted((k, v if is_concrete_number(v) else "<traced>") for k, v in params.items()))
+
+
+def coefficient_kernel(coefficient: ScaleCoefficient, params: Mapping[str, Any],
+                       timeout: Any = ...) -> tuple[Kernel, str]:
+  """The `Kernel` a coefficient runs on for these (resolved) parameters, and how its forward
+  value is computed (``"closed form (catalog)"``, ``"quadrature"``, …). Cached."""
+  return _kernel(coefficient, freeze_params(params), timeout)
 
 
 def loss_from_coefficient(
     coefficient: ScaleCoefficient, *, head: str = "sigmoid",
-    derive_timeout: float | None | _Default = _DEFAULT, **params: Any
+    derive_timeout: float | None = ..., **params: Any
 ) -> LossFunction:
   """A JAX loss ``f(logits, labels, *, alpha=None, where=None, …, **params)`` from g(p).
 
@@ -139,8 +56,10 @@ def loss_from_coefficient(
   form if it matches quadrature to `CLOSED_FORM_TOLERANCE` over logits in [-40, 40], else the
   quadrature L(p) = ∫_0^{-log p} -w(e^{-s}) ds. The choice is in ``f.forward_method``.
 
-  The derivation and its float64 check are an ahead-of-time step on constants, cached per
-  (coefficient, Python-number parameters): building a loss inside `jax.jit` works. Python-number
+  For a coefficient made from a formula (`gradeng.coefficient`), the kernel comes from its
+  builder in `gradeng.symbolic`: the derivation and its float64 check are an ahead-of-time step
+  on constants, cached per (coefficient, Python-number parameters), so building a loss inside
+  `jax.jit` works. Python-number
   parameters are static (the kernel specialises on them: Maki γ = 1 compiles without digamma);
   JAX values are differentiable inputs (``jax.grad`` w.r.t. γ, second derivatives included).
 
@@ -148,7 +67,8 @@ def loss_from_coefficient(
     coefficient: the scale coefficient (see `gradeng.coefficient` to build one from a formula).
     head: ``"sigmoid"`` (binary / multi-label) or ``"softmax"`` (multi-class).
     derive_timeout: wall seconds to wait for SymPy to derive a user formula's closed form
-      (default: `DERIVATION_TIMEOUT` when called; None: no limit but SymPy's own). Past it the
+      (``...``, the default: `gradeng.symbolic.DERIVATION_TIMEOUT`; None: no limit but SymPy's
+      own). Past it the
       loss is built on quadrature, and ``forward_method`` says so; a derivation cached on disk
       (by an earlier build or by `gradeng.derive`) is used at once whatever the limit.
     **params: hyper-parameters (e.g. ``gamma=2``); Python numbers are checked against their
@@ -158,7 +78,7 @@ def loss_from_coefficient(
   Returns:
     The per-element loss function; its keyword arguments (``alpha``, ``where``,
     ``ignore_index``, ``axis``, ``broadcast``, ``soft_labels``) are those of
-    `gradeng.runtime._inject.apply_kernel`.
+    `gradeng.runtime.apply_kernel`.
 
   Example:
     >>> import gradeng as ge, jax.numpy as jnp
@@ -168,15 +88,11 @@ def loss_from_coefficient(
   """
   given = dict(params)
   params = coefficient.resolve_params(given)
-  if derive_timeout is _DEFAULT:
-    derive_timeout = DERIVATION_TIMEOUT
-  kernel, method = _kernel(coefficient, _freeze(params), derive_timeout)
+  kernel, method = coefficient_kernel(coefficient, params, derive_timeout)
   traced = {k: v for k, v in params.items() if not is_concrete_number(v)}
   domains = coefficient.params
-  if traced and coefficient.loss is None:  # a formula: narrowed to where ∫_p^1 -g converges
-    from gradeng.symbolic._derive import traced_domains  # SymPy, only for traced parameters
-
-    domains = traced_domains(coefficient, _freeze(params))
+  if traced and coefficient.loss is None and coefficient.builder is not None:
+    domains = coefficient.builder.traced_domains(coefficient, params)  # where ∫_p^1 -g converges
 
   def rebuild(hyper):
     return loss_from_coefficient(coefficient, head=head, derive_timeout=derive_timeout,
@@ -238,7 +154,7 @@ def loss_from_gradient(
     p = jnp.exp(log_p)
     return p * scale_fn(p, **kw)
 
-  kernel = Kernel(_quadrature_value(weight), weight, name, uses_log_q=False)
+  kernel = Kernel(quadrature_loss(weight), weight, name, uses_log_q=False)
 
   def rebuild(hyper):
     unknown = set(hyper) - set(params)
@@ -253,11 +169,14 @@ def loss_from_gradient(
 
 
 def _evaluate(coefficient, p, params, part: str) -> jax.Array:
-  from gradeng.runtime._catalog import get_coefficient  # the catalog imports this module
+  if isinstance(coefficient, str):
+    from gradeng.runtime._catalog import get_coefficient  # the catalog imports this module
 
-  coefficient = get_coefficient(coefficient)
+    coefficient = get_coefficient(coefficient)
+  if not isinstance(coefficient, ScaleCoefficient):
+    raise InputError(f"expected a `ScaleCoefficient` or a catalog name; got {coefficient!r}.")
   params = coefficient.resolve_params(params)
-  kernel, _ = _kernel(coefficient, _freeze(params), DERIVATION_TIMEOUT)
+  kernel, _ = coefficient_kernel(coefficient, params)
   p = jnp.asarray(p, jnp.promote_types(jnp.result_type(p), jnp.float32))
   return getattr(kernel, part)(jnp.log(p), jnp.log1p(-p), **params)
 

@@ -53,3 +53,13 @@ def integrate_weight(weight_fn, log_p, **params):
     s = length * u
     total = total + weight * weight_fn(-s, jnp.log(-jnp.expm1(-s)), **params)
   return -length * total
+
+
+def quadrature_loss(weight_fn):
+  """The log-space loss ``L(log_p, log_q, **params)`` of a weight, by `integrate_weight`."""
+
+  def value(log_p, log_q, **params):
+    del log_q
+    return integrate_weight(weight_fn, log_p, **params)
+
+  return value

@@ -28,6 +28,7 @@ per regime (the tail series for q ≤ q_s, the exact head ``-log p - Σ_{j≤γ}
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import functools
 import math
 from collections.abc import Mapping
@@ -66,14 +67,26 @@ def _tail_series(log_q, a):
   return jnp.exp(a * log_q) * acc
 
 
+def _digamma(x: float) -> float:
+  """ψ(x) for real x > 0 in float64 (≈ 1e-15 relative): the recurrence ψ(x) = ψ(x + 1) - 1/x
+  up to x ≥ 10, then the asymptotic series log x - 1/(2x) - Σ B_2k / (2k x^{2k})."""
+  shift = 0.0
+  while x < 10.0:
+    shift -= 1.0 / x
+    x += 1.0
+  inv2 = 1.0 / (x * x)
+  # B_2k / 2k for k = 1..7: 1/12, -1/120, 1/252, -1/240, 1/132, -691/32760, 1/12
+  series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (
+      1 / 240 - inv2 * (1 / 132 - inv2 * (691 / 32760 - inv2 / 12))))))
+  return shift + math.log(x) - 0.5 / x - series
+
+
 def _harmonic(gamma):
   """H_γ = ψ(γ + 1) + γ_E, exact rational sum for small integer γ given as Python numbers."""
   if is_concrete_number(gamma):
     if float(gamma).is_integer() and gamma <= 1000:
       return math.fsum(1.0 / j for j in range(1, int(gamma) + 1))
-    import mpmath  # a SymPy dependency; only for concrete non-integer γ
-
-    return float(mpmath.digamma(float(gamma) + 1) + mpmath.euler)
+    return _digamma(float(gamma) + 1.0) + _EULER_GAMMA
   return digamma(gamma + 1.0) + _EULER_GAMMA
 
 
@@ -154,11 +167,13 @@ def _integer_plan(coefficients: tuple[tuple[int, float], ...], itemsize: int) ->
   tolerance, max_terms = _SERIES_TOLERANCE[itemsize], _MAX_SERIES_TERMS[itemsize]
 
   def exact(p):  # the head form at 60 digits: exact algebra, its cancellation absorbed
-    import mpmath  # a SymPy dependency; only when a plan is made (cached)
-
-    with mpmath.workdps(60):
-      p = mpmath.mpf(p)
-      return abs(float(-total * mpmath.log(p) - mpmath.polyval([*head[::-1], 0], 1 - p)))
+    with decimal.localcontext(decimal.Context(prec=60)):
+      p = decimal.Decimal(p)
+      q, power, polynomial = 1 - p, decimal.Decimal(1), decimal.Decimal(0)
+      for h in head:
+        power *= q
+        polynomial += decimal.Decimal(h) * power
+      return abs(float(-decimal.Decimal(total) * p.ln() - polynomial))
 
   def head_amplification(p):
     q = 1.0 - p

@@ -237,16 +237,14 @@ def _capped_coefficient(coefficient: ScaleCoefficient, base_weight) -> ScaleCoef
   so `loss_from_coefficient` integrates w_c (w_c is smooth in p, so quadrature keeps float32
   accuracy).
   """
-  import sympy as sp
-
   def weight(log_p, log_q, inv_bound, **params):
     w = base_weight(log_p, log_q, **params)
     return w / (1.0 + jnp.exp(jnp.log(jnp.abs(w)) - log_p + jnp.log(inv_bound)))
 
-  inv_bound = sp.Symbol("inv_bound", nonnegative=True)
+  g = coefficient.formula
   return ScaleCoefficient(
       name=f"warmup_{coefficient.name}",
-      expr=coefficient.expr / (1 + sp.Abs(coefficient.expr) * inv_bound),
+      formula=None if g is None else f"({g})/(1 + Abs({g})*inv_bound)",
       params={**coefficient.params, "inv_bound": NONNEGATIVE}, defaults=dict(coefficient.defaults),
       weight=weight, latex_name=f"warm-up {coefficient.latex_name or coefficient.name}",
       reference="Kilbas & Paringer 2020, §7")

@@ -1,4 +1,4 @@
-"""The variable a coefficient acts on: its symbol, its domain and the reference point.
+"""The variable a coefficient acts on: its name, its domain and the reference point.
 
 A classification loss is specified by g(p) = dL/dp on p ∈ (0, 1] with L(1) = 0 (Kilbas &
 Paringer, §2.1). Pair- and triplet-based embedding losses L = Σ φ(s_ij) are specified the same
@@ -9,107 +9,59 @@ of the coefficient from a *reference point* r where it vanishes,
 .. math::
   L(x) = \\int_r^x g(t)\\,dt, \\qquad L(r) = 0,
 
-and for p with r = 1 this is the paper's L(p) = ∫_p^1 -g(t) dt. A `Variable` holds x, its domain
-and r as data, so that one derivation code path (`gradeng.symbolic._derive.derive`) serves all of
-them.
+and for p with r = 1 this is the paper's L(p) = ∫_p^1 -g(t) dt. A `Variable` is plain data (numbers
+and, for a reference that depends on the parameters, a formula string such as ``"m"``); the
+symbolic side (`gradeng.symbolic`) reads it as exact SymPy numbers when it derives.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING, Any
 
 from gradeng.runtime._errors import InputError
-from gradeng.runtime._lazy import LazyField, is_sympy
-
-if TYPE_CHECKING:
-  import sympy as sp
-
-#: Width of the range sampled beyond the finite end of an unbounded domain (d ≥ 0: d in [0, 3]).
-SAMPLE_WIDTH = 3
 
 
-def _check_number(value: Any) -> None:
-  """TypeError unless ``value`` is a number or a SymPy expression (checked without SymPy)."""
-  if not is_sympy(value) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-    raise TypeError(f"a bound or reference point must be a number or SymPy expression; got "
-                    f"{value!r}.")
-
-
-def _exact(value: Any) -> sp.Expr:
-  """A SymPy number or expression (floats as exact decimals: 0.5 -> 1/2)."""
-  import sympy as sp
-
-  _check_number(value)
-  if isinstance(value, sp.Basic):
-    return value
-  if value in (float("inf"), float("-inf")):
-    return sp.oo if value > 0 else -sp.oo
-  return sp.nsimplify(value, rational=True)
-
-
-def _exact_field(default: Any) -> LazyField:
-  """A bound or reference point: given as a number (or SymPy), read as an exact SymPy number
-  (built on first read, so that the module-level variables do not import SymPy)."""
-  return LazyField(lambda variable, value: _exact(value), default)
-
-
-_SYMBOLS: dict[tuple[str, bool], sp.Symbol] = {}
+def _is_number(value: object) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclasses.dataclass(frozen=True)
 class Variable:
   """The variable of a coefficient: name, domain [lower, upper] and reference point.
 
-  ``lower``, ``upper`` and ``reference`` read back as exact SymPy numbers (0.5 -> 1/2,
-  ``math.inf`` -> ``oo``), made on first read, so that the module's variables do not import SymPy.
-
   Attributes:
     name: the symbol's name in formulas (``"p"``, ``"s"``, ``"d"``).
-    lower: lower end of the domain (a number, ``-oo`` allowed).
-    upper: upper end of the domain (a number, ``oo`` allowed).
-    reference: the point r where the loss is 0, L(x) = ∫_r^x g(t) dt: an end of the domain
-      (p = 1, s = -1, d = 0) or an expression in the parameters (a margin ``m``).
+    lower: lower end of the domain (a number, ``-math.inf`` allowed).
+    upper: upper end of the domain (a number, ``math.inf`` allowed).
+    reference: the point r where the loss is 0, L(x) = ∫_r^x g(t) dt: a number (an end of the
+      domain: p = 1, s = -1, d = 0) or a formula in the parameters (a margin ``"m"``).
     description: what the variable is, for messages and reports.
+
+  Example:
+    >>> Variable("d", 0, math.inf, 0, "distance").side
+    'lower'
   """
 
   name: str
-  lower: Any = _exact_field(0)
-  upper: Any = _exact_field(1)
-  reference: Any = _exact_field(1)
+  lower: float = 0
+  upper: float = 1
+  reference: float | str = 1
   description: str = ""
 
   def __post_init__(self):
     if not self.name.isidentifier() or self.name.startswith("_"):
       raise InputError(f"variable name {self.name!r} must be a plain identifier.")
-    given = {field: vars(Variable)[field].given(self) for field in ("lower", "upper", "reference")}
-    for value in given.values():
-      _check_number(value)
-    if any(is_sympy(value) for value in given.values()):  # SymPy is loaded: check exactly
-      ordered = not (self.lower.is_number and self.upper.is_number) or self.lower < self.upper
-    else:  # plain numbers (the module's variables): checked without importing SymPy
-      ordered = given["lower"] < given["upper"]
-    if not ordered:
+    for field in ("lower", "upper"):
+      if not _is_number(getattr(self, field)):
+        raise TypeError(f"`{field}` of variable `{self.name}` must be a number; got "
+                        f"{getattr(self, field)!r}.")
+    if not (_is_number(self.reference) or isinstance(self.reference, str)):
+      raise TypeError(f"`reference` of variable `{self.name}` must be a number or a formula "
+                      f"string; got {self.reference!r}.")
+    if not self.lower < self.upper:
       raise InputError(f"variable `{self.name}`: `lower` = {self.lower} must be below "
                        f"`upper` = {self.upper}.")
-
-  @property
-  def symbol(self) -> sp.Symbol:
-    """The SymPy symbol (positive when the domain is, so that SymPy simplifies log, powers);
-    one object per name and assumptions (``PROBABILITY.symbol is gradeng.runtime._coefficient.P``)."""
-    import sympy as sp
-
-    positive = bool(self.lower.is_number and self.lower >= 0)
-    return _SYMBOLS.setdefault((self.name, positive), sp.Symbol(
-        self.name, **({"positive": True} if positive else {"real": True})))
-
-  @property
-  def interval(self) -> sp.Interval:
-    """The open domain (lower, upper) on which g must be defined and continuous."""
-    import sympy as sp
-
-    return sp.Interval.open(self.lower, self.upper)
 
   @property
   def side(self) -> str | None:
@@ -121,29 +73,22 @@ class Variable:
     return None
 
   def describe(self) -> str:
-    """``p in (0, 1], L = 0 at p = 1`` (for messages)."""
+    """``p in [0, 1], L = 0 at p = 1`` (for messages)."""
     what = f" ({self.description})" if self.description else ""
-    return f"{self.name}{what} in [{self.lower}, {self.upper}], L = 0 at {self.name} = {self.reference}"
+    return (f"{self.name}{what} in [{_show(self.lower)}, {_show(self.upper)}], L = 0 at "
+            f"{self.name} = {_show(self.reference)}")
 
-  def point(self, fraction: Any) -> sp.Expr:
-    """The point at ``fraction`` ∈ (0, 1) of the domain (exact): lower + fraction·(upper -
-    lower), with an infinite end replaced by `SAMPLE_WIDTH` from the finite one. Numeric checks
-    sample the variable here."""
-    import sympy as sp
-
-    fraction = _exact(fraction)
-    lower, upper = self.lower, self.upper
-    if lower.is_infinite and upper.is_infinite:
-      lower, upper = -sp.Integer(SAMPLE_WIDTH), sp.Integer(SAMPLE_WIDTH)
-    elif upper.is_infinite:
-      upper = lower + SAMPLE_WIDTH
-    elif lower.is_infinite:
-      lower = upper - SAMPLE_WIDTH
-    return lower + fraction * (upper - lower)
-
-  def with_reference(self, reference: Any) -> Variable:
-    """The same variable with another reference point (e.g. a margin)."""
+  def with_reference(self, reference: float | str) -> Variable:
+    """The same variable with another reference point (e.g. a margin ``"m"``)."""
     return dataclasses.replace(self, reference=reference)
+
+
+def _show(value: float | str) -> str:
+  if isinstance(value, str):
+    return value
+  if math.isinf(value):
+    return "oo" if value > 0 else "-oo"
+  return str(int(value)) if float(value).is_integer() else str(value)
 
 
 #: The probability of the true class: L(p) = ∫_p^1 -g(t) dt (the paper's case).

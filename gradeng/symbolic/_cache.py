@@ -27,7 +27,7 @@ import sympy as sp
 #: The modules whose source is part of every key (a change to them derives afresh).
 _SOURCES = tuple(f"gradeng.symbolic.{name}" for name in (
     "_derive", "_integrate", "_verify", "_recognise", "_mpeval", "_limits", "_cache")) + (
-    "gradeng.runtime._variable",)
+    "gradeng.runtime._variable", "gradeng.symbolic._variable")
 
 
 def cache_dir() -> pathlib.Path:

@@ -23,7 +23,8 @@ from typing import Any
 import sympy as sp
 
 from gradeng.symbolic import _cache
-from gradeng.runtime._coefficient import P, Domain, ScaleCoefficient, is_concrete_number
+from gradeng.runtime._coefficient import Domain, ScaleCoefficient, is_concrete_number
+from gradeng.symbolic._variable import P
 from gradeng.runtime._errors import InputError
 from gradeng.symbolic._integrate import (antiderivative_loss, check_convergence, definite_loss,
                                      maki_forms, rank, realify, unevaluated)
@@ -33,7 +34,9 @@ from gradeng.symbolic._mpeval import lerch_to_hyper
 from gradeng.symbolic._parse import coefficient as _coefficient_from_formula
 from gradeng.symbolic._properties import PropertyCheck, check_properties
 from gradeng.symbolic._recognise import Combination, Term, recognise
-from gradeng.runtime._variable import PROBABILITY, Variable, as_variable
+from gradeng.symbolic._compile import expression, parameter_symbols, symbolic_variable
+from gradeng.symbolic._variable import PROBABILITY, as_variable
+from gradeng.symbolic._variable import SymbolicVariable as Variable
 from gradeng.symbolic._verify import verify
 
 
@@ -349,15 +352,16 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
     if coef.params:  # issue 14 item 11: a misspelt variable silently became a parameter
       found = (f"parameters found in the formula: {sorted(coef.params)} (undeclared: real); "
                "use `gradeng.coefficient(..., params=...)` to declare their domains",)
-  elif variable is not None and as_variable(variable) != coef.variable:
+  elif variable is not None and as_variable(variable) != symbolic_variable(coef):
     raise InputError(f"`variable` = {variable!r} differs from the variable of `{coef.name}` "
                      f"({coef.variable.describe()}); leave it out for a `ScaleCoefficient`.")
   values = _substitute(coef, params)
-  reference = coef.variable.reference
-  subs = {s: values[s.name] for s in coef.expr.free_symbols | reference.free_symbols
+  expr, own = expression(coef), symbolic_variable(coef)
+  reference = own.reference
+  subs = {s: values[s.name] for s in expr.free_symbols | reference.free_symbols
           if s.name in values}
-  g = coef.expr.subs(subs)
-  bound = coef.variable.with_reference(reference.subs(subs))
+  g = expr.subs(subs)
+  bound = own.with_reference(reference.subs(subs))
   free = {s.name for s in g.free_symbols | bound.reference.free_symbols
           if s != bound.symbol}
   domains = {name: coef.params[name] for name in free}
@@ -550,11 +554,12 @@ def traced_domains(coefficient: ScaleCoefficient, frozen_params: tuple) -> dict[
   """
   domains = dict(coefficient.params)
   traced = {name for name, value in frozen_params if not is_concrete_number(value)}
-  if not traced or coefficient.variable != PROBABILITY:
+  if not traced or symbolic_variable(coefficient) != PROBABILITY:
     return domains
-  subs = {coefficient.symbols[name]: sp.nsimplify(value, rational=True)
+  symbols = parameter_symbols(coefficient)
+  subs = {symbols[name]: sp.nsimplify(value, rational=True)
           for name, value in frozen_params if name not in traced}
-  g = coefficient.expr.subs(subs)
+  g = expression(coefficient).subs(subs)
   key = _domains_key({name: domains[name] for name in traced})
   try:
     inferred = run_in_worker(parameter_domains, (g, key), seconds=STEP_SECONDS)
@@ -565,10 +570,10 @@ def traced_domains(coefficient: ScaleCoefficient, frozen_params: tuple) -> dict[
       domains[name] = found
     elif domains[name] == Domain():  # undeclared: refuse rather than risk a finite wrong loss
       raise InputError(
-          f"traced parameter `{name}` of g(p) = {coefficient.expr}: {found}. Declare the values "
+          f"traced parameter `{name}` of g(p) = {expression(coefficient)}: {found}. Declare the values "
           f"it may take, e.g. `gradeng.coefficient(formula, params={{'{name}': 'positive'}})` "
           "(names: nonnegative, positive, nonnegative_integer, unit_interval; or a "
-          "`gradeng.runtime._coefficient.Domain(lower=..., upper=...)`), or pass it as a Python "
+          "`gradeng.runtime.Domain(lower=..., upper=...)`), or pass it as a Python "
           "number.")
   return domains
 

@@ -15,14 +15,14 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from gradeng.runtime._coefficient import P, Domain
+from gradeng.runtime._coefficient import Domain
+from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import ELEMENTARY
-from gradeng.runtime._variable import PROBABILITY, Variable
+from gradeng.symbolic._variable import PROBABILITY
+from gradeng.symbolic._variable import SymbolicVariable as Variable
+from gradeng.runtime._errors import DivergentIntegralError as DivergentIntegralError
 from gradeng.symbolic._limits import STEP_SECONDS, DerivationError, attempt
 from gradeng.symbolic._mpeval import CHECK_DIGITS, sample_domain
-
-class DivergentIntegralError(DerivationError):
-  """∫_p^1 -g(t) dt diverges, so no loss with L(1) = 0 has this scale coefficient."""
 
 
 def is_finite_number(value: sp.Expr) -> bool:

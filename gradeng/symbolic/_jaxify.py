@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import sympy as sp
 
 from gradeng.runtime._errors import InputError
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
 
 

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from gradeng.runtime._errors import DerivationError as DerivationError
 from gradeng.runtime._errors import InputError
 
 T = TypeVar("T")
@@ -46,10 +47,6 @@ STEP_SECONDS = 8.0
 TASK_SECONDS = 240.0
 #: Wall seconds allowed for the worker to start (a fresh interpreter importing gradeng).
 STARTUP_SECONDS = 300.0
-
-
-class DerivationError(InputError):
-  """An error that ends a derivation (not just one attempt), e.g. a divergent integral."""
 
 
 class _TimeUp(BaseException):

@@ -11,7 +11,8 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.runtime._coefficient import P, Domain
+from gradeng.runtime._coefficient import Domain
+from gradeng.symbolic._variable import P
 
 #: Digits of the numeric checks.
 CHECK_DIGITS = 30

@@ -16,13 +16,15 @@ from __future__ import annotations
 import ast
 import fractions
 import math
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
 from gradeng.runtime._errors import InputError
-from gradeng.runtime._coefficient import P, Domain, ScaleCoefficient, as_domain
-from gradeng.runtime._variable import Variable, as_variable
+from gradeng.runtime._coefficient import Domain, ScaleCoefficient, as_domain
+from gradeng.symbolic._compile import formula_coefficient
+from gradeng.symbolic._variable import P, SymbolicVariable as Variable, as_variable, to_runtime
 
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 2000
@@ -147,10 +149,20 @@ def allowed_names_message(params: Iterable[str] | None = None) -> str:
           f"{sorted(FUNCTIONS)}")
 
 
+def sympy_assumptions(domain: Domain) -> dict[str, bool]:
+  """Assumptions that help SymPy integrate (e.g. ``nonnegative`` for γ ≥ 0)."""
+  assumptions: dict[str, bool] = {"real": True}
+  if domain.integer:
+    assumptions["integer"] = True
+  if domain.lower is not None and domain.lower >= 0:
+    assumptions["positive" if (domain.lower > 0 or domain.lower_open) else "nonnegative"] = True
+  return assumptions
+
+
 def _parameter_symbol(name: str, domains: Mapping[str, Domain | str]) -> sp.Symbol:
   """The symbol for parameter ``name`` with assumptions from its domain (real if undeclared)."""
   if name in domains:
-    return sp.Symbol(name, **as_domain(domains[name]).sympy_assumptions())
+    return sp.Symbol(name, **sympy_assumptions(as_domain(domains[name])))
   return sp.Symbol(name, real=True)
 
 
@@ -393,12 +405,18 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
   used = sorted(s.name for s in expr.free_symbols | variable.reference.free_symbols
                 if s.name != variable.name)
   domains = {**{key: as_domain("real") for key in used}, **declared}
-  coef = ScaleCoefficient(name=name or label, expr=expr, params=domains,
-                          defaults=dict(defaults or {}), variable=variable)
+  for key in dict(defaults or {}):
+    if key not in domains:
+      raise InputError(f"default for unknown parameter `{key}`; `{name or label}` takes "
+                       f"{sorted(domains)}.")
+  if not expr.has(variable.symbol):
+    warnings.warn(f"g = {expr} does not depend on `{variable.name}` "
+                  f"({variable.description or 'the variable'}): is `{variable.name}` spelled as "
+                  f"in the formula? Its names {used} are taken as parameters.", UserWarning,
+                  stacklevel=2)
+  coef = formula_coefficient(name or label, expr, formula=label, params=domains,
+                             defaults=dict(defaults or {}), variable=variable)
   for key, value in coef.defaults.items():
-    if key not in coef.params:
-      raise InputError(f"default for unknown parameter `{key}`; `{coef.name}` takes "
-                       f"{sorted(coef.params)}.")
     try:
       number = float(value)
     except (TypeError, ValueError):

@@ -10,7 +10,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic._variable import P
 from gradeng.symbolic._integrate import is_finite_number, is_infinite
 from gradeng.symbolic._limits import STEP_SECONDS, attempt, run_in_worker
 from gradeng.symbolic._mpeval import (CHECK_DIGITS, GRID_DIGITS, derivative, evaluate,

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic._variable import P
 
 _Q = sp.Dummy("q", positive=True)
 

@@ -42,7 +42,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.runtime._coefficient import P
+from gradeng.symbolic._variable import P
 from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
 from gradeng.symbolic._mpeval import numeric_function
 from gradeng.runtime._special import maki_combination, maki_tail

@@ -14,7 +14,8 @@ from gradeng.symbolic._integrate import limit_at_reference, unevaluated
 from gradeng.symbolic._limits import STEP_SECONDS, attempt
 from gradeng.symbolic._mpeval import (CHECK_DIGITS, derivative, evaluate, numeric_function,
                                   sample_domain, sampled_ranges)
-from gradeng.runtime._variable import PROBABILITY, Variable
+from gradeng.symbolic._variable import PROBABILITY
+from gradeng.symbolic._variable import SymbolicVariable as Variable
 
 #: Random points for the numeric check of dL/dp = g, and the tolerance.
 CHECK_POINTS = 24
