@@ -1,5 +1,8 @@
-"""Report of the crowded experiment: figure (recall and mAP@0.5 vs crowding), CSV, Markdown table and
-results JSON, from the saved ``levels.json`` and ``data.json`` only."""
+"""Report of the crowded experiment: figure, CSV, Markdown table and results JSON.
+
+The figure shows recall and mAP@0.5 against crowding; everything is read from the saved
+``levels.json`` and ``data.json`` only.
+"""
 
 from __future__ import annotations
 

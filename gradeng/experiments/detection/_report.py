@@ -1,6 +1,8 @@
-"""Report of the detection experiment: the figure (mAP vs step, mean and min/max over seeds), CSV and
-final-mAP table, from the saved ``metrics.jsonl`` files only (so they regenerate without
-retraining)."""
+"""Report of the detection experiment: the figure, CSV and final-mAP table.
+
+The figure shows mAP against the step (mean, min and max over seeds); everything is read from
+the saved ``metrics.jsonl`` files only, so it regenerates without retraining.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Model of the embedding experiment: an MLP mapping a digit image to an embedding, with class weights."""
+"""Model of the embedding experiment: an MLP from a digit image to an embedding."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""Data of the ordinal experiment: digit canvases (the detection experiment's) and their digit counts."""
+"""Data of the ordinal experiment: digit canvases (the detection experiment's) and their counts."""
 
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
+
 from gradeng.experiments.ordinal._config import OrdinalConfig
 
 

@@ -18,7 +18,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
 import numpy as np
+
 from gradeng.experiments.ordinal._config import OrdinalConfig
 from gradeng.experiments.ordinal._data import prepare_data
 from gradeng.experiments.ordinal._report import summarize

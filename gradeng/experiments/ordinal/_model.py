@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from gradeng.experiments.ordinal._config import OrdinalConfig, OrdinalLoss
 
 

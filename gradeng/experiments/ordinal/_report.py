@@ -6,8 +6,11 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
 import numpy as np
-from gradeng.experiments.common import atomic_write_csv, atomic_write_json, atomic_write_text, save_figure
+
+from gradeng.experiments.common import (atomic_write_csv, atomic_write_json, atomic_write_text,
+                                        save_figure)
 from gradeng.experiments.ordinal._config import OrdinalConfig
 from gradeng.experiments.ordinal._train import RESULT
 

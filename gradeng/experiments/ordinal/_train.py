@@ -9,7 +9,9 @@ import os
 import time
 from pathlib import Path
 from typing import Any
+
 import numpy as np
+
 from gradeng.experiments.common import atomic_write_json, to_jsonable
 from gradeng.experiments.ordinal._config import OrdinalConfig, OrdinalLoss
 from gradeng.experiments.ordinal._data import CountData

@@ -1,4 +1,4 @@
-"""Imbalanced binary classification: one training of logistic regression or the small MLP (`_model`).
+"""Imbalanced binary classification: one training of logistic regression or the MLP.
 
 One training = sample a synthetic 2-D data set, initialise the model, run ``steps`` full-batch Adam
 steps on the mean catalog loss inside a ``lax.scan``, and evaluate on a test set weighted to the

@@ -1,4 +1,4 @@
-"""Data of the toy classification sweeps: a synthetic imbalanced 2-D data set, sampled inside the jit."""
+"""Data of the toy classification sweeps: synthetic imbalanced 2-D data, sampled inside the jit."""
 
 from __future__ import annotations
 
