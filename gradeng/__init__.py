@@ -43,11 +43,11 @@ from gradeng.runtime._learned import maki_mixture as maki_mixture
 from gradeng.runtime._learned import maki_mixture_loss as maki_mixture_loss
 from gradeng.runtime._learned import mixture_formula as mixture_formula
 from gradeng.runtime._learned import weights_from_theta as weights_from_theta
-from gradeng.runtime._losses import logit_weight as logit_weight
+from gradeng.runtime._evaluate import logit_weight as logit_weight
 from gradeng.runtime._losses import loss_from_coefficient as loss_from_coefficient
 from gradeng.runtime._losses import loss_from_gradient as loss_from_gradient
-from gradeng.runtime._losses import loss_value as loss_value
-from gradeng.runtime._losses import scale_coefficient as scale_coefficient
+from gradeng.runtime._evaluate import loss_value as loss_value
+from gradeng.runtime._evaluate import scale_coefficient as scale_coefficient
 from gradeng.runtime._reductions import mean_over_elements as mean_over_elements
 from gradeng.runtime._reductions import normalize_by_positives as normalize_by_positives
 from gradeng.runtime._reductions import ohem_mask as ohem_mask

@@ -146,7 +146,7 @@ def test_cli_takes_formulas_for_g_and_matches_the_catalog(capsys):
 
 @pytest.mark.parametrize("args, needle", [
     (["--loss", "__import__('os').system('true')"], "is neither a catalog loss"),
-    (["--loss=-(1-p)**gamma/p"], "needs parameter(s) ['gamma']"),
+    (["--loss=-(1-p)**gamma/p"], "needs a value for parameter(s) `gamma`"),
     (["--loss", "1/(p"], "is neither a catalog loss"),
     (["--group", "easy=1000"], "malformed --group 'easy=1000'"),
     (["--group", "easy=x@0.9"], "count in --group 'easy=x@0.9': 'x' is not a finite number"),

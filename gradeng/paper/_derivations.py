@@ -29,7 +29,7 @@ import sympy as sp
 from gradeng.runtime._catalog import CATALOG, MAKI, POLY1
 from gradeng.runtime._coefficient import ScaleCoefficient
 from gradeng.symbolic import P, expression, substitute
-from gradeng.runtime._losses import loss_value
+from gradeng.runtime import loss_value
 from gradeng.runtime._special import maki_tail
 from gradeng.symbolic._derive import Derivation, derive
 from gradeng.runtime._errors import InputError

@@ -34,9 +34,9 @@ from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
 from gradeng.runtime._losses import freeze_params as freeze_params
 from gradeng.runtime._losses import loss_from_coefficient as loss_from_coefficient
 from gradeng.runtime._losses import loss_from_gradient as loss_from_gradient
-from gradeng.runtime._losses import logit_weight as logit_weight
-from gradeng.runtime._losses import scale_coefficient as scale_coefficient
-from gradeng.runtime._losses import loss_value as loss_value
+from gradeng.runtime._evaluate import logit_weight as logit_weight
+from gradeng.runtime._evaluate import scale_coefficient as scale_coefficient
+from gradeng.runtime._evaluate import loss_value as loss_value
 from gradeng.runtime._catalog import CATALOG as CATALOG
 from gradeng.runtime._catalog import LOSSES as LOSSES
 from gradeng.runtime._catalog import CROSS_ENTROPY as CROSS_ENTROPY
