@@ -8,7 +8,8 @@ The top level holds the catalog, the one path from a coefficient to a loss, redu
 stateful coefficients (the runtime: JAX only), and the entry points of the symbolic side
 (`coefficient`, `derive`), which import SymPy on first use. The rest is grouped:
 `gradeng.embedding` (pair and triplet weights, margin heads, center loss), `gradeng.boxes`
-(IoU family), `gradeng.ordinal`, `gradeng.symbolic` (parse, derive, verify, compile),
+(IoU family), `gradeng.ordinal`, `gradeng.longtail` (class-level re-weighting for long-tailed
+data), `gradeng.symbolic` (parse, derive, verify, compile),
 `gradeng.runtime` (kernels, injection, special functions), `gradeng.paper` (the paper's budget,
 figures and reports).
 """
@@ -17,6 +18,7 @@ import importlib as _importlib
 
 from gradeng import boxes as boxes
 from gradeng import embedding as embedding
+from gradeng import longtail as longtail
 from gradeng import ordinal as ordinal
 from gradeng import runtime as runtime
 from gradeng.runtime._catalog import CATALOG as CATALOG
@@ -103,5 +105,5 @@ __all__ = [
     "maki_mixture", "maki_mixture_loss", "weights_from_theta", "mixture_formula",
     "learned_coefficient",
     # grouped sub-packages
-    "runtime", "symbolic", "embedding", "boxes", "ordinal", "paper",
+    "runtime", "symbolic", "embedding", "boxes", "ordinal", "longtail", "paper",
 ]

@@ -28,7 +28,8 @@ def test_import_gradeng_loads_no_sympy():
   assert _loaded_after_import(["sympy", "mpmath"]) == []
 
 
-_RUNTIME_PACKAGES = ("gradeng.runtime", "gradeng.embedding", "gradeng.boxes", "gradeng.ordinal")
+_RUNTIME_PACKAGES = ("gradeng.runtime", "gradeng.embedding", "gradeng.boxes", "gradeng.ordinal",
+                     "gradeng.longtail")
 
 
 def test_runtime_runs_with_sympy_and_mpmath_unimportable():

@@ -12,6 +12,7 @@ from gradeng.runtime._errors import DivergentIntegralError as DivergentIntegralE
 from gradeng.symbolic._compile import CLOSED_FORM_TOLERANCE as CLOSED_FORM_TOLERANCE
 from gradeng.symbolic._compile import DERIVATION_TIMEOUT as DERIVATION_TIMEOUT
 from gradeng.symbolic._compile import FormulaBuilder as FormulaBuilder
+from gradeng.symbolic._compile import NegativeLossWarning as NegativeLossWarning
 from gradeng.symbolic._compile import expression as expression
 from gradeng.symbolic._compile import formula_coefficient as formula_coefficient
 from gradeng.symbolic._compile import parameter_symbols as parameter_symbols
@@ -48,7 +49,7 @@ __all__ = [
     "FormulaError", "derive", "Derivation", "DerivationError", "DivergentIntegralError",
     "check_coefficient", "parameter_domains", "check_properties", "PropertyCheck",
     "expression", "parameter_symbols", "substitute", "symbolic_variable", "weight_expression",
-    "FormulaBuilder", "DERIVATION_TIMEOUT", "CLOSED_FORM_TOLERANCE", "log_space_function",
+    "FormulaBuilder", "NegativeLossWarning", "DERIVATION_TIMEOUT", "CLOSED_FORM_TOLERANCE", "log_space_function",
     "NotJaxifiable", "stable_closed_form", "stable_weight", "numeric_function", "verify_numeric",
     "time_limited", "P", "PROBABILITY", "SIMILARITY", "DISTANCE", "SymbolicVariable", "as_variable",
 ]

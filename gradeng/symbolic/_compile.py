@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -158,6 +159,23 @@ def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, A
   return float(np.max(np.abs(got[normal] - reference[normal]) / np.abs(reference[normal]), initial=0.0))
 
 
+class NegativeLossWarning(UserWarning):
+  """A coefficient whose loss L = ∫_p^1 -g is negative somewhere on (0, 1): minimising it lowers
+  p there, training the wrong way (usually a sign mistake in g)."""
+
+
+def _warn_if_negative(coefficient: ScaleCoefficient, derivation: Any) -> None:
+  from gradeng.symbolic._properties import NONNEGATIVE_LOSS  # _properties imports _derive
+
+  check = next((c for c in derivation.properties if c.name == NONNEGATIVE_LOSS), None)
+  if check is not None and check.holds is False:
+    warnings.warn(NegativeLossWarning(
+        f"the loss of `{coefficient.name}` (g = {derivation.g}) is negative on part of (0, 1): "
+        f"{check.evidence}. Minimising it lowers p there, training the wrong way; a loss's g is "
+        "≤ 0 where it should push p up (cross-entropy: g = -1/p). Silence this warning only if "
+        "that is what you mean."), stacklevel=7)
+
+
 @functools.lru_cache(maxsize=256)
 def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
             timeout: float | None) -> tuple[Kernel, str]:
@@ -175,6 +193,7 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
   value, method = quadrature_loss(weight), "quadrature"
   if all(is_concrete_number(v) for v in params.values()):
     derivation = derive(coefficient, timeout=timeout, **params)
+    _warn_if_negative(coefficient, derivation)
     if derivation.verification == "gave up (time limit)":
       method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
                 "timeout=None)` derives and caches a closed form for later builds)")
