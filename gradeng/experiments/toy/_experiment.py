@@ -11,7 +11,7 @@ from ._report import make_figures
 from ._sweep import SweepResult, run_sweep
 
 
-def simulate(name: str, *, quick: bool = False, out: str | os.PathLike = "results/toy",
+def simulate(name: str, *, quick: bool = False, out: str | os.PathLike = "runs/toy",
              figures: str | os.PathLike | None = "figures", overrides: Sequence[str] = (),
              progress: bool = True) -> tuple[SweepResult, list[Path]]:
   """Runs (or resumes) the preset sweep ``name`` and draws its figures.
@@ -55,7 +55,7 @@ def run(config: ToyConfig, out_dir: str | os.PathLike, *, progress: bool = False
   return summary
 
 
-def reproduce(*, quick: bool = True, out: str | os.PathLike = "results/toy",
+def reproduce(*, quick: bool = True, out: str | os.PathLike = "runs/toy",
               figures: str | os.PathLike = "figures", progress: bool = False) -> list[Path]:
   """Every preset sweep (quick by default) and its figures; returns the figure files.
 

@@ -9,4 +9,4 @@ def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
   from gradeng.experiments.toy._experiment import reproduce as run_presets
 
   out_dir = Path(out_dir)
-  return run_presets(quick=quick, out=out_dir / "results" / "toy", figures=out_dir / "figures")
+  return run_presets(quick=quick, out=out_dir / "runs" / "toy", figures=out_dir / "figures")
