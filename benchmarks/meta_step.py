@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from gradeng.runtime._learned import weights_from_theta
+from gradeng.runtime import weights_from_theta
 from gradeng.experiments.learn import FULL, QUICK, make_outer_step, make_train
 from gradeng.experiments.learn._meta import step_tasks
 

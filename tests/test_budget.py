@@ -9,9 +9,9 @@ import shlex
 import numpy as np
 import pytest
 
-from gradeng.paper._budget import PAPER_GROUPS, gradient_budget, hard_share
+from gradeng.paper import PAPER_GROUPS, gradient_budget, hard_share
 from gradeng.cli import main
-from gradeng.runtime._catalog import MAKI
+from gradeng.runtime import MAKI
 
 LOSSES = ["ce", ("focal", {"gamma": 2}), ("maki", {"gamma": 1}), "qce"]
 

@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from gradeng.symbolic import _cache, _derive
-from gradeng.symbolic._derive import derive
+from gradeng.symbolic import derive
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import mpmath
 import pytest
 
 from gradeng.paper import _derivations as D
-from gradeng.runtime._catalog import CATALOG
+from gradeng.runtime import CATALOG
 from gradeng.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

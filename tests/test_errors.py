@@ -129,7 +129,7 @@ def test_bad_input_to_the_symbolic_modules_raises_input_error(tmp_path):
   (a `ValueError`, so older ``except ValueError`` still catches it); none of these cases needs
   SymPy to integrate anything."""
   from gradeng.runtime import Variable, as_variable
-  from gradeng.paper._derivations import render_report, write_reports
+  from gradeng.paper import render_report, write_reports
 
   cases = [
       lambda: ge.coefficient("p +"),  # _parse: a formula that does not parse

@@ -13,8 +13,8 @@ import sympy as sp
 
 from gradeng.symbolic import P
 from gradeng.symbolic._functions import ELEMENTARY, TABLE, jax_function
-from gradeng.symbolic._jaxify import log_space_function
-from gradeng.symbolic._mpeval import numeric_function
+from gradeng.symbolic import log_space_function
+from gradeng.symbolic import numeric_function
 from gradeng.symbolic._parse import FUNCTIONS, parse_formula
 
 # Arguments inside every function's domain for p in (0, 1) (asin/acos need |x| ≤ 1).

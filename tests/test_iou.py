@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import gradeng as ge
-from gradeng.boxes._iou import BOX_LOSSES, decode_offsets
+from gradeng.boxes import BOX_LOSSES, decode_offsets
 
 KINDS = tuple(BOX_LOSSES)
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 import gradeng as ge
-from gradeng.runtime._learned import (
+from gradeng.runtime import (
     check_exponents, learned_coefficient, maki_mixture, maki_mixture_loss, mixture_formula,
     weights_from_theta)
 from tests.reference import LOSS_AND_COEFFICIENT

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gradeng.runtime._learned import weights_from_theta
+from gradeng.runtime import weights_from_theta
 from gradeng.experiments.learn import LearnConfig, TaskConfig, learn, make_train, run_experiment
 from gradeng.experiments.learn._meta import step_tasks
 

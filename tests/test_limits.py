@@ -16,7 +16,7 @@ import time
 import pytest
 
 from gradeng.symbolic import _limits
-from gradeng.symbolic._derive import derive
+from gradeng.symbolic import derive
 from gradeng.symbolic._limits import WorkerTimeout, _TimeUp, run_in_worker, time_limited
 
 

@@ -10,10 +10,10 @@ import pytest
 import sympy as sp
 
 import gradeng as ge
-from gradeng.runtime._coefficient import Domain
+from gradeng.runtime import Domain
 from gradeng.symbolic import P
-from gradeng.symbolic._derive import parameter_domains
-from gradeng.runtime._errors import InputError
+from gradeng.symbolic import parameter_domains
+from gradeng.runtime import InputError
 
 Z = jnp.array([0.3, -1.2])
 Y = jnp.array([1, 0])

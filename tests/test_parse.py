@@ -8,9 +8,9 @@ import hypothesis.strategies as st
 import pytest
 import sympy as sp
 
-from gradeng.runtime._coefficient import NONNEGATIVE, Domain
+from gradeng.runtime import NONNEGATIVE, Domain
 from gradeng.symbolic import P
-from gradeng.symbolic._parse import FormulaError, coefficient, parse_formula
+from gradeng.symbolic import FormulaError, coefficient, parse_formula
 from gradeng.symbolic import expression, parameter_symbols, substitute
 
 GAMMA = sp.Symbol("gamma", real=True)

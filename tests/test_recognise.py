@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 from gradeng.symbolic import P
-from gradeng.symbolic._derive import derive
-from gradeng.symbolic._integrate import DivergentIntegralError
-from gradeng.symbolic._parse import coefficient, parse_formula
+from gradeng.symbolic import derive
+from gradeng.symbolic import DivergentIntegralError
+from gradeng.symbolic import coefficient, parse_formula
 from gradeng.symbolic._recognise import recognise
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import gradeng as ge
-from gradeng.runtime._quadrature import integrate_weight
-from gradeng.runtime._special import maki_tail
+from gradeng.runtime import integrate_weight
+from gradeng.runtime import maki_tail
 
 mp.mp.dps = 50
 

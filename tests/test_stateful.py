@@ -10,7 +10,7 @@ import pytest
 
 import gradeng as ge
 from gradeng.runtime import _stateful as st
-from gradeng.runtime._catalog import FOCAL, MAKI
+from gradeng.runtime import FOCAL, MAKI
 
 
 def _logits_for(p):

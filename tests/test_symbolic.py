@@ -14,11 +14,11 @@ import sympy as sp
 
 from gradeng.cli import main
 from gradeng.symbolic import P
-from gradeng.symbolic._parse import FormulaError, coefficient, parse_formula
-from gradeng.symbolic._derive import Derivation, derive
-from gradeng.symbolic._integrate import DivergentIntegralError
-from gradeng.symbolic._properties import PropertyCheck, check_properties
-from gradeng.symbolic._verify import verify_numeric
+from gradeng.symbolic import FormulaError, coefficient, parse_formula
+from gradeng.symbolic import Derivation, derive
+from gradeng.symbolic import DivergentIntegralError
+from gradeng.symbolic import PropertyCheck, check_properties
+from gradeng.symbolic import verify_numeric
 from gradeng.symbolic import parameter_symbols
 
 Q = 1 - P

@@ -11,9 +11,9 @@ import pytest
 import sympy as sp
 
 from gradeng.symbolic import P
-from gradeng.symbolic._derive import derive
-from gradeng.symbolic._integrate import DivergentIntegralError
-from gradeng.symbolic._parse import coefficient
+from gradeng.symbolic import derive
+from gradeng.symbolic import DivergentIntegralError
+from gradeng.symbolic import coefficient
 from gradeng.runtime import Variable
 from gradeng.symbolic import DISTANCE, PROBABILITY, SIMILARITY, as_variable
 

@@ -34,9 +34,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.runtime._errors import InputError
-from gradeng.runtime._catalog import get_coefficient
-from gradeng.runtime._coefficient import ScaleCoefficient
+from gradeng.runtime import InputError
+from gradeng.runtime import get_coefficient
+from gradeng.runtime import ScaleCoefficient
 from gradeng.symbolic import P, substitute
 
 #: Decimal digits used for the evaluation (then rounded once to float64).

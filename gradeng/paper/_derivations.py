@@ -26,14 +26,14 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.runtime._catalog import CATALOG, MAKI, POLY1
-from gradeng.runtime._coefficient import ScaleCoefficient
+from gradeng.runtime import CATALOG, MAKI, POLY1
+from gradeng.runtime import ScaleCoefficient
 from gradeng.symbolic import P, expression, substitute
 from gradeng.runtime import loss_value
-from gradeng.runtime._special import maki_tail
-from gradeng.symbolic._derive import Derivation, derive
-from gradeng.runtime._errors import InputError
-from gradeng.symbolic._mpeval import numeric_function
+from gradeng.runtime import maki_tail
+from gradeng.symbolic import Derivation, derive
+from gradeng.runtime import InputError
+from gradeng.symbolic import numeric_function
 
 #: Per catalog loss: the parameter sets to derive at (``None`` = symbolic parameters).
 CASES: dict[str, tuple[Mapping[str, Any] | None, ...]] = {

@@ -28,9 +28,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.paper._budget import hard_share, loss_label, resolve_loss
-from gradeng.runtime._catalog import CATALOG
+from gradeng.runtime import CATALOG
 from gradeng.runtime import logit_weight, loss_value
 
 #: p grid of the curve figures: 0.0025 … 0.9975 in steps of 0.0025 (p = 1 is omitted: g of some

@@ -22,19 +22,18 @@ from typing import Any
 
 import sympy as sp
 
-from gradeng.symbolic import _cache
-from gradeng.runtime._coefficient import Domain, ScaleCoefficient, is_concrete_number
+from gradeng.symbolic import _cache as _cache
+from gradeng.runtime import Domain, ScaleCoefficient, is_concrete_number
 from gradeng.symbolic._variable import P
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.symbolic._integrate import (antiderivative_loss, check_convergence, definite_loss,
                                      maki_forms, rank, realify, unevaluated)
 from gradeng.symbolic._limits import (ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, WorkerTimeout,
                                   attempt, run_in_worker)
 from gradeng.symbolic._mpeval import lerch_to_hyper
-from gradeng.symbolic._parse import coefficient as _coefficient_from_formula
 from gradeng.symbolic._properties import PropertyCheck, check_properties
 from gradeng.symbolic._recognise import Combination, Term, recognise
-from gradeng.symbolic._compile import expression, parameter_symbols, symbolic_variable
+from gradeng.symbolic._expression import expression, parameter_symbols, symbolic_variable
 from gradeng.symbolic._variable import PROBABILITY, as_variable
 from gradeng.symbolic._variable import SymbolicVariable as Variable
 from gradeng.symbolic._verify import verify
@@ -309,50 +308,13 @@ class Derivation:
     return lerch_to_hyper(source)
 
 
-def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
-           variable: Variable | str | None = None, timeout: float | None = None,
-           progress: Callable[[str], None] | None = None, **params: Any) -> Derivation:
-  """Derive the loss L(p) = ∫_p^1 -g(t) dt (L(1) = 0) from a scale coefficient g = dL/dp.
-
-  The same machinery integrates a coefficient over another variable (issue 11): a pair weight
-  w(s) = dφ/ds on a similarity s ∈ [-1, 1] gives φ(s) = ∫_{-1}^s w(t) dt, one on a distance
-  d ≥ 0 gives φ(d) = ∫_0^d w(t) dt; the variable, its domain and the reference point where the
-  loss is 0 are data (`gradeng.runtime._variable.Variable`), e.g. a margin
-  ``Variable("d", 0, oo, reference=m)``.
-
-  Args:
-    formula_or_coefficient: a `ScaleCoefficient`, a SymPy expression in ``p`` or a formula
-      string (parsed safely, see `gradeng.parse_formula`; parameters are then ``real``).
-    variable: for a formula, the variable it is in: ``"p"`` (default), ``"s"``, ``"d"`` or a
-      `Variable` (a `ScaleCoefficient` carries its own).
-    timeout: wall-clock seconds to wait for SymPy (None: its own per-step limits only, see
-      `gradeng.symbolic._limits`); past it the derivation gives up with a note and
-      ``method == "numeric"``.
-    progress: called with each step SymPy is on (``gradeng derive`` prints them).
-    **params: numeric parameter values to substitute exactly (2.5 -> 5/2), checked against the
-      coefficient's domains; parameters not given stay symbolic.
-
-  Returns:
-    A `Derivation`: ``.loss`` (closed form or ``None``), ``.verified``, ``.properties``,
-    ``.latex()``.
-
-  Raises:
-    DivergentIntegralError: ∫_p^1 -g diverges at p = 1 (e.g. g = -1/(1-p)).
-    ValueError: unknown parameters, values outside their domains, g not continuous on (0,1).
-    gradeng.FormulaError: an invalid formula.
-
-  Example:
-    >>> derive("-(1-p)**gamma/p", gamma=2).loss
-    p - (1 - p)**2/2 - log(p) - 1
-  """
-  coef = formula_or_coefficient
-  found: tuple[str, ...] = ()
-  if not isinstance(coef, ScaleCoefficient):
-    coef = _coefficient_from_formula(coef, variable=variable)
-    if coef.params:  # issue 14 item 11: a misspelt variable silently became a parameter
-      found = (f"parameters found in the formula: {sorted(coef.params)} (undeclared: real); "
-               "use `gradeng.coefficient(..., params=...)` to declare their domains",)
-  elif variable is not None and as_variable(variable) != symbolic_variable(coef):
+def derive_coefficient(coef: ScaleCoefficient, *, variable: Variable | str | None = None,
+                       timeout: float | None = None, progress: Callable[[str], None] | None = None,
+                       notes: tuple[str, ...] = (), **params: Any) -> Derivation:
+  """`derive` of a `ScaleCoefficient` (see `gradeng.symbolic.derive`); ``notes`` are prepended
+  to the derivation's notes."""
+  found = notes
+  if variable is not None and as_variable(variable) != symbolic_variable(coef):
     raise InputError(f"`variable` = {variable!r} differs from the variable of `{coef.name}` "
                      f"({coef.variable.describe()}); leave it out for a `ScaleCoefficient`.")
   values = _substitute(coef, params)

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 
 import sympy as sp
 
-from gradeng.runtime._coefficient import Domain
+from gradeng.runtime import Domain
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import ELEMENTARY
 from gradeng.symbolic._variable import PROBABILITY
 from gradeng.symbolic._variable import SymbolicVariable as Variable
-from gradeng.runtime._errors import DivergentIntegralError as DivergentIntegralError
+from gradeng.runtime import DivergentIntegralError as DivergentIntegralError
 from gradeng.symbolic._limits import STEP_SECONDS, DerivationError, attempt
 from gradeng.symbolic._mpeval import CHECK_DIGITS, sample_domain
 

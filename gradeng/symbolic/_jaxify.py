@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import sympy as sp
 
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import InputError
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
 

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from gradeng.runtime._errors import DerivationError as DerivationError
-from gradeng.runtime._errors import InputError
+from gradeng.runtime import DerivationError as DerivationError
+from gradeng.runtime import InputError
 
 T = TypeVar("T")
 

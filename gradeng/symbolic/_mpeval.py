@@ -11,7 +11,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.runtime._coefficient import Domain
+from gradeng.runtime import Domain
 from gradeng.symbolic._variable import P
 
 #: Digits of the numeric checks.

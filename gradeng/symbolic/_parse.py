@@ -21,9 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import sympy as sp
 
-from gradeng.runtime._errors import InputError
-from gradeng.runtime._coefficient import Domain, ScaleCoefficient, as_domain
-from gradeng.symbolic._compile import formula_coefficient
+from gradeng.runtime import InputError
+from gradeng.runtime import Domain, ScaleCoefficient, as_domain
 from gradeng.symbolic._variable import P, SymbolicVariable as Variable, as_variable, to_runtime
 
 #: Longest formula accepted, in characters.
@@ -334,7 +333,7 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
     raise FormulaError(f"formula is {len(text)} characters long; at most {MAX_LENGTH} allowed.")
   if not text.strip():
     raise FormulaError("formula is empty.")
-  variable = as_variable(variable)
+  variable = read_variable(variable, domains)
   allowed = None if params is None else _check_param_names(params, variable.name)
   # `^` means a power (as in maths, with the precedence of `**`), never Python's xor.
   source = text.strip().replace("^", "**")
@@ -353,78 +352,16 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
   return expr
 
 
-def coefficient(formula: str | sp.Expr, *, name: str | None = None,
-                params: Mapping[str, Domain | str] | None = None,
-                defaults: Mapping[str, float] | None = None,
-                variable: Variable | str | None = None,
-                reference: str | float | sp.Expr | None = None) -> ScaleCoefficient:
-  """A `ScaleCoefficient` from a formula for g(p) = dL/dp (or a pair weight dφ/ds, dφ/dd).
-
-  Args:
-    formula: g as text (parsed safely by `parse_formula`) or a SymPy expression in
-      `gradeng.runtime._coefficient.P`.
-    name: the coefficient's name; defaults to the formula text.
-    params: parameter name -> `Domain` or domain name (``"real"``, ``"nonnegative"``,
-      ``"positive"``, ``"nonnegative_integer"``, ``"unit_interval"``). Parameters that the formula
-      uses but that are not declared here are ``"real"``.
-    defaults: default parameter values, checked against the domains.
-    variable: what g is the derivative with respect to: ``"p"`` (default; L(1) = 0),
-      ``"s"`` (a similarity in [-1, 1], φ(-1) = 0), ``"d"`` (a distance ≥ 0, φ(0) = 0) or a
-      `gradeng.runtime._variable.Variable`.
-    reference: another point where the loss is 0 (a number or a formula in the parameters,
-      e.g. ``"m"`` for a margin); parsed like the formula.
-
-  Returns:
-    The coefficient; its symbols carry SymPy assumptions from the domains.
-
-  Raises:
-    FormulaError: the formula is invalid.
-    InputError: a default for an unknown parameter, not a number or outside its domain; an
-      unknown variable.
-
-  Example:
-    >>> coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"}).params
-    {'gamma': Domain(lower=0.0, upper=None, lower_open=False, upper_open=False, integer=False)}
-  """
-  declared = {key: as_domain(value) for key, value in dict(params or {}).items()}
-  variable = as_variable(variable)
-  _check_param_names(declared, variable.name)
-  if reference is not None:
-    if isinstance(reference, str):
-      reference = parse_formula(reference, domains=declared, variable=variable)
-    variable = variable.with_reference(reference)
-  if isinstance(formula, str):
-    expr = parse_formula(formula, domains=declared, variable=variable)
-    label = formula.strip()
-  elif isinstance(formula, sp.Expr):
-    expr = formula
-    label = str(formula)
-  else:
-    raise FormulaError(f"a formula must be a string or SymPy expression; got "
-                       f"{type(formula).__name__}.")
-  used = sorted(s.name for s in expr.free_symbols | variable.reference.free_symbols
-                if s.name != variable.name)
-  domains = {**{key: as_domain("real") for key in used}, **declared}
-  for key in dict(defaults or {}):
-    if key not in domains:
-      raise InputError(f"default for unknown parameter `{key}`; `{name or label}` takes "
-                       f"{sorted(domains)}.")
-  if not expr.has(variable.symbol):
-    warnings.warn(f"g = {expr} does not depend on `{variable.name}` "
-                  f"({variable.description or 'the variable'}): is `{variable.name}` spelled as "
-                  f"in the formula? Its names {used} are taken as parameters.", UserWarning,
-                  stacklevel=2)
-  coef = formula_coefficient(name or label, expr, formula=label, params=domains,
-                             defaults=dict(defaults or {}), variable=variable)
-  for key, value in coef.defaults.items():
-    try:
-      number = float(value)
-    except (TypeError, ValueError):
-      raise InputError(f"default `{key}` of `{coef.name}` must be a number; got {value!r}.") from None
-    if not coef.params[key].contains(number):
-      raise InputError(f"default `{key}` = {value!r} of `{coef.name}` must be "
-                       f"{coef.params[key].describe()}.")
-  return coef
+def read_variable(spec: Variable | str | None,
+                  domains: Mapping[str, Domain | str] | None = None) -> Variable:
+  """A `SymbolicVariable` from a runtime `gradeng.runtime.Variable` (its reference formula, e.g.
+  a margin ``"m"``, parsed with the parameters' ``domains``), a name or itself."""
+  if isinstance(spec, Variable) or spec is None or isinstance(spec, str):
+    return as_variable(spec)
+  if isinstance(spec.reference, str):
+    reference = parse_formula(spec.reference, domains=domains)
+    return as_variable(spec.with_reference(0)).with_reference(reference)
+  return as_variable(spec)
 
 
 # ---------------------------------------------------------------------------------------------

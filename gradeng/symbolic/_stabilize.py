@@ -45,7 +45,7 @@ import sympy as sp
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
 from gradeng.symbolic._mpeval import numeric_function
-from gradeng.runtime._special import maki_combination, maki_tail
+from gradeng.runtime import maki_combination, maki_tail
 
 #: A program whose float32 error in a regime is at most this is good enough there; one that
 #: stays within `SINGLE_ERROR` on both sides of p = 1/2 is used alone.

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import sympy as sp
 
-from gradeng.runtime._errors import InputError
-from gradeng.runtime._variable import Variable
-from gradeng.runtime._variable import as_variable as _runtime_variable
+from gradeng.runtime import InputError
+from gradeng.runtime import Variable
+from gradeng.runtime import as_variable as _runtime_variable
 
 #: Width of the range sampled beyond the finite end of an unbounded domain (d ≥ 0: d in [0, 3]).
 SAMPLE_WIDTH = 3
@@ -92,23 +91,18 @@ class SymbolicVariable:
     return dataclasses.replace(self, reference=exact(reference))
 
 
-def as_variable(spec: Variable | SymbolicVariable | str | None,
-                domains: Mapping[str, Any] | None = None) -> SymbolicVariable:
-  """A `SymbolicVariable` from itself, a runtime `Variable`, ``None`` (p) or a name.
-
-  A runtime reference given as a formula string (``"m"``) is parsed with ``domains`` (parameter
-  name -> `Domain`), so that its symbols are the coefficient's parameter symbols.
-  """
+def as_variable(spec: Variable | SymbolicVariable | str | None) -> SymbolicVariable:
+  """A `SymbolicVariable` from itself, a runtime `Variable` with a numeric reference, ``None``
+  (p) or a name (a reference given as formula text is read by `gradeng.symbolic.read_variable`,
+  which knows the parameters' domains)."""
   if isinstance(spec, SymbolicVariable):
     return spec
   variable = _runtime_variable(spec)
-  reference = variable.reference
-  if isinstance(reference, str):
-    from gradeng.symbolic._parse import parse_formula  # the parser imports this module
-
-    reference = parse_formula(reference, domains=domains)
+  if isinstance(variable.reference, str):
+    raise InputError(f"the reference {variable.reference!r} of variable `{variable.name}` is a "
+                     "formula; read it with `gradeng.symbolic.read_variable(variable, domains)`.")
   return SymbolicVariable(variable.name, exact(variable.lower), exact(variable.upper),
-                          exact(reference), variable.description)
+                          exact(variable.reference), variable.description)
 
 
 def to_runtime(variable: SymbolicVariable) -> Variable:

@@ -9,7 +9,7 @@ from typing import Any
 import mpmath
 import sympy as sp
 
-from gradeng.runtime._coefficient import Domain
+from gradeng.runtime import Domain
 from gradeng.symbolic._integrate import limit_at_reference, unevaluated
 from gradeng.symbolic._limits import STEP_SECONDS, attempt
 from gradeng.symbolic._mpeval import (CHECK_DIGITS, derivative, evaluate, numeric_function,

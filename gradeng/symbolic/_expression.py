@@ -1,0 +1,90 @@
+"""A runtime `gradeng.runtime.ScaleCoefficient` read as SymPy: g, its variable and parameter
+symbols (the coefficient's formula parsed with its parameter domains, or the expression a
+formula coefficient was built from)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import sympy as sp
+
+from gradeng.runtime._coefficient import ScaleCoefficient, is_concrete_number
+from gradeng.symbolic._parse import parse_formula, read_variable
+from gradeng.symbolic._variable import P, SymbolicVariable
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SymbolicForm:
+  """What a coefficient made from a SymPy expression carries for the symbolic side.
+
+  Attributes:
+    expr: g as a SymPy expression in the variable's symbol and the parameter symbols.
+    variable: the variable with its exact bounds and reference.
+  """
+
+  expr: sp.Expr
+  variable: SymbolicVariable
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(coefficient: ScaleCoefficient) -> tuple[sp.Expr, SymbolicVariable]:
+  if isinstance(coefficient.builder, SymbolicForm):
+    return coefficient.builder.expr, coefficient.builder.variable
+  if coefficient.formula is None:
+    raise ValueError(f"coefficient `{coefficient.name}` has no formula for g; the symbolic side "
+                     "needs one (e.g. formula='-(1-p)**gamma/p').")
+  variable = read_variable(coefficient.variable, coefficient.params)
+  expr = parse_formula(coefficient.formula, params=coefficient.params,
+                       domains=coefficient.params, variable=variable)
+  return expr, variable
+
+
+def expression(coefficient: ScaleCoefficient) -> sp.Expr:
+  """g of a coefficient as a SymPy expression (its formula parsed with the parameter domains'
+  assumptions; cached).
+
+  Example:
+    >>> import gradeng as ge
+    >>> expression(ge.MAKI)
+    -(1 - p)**gamma/p
+  """
+  return _parsed(coefficient)[0]
+
+
+def symbolic_variable(coefficient: ScaleCoefficient) -> SymbolicVariable:
+  """The coefficient's variable with exact bounds and reference (see `SymbolicVariable`)."""
+  return _parsed(coefficient)[1]
+
+
+def parameter_symbols(coefficient: ScaleCoefficient) -> dict[str, sp.Symbol]:
+  """Parameter name -> the SymPy symbol used in `expression` (parameters g does not use get a
+  plain symbol)."""
+  by_name = {s.name: s for s in expression(coefficient).free_symbols}
+  return {name: by_name.get(name, sp.Symbol(name)) for name in coefficient.params}
+
+
+def substitute(coefficient: ScaleCoefficient, **values: Any) -> sp.Expr:
+  """g with the given parameters substituted (exact rationals/integers), defaults filled in.
+
+  Example:
+    >>> import gradeng as ge
+    >>> substitute(ge.FOCAL, gamma=0)
+    -1/p
+  """
+  values = coefficient.resolve_params(values)
+  symbols = parameter_symbols(coefficient)
+  subs = {symbols[k]: sp.nsimplify(v) for k, v in values.items() if is_concrete_number(v)}
+  return expression(coefficient).subs(subs)
+
+
+def weight_expression(g: sp.Expr) -> sp.Expr:
+  """w = p·g with p distributed over the top-level sum only, so that SymPy's automatic
+  p·p^{-1} = 1 cancels while factors such as (1 - p)^2 stay unexpanded (expanding them would
+  cancel catastrophically as p → 1)."""
+  if g.is_Add:
+    return sp.Add(*(weight_expression(term) for term in g.args))
+  return P * g
+
+
