@@ -1,6 +1,5 @@
 """Unit tests of the toy simulations: configs and their errors, metrics, paper §2.1 numbers."""
 
-import json
 import math
 
 import jax
@@ -11,7 +10,7 @@ from sklearn.metrics import average_precision_score
 
 from gradeng.experiments import toy
 from gradeng.experiments.common import claim_run_dir
-from gradeng.experiments.toy import _classify, _config, _free_logit, _metrics
+from gradeng.experiments.toy import _config, _free_logit, _metrics
 
 
 def test_paper_budget_at_step_zero():
