@@ -21,6 +21,7 @@ from gradeng.experiments.engineering._experiment import run_engineering as run_e
 from gradeng.experiments.engineering._model import init_mlp as init_mlp
 from gradeng.experiments.engineering._model import mlp as mlp
 from gradeng.experiments.engineering._report import draw_figures as draw_figures
+from gradeng.experiments.engineering._report import tables_markdown as tables_markdown
 from gradeng.experiments.engineering._reproduce import reproduce as reproduce
 from gradeng.experiments.engineering._train import TrainConfig as TrainConfig
 from gradeng.experiments.engineering._train import make_train as make_train

@@ -114,3 +114,41 @@ def draw_figures(out_dir: Path) -> list[Path]:
   fig.suptitle(f"(e) EMA momentum with mini-batches of {batch} at 1:{ratio:g} (MLP 2-16-1, Adam)")
   written.append(_save(fig, out_dir / "engineering_minibatch.png"))
   return written
+
+
+def tables_markdown(out_dir) -> str:
+  """The Markdown tables of ``docs/engineering_results.md``, from the CSV files in ``out_dir``."""
+  out_dir = Path(out_dir)
+
+  def rows(name):
+    with open(out_dir / f"engineering_{name}.csv", newline="") as f:
+      return list(csv.DictReader(f))
+
+  lines = ["### (a)",
+           "| optimizer | lr | LR warm-up | loss | stable | NaN | median final CE | mean recall |",
+           "|---|---|---|---|---|---|---|---|"]
+  for r in rows("warmup"):
+    runs = int(r["runs"])
+    lines.append(
+        f"| {r['optimizer']} | {float(r['lr']):g} | {int(float(r['lr_warmup']))} steps | {r['loss']} "
+        f"| {float(r['stable_fraction']) * runs:.0f}/{r['runs']} "
+        f"| {float(r['nan_fraction']) * runs:.0f}/{r['runs']} | {float(r['median_final_ce']):.4f} "
+        f"| {float(r['mean_recall']):.3f} |")
+  lines += ["### (b)",
+            "| optimizer | lr | compared runs (a vs b) | max abs Δ train CE (all steps, seeds) "
+            "| max rel Δ params | final CE a | final CE b |",
+            "|---|---|---|---|---|---|---|"]
+  for r in rows("periodic"):
+    lines.append(
+        f"| {r['optimizer']} | {float(r['lr']):g} | {r['compare'].replace(' | ', ' vs ')} "
+        f"| {float(r['max_abs_train_ce_diff']):.3g} | {float(r['max_rel_param_diff']):.3g} "
+        f"| {float(r['final_ce_a']):.5f} | {float(r['final_ce_b']):.5f} |")
+  for name in ("adaptive", "ghm", "minibatch"):
+    lines += [f"### {name}", "| loss | ratio | recall (mean ± sd) | AP (mean ± sd) | final train CE |",
+              "|---|---|---|---|---|"]
+    for r in rows(name):
+      lines.append(
+          f"| {r['loss']} | 1:{float(r['ratio']):g} | {float(r['recall_mean']):.3f} ± "
+          f"{float(r['recall_sd']):.3f} | {float(r['ap_mean']):.3f} ± {float(r['ap_sd']):.3f} "
+          f"| {float(r['final_ce_mean']):.4f} |")
+  return "\n".join(lines) + "\n"
