@@ -87,3 +87,24 @@ def test_low_precision_inputs_are_finite(name, params, dtype):
     (grad,) = pullback(jnp.ones_like(value))
     assert value.dtype == dtype and grad.dtype == dtype
     assert bool(jnp.all(jnp.isfinite(value))) and bool(jnp.all(jnp.isfinite(grad)))
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_gradient_at_infinite_logits_is_cross_entropy_s(gamma):
+  """At p = 0 and p = 1 exactly the focal weight is CE's (γ p q^{γ-1} log p → 0): finite
+  gradients ±1 / 0 at logits ±inf, as for CE and Maki, where exp(-inf + inf) gave NaN."""
+  z = jnp.array([-jnp.inf, jnp.inf, -jnp.inf, jnp.inf])
+  y = jnp.array([1, 1, 0, 0])
+  grad = lambda fn: jax.grad(lambda x: jnp.sum(fn(x, y)))(z)  # noqa: E731
+  focal = grad(lambda x, t: ge.focal_loss(x, t, gamma=gamma))
+  np.testing.assert_array_equal(focal, grad(ge.cross_entropy_loss))
+  np.testing.assert_array_equal(focal, [-1.0, 0.0, 0.0, 1.0])
+  # Softmax head: a class at -inf (p_c = 0) in the row, and the true class at -inf.
+  rows = jnp.array([[0.0, -jnp.inf, 1.0], [-jnp.inf, 0.0, 1.0]])
+  labels = jnp.array([0, 0])
+  grad = lambda fn: jax.grad(lambda x: jnp.sum(fn(x, labels, head="softmax")))(rows)  # noqa: E731
+  focal = grad(lambda x, t, **kw: ge.focal_loss(x, t, gamma=gamma, **kw))
+  assert np.all(np.isfinite(focal))
+  np.testing.assert_allclose(focal[1], grad(ge.cross_entropy_loss)[1], rtol=1e-6)
+  np.testing.assert_allclose(focal[1], [-1.0, 1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-6)
+  assert focal[0, 1] == 0.0

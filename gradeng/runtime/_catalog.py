@@ -44,9 +44,14 @@ def _power_of_q(log_q, gamma):
 
 def _focal_weight(log_p, log_q, gamma):
   # w = γ p (1-p)^(γ-1) log p - (1-p)^γ; the first term as exp(log p + (γ-1) log q + log(-log p))
-  # stays finite for γ < 1 as p → 1, where (1-p)^(γ-1) alone overflows; at p = 1 exactly it is 0.
-  exponent = log_p + (gamma - 1.0) * log_q + jnp.log(-log_p)
-  first = gamma * jnp.exp(jnp.where(log_p == 0, -jnp.inf, exponent))
+  # stays finite for γ < 1 as p → 1, where (1-p)^(γ-1) alone overflows. At p = 1 and p = 0
+  # exactly (logits ±inf) it is 0 (p log p → 0), and it is evaluated at a harmless point there:
+  # -inf + inf would be NaN, in the weight and in its derivative through `where`.
+  ends = (log_p == 0) | (log_p == -jnp.inf)
+  safe_log_p = jnp.where(ends, -1.0, log_p)
+  safe_log_q = jnp.where(ends, -1.0, log_q)
+  exponent = safe_log_p + (gamma - 1.0) * safe_log_q + jnp.log(-safe_log_p)
+  first = jnp.where(ends, 0.0, gamma * jnp.exp(exponent))
   return -first - _power_of_q(log_q, gamma)
 
 

@@ -91,16 +91,25 @@ def _harmonic(gamma):
 
 
 def _small_p_expansion(log_p, gamma):
-  """Regime 2: -log p - H_γ - Σ_{n≥1} C(γ, n) (-p)^n / n."""
+  """Regime 2: -log p - H_γ - Σ_{n≥1} C(γ, n) (-p)^n / n.
+
+  The terms t_n = C(γ, n)(-p)^n come from one recurrence, t_n = t_{n-1}·(n - 1 - γ)p/n, so that
+  neither C(γ, n) (~γⁿ/n!, past float32's range for γ ≳ 10⁴) nor pⁿ is formed alone. For a
+  Python-number γ, H_γ is split into two float32 parts: -log p and H_γ nearly cancel where
+  A·p ≈ 1 for large γ (log A ≈ 14 against L ≈ 0.2 for γ = 10⁶), and the difference of
+  -log p and the leading part is then exact (Sterbenz).
+  """
   p = jnp.exp(log_p)
-  coef = jnp.ones_like(p)  # C(γ, n)(-1)^n, by the recurrence c_n = c_{n-1} (n - 1 - γ) / n
-  power = jnp.ones_like(p)
+  term = jnp.ones_like(p)
   total = jnp.zeros_like(p)
   for n in range(1, _truncation(p.dtype)[1] + 1):
-    coef = coef * (n - 1 - gamma) / n
-    power = power * p
-    total = total + coef * power / n
-  return -log_p - _harmonic(gamma) - total
+    term = term * ((n - 1 - gamma) / n) * p
+    total = total + term / n
+  harmonic = _harmonic(gamma)
+  if is_concrete_number(gamma):
+    leading = float(np.asarray(harmonic, p.dtype))
+    return (-log_p - leading) - (harmonic - leading) - total
+  return -log_p - harmonic - total
 
 
 def _laguerre_integral(log_q, a):
@@ -122,6 +131,11 @@ _MAX_AMPLIFICATION = 32.0
 _SERIES_TOLERANCE = {4: 2e-8, 8: 1e-16}
 _MAX_SERIES_TERMS = {4: 96, 8: 640}
 _SWITCH_GRID = np.round(np.arange(0.5, 0.951, 0.05), 2)
+#: Highest degree n planned at all: beyond it the head form -S log p - Σ_{j≤n} h_j q^j cancels by
+#: far more than `_MAX_AMPLIFICATION` (float32 refuses from n = 7 on for a lone tail), and the
+#: plan's own cost grows with n (γ = 10⁵ took minutes). Callers then use `maki_tail`'s regimes,
+#: whose cost does not depend on γ.
+_MAX_PLANNED_DEGREE = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,8 +156,9 @@ class _IntegerPlan:
 def _cancellation_tables(c, total):
   """Per-index coefficients: b_j = C_j / j (tail, C_j = Σ_{k<j} c_k), h_j = T_j / j (head)."""
   n = len(c) - 1
-  tail = [sum(c[:j]) / j for j in range(1, n + 1)]
-  head = [sum(c[j:]) / j for j in range(1, n + 1)]
+  before = np.cumsum([0.0] + list(c[:-1]))  # C_j = Σ_{k<j} c_k for j = 0..n
+  tail = [float(before[j]) / j for j in range(1, n + 1)]
+  head = [float(total - before[j]) / j for j in range(1, n + 1)]
   return tail, head
 
 
@@ -241,6 +256,8 @@ def maki_combination(log_p, log_q, coefficients: Mapping[int, float]) -> jax.Arr
   key = tuple(sorted((int(k), float(c)) for k, c in coefficients.items() if c != 0))
   if not key:
     return jnp.zeros_like(log_p)
+  if key[-1][0] > _MAX_PLANNED_DEGREE:
+    return None
   plan = _integer_plan(key, jnp.dtype(dtype).itemsize)
   if plan is None:
     return None
@@ -280,11 +297,12 @@ def maki_tail(log_p, log_q, gamma):
   series = _tail_series(jnp.where(near_one, log_q, -1.0), a)
   small_p = jnp.exp(log_p) * a <= 1.0
   safe_log_p = jnp.where(near_one, math.log(0.25), log_p)
-  expansion = _small_p_expansion(jnp.where(small_p, safe_log_p, math.log(0.25)), gamma)
   if is_concrete_number(gamma) and gamma + 1 <= 2.0:
     # A·p ≤ 2 whenever q > 1/2, and regime 2 stays well conditioned there for γ ≤ 1.
     expansion = _small_p_expansion(safe_log_p, gamma)
     return jnp.where(near_one, series, expansion).astype(dtype)
+  # Unselected points get p = 1/(2A): the expansion's terms stay bounded there for any γ.
+  expansion = _small_p_expansion(jnp.where(small_p, safe_log_p, -jnp.log(2.0 * a)), gamma)
   safe_log_q_laguerre = jnp.where(near_one | small_p, -math.log(1.5), log_q)
   laguerre = _laguerre_integral(safe_log_q_laguerre, a)
   return jnp.where(near_one, series, jnp.where(small_p, expansion, laguerre)).astype(dtype)
