@@ -78,7 +78,7 @@ def run(batch: int, dim: int, repeats: int):
   y = jnp.arange(batch, dtype=jnp.int32) % 8
   w = jax.random.normal(kw, (8, dim), jnp.float32)
   centers = ge.embedding.CenterState(jax.random.normal(kw, (8, dim), jnp.float32))
-  center = ge.embedding.center_loss(8, dim, lam=0.1)
+  center = ge.embedding.make_center_loss(8, dim, lam=0.1)
   cases = {
       "contrastive": (lambda a, b: ge.embedding.contrastive_loss(a, b, margin=1.0),
                       _autodiff_rule("contrastive", "d", (1.0,))),

@@ -315,13 +315,13 @@ def test_center_update_follows_wen_et_al_equation():
     delta = np.sum(centers[j] - members, 0) / (1 + len(members))
     expected[j] = centers[j] - alpha * delta
   with jax.enable_x64(True):
-    got = ge.embedding.center_update(jnp.asarray(centers), jnp.asarray(x), jnp.asarray(y), alpha=alpha)
+    got = ge.embedding.center_update(jnp.asarray(centers), jnp.asarray(x), jnp.asarray(y), update_rate=alpha)
   np.testing.assert_allclose(got, expected, rtol=1e-12)
   np.testing.assert_array_equal(np.asarray(got)[3], centers[3])  # absent class unchanged
 
 
 def test_center_loss_injected_gradient_and_state_contract():
-  cl = ge.embedding.center_loss(num_classes=3, dim=2, lam=0.5, alpha=0.5)
+  cl = ge.embedding.make_center_loss(num_classes=3, dim=2, lam=0.5, update_rate=0.5)
   state = cl.init()
   np.testing.assert_array_equal(state.centers, np.zeros((3, 2)))
   state = state._replace(centers=jnp.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]))
@@ -348,19 +348,19 @@ def test_update_rule_is_not_the_gradient_of_the_trained_variant():
   grad = jax.grad(lambda c: ge.embedding.trained_center_loss(x, y, c, lam=1.0).sum())(centers)
   # true gradient −λΣ(x_i − c_j): grows with the class count (3 vs 1)
   np.testing.assert_allclose(grad, [[-3.0, 0.0], [0.0, -1.0]])
-  step = ge.embedding.center_update(centers, x, y, alpha=1.0) - centers
+  step = ge.embedding.center_update(centers, x, y, update_rate=1.0) - centers
   # α-rule: Σ(x_i − c_j)/(1 + n_j): 3/4 and 1/2, not proportional to the gradient
   np.testing.assert_allclose(step, [[0.75, 0.0], [0.0, 0.5]])
 
 
 def test_center_loss_bad_input():
-  cl = ge.embedding.center_loss(num_classes=3, dim=2)
+  cl = ge.embedding.make_center_loss(num_classes=3, dim=2)
   with pytest.raises(ValueError, match=r"`labels` must be in \[0, 2\]; got 3"):
     cl.loss(jnp.ones((2, 2)), jnp.array([0, 3]), cl.init())[0]
-  with pytest.raises(ValueError, match="`alpha` must be a number ≥ 0.0 and ≤ 1.0"):
-    ge.embedding.center_loss(num_classes=3, dim=2, alpha=1.5)
+  with pytest.raises(ValueError, match="`update_rate` must be a number ≥ 0.0 and ≤ 1.0"):
+    ge.embedding.make_center_loss(num_classes=3, dim=2, update_rate=1.5)
   with pytest.raises(ValueError, match="`num_classes` must be an integer ≥ 1"):
-    ge.embedding.center_loss(num_classes=0, dim=2)
+    ge.embedding.make_center_loss(num_classes=0, dim=2)
   out = jax.jit(lambda lab: cl.loss(jnp.ones((2, 2)), lab, cl.init())[0])(jnp.array([0, 9]))
   assert np.isfinite(float(out[0])) and np.isnan(float(out[1]))
   zero = cl.loss(jnp.zeros((2, 2)), jnp.array([0, 1]), cl.init())[0]

@@ -35,7 +35,7 @@ from gradeng.embedding._pairs import triplet_margin_loss as triplet_margin_loss
 from gradeng.embedding._pairs import triplet_loss as triplet_loss
 from gradeng.embedding._center import CenterState as CenterState
 from gradeng.embedding._center import CenterLoss as CenterLoss
-from gradeng.embedding._center import center_loss as center_loss
+from gradeng.embedding._center import make_center_loss as make_center_loss
 from gradeng.embedding._center import center_update as center_update
 from gradeng.embedding._center import trained_center_loss as trained_center_loss
 
@@ -70,7 +70,7 @@ __all__ = [
     "triplet_loss",
     "CenterState",
     "CenterLoss",
-    "center_loss",
+    "make_center_loss",
     "center_update",
     "trained_center_loss",
 ]

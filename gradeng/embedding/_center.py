@@ -12,7 +12,7 @@ The center update is **not** the gradient of L_C with respect to c_j (that would
 per-class average, damped by the 1 in the denominator, with its own rate α. The original Caffe
 layer writes ``center_diff`` straight into the backward pass; here the feature gradient
 λ(x_i − c_{y_i}) is the injected derivative (``jax.custom_jvp``) and the centers get none — they
-move only through `center_loss`'s ``update``.
+move only through `make_center_loss`'s ``update``.
 
 `trained_center_loss` is the variant the update rule replaces: the centers are ordinary
 parameters, optimised by the same optimiser as the network with the true gradient.
@@ -39,7 +39,7 @@ import jax.numpy as jnp
 
 from gradeng.embedding._geometry import check_embeddings, check_labels, compute_dtype
 
-__all__ = ["CenterLoss", "CenterState", "center_loss", "center_update", "trained_center_loss"]
+__all__ = ["CenterLoss", "CenterState", "make_center_loss", "center_update", "trained_center_loss"]
 
 
 class CenterState(NamedTuple):
@@ -92,20 +92,20 @@ def _inputs(features, labels, num_classes):
   return features, labels, valid
 
 
-def center_update(centers, features, labels, *, alpha: float = 0.5, where=None) -> jax.Array:
+def center_update(centers, features, labels, *, update_rate: float = 0.5, where=None) -> jax.Array:
   """Wen et al.'s α-rule: c_j ← c_j − α Σ_i δ(y_i=j)(c_j − x_i) / (1 + Σ_i δ(y_i=j)).
 
   Args:
     centers: ``[C, D]`` the centers before the batch.
     features: ``[B, D]`` (differentiation is stopped).
     labels: ``[B]`` ints in [0, C).
-    alpha: α ∈ [0, 1], the center learning rate.
+    update_rate: α ∈ [0, 1], the center learning rate (Wen et al.'s α).
     where: optional ``[B]`` bool mask of the examples that count.
 
   Returns:
     ``[C, D]`` the centers after the batch (classes absent from the batch are unchanged).
   """
-  _check("alpha", alpha, lower=0.0, upper=1.0)
+  _check("update_rate", update_rate, lower=0.0, upper=1.0)
   centers = jnp.asarray(centers)
   features, labels, valid = _inputs(features, labels, centers.shape[0])
   features = jax.lax.stop_gradient(features).astype(centers.dtype)
@@ -114,19 +114,19 @@ def center_update(centers, features, labels, *, alpha: float = 0.5, where=None) 
     member = member * jnp.asarray(where, centers.dtype)[:, None]
   count = jnp.sum(member, 0)[:, None]  # n_j
   delta = (count * centers - member.T @ features) / (1.0 + count)
-  new = centers - alpha * delta
+  new = centers - update_rate * delta
   if valid is not None:
     new = jnp.where(jnp.all(valid), new, jnp.nan)
   return new
 
 
-def center_loss(num_classes: int, dim: int, *, lam: float = 1.0, alpha: float = 0.5,
+def make_center_loss(num_classes: int, dim: int, *, lam: float = 1.0, update_rate: float = 0.5,
                 dtype=jnp.float32) -> CenterLoss:
   """Center loss as ``init``/``loss``/``update`` pure functions (centers as state).
 
   .. code-block:: python
 
-    cl = ge.embedding.center_loss(num_classes=6, dim=8, lam=0.1, alpha=0.5)
+    cl = ge.embedding.make_center_loss(num_classes=6, dim=8, lam=0.1, update_rate=0.5)
     state = cl.init()
     def objective(params, state):
       features, logits = model(params, x)
@@ -138,7 +138,7 @@ def center_loss(num_classes: int, dim: int, *, lam: float = 1.0, alpha: float = 
     num_classes: C ≥ 1.
     dim: the feature dimension D ≥ 1.
     lam: λ ≥ 0, the loss weight (in the value and the injected gradient λ(x_i − c_{y_i})).
-    alpha: α ∈ [0, 1], the center update rate.
+    update_rate: α ∈ [0, 1], the center update rate (Wen et al.'s α).
     dtype: dtype of the centers.
 
   Returns:
@@ -151,7 +151,7 @@ def center_loss(num_classes: int, dim: int, *, lam: float = 1.0, alpha: float = 
   _check("num_classes", num_classes, lower=1, integer=True)
   _check("dim", dim, lower=1, integer=True)
   _check("lam", lam, lower=0.0)
-  _check("alpha", alpha, lower=0.0, upper=1.0)
+  _check("update_rate", update_rate, lower=0.0, upper=1.0)
 
   def init() -> CenterState:
     return CenterState(jnp.zeros((int(num_classes), int(dim)), dtype))
@@ -169,7 +169,7 @@ def center_loss(num_classes: int, dim: int, *, lam: float = 1.0, alpha: float = 
     return out.astype(out_dtype)
 
   def update(state: CenterState, features, labels, *, where=None) -> CenterState:
-    return CenterState(center_update(state.centers, features, labels, alpha=alpha, where=where))
+    return CenterState(center_update(state.centers, features, labels, update_rate=update_rate, where=where))
 
   def loss(features, labels, state: CenterState, *, where=None):
     return value(features, labels, state, where), update(state, features, labels, where=where)
@@ -181,7 +181,7 @@ def trained_center_loss(features, labels, centers, *, lam: float = 1.0) -> jax.A
   """Center loss with the centers as trained parameters: λ/2‖x_i − c_{y_i}‖², plain autodiff.
 
   The gradient reaches the centers as −λ Σ_i δ(y_i=j)(x_i − c_j) and they move with the network's
-  optimiser (the variant `center_loss`'s α-rule replaces).
+  optimiser (the variant `make_center_loss`'s α-rule replaces).
 
   Args:
     features: ``[B, D]``; labels: ``[B]`` ints in [0, C); centers: ``[C, D]`` parameters.

@@ -50,6 +50,7 @@ import numbers
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 import numpy as np
 
 from gradeng.embedding._geometry import check_labels, compute_dtype, cosine_similarity_matrix, safe_norm
@@ -174,14 +175,20 @@ def sphereface_psi(cos_theta, margin: int):
   return sign * _chebyshev(c, m) - 2.0 * k
 
 
-def sphereface_lambda(step, *, base: float = 1000.0, gamma: float = 0.12, power: float = 1.0,
-                      lambda_min: float = 5.0):
-  """SphereFace's annealed λ = max(λ_min, base·(1 + γ·step)^(−power)) (its Caffe defaults).
+def sphereface_lambda(step: ArrayLike, *, base: float = 1000.0, decay: float = 0.12,
+                      power: float = 1.0, lambda_min: float = 5.0) -> jax.Array:
+  """SphereFace's annealed λ = max(λ_min, base·(1 + γ·step)^(−power)) (its Caffe defaults; the
+  Caffe layer's ``gamma`` is ``decay`` here).
 
   Training starts near plain softmax (λ ≫ 1 weights cos θ) and moves towards the margin ψ(θ).
+
+  Example:
+    >>> import gradeng as ge
+    >>> [round(float(x), 3) for x in ge.embedding.sphereface_lambda([0, 1000, 10**6])]
+    [1000.0, 8.264, 5.0]
   """
   step = jnp.asarray(step, jnp.float32)
-  return jnp.maximum(lambda_min, base * (1.0 + gamma * step) ** (-power))
+  return jnp.maximum(lambda_min, base * (1.0 + decay * step) ** (-power))
 
 
 def _prepare(embeddings, weights, labels):

@@ -247,7 +247,7 @@ def contrastive_loss(embeddings, labels, *, margin: float = 1.0, normalize: bool
   return pair_loss(_contrastive_rule, d, *pair_masks(labels), margin).astype(dtype)
 
 
-def binomial_deviance_loss(embeddings, labels, *, alpha: float = 2.0, lam: float = 0.5,
+def binomial_deviance_loss(embeddings, labels, *, scale: float = 2.0, threshold: float = 0.5,
                            cost: float = 1.0) -> jax.Array:
   """Binomial deviance (Yi et al. 2014) on cosine similarities.
 
@@ -260,23 +260,24 @@ def binomial_deviance_loss(embeddings, labels, *, alpha: float = 2.0, lam: float
 
   Args:
     embeddings: ``[B, D]``; labels: ``[B]`` integer identities.
-    alpha: α > 0, the slope.
-    lam: λ, the similarity at which a pair's weight is half its maximum.
+    scale: α > 0, the slope.
+    threshold: λ, the similarity at which a pair's weight is half its maximum.
     cost: C > 0, the asymmetric cost of negative pairs.
 
   Returns:
     ``[B]`` per-anchor losses.
   """
-  _check("alpha", alpha, lower=0.0, lower_open=True)
-  _check("lam", lam)
+  _check("scale", scale, lower=0.0, lower_open=True)
+  _check("threshold", threshold)
   _check("cost", cost, lower=0.0, lower_open=True)
   x, labels, dtype = _prepare(embeddings, labels)
   s = cosine_similarity_matrix(x)
-  return pair_loss(_binomial_rule, s, *pair_masks(labels), alpha, lam, cost).astype(dtype)
+  return pair_loss(_binomial_rule, s, *pair_masks(labels), scale, threshold, cost).astype(dtype)
 
 
-def multi_similarity_loss(embeddings, labels, *, alpha: float = 2.0, beta: float = 50.0,
-                          lam: float = 0.5, epsilon: float = 0.1) -> jax.Array:
+def multi_similarity_loss(embeddings, labels, *, positive_scale: float = 2.0,
+                          negative_scale: float = 50.0, threshold: float = 0.5,
+                          epsilon: float = 0.1) -> jax.Array:
   """Multi-similarity loss (Wang et al. 2019) with its pair mining.
 
   .. math::
@@ -287,28 +288,30 @@ def multi_similarity_loss(embeddings, labels, *, alpha: float = 2.0, beta: float
   positive similarity, a positive if s − ε is below its largest negative similarity). The
   pair weight of a negative, e^{β(s_ij−λ)}/(1 + Σ_{N'} e^{β(s_ik−λ)}), combines its own
   similarity with its relative similarity to the other negatives (the paper's "multi"
-  similarities). Defaults are pytorch-metric-learning's (α = 2, β = 50, λ = 0.5, ε = 0.1).
+  similarities). Defaults are pytorch-metric-learning's (α = 2, β = 50, λ = 0.5, ε = 0.1; its ``alpha``,
+  ``beta``, ``base``).
 
   Args:
     embeddings: ``[B, D]``; labels: ``[B]`` integer identities.
-    alpha, beta: > 0, the positive and negative temperatures.
-    lam: λ, the similarity margin.
+    positive_scale: α > 0, the positive pairs' temperature.
+    negative_scale: β > 0, the negative pairs' temperature.
+    threshold: λ, the similarity margin.
     epsilon: ε ≥ 0, the mining margin.
 
   Returns:
     ``[B]`` per-anchor losses.
   """
-  for name, value in (("alpha", alpha), ("beta", beta)):
+  for name, value in (("positive_scale", positive_scale), ("negative_scale", negative_scale)):
     _check(name, value, lower=0.0, lower_open=True)
-  _check("lam", lam)
+  _check("threshold", threshold)
   _check("epsilon", epsilon, lower=0.0)
   x, labels, dtype = _prepare(embeddings, labels)
   s = cosine_similarity_matrix(x)
   return pair_loss(_multi_similarity_rule, s, *pair_masks(labels),
-                   alpha, beta, lam, epsilon).astype(dtype)
+                   positive_scale, negative_scale, threshold, epsilon).astype(dtype)
 
 
-def circle_loss(embeddings, labels, *, gamma: float = 80.0, margin: float = 0.4) -> jax.Array:
+def circle_loss(embeddings, labels, *, scale: float = 80.0, margin: float = 0.4) -> jax.Array:
   """Circle loss (Sun et al. 2020), pair-wise labels, designed from its weight.
 
   .. math::
@@ -322,17 +325,17 @@ def circle_loss(embeddings, labels, *, gamma: float = 80.0, margin: float = 0.4)
 
   Args:
     embeddings: ``[B, D]``; labels: ``[B]`` integer identities.
-    gamma: γ > 0, the scale.
+    scale: γ > 0, the scale (pytorch-metric-learning's ``gamma``).
     margin: m, the relaxation margin.
 
   Returns:
     ``[B]`` per-anchor losses (0 for an anchor without a positive or a negative).
   """
-  _check("gamma", gamma, lower=0.0, lower_open=True)
+  _check("scale", scale, lower=0.0, lower_open=True)
   _check("margin", margin)
   x, labels, dtype = _prepare(embeddings, labels)
   s = cosine_similarity_matrix(x)
-  return pair_loss(_circle_rule, s, *pair_masks(labels), gamma, margin).astype(dtype)
+  return pair_loss(_circle_rule, s, *pair_masks(labels), scale, margin).astype(dtype)
 
 
 # ----------------------------------------------------------------------------- triplets

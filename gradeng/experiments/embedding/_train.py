@@ -30,7 +30,7 @@ LossFn = Callable[..., tuple[jax.Array, jax.Array]]
 SCALE = 16.0  # s of the normalised heads (chosen a priori: s ≫ log C = 1.8 for 6 classes)
 
 
-CENTER = ge.embedding.center_loss(NUM_CLASSES, 1, lam=0.1, alpha=0.5)  # dim only used by init
+CENTER = ge.embedding.make_center_loss(NUM_CLASSES, 1, lam=0.1, update_rate=0.5)  # dim only used by init
 
 
 def _ce(logits, labels):
