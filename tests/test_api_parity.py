@@ -1,4 +1,4 @@
-"""API parity with optax, Keras, kornia and torchvision (issue 10 §3): conventions as value tests.
+"""API parity with optax, Keras, kornia and torchvision: conventions as value tests.
 
 Peer numbers come from optax run in the same process, or are derived by hand from the peer's
 documented formula (Keras, kornia and torchvision are not dependencies).

@@ -158,7 +158,7 @@ def test_cli_takes_formulas_for_g_and_matches_the_catalog(capsys):
     (["--loss", "focal:gamma"], "malformed parameter 'gamma'"),
     (["--loss", "focal:gamma=two"], "'two' is not a finite number"),
     (["--loss", "focal:gamma=nan"], "'nan' is not a finite number"),
-    # Issue 14 item 7: tracebacks before (mpf from mpc, ZeroDivisionError); now derive's check.
+    # tracebacks before (mpf from mpc, ZeroDivisionError); now derive's check.
     (["--loss=-sqrt(p-2)/p"], "is not continuous on all of (0, 1)"),
     (["--loss=-1/(p-0.3)"], "is not continuous on all of (0, 1)"),
     (["--loss", "focal:alpha=1"], "unknown parameter(s) ['alpha']"),
@@ -174,7 +174,7 @@ def test_cli_bad_input_one_line_exit_2(capsys, args, needle):
 
 
 def test_cli_parameter_values_are_parsed_like_derive(capsys):
-  # Issue 14 item 8: `derive --param gamma=1/3` worked, `budget --loss=...:gamma=1/3` refused it.
+  # `derive --param gamma=1/3` worked, `budget --loss=...:gamma=1/3` refused it.
   assert main(["budget", "--loss=-(1-p)**gamma/p:gamma=1/3", "--loss", "maki:gamma=1/3",
                "--json"]) == 0
   records = json.loads(capsys.readouterr().out)

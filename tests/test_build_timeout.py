@@ -1,4 +1,4 @@
-"""Building a loss never blocks past its derivation time limit (issue 14 item 6)."""
+"""Building a loss never blocks past its derivation time limit."""
 
 import jax
 import jax.numpy as jnp

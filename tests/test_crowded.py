@@ -84,7 +84,7 @@ def test_set_loss_targets_normalisation_and_empty_ground_truth():
   assert float(parts["cls"]) == pytest.approx(float(ge.cross_entropy_loss(logits, jnp.zeros(5, jnp.int32), head="softmax").sum()), rel=1e-5)
 
 
-# --- crowded canvases, the set head, its training, the experiment (issue 12 §1) -----------------
+# --- crowded canvases, the set head, its training, the experiment -----------------
 
 import dataclasses  # noqa: E402
 import json  # noqa: E402

@@ -129,7 +129,7 @@ def test_cli(tmp_path, capsys):
 
 
 def test_a_partial_run_updates_the_index(fresh, tmp_path):
-  # Issue 14 item 12: `gradeng derivations --only maki --out DIR` wrote an index with only
+  # `gradeng derivations --only maki --out DIR` wrote an index with only
   # Maki's row (and would have truncated the committed one).
   out, _ = fresh
   full = (out / "index.md").read_text()

@@ -60,7 +60,7 @@ def test_bad_labels_in_device_arrays_are_nan_without_a_host_copy():
 
 @pytest.mark.parametrize("head", ["sigmoid", "softmax"])
 def test_bad_label_under_jit_poisons_the_gradient_too(head):
-  # Issue 14 item 3: a NaN loss with a zero gradient would let a grad-only loop skip the row.
+  # a NaN loss with a zero gradient would let a grad-only loop skip the row.
   logits, labels = (jnp.zeros(3), jnp.array([0, 5, 1])) if head == "sigmoid" else (
       jnp.zeros((3, 4)), jnp.array([0, 9, 1]))
   grad = jax.jit(jax.grad(lambda z, y: ge.focal_loss(z, y, head=head).sum()))(logits, labels)
@@ -104,7 +104,7 @@ def test_unknown_head_and_alpha_range():
 
 
 def test_sigmoid_head_does_not_broadcast_unless_asked():
-  # Issue 14 item 5: (4, 1) logits against (4,) labels used to give a (4, 4) loss silently.
+  # (4, 1) logits against (4,) labels used to give a (4, 4) loss silently.
   with pytest.raises(ValueError, match=r"same shape; got `logits` \(4, 1\) and `labels` \(4,\).*broadcast=True"):
     ge.focal_loss(jnp.zeros((4, 1)), Y)
   assert ge.focal_loss(jnp.zeros((4, 1)), Y, broadcast=True).shape == (4, 4)
@@ -113,7 +113,7 @@ def test_sigmoid_head_does_not_broadcast_unless_asked():
 
 
 def test_formula_loss_takes_hyper_parameters_when_called():
-  # Issue 14 item 10: used to raise TypeError naming `_bind.<locals>.loss`.
+  # used to raise TypeError naming `_bind.<locals>.loss`.
   loss = ge.loss_from_coefficient(ge.coefficient("-(1-p)**gamma/p"), gamma=2)
   z = jnp.array([-1.0, 0.5, 3.0])
   np.testing.assert_allclose(loss(z, np.array([1, 0, 1]), gamma=3.0),
@@ -125,7 +125,7 @@ def test_formula_loss_takes_hyper_parameters_when_called():
 
 
 def test_bad_input_to_the_symbolic_modules_raises_input_error(tmp_path):
-  """Issue 15: bad user input to the formula, derivation and report code is an `InputError`
+  """Bad user input to the formula, derivation and report code is an `InputError`
   (a `ValueError`, so older ``except ValueError`` still catches it); none of these cases needs
   SymPy to integrate anything."""
   from gradeng.runtime import Variable, as_variable

@@ -1,4 +1,4 @@
-"""Every function a formula may call compiles to JAX and matches mpmath (issue 15: the parser's,
+"""Every function a formula may call compiles to JAX and matches mpmath (the parser's,
 the compiler's and the ranking's tables disagreed; `erfc`, `Gamma` and `min(a, b, c)` parsed but
 did not compile)."""
 

@@ -1,4 +1,4 @@
-"""Hyper-parameters θ of an injected loss are differentiable inputs (issue 13).
+"""Hyper-parameters θ of an injected loss are differentiable inputs.
 
 Every derivative is compared with central finite differences in float64 of the loss *value*
 (never of the implementation's own gradient formula), so a wrong injected rule cannot pass.

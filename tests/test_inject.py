@@ -26,7 +26,7 @@ def _count(jaxpr) -> int:
 
 
 def test_concrete_gamma_is_static_in_the_forward_jaxpr():
-  # Issue 15: a Python γ = 1 used to enter the rule as a traced input and take the real-γ path
+  # a Python γ = 1 used to enter the rule as a traced input and take the real-γ path
   # (578 equations with digamma and 32 expm1); static, Maki γ = 1 is its own short special case.
   jaxpr = jax.make_jaxpr(lambda z, y: ge.maki_loss(z, y, gamma=1).sum())(Z, Y)
   text = str(jaxpr)
@@ -38,7 +38,7 @@ def test_concrete_gamma_is_static_in_the_forward_jaxpr():
 
 
 def test_user_formula_loss_built_inside_jit():
-  # Issue 15: the SymPy derivation and its float64 check ran np.asarray on staged values.
+  # the SymPy derivation and its float64 check ran np.asarray on staged values.
   coefficient = ge.coefficient("-(1-p)**gamma/p")
 
   @jax.jit

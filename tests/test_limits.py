@@ -1,6 +1,6 @@
 """The SymPy time limit (`gradeng.symbolic._limits`): a worker process, no state changed in the caller.
 
-Issue 14 item 2 / issue 15: the previous SIGVTALRM timer lived in the caller's process (its
+The previous SIGVTALRM timer lived in the caller's process (its
 exception could be swallowed, e.g. by a garbage-collector callback under ``gc.set_threshold(50)``,
 and `derive` then returned a different form) and fell back to daemon threads off the main thread.
 """
@@ -85,7 +85,7 @@ def test_derive_changes_no_state_of_the_caller():
 
 
 def test_garbage_collector_settings_of_the_caller_do_not_reach_sympy():
-  # The reproduction of issue 14 item 2 ran SymPy under gc.set_threshold(50); it now runs in a
+  # The original report ran SymPy under gc.set_threshold(50); it now runs in a
   # fresh interpreter with the default settings, whatever the caller's.
   default = run_in_worker(gc.get_threshold)
   old = gc.get_threshold()
@@ -97,7 +97,7 @@ def test_garbage_collector_settings_of_the_caller_do_not_reach_sympy():
 
 
 def test_derive_gives_up_at_the_timeout_with_a_note():
-  # Issue 14 item 6: 60 s of SymPy before; a timeout ends it, the loss is left to quadrature.
+  # 60 s of SymPy before; a timeout ends it, the loss is left to quadrature.
   d = derive("-log(1+p**7+sin(p)**3)/p**1.5", timeout=1.0)
   assert d.method == "numeric" and d.loss is None
   assert any("gave up after 1 s (wall clock)" in note for note in d.notes)

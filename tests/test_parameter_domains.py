@@ -1,5 +1,5 @@
-"""Traced parameters of a user formula outside the values where the loss exists give NaN (issue 14
-item 1): the admissible set is inferred from g (∫_p^1 -g converges at p = 1, g defined on (0, 1));
+"""Traced parameters of a user formula outside the values where the loss exists give NaN: the
+admissible set is inferred from g (∫_p^1 -g converges at p = 1, g defined on (0, 1));
 where it cannot be, a traced parameter with an undeclared domain is refused when the loss is
 built."""
 

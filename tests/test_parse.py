@@ -189,7 +189,7 @@ def test_coefficient_bad_defaults_and_domains(kwargs, message):
 
 
 def test_depth_is_nesting_not_the_length_of_a_sum():
-  # Issue 14 item 9: a flat sum of 63 terms (314 characters) was refused as "nested too deeply".
+  # a flat sum of 63 terms (314 characters) was refused as "nested too deeply".
   flat = " + ".join(f"p**{k}/{k + 1}" for k in range(63))
   assert len(sp.Add.make_args(parse_formula(flat))) == 63
   product = " * ".join(f"(1 + p/{k + 1})" for k in range(63))

@@ -40,7 +40,7 @@ def test_readme_tour_runs_and_trains():
 
 
 def test_reproduce_help_states_the_readmes_time(capsys):
-  # Issue 14 item 13: `gradeng reproduce --help` said "a few minutes", the README 9.
+  # `gradeng reproduce --help` said "a few minutes", the README 9.
   from gradeng.cli import main  # pylint: disable=import-outside-toplevel
 
   minutes = re.search(r"gradeng reproduce +# quick \(default\): about (\d+) minutes",

@@ -1,4 +1,4 @@
-"""Catalog combinations recognised before SymPy integrates (issue 14 item 6).
+"""Catalog combinations recognised before SymPy integrates.
 
 Maki typed as a formula took 9-18 s of SymPy for γ = 0.1/0.2 (94-117 s measured here under load
 before this change); recognised, it needs no integration. Expected terms are hand-derived in
@@ -32,7 +32,7 @@ def test_catalog_coefficients_are_recognised():
 
 
 def test_polynomial_times_one_over_p_is_a_maki_combination():
-  # (1+p)(1-p)² = q²(2 - q) = 2q² - q³: 2·Maki₂ - Maki₃ (issue 10 §1's example).
+  # (1+p)(1-p)² = q²(2 - q) = 2q² - q³: 2·Maki₂ - Maki₃.
   assert terms("-(1-p)**2*(1+p)/p") == {("maki", (("gamma", 2),)): 2,
                                         ("maki", (("gamma", 3),)): -1}
   # Poly-1: -1/p - ε = -(1 + ε)/p + ε(1 - p)/p... i.e. (1+ε)·CE - ε·Maki₁.
@@ -68,7 +68,7 @@ def test_divergent_exponent_still_raises():
 
 
 def test_parameter_domain_is_narrowed_to_where_the_integral_converges():
-  # Issue 14 item 1: a traced γ = -1, -2, -5 gave finite, wrong Maki losses because a formula's
+  # a traced γ = -1, -2, -5 gave finite, wrong Maki losses because a formula's
   # parameter was "real"; the derivation now says γ > -1, for the loss to poison the rest.
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
 

@@ -1,4 +1,4 @@
-"""Reference tests (issue 15): quadrature, the Maki-tail regime switches, Hessians at γ > 0 and
+"""Reference tests: quadrature, the Maki-tail regime switches, Hessians at γ > 0 and
 gradients at bad labels, each against mpmath or a hand derivation, not the implementation."""
 
 import math

@@ -114,7 +114,7 @@ def _weight_error(expr, params=None):
 
 
 @pytest.mark.parametrize("expr", [
-    -(1 - P)**2 * sp.log(2 - P),  # issue 10: log(2 - p) = log1p(q); 2 - p is 1 once q < 6e-8
+    -(1 - P)**2 * sp.log(2 - P),  # log(2 - p) = log1p(q); 2 - p is 1 once q < 6e-8
     sp.log(1 + P),  # log1p(p) as p → 0
     sp.log(1 + (1 - P)**2),
     sp.log(1 - P**2),  # log q + log 2 + log1p(-q/2)

@@ -427,7 +427,7 @@ def test_cli_bad_options(capsys, argv, message):
 
 
 def test_cli_progress_timeout_and_undeclared_names(capsys):
-  # Issue 14 items 6 and 11: `gradeng derive` on this formula ran 62 s silently, and `pp`
+  # `gradeng derive` on this formula ran 62 s silently, and `pp`
   # silently became a parameter.
   assert main(["derive", "-log(1+p**7+sin(p)**3)/p**1.5", "--timeout", "1"]) == 0
   captured = capsys.readouterr()
@@ -442,14 +442,14 @@ def test_cli_progress_timeout_and_undeclared_names(capsys):
 
 
 def test_infinite_limits_have_the_right_sign():
-  # Issue 14 item 4: SymPy gives lim_{p→1⁻} -1/sqrt(1-p) = +oo; g is negative there.
+  # SymPy gives lim_{p→1⁻} -1/sqrt(1-p) = +oo; g is negative there.
   checks = by_name(derive("-1/sqrt(1-p)").properties)
   assert checks[B].holds is False and checks[B].values["limit"] == float("-inf")
   assert "= -oo" in checks[B].evidence
 
 
 def test_loss_sign_tolerance_is_stated():
-  # Issue 14 item 4: `L ≥ 0: yes` was printed next to min L = -5.3e-51 with no word on why.
+  # `L ≥ 0: yes` was printed next to min L = -5.3e-51 with no word on why.
   check = by_name(derive("-(1-p)**50/p").properties)[D]
   assert check.holds is True and check.values["min_loss"] < 0
   assert 0 < check.values["tolerance"] < 1e-18
@@ -458,7 +458,7 @@ def test_loss_sign_tolerance_is_stated():
 
 
 def test_parameters_found_in_a_formula_are_reported():
-  # Issue 14 item 11: `-(1-p)**2/pp` silently had a parameter `pp`.
+  # `-(1-p)**2/pp` silently had a parameter `pp`.
   d = derive("-(1-p)**2/pp")
   assert any("parameters found in the formula: ['pp']" in note for note in d.notes)
   assert not any("parameters found" in note for note in derive("-(1-p)**2/p").notes)

@@ -1,4 +1,4 @@
-"""`derive` over a second variable (issue 11): pair weights on a similarity or a distance.
+"""`derive` over a second variable: pair weights on a similarity or a distance.
 
 The machinery is the one of L(p) = ∫_p^1 -g(t) dt with the variable, its domain and the
 reference point as data. Expected values are the losses' published forms, evaluated by mpmath:

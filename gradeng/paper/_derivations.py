@@ -395,7 +395,7 @@ _ROW = re.compile(r"^\| \[[^\]]*\]\((?P<name>[A-Za-z0-9_]+)\.md\) \|")
 def merge_index(existing: str, fresh: str, names: Sequence[str]) -> str:
   """``fresh`` (the index of ``names``) with the rows of the other catalog losses kept from
   ``existing``, in catalog order: a partial run (``--only maki``) updates the index, it does
-  not truncate it (issue 14 item 12)."""
+  not truncate it."""
   rows = {m["name"]: line for line in existing.splitlines() if (m := _ROW.match(line))
           and m["name"] in CATALOG and m["name"] not in names}
   rows.update({m["name"]: line for line in fresh.splitlines() if (m := _ROW.match(line))})

@@ -63,7 +63,7 @@ def _limit(g: sp.Expr, direction: str, fn: Callable[..., Any] | None = None) -> 
   """lim g at p → 1⁻ (``"-"``) or p → 0⁺ (``"+"``) by SymPy, None if it fails or times out.
 
   An infinite limit takes its sign from g evaluated 1e-30 from the point (with ``fn``, g's
-  mpmath function): SymPy gives lim_{p→1⁻} -1/sqrt(1-p) = +oo (issue 14 item 4).
+  mpmath function): SymPy gives lim_{p→1⁻} -1/sqrt(1-p) = +oo.
   """
   target = 1 if direction == "-" else 0
   value = attempt(lambda: sp.limit(g, P, target, direction), STEP_SECONDS, [], "limit")

@@ -1,5 +1,5 @@
 """Recognise a coefficient as a linear combination of catalog coefficients, before any SymPy
-integration (issue 14 item 6: Maki typed as a formula took 9-18 s of SymPy; ``ge.maki_loss`` is
+integration (Maki typed as a formula took 9-18 s of SymPy; ``ge.maki_loss`` is
 instant).
 
 With q = 1 - p and the logit weight w(p) = p·g(p), the catalog's building blocks are
@@ -15,7 +15,7 @@ log p              QCE                  log²(p)/2
 
 and p^k q^a (integer k ≥ 0) is the Maki combination Σ_j C(k, j) (-1)^j q^(a+j). So for example
 g = -(1-p)²(1+p)/p has w = -q²(2 - q) = -2q² + q³: L = 2·L_Maki,2 - L_Maki,3 (Kilbas & Paringer's
-Maki losses, §3.1; the decomposition is the one issue 10 §1 asks the stable rewrite to use).
+Maki losses, §3.1; the same decomposition the stable rewrite uses).
 """
 
 from __future__ import annotations
