@@ -22,7 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "derivations": ("gradeng.cli.derivations", "write the derivation reports to derivations/"),
     "experiment": ("gradeng.cli.experiment", "run an experiment: gradeng experiment NAME --help"),
     "simulate": ("gradeng.cli.simulate", "one toy imbalance sweep (alias: gradeng experiment toy runs them all)"),
-    "learn-coefficient": ("gradeng.cli.learn_coefficient", "alias of gradeng experiment learn (issue 13)"),
+    "learn-coefficient": ("gradeng.cli.learn_coefficient", "alias of gradeng experiment learn"),
     "reproduce": ("gradeng.cli.reproduce", "regenerate everything (quick by default)"),
 }
 

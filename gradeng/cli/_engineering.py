@@ -1,4 +1,4 @@
-"""``gradeng experiment engineering [--quick] [--out DIR]``: the stateful coefficients (issue 6)
+"""``gradeng experiment engineering [--quick] [--out DIR]``: the stateful coefficients
 on toy trainings: warm-up, periodic, adaptive γ and GHM-C. The detection variant is
 ``gradeng experiment detection --variant engineering``."""
 

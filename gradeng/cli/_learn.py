@@ -1,4 +1,4 @@
-"""``gradeng experiment learn [--quick] [--out DIR]``: learn the scale coefficient (issue 13).
+"""``gradeng experiment learn [--quick] [--out DIR]``: learn the scale coefficient.
 
 Also reached as ``gradeng learn-coefficient`` (the same options). A killed run resumes where it
 stopped when started again with the same ``--out``.

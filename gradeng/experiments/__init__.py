@@ -53,7 +53,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                "docs/experiments/ordinal.md"),
     Experiment("learn", "learned scale coefficient (meta-gradient, ES)",
                "docs/experiments/learn.md"),
-    Experiment("embedding", "open-set retrieval on digits: embedding losses (issue 11)",
+    Experiment("embedding", "open-set retrieval on digits: embedding losses",
                "docs/experiments/embedding.md"),
     Experiment("crowded", "crowded digit canvases: SSD-lite + NMS vs a Hungarian set head",
                "docs/experiments/crowded.md"),

@@ -1,4 +1,4 @@
-"""Crowded scenes (issue 12 §1): crowded digit canvases, a set-prediction head trained with
+"""Crowded scenes: crowded digit canvases, a set-prediction head trained with
 Hungarian matching, and its comparison with SSD-lite + NMS (`gradeng experiment crowded`).
 
 The frame of every experiment (`gradeng.experiments`): ``get_config(quick)`` and

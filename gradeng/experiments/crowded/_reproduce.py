@@ -1,4 +1,4 @@
-"""`gradeng reproduce` hook: the crowded-scenes comparison (issue 12 §1).
+"""`gradeng reproduce` hook: the crowded-scenes comparison.
 
 Quick: the quick configuration (SSD-lite + NMS and the set head, one seed) into
 ``figures/crowded/``; full: the full configuration. Runs go to ``runs/crowded[_quick]`` and are

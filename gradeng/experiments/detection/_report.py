@@ -70,7 +70,7 @@ def summarize(config: ExperimentConfig, out_dir: str | os.PathLike, *,
         "steps": int(histories[0][-1]["step"]),
         "confident_per_image": float(np.mean([hist[-1]["confident_per_image"] for hist in histories])),
     }
-    for key in ("map_75", "map_50_95"):  # final localisation quality (runs since issue 12)
+    for key in ("map_75", "map_50_95"):  # final localisation quality (absent in older runs)
       if all(key in hist[-1] for hist in histories):
         losses[spec.name][f"final_{key}"] = float(np.mean([hist[-1][key] for hist in histories]))
   seeds_note = f"{len(config.seeds)} seed{'s' if len(config.seeds) > 1 else ''}"

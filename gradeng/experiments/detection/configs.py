@@ -20,7 +20,7 @@ anchors per 96×96 canvas, 175:1 (SSD on VOC is several hundred to one).
 Both write ``<out>/runs/<loss>/seed<k>/{config.json,metrics.jsonl,checkpoint.npz,result.json}``
 and the figure ``figures/detection_map[_quick].png`` with its CSV and final-mAP table.
 
-Engineering variant (issue 6: warm-up, periodic, batch-adaptive and GHM-C coefficients next to
+Engineering variant (warm-up, periodic, batch-adaptive and GHM-C coefficients next to
 CE + OHEM, Maki and focal; same data, model and steps; part of `gradeng reproduce`)::
 
     gradeng experiment detection --variant engineering --quick
@@ -28,7 +28,7 @@ CE + OHEM, Maki and focal; same data, model and steps; part of `gradeng reproduc
 It writes ``figures/engineering_detection_map[_quick].*``; run into the same ``--out`` as the
 paper variant, it reuses the baseline runs instead of training them again.
 
-Converged variant (issue 10 §4: paper Figure 3 at convergence on the machine we have): the
+Converged variant (paper Figure 3 at convergence on the machine we have): the
 paper's four losses (CE + OHEM 1:1, focal γ=2 with its prior initialisation, Maki γ=1, QCE) ×
 3 seeds on 64×64 canvases with 1–3 digits and SSD's four aspect ratios (2, 1, 1/2, 1/3) per
 anchor size: 2,624 anchors per canvas, 3.6 positive anchors per object, background:object
@@ -41,7 +41,7 @@ can run in the background across sessions)::
 
 `--quick` gives its smoke version (one seed, 200 steps).
 
-IoU variant (issue 12 §2: does an IoU-family box loss localise better than Smooth-L1 here?):
+IoU variant (does an IoU-family box loss localise better than Smooth-L1 here?):
 CE + OHEM with Smooth-L1 on the offsets, and with the IoU, GIoU, DIoU and CIoU losses of the
 decoded boxes (λ = 2); data, model and steps of the paper variant::
 
@@ -112,13 +112,13 @@ DETECTION_LOSSES: dict[str, LossSpec] = {
                  stateful=ge.adaptive_gamma_coefficient),
         LossSpec("ghm", "GHM-C (CE, 10 bins)", None, {"base": "ce", "bins": 10, "momentum": 0.75},
                  "elements", learning_rate=1e-3, loc_weight=1.0, stateful=ge.ghm_coefficient),
-        # Issue 12: CE + OHEM with an IoU-family localisation loss of the decoded boxes instead of
+        # CE + OHEM with an IoU-family localisation loss of the decoded boxes instead of
         # Smooth-L1 on the offsets; λ = 2 (an IoU loss is in [0, 2] per box, Smooth-L1 sums four
         # offsets; 2 is the weight mmdetection uses for GIoU).
         *(LossSpec(f"ce_ohem_{box}", f"CE + OHEM, {box.upper()} loss", ge.cross_entropy_loss, {},
                    "ohem", learning_rate=1e-3, loc_weight=2.0, neg_pos_ratio=1.0, box_loss=box)
           for box in ("iou", "giou", "diou", "ciou")),
-        # Issue 13: the coefficient learned by meta-gradients on the toy trainings
+        # the coefficient learned by meta-gradients on the toy trainings
         # (figures/learned/full/results.json, weights rounded as its formula prints them) and
         # the hand-designed loss it is closest to, Maki γ = 8; Maki's Table-1 lr, λ and norm.
         LossSpec("learned_meta", "learned Maki mixture (meta-gradient)", ge.maki_mixture_loss,
@@ -146,9 +146,9 @@ _ENGINEERING_STEPS = {
 }
 #: the converged CPU variant: the paper's four losses (focal with its own prior initialisation).
 CONVERGED_LOSSES = ("ce_ohem", "focal_prior", "maki", "qce")
-#: the IoU variant (issue 12): Smooth-L1 against the IoU-family box losses, CE + OHEM throughout.
+#: the IoU variant: Smooth-L1 against the IoU-family box losses, CE + OHEM throughout.
 IOU_LOSSES = ("ce_ohem", "ce_ohem_iou", "ce_ohem_giou", "ce_ohem_diou", "ce_ohem_ciou")
-#: the learned-coefficient variant (issue 13): the learned loss on detection, a task it never saw.
+#: the learned-coefficient variant: the learned loss on detection, a task it never saw.
 LEARNED_LOSSES = ("learned_meta", "maki_8")
 VARIANTS = ("paper", "engineering", "converged", "iou", "learned")
 #: what `gradeng reproduce` (quick) trains of the quick paper variant, so that the whole command

@@ -1,4 +1,4 @@
-"""Open-set embedding experiment (issue 11): train on digits 0–5, retrieve the unseen 6–9.
+"""Open-set embedding experiment: train on digits 0–5, retrieve the unseen 6–9.
 
 The frame of every experiment (`gradeng.experiments`): ``get_config(quick)`` and
 ``run(config, out_dir)``; modules ``_config``, ``_data`` (the digit splits), ``_model`` (the

@@ -1,5 +1,4 @@
-"""`gradeng reproduce` hook: the open-set embedding experiment and the pair-loss derivations
-(issue 11)."""
+"""`gradeng reproduce` hook: the open-set embedding experiment and the pair-loss derivations."""
 
 from __future__ import annotations
 

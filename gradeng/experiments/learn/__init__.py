@@ -1,4 +1,4 @@
-"""Learning the scale coefficient (issue 13): meta-gradients through jitted toy trainings.
+"""Learning the scale coefficient: meta-gradients through jitted toy trainings.
 
 θ parametrises a Maki mixture g = -Σ c_k (1-p)^k / p, c = softmax(θ) (`gradeng.maki_mixture`),
 whose properties hold for every θ and whose loss has a closed form. ``run_experiment`` learns θ

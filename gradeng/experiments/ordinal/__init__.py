@@ -1,4 +1,4 @@
-"""Ordinal experiment (issue 12 §3): count the digits on a canvas with hard, blurred and L2 targets.
+"""Ordinal experiment: count the digits on a canvas with hard, blurred and L2 targets.
 
 The frame of every experiment (`gradeng.experiments`): ``get_config(quick)`` and
 ``run(config, out_dir)``; modules ``_config`` (frozen dataclasses), ``_data`` (canvases and
