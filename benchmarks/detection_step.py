@@ -16,7 +16,8 @@ import time
 import jax
 import numpy as np
 
-from gradeng.experiments.detection import _train, load_config
+from gradeng.experiments import detection as _train
+from gradeng.experiments.detection import load_config
 
 
 def main() -> None:
@@ -36,9 +37,9 @@ def main() -> None:
   opt_state, loss_state = _train.optimizer(spec).init(params), _train.init_loss_state(spec)
   times = []
   for step in range(23):
-    index = _train._batch_indices(0, step, len(data.train_images), config.train.batch_size)
+    index = _train.batch_indices(0, step, len(data.train_images), config.train.batch_size)
     begin = time.perf_counter()
-    params, opt_state, loss_state, parts = _train._train_step(
+    params, opt_state, loss_state, parts = _train.train_step(
         params, opt_state, loss_state, data.train_images[index], data.train_labels[index],
         data.train_offsets[index], graphdef=graphdef, spec=spec)
     jax.block_until_ready(parts)

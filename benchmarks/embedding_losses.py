@@ -30,7 +30,6 @@ import jax
 import jax.numpy as jnp
 
 import gradeng as ge
-from gradeng.embedding import _pairs
 
 
 def _time(fn, *args, repeats):
@@ -48,7 +47,7 @@ def _vg(loss):
 
 
 def _autodiff_rule(name, variable, params):
-  rule = _pairs.PAIR_RULES[name][1] if name in _pairs.PAIR_RULES else _pairs._TRIPLET_RULES[name]
+  rule = ge.embedding.PAIR_RULES[name][1] if name in ge.embedding.PAIR_RULES else ge.embedding.TRIPLET_RULES[name]
 
   def loss(x, y):
     pos, neg = ge.embedding.pair_masks(y)

@@ -24,6 +24,7 @@ from gradeng.embedding._margins import sphereface_lambda as sphereface_lambda
 from gradeng.embedding._pairs import PairRule as PairRule
 from gradeng.embedding._pairs import PAIR_RULES as PAIR_RULES
 from gradeng.embedding._pairs import TRIPLET_MINING as TRIPLET_MINING
+from gradeng.embedding._pairs import TRIPLET_RULES as TRIPLET_RULES
 from gradeng.embedding._pairs import pair_loss as pair_loss
 from gradeng.embedding._pairs import pair_masks as pair_masks
 from gradeng.embedding._pairs import contrastive_loss as contrastive_loss
@@ -59,6 +60,7 @@ __all__ = [
     "PairRule",
     "PAIR_RULES",
     "TRIPLET_MINING",
+    "TRIPLET_RULES",
     "pair_loss",
     "pair_masks",
     "contrastive_loss",

@@ -508,7 +508,7 @@ def _semi_hard_rule(d, positives, negatives, margin, drop_outliers):
   return value, (active.astype(d.dtype) - mined.astype(d.dtype)) / count[:, None]
 
 
-_TRIPLET_RULES = {"all": _batch_all_rule, "hard": _batch_hard_rule, "semi-hard": _semi_hard_rule}
+TRIPLET_RULES: dict[str, PairRule] = {"all": _batch_all_rule, "hard": _batch_hard_rule, "semi-hard": _semi_hard_rule}
 
 
 def triplet_loss(embeddings, labels, *, margin: float = 0.2, mining: str = "semi-hard",
@@ -548,5 +548,5 @@ def triplet_loss(embeddings, labels, *, margin: float = 0.2, mining: str = "semi
     raise ValueError(f"`mining` must be one of {TRIPLET_MINING}; got {mining!r}.")
   x, labels, dtype = _prepare(embeddings, labels)
   d = pairwise_distances(l2_normalize(x) if normalize else x, squared=squared)
-  return pair_loss(_TRIPLET_RULES[mining], d, *pair_masks(labels),
+  return pair_loss(TRIPLET_RULES[mining], d, *pair_masks(labels),
                    margin, drop_outliers).astype(dtype)

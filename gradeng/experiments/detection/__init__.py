@@ -50,6 +50,8 @@ from gradeng.experiments.detection._train import CHECKPOINT as CHECKPOINT
 from gradeng.experiments.detection._train import accumulate as accumulate
 from gradeng.experiments.detection._train import batch_indices as batch_indices
 from gradeng.experiments.detection._train import detection_loss as detection_loss
+from gradeng.experiments.detection._train import evaluate as evaluate
+from gradeng.experiments.detection._train import train_step as train_step
 from gradeng.experiments.detection._train import init_loss_state as init_loss_state
 from gradeng.experiments.detection._train import optimizer as optimizer
 from gradeng.experiments.detection._train import predict as predict
@@ -64,6 +66,7 @@ from gradeng.experiments.detection._experiment import run_experiment as run
 from gradeng.experiments.detection.configs import get_config as get_config
 
 __all__ = [
+    "evaluate", "train_step",
     "reproduce", "run", "get_config",
     "accumulate", "all_point_ap", "backbone_features", "background_bias", "batch_indices",
     "batched_nms", "CHECKPOINT", "DataConfig", "decode", "detection_loss", "DETECTION_LOSSES",

@@ -195,7 +195,7 @@ def optimizer(spec: LossSpec) -> optax.GradientTransformation:
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "spec", "variances"),
                    donate_argnums=(0, 1))
-def _train_step(params, opt_state, loss_state, images, labels, offsets, *, graphdef,
+def train_step(params, opt_state, loss_state, images, labels, offsets, *, graphdef,
                 spec: LossSpec, anchors=None, variances=(0.1, 0.2)):
   """One Adam step on the multibox loss, and the loss state after the batch; compiled once
   per (model structure, loss spec)."""
@@ -345,7 +345,7 @@ def train_run(config: ExperimentConfig, spec: LossSpec, seed: int, data: Prepare
   try:
     while step < train.steps:
       index = batch_indices(seed, step, len(images), train.batch_size)
-      params, opt_state, loss_state, parts = _train_step(
+      params, opt_state, loss_state, parts = train_step(
           params, opt_state, loss_state, images[index], data.train_labels[index],
           data.train_offsets[index], graphdef=graphdef, spec=spec,
           **({} if spec.box_loss == "smooth_l1" else

@@ -31,15 +31,14 @@ def pair_weight_curves(num: int = 201) -> dict:
   """
   import jax.numpy as jnp
 
-  from gradeng.embedding import PAIR_RULES
-  from gradeng.embedding import _pairs  # the triplet rules have no public name yet
+  from gradeng.embedding import PAIR_RULES, TRIPLET_RULES
 
   s_grid = np.linspace(-0.999, 0.999, num)
   pos = jnp.array([[False, True, False], [True, False, False], [False, False, False]])
   neg = jnp.array([[False, False, True], [False, False, True], [True, True, False]])
   rules = {
       "contrastive (m=1)": ("d", PAIR_RULES["contrastive"][1], (1.0,)),
-      "triplet (m=0.2, d²)": ("d2", _pairs._TRIPLET_RULES["semi-hard"], (0.2, 0.0)),
+      "triplet (m=0.2, d²)": ("d2", TRIPLET_RULES["semi-hard"], (0.2, 0.0)),
       "binomial deviance": ("s", PAIR_RULES["binomial_deviance"][1], (2.0, 0.5, 1.0)),
       "multi-similarity": ("s", PAIR_RULES["multi_similarity"][1], (2.0, 50.0, 0.5, 0.1)),
       "circle (γ=80, m=0.4)": ("s", PAIR_RULES["circle"][1], (80.0, 0.4)),

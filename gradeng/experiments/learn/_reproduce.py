@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gradeng.experiments.learn._config import get_config
+from gradeng.experiments.learn._experiment import run_experiment
+
 
 def reproduce(out_dir: Path, *, quick: bool) -> list[Path]:
-  from gradeng.experiments.learn import get_config, run_experiment
-
   out_dir = Path(out_dir)
   config = get_config(quick)
   results = run_experiment(config, out_dir / "runs" / config.name,
