@@ -1,8 +1,9 @@
 """An on-disk cache of derivations, keyed by the coefficient, its parameters and the code.
 
 `gradeng.symbolic._derive.derive` asks SymPy for a closed form once per (g, parameter domains,
-variable) and machine: the result is stored as JSON under ``$GRADENG_CACHE_DIR`` (default
-``~/.cache/gradeng``) in ``derivations/<sha256>.json``, written atomically (a temporary file
+variable) and machine, and `gradeng.symbolic._approximant.approximant` fits L once per g;
+every outcome ("no closed form found" and a refused fit included) is stored as JSON under
+``$GRADENG_CACHE_DIR`` (default ``~/.cache/gradeng``) in ``derivations/<sha256>.json``, written atomically (a temporary file
 renamed into place), so that a killed process leaves either the old entry or the new one. The
 key includes the SymPy version and a hash of the symbolic modules' source, so that a new version
 of either derives afresh. Expressions are stored with `sympy.srepr` and read back by a small
@@ -26,7 +27,8 @@ import sympy as sp
 
 #: The modules whose source is part of every key (a change to them derives afresh).
 _SOURCES = tuple(f"gradeng.symbolic.{name}" for name in (
-    "_derive", "_integrate", "_verify", "_recognise", "_mpeval", "_limits", "_cache")) + (
+    "_derive", "_integrate", "_verify", "_recognise", "_mpeval", "_limits", "_cache",
+    "_approximant")) + (
     "gradeng.runtime._variable", "gradeng.symbolic._variable")
 
 

@@ -26,24 +26,30 @@ from gradeng.runtime import InputError
 from gradeng.runtime import Kernel
 from gradeng.runtime import freeze_params
 from gradeng.runtime import quadrature_loss
+from gradeng.symbolic import _cache as _cache
+from gradeng.symbolic._approximant import CHECK_LOGITS as APPROXIMANT_LOGITS
+from gradeng.symbolic._approximant import Approximant, Piece, approximant, approximant_function
 from gradeng.symbolic._derive import Derivation, derive_coefficient, traced_domains
-from gradeng.symbolic._expression import SymbolicForm, expression, weight_expression
+from gradeng.symbolic._expression import (SymbolicForm, expression, symbolic_variable,
+                                          weight_expression)
 from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
 from gradeng.symbolic._parse import (FormulaError, _check_param_names, parse_formula,
                                      read_variable)
 from gradeng.symbolic._properties import NONNEGATIVE_LOSS
 from gradeng.symbolic._stabilize import stable_closed_form, stable_weight
-from gradeng.symbolic._variable import SymbolicVariable, as_variable, to_runtime
+from gradeng.symbolic._variable import P, PROBABILITY, SymbolicVariable, as_variable, to_runtime
 
 Variable = SymbolicVariable
 
 #: Relative error a derived closed form may show against quadrature before it is rejected.
 CLOSED_FORM_TOLERANCE = 1e-5
-#: Wall-clock seconds building a loss from a user formula waits for SymPy's derivation. Past it,
-#: the loss is built on quadrature at once (the forward method says so) instead of blocking on a
-#: derivation that may end in quadrature anyway; ``gradeng.derive(..., timeout=None)`` run once
-#: ahead of time caches the closed form on disk for every later build.
-DERIVATION_TIMEOUT = 20.0
+#: Wall-clock seconds building a loss from a user formula waits for SymPy's derivation: None, so
+#: that the kernel a formula gets does not depend on the machine's load. The derivation is bounded
+#: by SymPy's own work instead (`gradeng.symbolic._limits`), and its outcome, "no closed form"
+#: included, is cached on disk. A build given a number (``derive_timeout=``, interactive use) stops
+#: SymPy past it and builds without a closed form (``forward_method`` says so); that outcome is
+#: not cached.
+DERIVATION_TIMEOUT: float | None = None
 
 _CHECK_LOGITS = np.linspace(-40.0, 40.0, 321)
 
@@ -102,19 +108,167 @@ class NegativeLossWarning(UserWarning):
   p there, training the wrong way (usually a sign mistake in g)."""
 
 
-def _warn_if_negative(coefficient: ScaleCoefficient, derivation: Any) -> None:
+def _nonnegative(derivation: Derivation) -> tuple[bool | None, str]:
+  """(holds, evidence) of the L ≥ 0 property, kept on disk with the derivation (computing it
+  starts the SymPy worker, which a build from the cache should not need)."""
+  name = _cache.key("nonnegative loss", derivation.g, derivation.loss,
+                    tuple(sorted(derivation.coefficient.defaults.items())))
+  entry = _cache.load(name)
+  if isinstance(entry, dict) and entry.get("holds") in (True, False, None) and isinstance(
+      entry.get("evidence"), str):
+    return entry["holds"], entry["evidence"]
   check = next((c for c in derivation.properties if c.name == NONNEGATIVE_LOSS), None)
-  if check is not None and check.holds is False:
+  found = (None, "") if check is None else (check.holds, check.evidence)
+  _cache.store(name, {"holds": found[0], "evidence": found[1]})
+  return found
+
+
+def _warn_if_negative(coefficient: ScaleCoefficient, derivation: Any) -> None:
+  holds, evidence = _nonnegative(derivation)
+  if holds is False:
     warnings.warn(NegativeLossWarning(
         f"the loss of `{coefficient.name}` (g = {derivation.g}) is negative on part of (0, 1): "
-        f"{check.evidence}. Minimising it lowers p there, training the wrong way; a loss's g is "
+        f"{evidence}. Minimising it lowers p there, training the wrong way; a loss's g is "
         "≤ 0 where it should push p up (cross-entropy: g = -1/p). Silence this warning only if "
         "that is what you mean."), stacklevel=7)
+
+
+#: Float32 relative error (logits ±40) of the forms preferred first: the issue's target. Forms
+#: within `CLOSED_FORM_TOLERANCE` only are taken when none reaches it.
+TARGET_TOLERANCE = 2e-6
+#: Weight of a transcendental primitive in `kernel_cost` (an add or multiply weighs 1).
+TRANSCENDENTAL_COST = 10
+#: Times a loop body is counted in `kernel_cost` (its trip count is not known from the jaxpr).
+LOOP_COST = 10
+_TRANSCENDENTAL = frozenset({
+    "exp", "exp2", "log", "log1p", "expm1", "pow", "sin", "cos", "tan", "asin", "acos", "atan",
+    "atan2", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "logistic", "erf", "erfc",
+    "erf_inv", "lgamma", "digamma", "polygamma", "igamma", "igammac", "igamma_grad_a", "zeta",
+    "bessel_i0e", "bessel_i1e", "sqrt", "rsqrt", "cbrt"})
+
+
+def _jaxpr_cost(jaxpr: Any) -> int:
+  total = 0
+  for equation in jaxpr.eqns:
+    name = equation.primitive.name
+    inner = 0
+    for value in equation.params.values():
+      for item in value if isinstance(value, (tuple, list)) else (value,):
+        sub = getattr(item, "jaxpr", None)
+        if sub is not None and hasattr(sub, "eqns"):
+          inner += _jaxpr_cost(sub)
+        elif hasattr(item, "eqns"):
+          inner += _jaxpr_cost(item)
+    if name in ("while", "scan"):
+      total += LOOP_COST * inner
+    elif inner:
+      total += inner
+    else:
+      total += TRANSCENDENTAL_COST if name in _TRANSCENDENTAL else 1
+  return total
+
+
+def kernel_cost(value: Callable, params: Mapping[str, Any]) -> int:
+  """A deterministic cost of a log-space loss ``value(log_p, log_q, **params)``: the primitives
+  of its jaxpr on float32 inputs, a transcendental one (exp, log, …) counted
+  `TRANSCENDENTAL_COST` times and a loop body `LOOP_COST` times (sub-jaxprs are entered).
+
+  Wall-clock timing would make the choice of a kernel depend on the machine's load; this count
+  is the same everywhere.
+  """
+  x = jax.ShapeDtypeStruct((8,), jnp.float32)
+  with jax.ensure_compile_time_eval():
+    closed = jax.make_jaxpr(lambda log_p, log_q: value(log_p, log_q, **params))(x, x)
+  return _jaxpr_cost(closed.jaxpr)
+
+
+def _approximant_error(value: Callable, reference: tuple[float, ...]) -> float:
+  """Max float32 relative error of an approximant against its mpmath references at
+  `gradeng.symbolic._approximant.CHECK_LOGITS` (values below float32's normal range skipped)."""
+  with jax.ensure_compile_time_eval():
+    z = jnp.asarray(APPROXIMANT_LOGITS, jnp.float32)
+    # One compiled program, not one per primitive as eager evaluation would compile.
+    got = np.asarray(jax.jit(value)(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)), np.float64)
+  want = np.asarray(reference, np.float64)
+  normal = np.abs(want) > 1e1 * np.finfo(np.float32).tiny
+  if not np.all(np.isfinite(got[normal])):
+    return math.inf
+  return float(np.max(np.abs(got[normal] - want[normal]) / np.abs(want[normal]), initial=0.0))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Candidate:
+  value: Callable
+  method: str
+  error: float
+  cost: int
+
+  @property
+  def tier(self) -> int:
+    return 0 if self.error <= TARGET_TOLERANCE else 1
+
+
+def _closed_forms(derivation: Derivation, weight: Callable, names: list[str],
+                  params: Mapping[str, Any]) -> list[_Candidate]:
+  """The derived closed form and its stabilised rewrite, each where it passes
+  `CLOSED_FORM_TOLERANCE` against float64 quadrature of the weight."""
+  forms = []
+  stable = stable_closed_form(derivation.g, derivation.loss)
+  if stable is not None:
+    forms.append(stable)
+  if stable is None or stable[1] != "closed form (derived)":
+    try:
+      forms.append((log_space_function(derivation.loss, names), "closed form (derived)"))
+    except NotJaxifiable:
+      pass
+  out = []
+  for value, method in forms:
+    error = _closed_form_error(value, weight, params)
+    if error <= CLOSED_FORM_TOLERANCE:
+      out.append(_Candidate(value, method, error, kernel_cost(value, params)))
+  return out
+
+
+def _approximant_candidate(g: sp.Expr) -> tuple[_Candidate | None, str]:
+  fitted, note, reference = approximant(g)
+  if fitted is None:
+    return None, note
+  value = approximant_function(fitted)
+  name = _cache.key("approximant float32 error", g, jax.__version__)
+  entry = _cache.load(name)
+  error = entry.get("error") if isinstance(entry, dict) else None
+  if not isinstance(error, float):
+    error = _approximant_error(value, reference)
+    _cache.store(name, {"error": error})
+  if error > CLOSED_FORM_TOLERANCE:
+    return None, f"approximant refused: float32 error {error:.1e} > {CLOSED_FORM_TOLERANCE:g}"
+  return _Candidate(value, f"approximant ({fitted.describe()})", error,
+                    kernel_cost(value, {})), note
+
+
+@functools.lru_cache(maxsize=1)
+def _typical_approximant_cost() -> int:
+  """`kernel_cost` of an approximant of degrees 24 and 16 with one head term: a closed form
+  cheaper than this is taken without fitting one."""
+  typical = Approximant(0.5, (3, 1), Piece(1, 0.5, (1.0,) * 25), ((-1.0, (0, 1), 1),),
+                        Piece(1, 0.5, (1.0,) * 17), 0.0, 1.0)
+  return kernel_cost(approximant_function(typical), {})
 
 
 @functools.lru_cache(maxsize=256)
 def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
             timeout: float | None) -> tuple[Kernel, str]:
+  """The kernel of a formula coefficient: weight w = p·g stabilised (the backward pass), and
+  for L the cheapest accurate form.
+
+  Forms: SymPy's closed form, its stabilised rewrite, and the fitted approximant
+  (`gradeng.symbolic._approximant`, for Python-number parameters). Those within
+  `TARGET_TOLERANCE` in float32 are preferred, then those within `CLOSED_FORM_TOLERANCE`; among
+  them the lowest `kernel_cost` wins (a count of primitives, not a timing, so that the choice
+  is the same on every machine). The approximant is fitted only when no closed form reaches
+  `TARGET_TOLERANCE` or the best one costs more than a typical approximant. Quadrature is the
+  last resort, and the only path for traced (JAX) parameters.
+  """
   params = dict(frozen_params)
   names = list(coefficient.params)
   weight = coefficient.weight  # hand-written, or generated from g
@@ -122,25 +276,27 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
     weight = log_space_function(weight_expression(expression(coefficient)), names)
   if coefficient.loss is not None:
     return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
-  value, method = quadrature_loss(weight), "quadrature"
-  if all(is_concrete_number(v) for v in params.values()):
-    derivation = derive_coefficient(coefficient, timeout=timeout, **params)
-    _warn_if_negative(coefficient, derivation)
-    if derivation.verification == "gave up (time limit)":
-      method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
-                "timeout=None)` derives and caches a closed form for later builds)")
-    weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
-    value = quadrature_loss(weight)
-    if derivation.loss is not None:
-      closed = stable_closed_form(derivation.g, derivation.loss)
-      if closed is None:
-        try:
-          closed = log_space_function(derivation.loss, names), "closed form (derived)"
-        except NotJaxifiable:
-          closed = None
-      if closed is not None and _closed_form_error(closed[0], weight, params) <= CLOSED_FORM_TOLERANCE:
-        value, method = closed
-  return Kernel(value, weight, coefficient.name), method
+  if not all(is_concrete_number(v) for v in params.values()):
+    return Kernel(quadrature_loss(weight), weight, coefficient.name), "quadrature (traced parameters)"
+  derivation = derive_coefficient(coefficient, timeout=timeout, **params)
+  _warn_if_negative(coefficient, derivation)
+  weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
+  candidates = [] if derivation.loss is None else _closed_forms(derivation, weight, names, params)
+  best = min(candidates, key=lambda c: (c.tier, c.cost), default=None)
+  note = ""
+  if symbolic_variable(coefficient) == PROBABILITY and not derivation.g.free_symbols - {P} and (
+      best is None or best.tier > 0 or best.cost > _typical_approximant_cost()):
+    fitted, note = _approximant_candidate(derivation.g)
+    if fitted is not None:
+      candidates.append(fitted)
+      best = min(candidates, key=lambda c: (c.tier, c.cost))
+  if best is not None:
+    return Kernel(best.value, weight, coefficient.name), best.method
+  method = "quadrature" + (f" ({note})" if note else "")
+  if derivation.verification == "gave up (time limit)":
+    method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
+              "timeout=None)` derives and caches a closed form for later builds)")
+  return Kernel(quadrature_loss(weight), weight, coefficient.name), method
 
 
 def coefficient(formula: str | sp.Expr, *, name: str | None = None,
@@ -223,7 +379,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
            **params: Any) -> Derivation:
   """Derive the loss L(p) = ∫_p^1 -g(t) dt (L(1) = 0) from a scale coefficient g = dL/dp.
 
-  The same machinery integrates a coefficient over another variable (issue 11): a pair weight
+  The same machinery integrates a coefficient over another variable: a pair weight
   w(s) = dφ/ds on a similarity s ∈ [-1, 1] gives φ(s) = ∫_{-1}^s w(t) dt, one on a distance
   d ≥ 0 gives φ(d) = ∫_0^d w(t) dt; the variable, its domain and the reference point where the
   loss is 0 are data (`gradeng.runtime._variable.Variable`), e.g. a margin

@@ -59,10 +59,17 @@ _SOLUTIONS: dict[tuple[Any, ...], _Solution] = {}
 def _solution(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...], variable: Variable,
               timeout: float | None, on_progress: Callable[[str], None] | None) -> _Solution:
   """`_solve` in the SymPy worker, remembered for this process (catalog, figures and reports
-  ask repeatedly). Past ``timeout`` wall seconds the worker is ended and the loss is left to
-  numeric integration, with a note (such a solution is not remembered). Solutions are also
-  kept on disk (`gradeng.symbolic._cache`, ``$GRADENG_CACHE_DIR``), so a new process does not
-  derive again."""
+  ask repeatedly) and on disk (`gradeng.symbolic._cache`, ``$GRADENG_CACHE_DIR``), so that a new
+  process does not derive again.
+
+  Every outcome of `_solve` is remembered, "no closed form found" included: `_solve` is bounded
+  by SymPy's own work (`gradeng.symbolic._limits`), not by time, so its outcome is the same on a
+  quiet and on a loaded machine and a second build of a formula SymPy cannot integrate costs
+  nothing. A task past the worker's CPU-time backstop is remembered the same way (no closed
+  form). Only ``timeout`` (wall seconds, for interactive use) makes the outcome depend on the
+  machine: past it the worker is ended, the loss is left to numeric integration with a note,
+  and that outcome is not remembered.
+  """
   key = (g, domains_key, variable)
   if key in _SOLUTIONS:
     return _SOLUTIONS[key]
@@ -72,9 +79,13 @@ def _solution(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...], variable:
     try:
       solution = run_in_worker(_solve, key, wall_seconds=timeout, on_progress=on_progress)
     except WorkerTimeout as error:
-      note = (f"{error} No closed form was looked for beyond that (nor was convergence or "
-              "continuity checked): the loss is integrated numerically.")
-      return _Solution(None, None, "gave up (time limit)", None, (note,))
+      if timeout is not None and str(error).endswith("(wall clock)."):
+        note = (f"{error} No closed form was looked for beyond that (nor was convergence or "
+                "continuity checked): the loss is integrated numerically.")
+        return _Solution(None, None, "gave up (time limit)", None, (note,))
+      solution = _Solution(None, None, "no closed form (numeric integration)", None,
+                           (f"{error} (the safety limit of a derivation): no closed form found, "
+                            "the loss is integrated numerically",))
     _cache.store(name, _to_entry(solution))
   _SOLUTIONS[key] = solution
   return solution
@@ -116,7 +127,12 @@ def _from_entry(entry: dict[str, Any] | None) -> _Solution | None:
 
 def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...],
            variable: Variable = PROBABILITY) -> _Solution:
-  """The closed form of L for g (run in the SymPy worker, see `gradeng.symbolic._limits`)."""
+  """The closed form of L for g (run in the SymPy worker, see `gradeng.symbolic._limits`).
+
+  SymPy's cache is emptied first, so that the work each step does (and so whether it fits its
+  budget) does not depend on what the worker derived before.
+  """
+  sp.core.cache.clear_cache()
   domains = dict(domains_key)
   notes: list[str] = []
   combination = recognise(g) if variable == PROBABILITY else None
@@ -365,7 +381,7 @@ def _admissible(g: sp.Expr, declared: Mapping[str, Domain], combination: Combina
 
 
 # ---------------------------------------------------------------------------------------------
-# Admissible parameter values (issue 14 item 1): where ∫_p^1 -g converges and g is defined
+# Admissible parameter values: where ∫_p^1 -g converges and g is defined
 
 
 #: What SymPy raises where it cannot expand, order or solve (PoleError: exp(-a/u) at u = 0).

@@ -1,25 +1,34 @@
-"""Time limits for SymPy (which can run for minutes on some integrals), in a worker process.
+"""Limits for SymPy (which can run for minutes on some integrals), in a worker process.
 
 SymPy runs in a separate worker process (a fresh interpreter started with `subprocess`), never
 in the caller's: the caller's signal handlers, threads and garbage-collector settings are left alone,
-and a computation past its time is ended by killing the worker, which nothing inside SymPy can
+and a computation past its limit is ended by killing the worker, which nothing inside SymPy can
 swallow. `run_in_worker` sends one task (a module-level function and its arguments) and waits;
 the worker is started on first use (~1-3 s: a fresh interpreter importing SymPy and gradeng),
 reused for later tasks, replaced after a kill, and ended when the caller's interpreter exits
 (`atexit`).
 
 Inside the worker each SymPy step (an integration strategy, a limit, a simplification, a check)
-runs under `time_limited`: a CPU-time timer (SIGVTALRM, so that a busy machine does not change
-what is found) on the worker's own main thread. Should SymPy swallow the timer's exception
-(e.g. raised inside a garbage-collector callback), the step's result is still discarded as
-timed out, so the outcome does not depend on where the timer fired. `attempt` turns a time-out or
-a SymPy failure into a note and ``None`` so that the next strategy is tried; a `DerivationError`
-(e.g. a divergent integral) ends the whole derivation instead.
+runs under `time_limited`, bounded by its own *work*, not by time, so that what a derivation finds
+does not depend on how loaded the machine is: the work is the number of garbage-collector runs
+(the interpreter's count of container objects allocated and kept, one run per 700; SymPy allocates
+without pause while it works), which is the same on a quiet and on a saturated machine for the same
+computation. A limit of ``seconds`` allows `WORK_PER_SECOND` × ``seconds`` runs (calibrated so that
+one unit is about a CPU second of SymPy on the 2-core reference machine). The worker runs with
+``PYTHONHASHSEED=0`` and fixed collector thresholds, so that set orders and hence SymPy's paths
+are the same in every worker. A step past its budget is interrupted (a signal raised after the
+collector's callback has returned) and its result discarded whatever happened after the budget ran
+out, so that the outcome is a function of the work alone. A computation that allocates nothing for
+long (pure integer arithmetic) is still ended by a CPU-time backstop at `BACKSTOP_FACTOR` × its
+budget (SIGVTALRM); only that rare case depends on the machine. `attempt` turns a limit or a SymPy
+failure into a note and ``None`` so that the next strategy is tried; a `DerivationError` (e.g. a
+divergent integral) ends the whole derivation instead.
 """
 
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import pickle
 import signal
@@ -36,12 +45,21 @@ from gradeng.runtime import InputError
 
 T = TypeVar("T")
 
-#: CPU seconds allowed for one SymPy integration attempt, and for one once a checked closed form
-#: is in hand (looking for a simpler one: e.g. an elementary form besides the Lerch Φ one).
+#: Work (in units of about a CPU second, see `WORK_PER_SECOND`) allowed for one SymPy integration
+#: attempt, and for one once a checked closed form is in hand (looking for a simpler one: e.g. an
+#: elementary form besides the Lerch Φ one).
 ATTEMPT_SECONDS = 30.0
 IMPROVE_SECONDS = 5.0
-#: CPU seconds allowed for one SymPy simplification, limit or symbolic check.
+#: Work allowed for one SymPy simplification, limit or symbolic check.
 STEP_SECONDS = 8.0
+#: Garbage-collector runs per unit of work: SymPy's integration ran 42-48 per CPU second on the
+#: 2-core reference machine (AMD EPYC, 2026-12), measured over `sympy.integrate` of four g.
+WORK_PER_SECOND = 45
+#: A step that allocates too little to be bounded by its work is ended after this many times its
+#: budget in CPU seconds.
+BACKSTOP_FACTOR = 4.0
+#: Collector thresholds in the worker (CPython's defaults, fixed so that the work count is).
+_GC_THRESHOLDS = (700, 10, 10)
 #: CPU seconds after which a whole task in the worker is ended (a backstop above the sum of the
 #: step limits a derivation can use), and the wall-clock backstop where CPU time is not readable.
 TASK_SECONDS = 240.0
@@ -66,13 +84,72 @@ class WorkerTimeout(TimeoutError):
 
 _IN_WORKER = False
 _CONNECTION = None  # the worker's end of the pipe (progress messages go through it)
-_EXPIRED = False
+_EXPIRED = False  # the CPU-time backstop fired (its exception may have been swallowed)
+_WORK = 0  # garbage-collector runs in this worker so far
+_DEADLINES: list[int] = []  # the work at which each enclosing step runs out, innermost last
+_IN_CALLBACK = False
 
 
 def _raise_time_up(signum, frame):  # pylint: disable=unused-argument
   global _EXPIRED
   _EXPIRED = True
   raise _TimeUp()
+
+
+def _raise_out_of_work(signum, frame):  # pylint: disable=unused-argument
+  if _IN_CALLBACK or frame is None or frame.f_code is _count_work.__code__:
+    # inside the collector's callback an exception would be swallowed: a little later
+    signal.setitimer(signal.ITIMER_REAL, 1e-4)
+    return
+  if _DEADLINES and _WORK >= min(_DEADLINES):
+    raise _TimeUp()
+
+
+def _count_work(phase: str, info: dict) -> None:  # pylint: disable=unused-argument
+  """The collector's callback: count a run; past the innermost budget, ask for an interrupt."""
+  global _WORK, _IN_CALLBACK
+  if phase != "start":
+    return
+  _IN_CALLBACK = True
+  try:
+    _WORK += 1
+    if _DEADLINES and _WORK >= min(_DEADLINES):
+      signal.setitimer(signal.ITIMER_REAL, 1e-4)  # delivered once this callback has returned
+  finally:
+    _IN_CALLBACK = False
+
+
+def work_done() -> int:
+  """Garbage-collector runs in this worker so far (the unit of `time_limited`'s budgets)."""
+  return _WORK
+
+
+def _with_work_limit(fn: Callable[[], T], seconds: float) -> T:
+  """``fn()`` within ``seconds`` × `WORK_PER_SECOND` collector runs; `_TimeUp` when it needs
+  more, whether or not the interrupt reached it (the result of a step past its budget is
+  discarded), so that the outcome depends on the work only."""
+  deadline = _WORK + max(1, round(seconds * WORK_PER_SECOND))
+  # Other callbacks (JAX registers one on import) would run after ours in the same collection,
+  # where the interrupt could land and be swallowed; the worker holds no device buffers.
+  gc.callbacks[:] = [_count_work]
+  _DEADLINES.append(deadline)
+  try:
+    value = _with_alarm(fn, BACKSTOP_FACTOR * seconds)
+    if _WORK >= deadline:
+      raise _TimeUp()
+    return value
+  except _TimeUp:
+    raise
+  except BaseException:
+    if _WORK >= deadline:  # an interrupt turned into another error inside SymPy
+      raise _TimeUp() from None
+    raise
+  finally:
+    _DEADLINES.pop()
+    if not _DEADLINES:
+      signal.setitimer(signal.ITIMER_REAL, 0)
+    elif _WORK >= min(_DEADLINES):  # an enclosing step ran out meanwhile
+      signal.setitimer(signal.ITIMER_REAL, 1e-4)
 
 
 def _with_alarm(fn: Callable[[], T], seconds: float) -> T:
@@ -100,15 +177,16 @@ def _with_alarm(fn: Callable[[], T], seconds: float) -> T:
 
 
 def time_limited(fn: Callable[[], T], seconds: float) -> T:
-  """``fn()``, or `_TimeUp` after ``seconds`` of CPU time.
+  """``fn()``, or `_TimeUp` past ``seconds`` of work.
 
-  In the SymPy worker (where every derivation runs) a CPU-time timer interrupts the
-  computation. Called in any other process, ``fn`` must be a picklable module-level function
+  In the SymPy worker (where every derivation runs) the computation is bounded by its work
+  (``seconds`` × `WORK_PER_SECOND` collector runs, see the module docstring), with a CPU-time
+  backstop. Called in any other process, ``fn`` must be a picklable module-level function
   with no arguments bound by closures; it is sent to the worker, which is ended at the deadline
   (no signal handler or thread is installed in the caller).
   """
   if _IN_WORKER:
-    return _with_alarm(fn, seconds)
+    return _with_work_limit(fn, seconds)
   try:
     return run_in_worker(fn, (), seconds=seconds)
   except WorkerTimeout:
@@ -145,6 +223,9 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
   ("error", exception); progress messages go out in between."""
   global _IN_WORKER, _CONNECTION
   _IN_WORKER, _CONNECTION = True, outbox
+  gc.set_threshold(*_GC_THRESHOLDS)
+  gc.callbacks.append(_count_work)
+  signal.signal(signal.SIGALRM, _raise_out_of_work)
   while True:
     try:
       fn, args = inbox.recv()
@@ -206,7 +287,10 @@ class _Worker:
   def __init__(self):
     inbox_read, inbox_write = os.pipe()
     outbox_read, outbox_write = os.pipe()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    # A fixed hash seed: SymPy iterates over sets of symbols, so their order (and with it the
+    # path SymPy takes and the work it does) must not change from one worker to the next.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+           "PYTHONHASHSEED": "0"}
     self.owner = os.getpid()  # a forked child must not use (or end) its parent's worker
     self.process = subprocess.Popen(
         [sys.executable, "-c", _BOOTSTRAP, str(inbox_read), str(outbox_write)],
