@@ -27,7 +27,7 @@ def _traced(formula, name, value, **declared):
 
 
 @pytest.mark.parametrize("gamma", [-1.0, -2.0, -5.0])
-def test_issue_14_traced_gamma_outside_the_convergent_domain_is_nan(gamma):
+def test_traced_gamma_outside_the_convergent_domain_is_nan(gamma):
   # The issue's command: γ = -1 gave [43.4, 43.1], γ = -2 ~1.5e19, γ = -5 inf.
   out = jax.jit(lambda g: ge.loss_from_coefficient(ge.coefficient("-(1-p)**gamma/p"), gamma=g)(
       Z, Y))(gamma)

@@ -139,7 +139,7 @@ def test_logarithm_with_a_parameter_is_rewritten_where_its_constant_is_nonzero()
 
 
 @pytest.mark.slow
-def test_issue_10_log_2_minus_p_loss_and_gradient_match_mpmath_at_extreme_logits():
+def test_log_2_minus_p_loss_and_gradient_match_mpmath_at_extreme_logits():
   # SymPy finds no closed form (quadrature of w = -(1-p)² log(2 - p)); before the log1p
   # rewrite, w was 0 for z ≳ 16.6 (2 - p rounds to 1): loss and gradient relative error 1.
   formula = "-(1-p)**2*log(2-p)/p"
