@@ -11,6 +11,11 @@ _SCRATCH = tempfile.TemporaryDirectory(prefix="gradeng-tests-")
 os.environ["GRADENG_CACHE_DIR"] = os.path.join(_SCRATCH.name, "gradeng")
 os.environ["MPLCONFIGDIR"] = os.path.join(_SCRATCH.name, "matplotlib")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Two simulated CPU devices (one per core of the CI machine), set before JAX starts: the sharded
+# sweeps and meta-gradient steps are tested against one device in-process, with no subprocess.
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                             + " --xla_force_host_platform_device_count=2").strip()
 
 
 @pytest.fixture(autouse=True)

@@ -20,12 +20,9 @@ def _loaded_after_import(modules):
   return out.split()
 
 
-def test_import_gradeng_loads_no_experiment_or_figure_dependency():
-  assert _loaded_after_import(["flax", "matplotlib", "sklearn", "tqdm", "torch"]) == []
-
-
-def test_import_gradeng_loads_no_sympy():
-  assert _loaded_after_import(["sympy", "mpmath"]) == []
+def test_import_gradeng_loads_no_sympy_and_no_experiment_or_figure_dependency():
+  assert _loaded_after_import(["sympy", "mpmath", "flax", "matplotlib", "sklearn", "tqdm",
+                               "torch"]) == []
 
 
 _RUNTIME_PACKAGES = ("gradeng.runtime", "gradeng.embedding", "gradeng.boxes", "gradeng.ordinal",

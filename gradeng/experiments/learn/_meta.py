@@ -21,6 +21,7 @@ produces bit-identical numbers (the tasks of step t depend only on t).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 import io
 import time
 from pathlib import Path
@@ -43,8 +44,8 @@ METHODS = ("gradient", "es")
 AXIS = "tasks"
 
 
-def _mesh() -> Mesh:
-  return Mesh(np.array(jax.devices()), (AXIS,))
+def _mesh(devices: tuple) -> Mesh:
+  return Mesh(np.array(devices), (AXIS,))
 
 
 def step_tasks(config: LearnConfig, step: int, n_devices: int = 1):
@@ -61,21 +62,22 @@ def step_tasks(config: LearnConfig, step: int, n_devices: int = 1):
   return ratios, seeds.astype(np.uint32), weights
 
 
-def make_outer_step(config: LearnConfig, method: str):
+def make_outer_step(config: LearnConfig, method: str, devices: Sequence | None = None):
   """``step(theta, opt_state, ratios, seeds, weights, key) -> (theta, opt_state, objective, grad)``,
-  jitted with the task axis sharded over all devices, and the Adam optimizer on θ.
+  jitted with the task axis sharded over ``devices`` (default: all), and the Adam optimizer on θ.
 
   Cached on the fields that define the step (task, basis, outer optimizer, ES settings), so
   configs that differ only in their evaluation share one compilation.
   """
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}; got {method!r}.")
+  devices = tuple(jax.devices() if devices is None else devices)
   return _outer_step(config.task, config.exponents, config.outer_lr, config.es_pairs,
-                     config.es_sigma, method, config.objective)
+                     config.es_sigma, method, config.objective, devices)
 
 
 @functools.lru_cache(maxsize=8)
-def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method, objective):
+def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method, objective, devices):
   train = make_train(task, "mixture", exponents, objective)
   optimizer = optax.adam(outer_lr)
 
@@ -98,7 +100,7 @@ def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method, objective
     updates, opt_state = optimizer.update(grad, opt_state, theta)
     return optax.apply_updates(theta, updates), opt_state, value, grad
 
-  mesh = _mesh()
+  mesh = _mesh(devices)
   replicated = NamedSharding(mesh, PartitionSpec())
   sharded = NamedSharding(mesh, PartitionSpec(AXIS))
   return jax.jit(step, in_shardings=(replicated, replicated, sharded, sharded, sharded, replicated),
@@ -129,7 +131,8 @@ def _load_state(path: Path, opt_template):
 
 
 def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | None = None,
-          progress: bool = True, after_step: Callable[[int], None] | None = None) -> dict:
+          progress: bool = True, after_step: Callable[[int], None] | None = None,
+          devices: Sequence | None = None) -> dict:
   """Runs (or resumes) the outer loop of ``method``; returns θ, the weights and the history.
 
   Args:
@@ -139,8 +142,8 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
     stop_after: stop once this many outer steps are done in total (simulates a kill; resume by
       calling again without it).
     progress: tqdm bar over the outer steps.
-    after_step: called with the number of steps done after each step's state is saved (a test
-      hook: the SIGKILL test pauses there).
+    after_step: called with the number of steps done after each step's state is saved.
+    devices: the devices the task axis is sharded over (default: all of this process's).
 
   Returns:
     ``{"theta", "weights", "history": {"objective", "theta"}, "steps_done", "seconds"}``
@@ -149,7 +152,8 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
   out_dir = Path(out_dir)
   claim_run_dir(out_dir, config.to_dict())  # another config's directory is refused
   path = out_dir / method / "state.npz"
-  step_fn, optimizer = make_outer_step(config, method)
+  devices = tuple(jax.devices() if devices is None else devices)
+  step_fn, optimizer = make_outer_step(config, method, devices)
   theta = jnp.zeros(len(config.exponents), jnp.float32)
   opt_state = optimizer.init(theta)
   history = {"objective": [], "theta": []}
@@ -157,7 +161,7 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
   if path.exists():
     done, theta, opt_state, history = _load_state(path, opt_state)
   last = config.outer_steps if stop_after is None else min(stop_after, config.outer_steps)
-  n_devices = jax.device_count()
+  n_devices = len(devices)
   key = jax.random.key(7 if method == "es" else 0)
   start = time.perf_counter()
   bar = tqdm(range(done, last), desc=f"learn θ ({method})", unit="step", disable=not progress,
