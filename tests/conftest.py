@@ -1,9 +1,17 @@
 """Shared test configuration: a hermetic run (no writes to $HOME or the tree)."""
 
 import os
+import sys
 import tempfile
 
+import hypothesis
 import pytest
+
+sys.dont_write_bytecode = True  # no __pycache__ written into the checkout by the tests
+# Hypothesis keeps no example database in the working directory, and draws the same examples
+# on every run (a failure reproduces; CI does not flake on a rare draw).
+hypothesis.settings.register_profile("hermetic", database=None, derandomize=True)
+hypothesis.settings.load_profile("hermetic")
 
 # Before anything imports gradeng or matplotlib: caches go to one temporary directory per test
 # process (xdist worker), removed at exit, never to ~/.cache.
