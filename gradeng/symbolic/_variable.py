@@ -61,16 +61,11 @@ class SymbolicVariable:
   @property
   def side(self) -> str | None:
     """``"upper"``/``"lower"`` when the reference is that end of the domain, else ``None``."""
-    if self.reference == self.upper:
-      return "upper"
-    if self.reference == self.lower:
-      return "lower"
-    return None
+    return to_runtime(self).side
 
   def describe(self) -> str:
     """``p in [0, 1], L = 0 at p = 1`` (for messages)."""
-    what = f" ({self.description})" if self.description else ""
-    return f"{self.name}{what} in [{self.lower}, {self.upper}], L = 0 at {self.name} = {self.reference}"
+    return to_runtime(self).describe()
 
   def point(self, fraction: Any) -> sp.Expr:
     """The point at ``fraction`` ∈ (0, 1) of the domain (exact): lower + fraction·(upper -
