@@ -1,0 +1,79 @@
+"""The fitted approximant of L (`gradeng.symbolic._approximant`): asymptotics, accuracy, cache."""
+
+import jax
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+import sympy as sp
+
+from gradeng.symbolic import _approximant, _compile, parse_formula
+from gradeng.symbolic._approximant import Approximant, Piece, _power, approximant_function
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+  monkeypatch.setenv("GRADENG_CACHE_DIR", str(tmp_path))
+  monkeypatch.setattr(_approximant, "_FITTED", {})
+  return tmp_path
+
+
+def _loss(g, log_q):
+  """∫_p^1 -g at q = 1 - p = exp(log_q), 30 digits: at the q the kernel is given (float32
+  log q), so that its rounding, amplified γ + 1 times in q^{γ+1}, is not counted."""
+  with mp.workdps(30):
+    q = mp.exp(mp.mpf(log_q))
+    return float(mp.quad(lambda u: -g(1 - u), [0, q]))
+
+
+@pytest.mark.parametrize("formula,g,power", [
+    ("-(1-p)**2/(p*log(2+p))", lambda t: -(1 - t)**2 / (t * mp.log(2 + t)), (3, 1)),
+    ("-(1-p)**1.5*(1+p**2)*3", lambda t: -3 * (1 - t)**1.5 * (1 + t**2), (5, 2)),
+    ("-exp(-p**2)/p", lambda t: -mp.exp(-t**2) / t, (1, 1)),
+])
+def test_fitted_values_match_mpmath_in_float32(cache_dir, formula, g, power):
+  fitted, note, reference = _approximant.approximant(parse_formula(formula))
+  assert fitted is not None, note
+  assert fitted.near_power == power  # L ~ a q^{γ+1}/(γ+1) as p → 1
+  z = np.array([-40.0, -7.3, -0.4, 0.0, 0.9, 6.1, 17.7, 25.0], np.float32)
+  value = approximant_function(fitted)
+  log_q = jax.nn.log_sigmoid(-z)
+  got = jax.jit(value)(jax.nn.log_sigmoid(z), log_q)
+  want = [_loss(g, float(v)) for v in log_q]
+  np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=2e-6, atol=0)
+  assert len(reference) == len(_approximant.CHECK_LOGITS)
+
+
+def test_a_fit_is_remembered_on_disk(cache_dir, monkeypatch):
+  g = parse_formula("-(1-p)**2*exp(-p)/p")
+  first = _approximant.approximant(g)
+  _approximant._FITTED.clear()
+  monkeypatch.setattr(_approximant, "run_in_worker", lambda *a, **k: pytest.fail("refitted"))
+  assert _approximant.approximant(g) == first
+
+
+def test_refused_where_the_asymptotics_are_not_powers(cache_dir):
+  fitted, note, _ = _approximant.approximant(parse_formula("log(1-p)"))  # L ~ q log q
+  assert fitted is None and "logarithm" in note
+
+
+@pytest.mark.parametrize("m,d", [(3, 1), (7, 2), (1, 3), (9, 1)])
+def test_powers_from_log_space_keep_float32_accuracy(m, d):
+  log_x = (np.array([-80.3, -31.1, -3.3, -0.6]) * d / m).astype(np.float32)  # x^(m/d) normal
+  got = np.asarray(_power(jnp.asarray(log_x), m, d), np.float64)
+  with mp.workdps(30):
+    want = [float(mp.exp(mp.mpf(float(v)) * m / d)) for v in log_x]
+  np.testing.assert_allclose(got, want, rtol=1.5e-6, atol=0)
+
+
+def test_the_cost_model_counts_primitives_not_time():
+  cheap = lambda log_p, log_q: -log_p
+  dear = lambda log_p, log_q: jnp.exp(log_q) * jnp.log1p(-jnp.exp(log_p))
+  assert _compile.kernel_cost(cheap, {}) < _compile.kernel_cost(dear, {})
+  assert _compile.kernel_cost(dear, {}) == _compile.kernel_cost(dear, {})
+
+
+def test_json_round_trip():
+  a = Approximant(0.25, (7, 2), Piece(2, 0.8, (1.0, 0.5)), ((-1.0, (0, 1), 1),),
+                  Piece(1, 0.25, (0.1,)), 1e-10, 2.0)
+  assert Approximant.from_json(a.to_json()) == a
