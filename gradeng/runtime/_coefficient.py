@@ -164,6 +164,7 @@ class ScaleCoefficient:
 
   Example:
     >>> import jax.numpy as jnp
+    >>> from gradeng import ScaleCoefficient
     >>> ce = ScaleCoefficient("ce", "-1/p", weight=lambda log_p, log_q: -jnp.ones_like(log_p),
     ...                       loss=lambda log_p, log_q: -log_p)
     >>> ce

@@ -39,6 +39,8 @@ class Variable:
     description: what the variable is, for messages and reports.
 
   Example:
+    >>> import math
+    >>> from gradeng.runtime import Variable
     >>> Variable("d", 0, math.inf, 0, "distance").side
     'lower'
   """

@@ -47,6 +47,7 @@ def expression(coefficient: ScaleCoefficient) -> sp.Expr:
 
   Example:
     >>> import gradeng as ge
+    >>> from gradeng.symbolic import expression
     >>> expression(ge.MAKI)
     -(1 - p)**gamma/p
   """
@@ -70,6 +71,7 @@ def substitute(coefficient: ScaleCoefficient, **values: Any) -> sp.Expr:
 
   Example:
     >>> import gradeng as ge
+    >>> from gradeng.symbolic import substitute
     >>> substitute(ge.FOCAL, gamma=0)
     -1/p
   """

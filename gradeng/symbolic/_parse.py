@@ -324,6 +324,7 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
       strings, keyword arguments, oversized powers, results that are undefined (e.g. ``1/0``).
 
   Example:
+    >>> from gradeng import parse_formula
     >>> parse_formula("-(1-p)^gamma/p", domains={"gamma": "nonnegative"})
     -(1 - p)**gamma/p
   """
