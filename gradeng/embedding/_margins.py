@@ -165,6 +165,16 @@ def sphereface_psi(cos_theta, margin: int):
   Args:
     cos_theta: cosines in [-1, 1].
     margin: the integer multiplicative margin m ≥ 1 (SphereFace uses 4).
+
+  Returns:
+    ψ(θ), same shape as ``cos_theta``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> # θ = 0, 60°, 90°, 180° with m = 4: ψ falls monotonically from 1 to 1 - 2m
+    >>> print(ge.embedding.sphereface_psi(jnp.array([1.0, 0.5, 0.0, -1.0]), 4))
+    [ 1.  -1.5 -3.  -7. ]
   """
   _check_number("margin", margin, lower=1, integer=True)
   m = int(margin)
@@ -214,7 +224,23 @@ def _finish(logits, valid, dtype):
 
 
 def cosine_logits(embeddings, weights) -> jax.Array:
-  """cos θ_ij = x̂ᵢ·ŵⱼ, ``[B, D] × [C, D] → [B, C]`` (0 for a zero-norm row)."""
+  """cos θ_ij = x̂ᵢ·ŵⱼ, ``[B, D] × [C, D] → [B, C]`` (0 for a zero-norm row).
+
+  Args:
+    embeddings: ``[B, D]`` features.
+    weights: ``[C, D]`` class weights (one row per class).
+
+  Returns:
+    Cosines ``[B, C]`` in [-1, 1], in the embeddings' dtype.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x, w = jnp.array([[0.6, 0.8]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> print(np.asarray(ge.embedding.cosine_logits(x, w), float).round(4))
+    [[0.6 0.8]]
+  """
   cos, _, _, dtype = _prepare(embeddings, weights, None)
   return cos.astype(dtype)
 
@@ -229,6 +255,14 @@ def normface_logits(embeddings, weights, *, scale: float = 16.0) -> jax.Array:
 
   Returns:
     Logits ``[B, C]`` for a softmax head.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x, w = jnp.array([[0.6, 0.8]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> print(np.asarray(ge.embedding.normface_logits(x, w, scale=10.0), float).round(4))
+    [[6. 8.]]
   """
   _check_number("scale", scale, lower=0.0)
   cos, _, _, dtype = _prepare(embeddings, weights, None)
@@ -239,6 +273,9 @@ def cosface_logits(embeddings, weights, labels, *, scale: float = 16.0,
                    margin: float = 0.35) -> jax.Array:
   """CosFace / AM-softmax (Wang et al. 2018): target logit s·(cos θ_y − m), others s·cos θ_j.
 
+  .. math::
+    f_y = s(\\cos θ_y - m), \\qquad f_j = s \\cos θ_j \\ (j \\ne y)
+
   Args:
     embeddings: ``[B, D]``; weights: ``[C, D]``; labels: ``[B]`` ints in [0, C).
     scale: s > 0.
@@ -246,6 +283,15 @@ def cosface_logits(embeddings, weights, labels, *, scale: float = 16.0,
 
   Returns:
     Logits ``[B, C]``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x, w = jnp.array([[0.6, 0.8]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> logits = ge.embedding.cosface_logits(x, w, jnp.array([1]), scale=10.0, margin=0.35)
+    >>> print(np.asarray(logits, float).round(4))  # target 10·(0.8 - 0.35)
+    [[6.  4.5]]
   """
   _check_number("scale", scale, lower=0.0)
   _check_number("margin", margin, lower=0.0)
@@ -315,6 +361,15 @@ def sphereface_logits(embeddings, weights, labels, *, margin: int = 4, lambda_=0
 
   Returns:
     Logits ``[B, C]``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x, w = jnp.array([[1.2, 1.6]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])  # ‖x‖ = 2
+    >>> logits = ge.embedding.sphereface_logits(x, w, jnp.array([1]), margin=2)
+    >>> print(np.asarray(logits, float).round(4))  # target 2·cos(2θ) = 2·(2·0.8² - 1)
+    [[1.2  0.56]]
   """
   _check_number("lambda_", lambda_, lower=0.0)
   if scale is not None:
