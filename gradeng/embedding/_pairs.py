@@ -117,13 +117,49 @@ def pair_loss(rule: PairRule, x, positives, negatives, *params) -> jax.Array:
 
   Returns:
     ``[B]`` per-anchor losses.
+
+  Example:
+    A rule ½ Σ_P d² whose weights are the designed gradient d on the positive pairs:
+
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> def rule(d, pos, neg, scale):
+    ...   return scale * jnp.sum(jnp.where(pos, d**2 / 2, 0.0), -1), jnp.where(pos, scale * d, 0.0)
+    >>> d = jnp.array([[0.0, 2.0], [2.0, 0.0]])
+    >>> pos = jnp.array([[False, True], [True, False]])
+    >>> print(ge.embedding.pair_loss(rule, d, pos, ~pos, 1.0))
+    [2. 2.]
+    >>> print(jax.grad(lambda d: ge.embedding.pair_loss(rule, d, pos, ~pos, 1.0).sum())(d))
+    [[0. 2.]
+     [2. 0.]]
   """
   params = tuple(jnp.asarray(p, x.dtype) for p in params)
   return _injected(rule, x, positives, negatives, params)
 
 
 def pair_masks(labels) -> tuple[jax.Array, jax.Array]:
-  """``(positives, negatives)``: same identity and j ≠ i; different identity. ``[B, B]`` bool."""
+  """``(positives, negatives)``: same identity and j ≠ i; different identity. ``[B, B]`` bool.
+
+  Args:
+    labels: ``[B]`` integer identities.
+
+  Returns:
+    ``(positives, negatives)``, two ``[B, B]`` boolean masks; the diagonal is in neither.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> positives, negatives = ge.embedding.pair_masks(jnp.array([0, 0, 1]))
+    >>> print(positives.astype(int))
+    [[0 1 0]
+     [1 0 0]
+     [0 0 0]]
+    >>> print(negatives.astype(int))
+    [[0 0 1]
+     [0 0 1]
+     [1 1 0]]
+  """
   labels = jnp.asarray(labels)
   same = labels[:, None] == labels[None, :]
   return same & ~jnp.eye(labels.shape[0], dtype=bool), ~same
@@ -240,6 +276,15 @@ def contrastive_loss(embeddings, labels, *, margin: float = 1.0, normalize: bool
 
   Returns:
     ``[B]`` per-anchor losses.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> labels = jnp.array([0, 1, 0, 1])  # each anchor's negative is closer than its positive
+    >>> print(np.asarray(ge.embedding.contrastive_loss(x, labels), float).round(4))
+    [1.0338 1.0366 1.0366 1.0338]
   """
   _check("margin", margin, lower=0.0, lower_open=True)
   x, labels, dtype = _prepare(embeddings, labels)
@@ -266,6 +311,15 @@ def binomial_deviance_loss(embeddings, labels, *, scale: float = 2.0, threshold:
 
   Returns:
     ``[B]`` per-anchor losses.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> labels = jnp.array([0, 1, 0, 1])  # each anchor's negative is closer than its positive
+    >>> print(np.asarray(ge.embedding.binomial_deviance_loss(x, labels), float).round(4))
+    [1.8845 2.2311 2.2311 1.8845]
   """
   _check("scale", scale, lower=0.0, lower_open=True)
   _check("threshold", threshold)
@@ -300,6 +354,15 @@ def multi_similarity_loss(embeddings, labels, *, positive_scale: float = 2.0,
 
   Returns:
     ``[B]`` per-anchor losses.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> labels = jnp.array([0, 1, 0, 1])  # each anchor's negative is closer than its positive
+    >>> print(np.asarray(ge.embedding.multi_similarity_loss(x, labels), float).round(4))
+    [0.9566 0.9566 0.9566 0.9566]
   """
   for name, value in (("positive_scale", positive_scale), ("negative_scale", negative_scale)):
     _check(name, value, lower=0.0, lower_open=True)
@@ -330,6 +393,15 @@ def circle_loss(embeddings, labels, *, scale: float = 80.0, margin: float = 0.4)
 
   Returns:
     ``[B]`` per-anchor losses (0 for an anchor without a positive or a negative).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> labels = jnp.array([0, 1, 0, 1])  # each anchor's negative is closer than its positive
+    >>> print(np.asarray(ge.embedding.circle_loss(x, labels, scale=1.0), float).round(4))
+    [1.9544 2.0245 2.0245 1.9544]
   """
   _check("scale", scale, lower=0.0, lower_open=True)
   _check("margin", margin)
@@ -348,6 +420,21 @@ def triplet_conditions(d_ap, d_an, margin) -> jax.Array:
   2. d(a,p) ≤ d(a,n) < d(a,p) + m: inside the margin, optimised;
   3. d(a,p) > d(a,n): the negative is closer than the positive — an outlier that
      ``drop_outliers=True`` drops (loss 0, no gradient) and FaceNet optimises like condition 2.
+
+  Args:
+    d_ap: anchor-positive distances.
+    d_an: anchor-negative distances (broadcast against ``d_ap``).
+    margin: the margin m.
+
+  Returns:
+    int32 condition numbers, the broadcast shape.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> d_ap, d_an = jnp.array([0.1, 0.5, 0.9]), jnp.array([0.8, 0.7, 0.6])
+    >>> print(ge.embedding.triplet_conditions(d_ap, d_an, 0.5))
+    [1 2 3]
   """
   d_ap, d_an = jnp.asarray(d_ap), jnp.asarray(d_an)
   return jnp.where(d_ap > d_an, 3, jnp.where(d_ap + margin <= d_an, 1, 2)).astype(jnp.int32)
@@ -393,6 +480,20 @@ def triplet_margin_loss(anchors, positives, negatives, *, margin: float = 1.0,
 
   Returns:
     ``[B]`` losses.
+
+  Example:
+    Conditions 1, 2 and 3 (d(a,p) = 1; d(a,n) = 3, 1.5, 0.5):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> a, p = jnp.zeros((3, 2)), jnp.array([[1.0, 0.0]] * 3)
+    >>> n = jnp.array([[3.0, 0.0], [1.5, 0.0], [0.5, 0.0]])
+    >>> print(np.asarray(ge.embedding.triplet_margin_loss(a, p, n, margin=1.0), float).round(4))
+    [0.  0.5 1.5]
+    >>> loss = ge.embedding.triplet_margin_loss(a, p, n, margin=1.0, drop_outliers=True)
+    >>> print(np.asarray(loss, float).round(4))
+    [0.  0.5 0. ]
   """
   _check("margin", margin, lower=0.0)
   a = jnp.asarray(anchors)
@@ -542,6 +643,17 @@ def triplet_loss(embeddings, labels, *, margin: float = 0.2, mining: str = "semi
   Returns:
     ``[B]`` per-anchor losses; 0 for an anchor with no valid triplet (no positive or no
     negative in the batch).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x = jnp.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> labels = jnp.array([0, 1, 0, 1])  # each anchor's negative is closer than its positive
+    >>> print(np.asarray(ge.embedding.triplet_loss(x, labels), float).round(4))  # semi-hard
+    [0.  1.4 1.4 0. ]
+    >>> print(np.asarray(ge.embedding.triplet_loss(x, labels, mining="hard"), float).round(4))
+    [1.8 1.8 1.8 1.8]
   """
   _check("margin", margin, lower=0.0)
   if mining not in TRIPLET_MINING:
