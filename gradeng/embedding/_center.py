@@ -43,7 +43,16 @@ __all__ = ["CenterLoss", "CenterState", "make_center_loss", "center_update", "tr
 
 
 class CenterState(NamedTuple):
-  """The class centers, ``[num_classes, dim]``."""
+  """The state of `make_center_loss`: the class centers.
+
+  Attributes:
+    centers: ``[num_classes, dim]`` class centers (zeros after ``init``).
+
+  Example:
+    >>> import gradeng as ge
+    >>> ge.embedding.make_center_loss(num_classes=3, dim=2).init().centers.shape
+    (3, 2)
+  """
 
   centers: jax.Array
 
@@ -55,6 +64,15 @@ class CenterLoss(NamedTuple):
     init: ``init() -> CenterState``.
     loss: ``loss(features, labels, state, *, where=None) -> (per_example [B], state_after)``.
     update: ``update(state, features, labels, *, where=None) -> CenterState``, the α-rule alone.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> cl = ge.embedding.make_center_loss(num_classes=2, dim=2)
+    >>> state = cl.update(cl.init(), jnp.array([[3.0, 0.0]]), jnp.array([0]))
+    >>> print(state.centers)  # c_0 moves by α(x - c)/(1 + n) = 0.5·3/2
+    [[0.75 0.  ]
+     [0.   0.  ]]
   """
 
   init: Callable[[], CenterState]
@@ -104,6 +122,16 @@ def center_update(centers, features, labels, *, update_rate: float = 0.5, where=
 
   Returns:
     ``[C, D]`` the centers after the batch (classes absent from the batch are unchanged).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> x, labels = jnp.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]]), jnp.array([0, 0, 1])
+    >>> centers = ge.embedding.center_update(jnp.zeros((2, 2)), x, labels, update_rate=0.5)
+    >>> print(np.asarray(centers, float).round(4))  # c_0 = 0.5·(1 + 3)/(1 + 2)
+    [[0.6667 0.    ]
+     [0.     0.5   ]]
   """
   _check("update_rate", update_rate, lower=0.0, upper=1.0)
   centers = jnp.asarray(centers)
@@ -147,6 +175,25 @@ def make_center_loss(num_classes: int, dim: int, *, lam: float = 1.0, update_rat
     where masked) with the injected gradient, and the centers after the α-rule,
     ``update(state, features, labels, *, where=None) -> CenterState`` (`center_update`).
     Labels outside [0, C) raise ``ValueError`` (NaN under jit).
+
+  Example:
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> cl = ge.embedding.make_center_loss(num_classes=2, dim=2, lam=1.0, update_rate=0.5)
+    >>> x, labels = jnp.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]]), jnp.array([0, 0, 1])
+    >>> losses, state = cl.loss(x, labels, cl.init())  # λ/2‖x - 0‖²
+    >>> print(losses)
+    [0.5 4.5 2. ]
+    >>> print(np.asarray(state.centers, float).round(4))
+    [[0.6667 0.    ]
+     [0.     0.5   ]]
+    >>> grad = jax.grad(lambda f: cl.loss(f, labels, state)[0].sum())(x)  # λ(x - c)
+    >>> print(np.asarray(grad, float).round(4))
+    [[0.3333 0.    ]
+     [2.3333 0.    ]
+     [0.     1.5   ]]
   """
   _check("num_classes", num_classes, lower=1, integer=True)
   _check("dim", dim, lower=1, integer=True)
@@ -189,6 +236,18 @@ def trained_center_loss(features, labels, centers, *, lam: float = 1.0) -> jax.A
 
   Returns:
     ``[B]`` per-example losses.
+
+  Example:
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> x, labels = jnp.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]]), jnp.array([0, 0, 1])
+    >>> centers = jnp.array([[2.0, 0.0], [0.0, 0.0]])
+    >>> print(ge.embedding.trained_center_loss(x, labels, centers))
+    [0.5 0.5 2. ]
+    >>> print(jax.grad(lambda c: ge.embedding.trained_center_loss(x, labels, c).sum())(centers))
+    [[ 0.  0.]
+     [ 0. -2.]]
   """
   _check("lam", lam, lower=0.0)
   centers = jnp.asarray(centers)
