@@ -85,6 +85,18 @@ def decode_offsets(offsets, anchors, *, variances: Sequence[float] = (0.1, 0.2))
 
   Returns:
     ``[..., 4]`` boxes; their sides are positive whenever the anchors' are.
+
+  Example:
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> anchor = jnp.array([0.0, 0.0, 2.0, 2.0])
+    >>> print(ge.boxes.decode_offsets(jnp.zeros(4), anchor))  # zero offsets: the anchor
+    [0. 0. 2. 2.]
+    >>> wider = jnp.array([0.0, 0.0, 5 * math.log(2), 0.0])  # width · exp(t_w · 0.2) = 2 · 2
+    >>> print(np.asarray(ge.boxes.decode_offsets(wider, anchor), float).round(4))
+    [-1.  0.  3.  2.]
   """
   offsets, anchors = jnp.asarray(offsets), jnp.asarray(anchors)
   centre_a = (anchors[..., :2] + anchors[..., 2:]) / 2
@@ -269,6 +281,25 @@ def box_iou(boxes, target_boxes) -> jax.Array:
 
   ``box_iou(a[:, None], b[None])`` is the ``[N, M]`` IoU matrix. A pair whose union is 0 (two
   points) has IoU 0.
+
+  .. math::
+     \\mathrm{IoU}(A, B) = \\frac{|A \\cap B|}{|A \\cup B|}
+
+  Args:
+    boxes: ``[..., 4]`` boxes ``(x1, y1, x2, y2)``.
+    target_boxes: ``[..., 4]`` boxes (broadcast against ``boxes``).
+
+  Returns:
+    ``[...]`` IoU values in [0, 1], in the inputs' dtype.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> boxes = jnp.array([[0.0, 0.0, 2.0, 2.0], [1.0, 1.0, 3.0, 3.0]])
+    >>> print(np.asarray(ge.boxes.box_iou(boxes[:, None], boxes[None]), float).round(4))
+    [[1.     0.1429]
+     [0.1429 1.    ]]
   """
   return _box_loss("overlap", boxes, target_boxes, None, ())
 
@@ -312,6 +343,16 @@ def giou_loss(boxes, target_boxes, *, anchors=None,
   with C the smallest box enclosing both; in [0, 2], and its gradient does not vanish when the
   boxes are disjoint. Arguments and return as `iou_loss`.
 
+  Example:
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> box, far = jnp.array([0.0, 0.0, 2.0, 2.0]), jnp.array([3.0, 0.0, 5.0, 2.0])
+    >>> round(float(ge.boxes.giou_loss(box, far)), 4)  # 1 - 0 + (10 - 8) / 10
+    1.2
+    >>> print(jax.grad(ge.boxes.giou_loss)(box, far))  # pulls x1, x2 right (IoU's is 0)
+    [ 0.04  0.   -0.2   0.  ]
+
   References:
     Rezatofighi et al., "Generalized Intersection over Union: A Metric and a Loss for Bounding
     Box Regression", CVPR 2019.
@@ -328,6 +369,13 @@ def diou_loss(boxes, target_boxes, *, anchors=None,
 
   with ρ the distance between the box centres and c the diagonal of the enclosing box; in
   [0, 2). Arguments and return as `iou_loss`.
+
+  Example:
+    >>> import gradeng as ge
+    >>> round(float(ge.boxes.diou_loss([0.0, 0.0, 2.0, 2.0], [1.0, 0.0, 3.0, 2.0])), 4)
+    0.7436
+    >>> round(float(ge.boxes.diou_loss([0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 4.0, 2.0])), 4)
+    0.55
 
   References:
     Zheng et al., "Distance-IoU Loss: Faster and Better Learning for Bounding Box Regression",
@@ -348,6 +396,13 @@ def ciou_loss(boxes, target_boxes, *, anchors=None,
   ``α`` is held constant in the gradient (as in the authors' implementation) and is 0 when
   ``v = 0``. ``arctan(w/h)`` is ``atan2(w, h)``, so zero-height boxes give π/2, not NaN.
   Arguments and return as `iou_loss`.
+
+  Example:
+    IoU 1/2 and DIoU 0.5 + 1/20 = 0.55; the aspect ratios 1 and 2 add αv:
+
+    >>> import gradeng as ge
+    >>> round(float(ge.boxes.ciou_loss([0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 4.0, 2.0])), 4)
+    0.5532
 
   References:
     Zheng et al., "Distance-IoU Loss: Faster and Better Learning for Bounding Box Regression",

@@ -93,6 +93,14 @@ def expected_class(logits, *, axis: int = -1) -> jax.Array:
 
   Returns:
     ``[...]`` real values in ``[0, C-1]``.
+
+  Example:
+    >>> import math
+    >>> import gradeng as ge
+    >>> round(float(ge.ordinal.expected_class([0.0, 0.0, 0.0])), 4)  # uniform over 0, 1, 2
+    1.0
+    >>> round(float(ge.ordinal.expected_class([0.0, 0.0, math.log(2)])), 4)  # (1 + 2·2) / 4
+    1.25
   """
   logits = jnp.asarray(logits)
   p = jax.nn.softmax(logits, axis=axis)
