@@ -17,6 +17,11 @@ from gradeng.runtime._errors import InputError
 def normalize_by_positives(losses, positive_mask, *, where=None) -> jax.Array:
   """Σ losses / max(1, #positives), as RetinaNet normalises focal loss.
 
+  .. math::
+    \\frac{\\sum_i m_i \\ell_i}{\\max(1, \\sum_i \\mathbb{1}[i \\text{ positive}])}
+
+  with m the ``where`` mask (all ones by default).
+
   Args:
     losses: per-element losses, any shape.
     positive_mask: boolean array broadcastable to ``losses``: which elements are positives.
@@ -25,6 +30,16 @@ def normalize_by_positives(losses, positive_mask, *, where=None) -> jax.Array:
   Returns:
     A scalar. With no positives the sum is divided by 1 (not 0), so a batch of background only
     still trains the negatives and never produces inf/NaN.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> losses = jnp.array([2.0, 0.5, 0.1, 0.9, 0.3])
+    >>> positives = jnp.array([True, False, False, False, False])
+    >>> round(float(ge.normalize_by_positives(losses, positives)), 4)
+    3.8
+    >>> round(float(ge.normalize_by_positives(losses, jnp.zeros(5, bool))), 4)  # divided by 1
+    3.8
   """
   losses = jnp.asarray(losses)
   positive_mask = jnp.broadcast_to(jnp.asarray(positive_mask, bool), losses.shape)
@@ -33,7 +48,29 @@ def normalize_by_positives(losses, positive_mask, *, where=None) -> jax.Array:
 
 
 def mean_over_elements(losses, *, where=None) -> jax.Array:
-  """Mean over all (unmasked) elements, the paper's QCE normalisation; 0 for an empty mask."""
+  """Mean over all (unmasked) elements, the paper's QCE normalisation; 0 for an empty mask.
+
+  .. math::
+    \\frac{\\sum_i m_i \\ell_i}{\\max(1, \\sum_i m_i)}
+
+  Args:
+    losses: per-element losses, any shape.
+    where: optional boolean mask (broadcast to ``losses``) of the elements averaged.
+
+  Returns:
+    A scalar.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> losses = jnp.array([2.0, 0.5, 0.1, 0.9, 0.3])
+    >>> round(float(ge.mean_over_elements(losses)), 4)
+    0.76
+    >>> round(float(ge.mean_over_elements(losses, where=losses > 0.4)), 4)  # (2 + 0.5 + 0.9) / 3
+    1.1333
+    >>> float(ge.mean_over_elements(losses, where=jnp.zeros(5, bool)))
+    0.0
+  """
   losses = jnp.asarray(losses)
   if where is None:
     return jnp.mean(losses)
@@ -56,6 +93,19 @@ def ohem_mask(losses, positive_mask, *, neg_pos_ratio: float = 3.0, min_negative
 
   Returns:
     ``[..., N]`` boolean mask of the selected elements.
+
+  Example:
+    One positive and ratio 2: the positive and the two largest negative losses (0.9, 0.5):
+
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> losses = jnp.array([2.0, 0.5, 0.1, 0.9, 0.3])
+    >>> positives = jnp.array([True, False, False, False, False])
+    >>> mask = ge.ohem_mask(losses, positives, neg_pos_ratio=2.0)
+    >>> print(mask)
+    [ True  True False  True False]
+    >>> round(float(ge.normalize_by_positives(losses, positives, where=mask)), 4)
+    3.4
   """
   if not neg_pos_ratio >= 0:
     raise InputError(f"`neg_pos_ratio` must be ≥ 0; got {neg_pos_ratio!r}.")
