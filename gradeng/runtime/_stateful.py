@@ -64,6 +64,17 @@ class StatefulLoss(NamedTuple):
       ``(per_element_losses, new_state)``: the losses with the injected derivative (the caller
       reduces) and the state after this batch (no gradient flows into it). Under ``jax.grad``
       return the state as auxiliary output (``has_aux=True``).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import gradeng as ge
+    >>> sl = ge.periodic_coefficient("ce", period=10)
+    >>> isinstance(sl, ge.StatefulLoss)
+    True
+    >>> state = sl.init()
+    >>> losses, state = sl.loss(jnp.array([0.0, 3.0]), jnp.array([1, 1]), state)
+    >>> int(state.step)
+    1
   """
 
   init: Callable[[], Any]
@@ -71,7 +82,17 @@ class StatefulLoss(NamedTuple):
 
 
 class StepState(NamedTuple):
-  """State of the step-scheduled coefficients: the number of batches already seen."""
+  """State of the step-scheduled coefficients: the number of batches already seen.
+
+  Attributes:
+    step: int32 scalar, 0 after ``init``, incremented by each ``loss`` call.
+
+  Example:
+    >>> import gradeng as ge
+    >>> state = ge.warmup_coefficient("ce", bound=2.0, warmup_steps=100).init()
+    >>> type(state).__name__, int(state.step), state.step.dtype
+    ('StepState', 0, dtype('int32'))
+  """
 
   step: jax.Array  # int32 scalar
 
@@ -82,6 +103,12 @@ class AdaptiveGammaState(NamedTuple):
   ``count_*`` are EMAs of the numbers of easy/hard examples per batch, ``p_*`` EMAs of their mean
   p_t, ``seen_*`` whether a group has ever been observed (an EMA starts at its first
   observation, not at zero), ``gamma`` the γ in use.
+
+  Example:
+    >>> import gradeng as ge
+    >>> state = ge.adaptive_gamma_coefficient("maki", gamma_init=2.0).init()
+    >>> print(state.gamma, state.seen_easy)
+    [2.] [False]
   """
 
   count_easy: jax.Array
@@ -94,7 +121,16 @@ class AdaptiveGammaState(NamedTuple):
 
 
 class GHMState(NamedTuple):
-  """GHM-C state: EMA of the number of examples per gradient-norm bin (0 = never observed)."""
+  """GHM-C state: EMA of the number of examples per gradient-norm bin (0 = never observed).
+
+  Attributes:
+    counts: ``[bins]`` float32 EMAs R_b.
+
+  Example:
+    >>> import gradeng as ge
+    >>> print(ge.ghm_coefficient("ce", bins=4).init().counts)
+    [0. 0. 0. 0.]
+  """
 
   counts: jax.Array
 
@@ -162,6 +198,14 @@ def warmup_bound(step, *, bound: float, warmup_steps: int, schedule: str = "line
 
   Returns:
     float32 scalar log B(step).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> log_b = ge.runtime.warmup_bound(jnp.array([0, 50, 100]), bound=2.0, warmup_steps=100)
+    >>> print(np.exp(np.asarray(log_b, float)).round(4))  # B = 2 / (1 - t/T), then no cap
+    [ 2.  4. inf]
   """
   _check_warmup(bound, warmup_steps, schedule, growth)
   t = jnp.asarray(step, jnp.float32) / warmup_steps
@@ -200,6 +244,17 @@ def sgdr_factor(step, *, period: int, t_mult: float = 1.0, floor: float = 0.0) -
 
   Returns:
     float32 scalar f(step).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> f = ge.runtime.sgdr_factor(jnp.array([0, 5, 10, 15]), period=10)
+    >>> print(np.asarray(f, float).round(4))  # restarts at 10
+    [1.  0.5 1.  0.5]
+    >>> f = ge.runtime.sgdr_factor(jnp.array([0, 10, 20, 30]), period=10, t_mult=2.0)
+    >>> print(np.asarray(f, float).round(4))  # cycles of 10, 20, 40 steps
+    [1.  1.  0.5 1. ]
   """
   _check_sgdr(period, t_mult, floor)
   t = jnp.asarray(step, jnp.float32)
@@ -287,6 +342,23 @@ def warmup_coefficient(base="ce", *, bound: float, warmup_steps: int, schedule: 
 
   Returns:
     `StatefulLoss` with `StepState`.
+
+  Example:
+    At step 0 with B = 2, CE becomes log(1.5 / (p + 0.5)) and |∂L/∂z| < 2p(1 - p):
+
+    >>> import jax
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> sl = ge.warmup_coefficient("ce", bound=2.0, warmup_steps=100)
+    >>> logits, labels = jnp.array([-2.0, 0.0, 3.0]), jnp.array([1, 1, 1])
+    >>> losses, state = sl.loss(logits, labels, sl.init())
+    >>> print(np.asarray(losses, float).round(4))
+    [0.8848 0.4055 0.0321]
+    >>> print(np.asarray(ge.cross_entropy_loss(logits, labels), float).round(4))  # uncapped
+    [2.1269 0.6931 0.0486]
+    >>> int(state.step)
+    1
   """
   _check_head(head)
   _check_warmup(bound, warmup_steps, schedule, growth)
@@ -322,6 +394,20 @@ def periodic_coefficient(base="ce", *, period: int, t_mult: float = 1.0, floor: 
 
   Returns:
     `StatefulLoss` with `StepState`.
+
+  Example:
+    The fifth batch (step 4) of a 10-step cycle: CE times f(4) = (1 + cos(0.4π))/2:
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> sl = ge.periodic_coefficient("ce", period=10)
+    >>> state = sl.init()._replace(step=jnp.int32(4))
+    >>> losses, state = sl.loss(jnp.array([-2.0, 0.0, 3.0]), jnp.array([1, 1, 1]), state)
+    >>> print(np.asarray(losses, float).round(4))
+    [1.3921 0.4537 0.0318]
+    >>> int(state.step)
+    5
   """
   _check_head(head)
   _check_sgdr(period, t_mult, floor)
@@ -435,6 +521,20 @@ def adaptive_gamma_coefficient(base="maki", *, gamma_init: float = 1.0, gamma_ma
 
   Returns:
     `StatefulLoss` with `AdaptiveGammaState`.
+
+  Example:
+    Nine easy examples (p = 0.95) and one hard (p = 0.27): γ balances their summed g:
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> sl = ge.adaptive_gamma_coefficient("maki", gamma_init=2.0)
+    >>> logits, labels = jnp.array([-1.0] + [3.0] * 9), jnp.ones(10, jnp.int32)
+    >>> losses, state = sl.loss(logits, labels, sl.init())
+    >>> print(state.count_easy, state.count_hard)
+    [9.] [1.]
+    >>> print(np.asarray(state.gamma, float).round(3))
+    [0.341]
   """
   _check_head(head)
   _positive("gamma_max", gamma_max)
@@ -542,6 +642,20 @@ def ghm_coefficient(base="ce", *, bins: int = 10, momentum: float = 0.75, head: 
 
   Returns:
     `StatefulLoss` with `GHMState`.
+
+  Example:
+    Two bins: two easy examples share bin 0 (β = 3/(2·2)), the hard one has bin 1 (β = 3/2):
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> sl = ge.ghm_coefficient("ce", bins=2, momentum=0.0)
+    >>> logits, labels = jnp.array([-2.0, 3.0, 4.0]), jnp.array([1, 1, 1])
+    >>> losses, state = sl.loss(logits, labels, sl.init())
+    >>> print(np.asarray(losses, float).round(4))  # 1.5·2.1269, 0.75·0.0486, 0.75·0.0181
+    [3.1904 0.0364 0.0136]
+    >>> print(state.counts)
+    [2. 1.]
   """
   _check_head(head)
   _positive_int("bins", bins)
