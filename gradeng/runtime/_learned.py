@@ -52,9 +52,24 @@ DEFAULT_EXPONENTS = (0, 1, 2, 3, 4)
 def check_exponents(exponents: Sequence[float]) -> tuple[float, ...]:
   """Validates basis exponents: finite, distinct, ≥ 0. Returns them as a tuple of numbers.
 
+  Args:
+    exponents: the basis exponents k_i.
+
+  Returns:
+    The exponents as a tuple, integral values as ``int``.
+
   Raises:
     DivergentIntegralError: an exponent k ≤ -1 (∫_p^1 (1-t)^k / t dt diverges at p = 1).
     ValueError: an empty list, a non-number, a duplicate, or -1 < k < 0.
+
+  Example:
+    >>> import gradeng as ge
+    >>> ge.runtime.check_exponents([0, 1.0, 2.5])
+    (0, 1, 2.5)
+    >>> ge.runtime.check_exponents([0, -1])
+    Traceback (most recent call last):
+    ...
+    gradeng.runtime._errors.DivergentIntegralError: `exponents[1]` = -1: ... must be ≥ 0.
   """
   exponents = tuple(exponents)
   if not exponents:
@@ -129,6 +144,19 @@ def maki_mixture(exponents: tuple[float, ...] = DEFAULT_EXPONENTS) -> ScaleCoeff
     g = -Σ c_i (1-p)^{k_i} / p, with stable log-space weight and loss (Σ c_i Maki tails). Its
     parameters may be traced JAX scalars, so ``loss_from_coefficient(maki_mixture(), c0=..., …)``
     is the one path from learned weights to a loss.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> family = ge.maki_mixture((0, 1))
+    >>> family
+    ScaleCoefficient('maki_mixture', g=-(c0 + c1*(1-p))/p, params=['c0', 'c1'])
+    >>> family.defaults  # CE
+    {'c0': 1.0, 'c1': 0.0}
+    >>> loss = ge.loss_from_coefficient(family, c0=0.5, c1=0.5)
+    >>> print(np.asarray(loss(jnp.array([0.0, 2.0]), jnp.array([1, 1])), float).round(4))
+    [0.4431 0.0673]
   """
   exponents = check_exponents(exponents)
   names = _param_names(len(exponents))
@@ -152,6 +180,25 @@ def weights_from_theta(theta: jax.Array) -> jax.Array:
 
   Σ c = 1 fixes the weight given to the hardest example, w(p → 0) = -1, as for CE, Maki and focal
   loss, so a learned loss cannot win by scaling the learning rate.
+
+  .. math::
+    c_i = \\frac{e^{θ_i}}{\\sum_j e^{θ_j}}
+
+  Args:
+    theta: ``[n]`` unconstrained parameters.
+
+  Returns:
+    ``[n]`` positive weights summing to 1.
+
+  Example:
+    >>> import math
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> print(np.asarray(ge.weights_from_theta(jnp.zeros(4)), float).round(4))
+    [0.25 0.25 0.25 0.25]
+    >>> print(np.asarray(ge.weights_from_theta(jnp.array([0.0, math.log(3.0)])), float).round(4))
+    [0.25 0.75]
   """
   return jax.nn.softmax(jnp.asarray(theta))
 
@@ -210,6 +257,21 @@ def mixture_formula(weights, exponents: Sequence[float] | None = None, *, digits
 
   Weights are rounded to ``digits`` decimals (terms that round to 0 are dropped), e.g.
   ``"-(0.25 + 0.75*(1-p)**2)/p"``.
+
+  Args:
+    weights: ``[n]`` concrete non-negative weights c.
+    exponents: the n basis exponents; default ``0 … n-1``.
+    digits: decimals kept.
+
+  Returns:
+    g as text in p.
+
+  Example:
+    >>> import gradeng as ge
+    >>> ge.mixture_formula([0.25, 0.0, 0.75])
+    '-(0.25 + 0.75*(1-p)**2)/p'
+    >>> ge.mixture_formula([1 / 3, 2 / 3], digits=2)
+    '-(0.33 + 0.67*(1-p))/p'
   """
   exponents = check_exponents(range(len(weights)) if exponents is None else exponents)
   values = check_weights(weights, len(exponents))
@@ -227,6 +289,26 @@ def learned_coefficient(weights, exponents: Sequence[float] | None = None, *, di
   Its ``formula`` is `mixture_formula` of the weights (what `gradeng.derive` integrates and
   prints, decimals read exactly); its weight and loss are the family's stable log-space forms
   with the same rounded weights.
+
+  Args:
+    weights: ``[n]`` concrete non-negative weights c.
+    exponents: the n basis exponents; default ``0 … n-1``.
+    digits: decimals kept.
+    name: the coefficient's name.
+
+  Returns:
+    A `ScaleCoefficient` without parameters.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> c = ge.learned_coefficient([0.25, 0.0, 0.75])
+    >>> c
+    ScaleCoefficient('learned', g=-(0.25 + 0.75*(1-p)**2)/p, params=[])
+    >>> loss = ge.loss_from_coefficient(c)(jnp.array([0.0, 2.0]), jnp.array([1, 1]))
+    >>> print(np.asarray(loss, float).round(4))
+    [0.2244 0.0322]
   """
   exponents = check_exponents(range(len(weights)) if exponents is None else exponents)
   values = check_weights(weights, len(exponents))
