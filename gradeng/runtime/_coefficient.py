@@ -38,6 +38,14 @@ class Domain:
     lower_open: whether ``lower`` itself is excluded.
     upper_open: whether ``upper`` itself is excluded.
     integer: whether only integers are admissible.
+
+  Example:
+    >>> import gradeng as ge
+    >>> d = ge.Domain(lower=0.0, upper=1.0, upper_open=True)
+    >>> d.describe()
+    'a real number in [0, 1)'
+    >>> d.contains(0.0), d.contains(1.0)
+    (True, False)
   """
 
   lower: float | None = None
@@ -93,7 +101,24 @@ _DOMAIN_NAMES = {
 
 def as_domain(spec: Domain | str) -> Domain:
   """A `Domain` from itself or from one of the names ``real``, ``nonnegative``, ``positive``,
-  ``nonnegative_integer``, ``unit_interval``."""
+  ``nonnegative_integer``, ``unit_interval``.
+
+  Args:
+    spec: a `Domain` or a domain name.
+
+  Returns:
+    The `Domain`.
+
+  Raises:
+    InputError: an unknown name.
+
+  Example:
+    >>> from gradeng.runtime import as_domain
+    >>> as_domain("positive").describe()
+    'a real number in (0, inf)'
+    >>> as_domain("nonnegative_integer").contains(2.5)
+    False
+  """
   if isinstance(spec, Domain):
     return spec
   try:
@@ -105,7 +130,23 @@ def as_domain(spec: Domain | str) -> Domain:
 
 
 def is_concrete_number(value: Any) -> bool:
-  """Whether ``value`` is a plain Python/NumPy number (checkable now, not a JAX tracer)."""
+  """Whether ``value`` is a plain Python/NumPy number (checkable now, not a JAX tracer).
+
+  Args:
+    value: anything.
+
+  Returns:
+    True for real numbers other than ``bool`` (JAX arrays, even 0-d, are not).
+
+  Example:
+    >>> import numpy as np
+    >>> import jax.numpy as jnp
+    >>> from gradeng.runtime import is_concrete_number
+    >>> is_concrete_number(2), is_concrete_number(np.float32(2)), is_concrete_number(True)
+    (True, True, False)
+    >>> is_concrete_number(jnp.float32(2))
+    False
+  """
   return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
@@ -122,7 +163,14 @@ def is_parameter_value(value: Any) -> bool:
 class KernelBuilder(Protocol):
   """What `gradeng.symbolic` attaches to a coefficient made from a formula: it compiles the
   runtime's kernel for given parameters (ahead of time, cached) and narrows the parameter domains
-  for traced values. The runtime calls it; it never imports SymPy itself."""
+  for traced values. The runtime calls it; it never imports SymPy itself.
+
+  Example:
+    >>> import gradeng as ge
+    >>> builder = ge.coefficient("-(1-p)**2/p", name="maki2").builder
+    >>> callable(builder.kernel), callable(builder.traced_domains)
+    (True, True)
+  """
 
   def kernel(self, coefficient: ScaleCoefficient, params: Mapping[str, Any],
              timeout: float | None) -> tuple[Any, str]:

@@ -34,14 +34,46 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
 
 def freeze_params(params: Mapping[str, Any]) -> tuple:
   """Parameters as a hashable key: traced values are keyed by name only (a kernel never
-  specialises on them, so any placeholder works)."""
+  specialises on them, so any placeholder works).
+
+  Args:
+    params: parameter name -> value (numbers, or JAX arrays that may be traced).
+
+  Returns:
+    A sorted tuple of ``(name, value)`` pairs, non-numbers replaced by ``"<traced>"``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from gradeng.runtime import freeze_params
+    >>> freeze_params({"gamma": 2.0, "alpha": jnp.float32(0.5)})
+    (('alpha', '<traced>'), ('gamma', 2.0))
+  """
   return tuple(sorted((k, v if is_concrete_number(v) else "<traced>") for k, v in params.items()))
 
 
 def coefficient_kernel(coefficient: ScaleCoefficient, params: Mapping[str, Any],
                        timeout: Any = ...) -> tuple[Kernel, str]:
   """The `Kernel` a coefficient runs on for these (resolved) parameters, and how its forward
-  value is computed (``"closed form (catalog)"``, ``"quadrature"``, …). Cached."""
+  value is computed (``"closed form (catalog)"``, ``"quadrature"``, …). Cached.
+
+  Args:
+    coefficient: the `ScaleCoefficient`.
+    params: its resolved parameters (`ScaleCoefficient.resolve_params`).
+    timeout: the derivation time limit for a formula coefficient (``...``: the default).
+
+  Returns:
+    ``(kernel, forward_method)``; ``kernel.value`` and ``kernel.weight`` are L and w as
+    functions of ``(log_p, log_q, **params)``.
+
+  Example:
+    >>> import math
+    >>> import gradeng as ge
+    >>> kernel, method = ge.runtime.coefficient_kernel(ge.FOCAL, {"gamma": 2.0})
+    >>> method
+    'closed form (catalog)'
+    >>> round(float(kernel.value(math.log(0.5), math.log(0.5), gamma=2.0)), 4)  # focal L(0.5)
+    0.1733
+  """
   return _kernel(coefficient, freeze_params(params), timeout)
 
 
@@ -147,6 +179,23 @@ def loss_from_gradient(
 
   Returns:
     ``f(logits, labels, *, alpha=None, where=None, ignore_index=None, …, **params)``.
+
+  Example:
+    Maki's g with γ = β = 1 written in JAX matches the catalog's closed form:
+
+    >>> import jax.numpy as jnp
+    >>> import numpy as np
+    >>> import gradeng as ge
+    >>> f = ge.loss_from_gradient(lambda p, beta: -(1 - p)**beta / p, beta=1.0, name="maki1")
+    >>> z, y = jnp.array([0.0, 2.0]), jnp.array([1, 1])
+    >>> print(np.asarray(f(z, y), float).round(4))
+    [0.1931 0.0077]
+    >>> print(np.asarray(ge.maki_loss(z, y, gamma=1), float).round(4))
+    [0.1931 0.0077]
+    >>> print(np.asarray(f(z, y, beta=0.0), float).round(4))  # β = 0: cross-entropy
+    [0.6931 0.1269]
+    >>> f.__name__, f.forward_method
+    ('maki1_loss', 'quadrature')
   """
 
   def weight(log_p, log_q, **kw):

@@ -106,7 +106,24 @@ _NAMED = {"p": PROBABILITY, "probability": PROBABILITY, "s": SIMILARITY,
 
 def as_variable(spec: Variable | str | None) -> Variable:
   """A `Variable` from itself, ``None`` (p) or a name: ``p``/``probability``,
-  ``s``/``similarity``, ``d``/``distance``."""
+  ``s``/``similarity``, ``d``/``distance``.
+
+  Args:
+    spec: a `Variable`, ``None`` or a name.
+
+  Returns:
+    The `Variable` (`PROBABILITY`, `SIMILARITY` or `DISTANCE` for the names).
+
+  Raises:
+    InputError: an unknown name.
+
+  Example:
+    >>> from gradeng.runtime import as_variable
+    >>> as_variable(None).describe()
+    'p (probability of the true class) in [0, 1], L = 0 at p = 1'
+    >>> as_variable("distance").side
+    'lower'
+  """
   if spec is None:
     return PROBABILITY
   if isinstance(spec, Variable):
