@@ -41,7 +41,17 @@ CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "e": sp.E, "E": sp.E}
 
 
 class FormulaError(InputError):
-  """A formula that cannot be parsed or uses something outside the whitelist."""
+  """A formula that cannot be parsed or uses something outside the whitelist.
+
+  Example:
+    >>> import gradeng as ge
+    >>> issubclass(ge.FormulaError, ge.InputError)
+    True
+    >>> ge.parse_formula("p.real")
+    Traceback (most recent call last):
+    ...
+    gradeng.symbolic._parse.FormulaError: attribute access (`p.real`) is not allowed in a formula.
+  """
 
 
 def _sigmoid(x: sp.Expr) -> sp.Expr:
@@ -356,7 +366,25 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
 def read_variable(spec: Variable | str | None,
                   domains: Mapping[str, Domain | str] | None = None) -> Variable:
   """A `SymbolicVariable` from a runtime `gradeng.runtime.Variable` (its reference formula, e.g.
-  a margin ``"m"``, parsed with the parameters' ``domains``), a name or itself."""
+  a margin ``"m"``, parsed with the parameters' ``domains``), a name or itself.
+
+  Args:
+    spec: a runtime `Variable`, a `SymbolicVariable`, a name (``"p"``, ``"s"``, ``"d"``, …) or
+      ``None`` (p).
+    domains: parameter name -> `Domain` (or domain name), for a reference formula.
+
+  Returns:
+    The `SymbolicVariable`, with exact bounds and reference.
+
+  Example:
+    >>> from gradeng.runtime import Variable
+    >>> from gradeng.symbolic import read_variable
+    >>> read_variable("s").reference
+    -1
+    >>> margin = Variable("s", -1, 1, "m", "similarity with a margin")
+    >>> read_variable(margin, {"m": "nonnegative"}).reference
+    m
+  """
   if isinstance(spec, Variable) or spec is None or isinstance(spec, str):
     return as_variable(spec)
   if isinstance(spec.reference, str):
@@ -372,8 +400,24 @@ def read_variable(spec: Variable | str | None,
 def parse_value(text: str, what: str = "value") -> sp.Rational:
   """An exact rational from ``2``, ``2.5``, ``1e-3`` or ``5/2`` (``what`` names it in errors).
 
+  Args:
+    text: the number as text.
+    what: what the value is, for the error message.
+
+  Returns:
+    A SymPy ``Rational`` (decimals read exactly).
+
   Raises:
     FormulaError: anything else (names, expressions, infinities).
+
+  Example:
+    >>> from gradeng.symbolic import parse_value
+    >>> parse_value("2.5"), parse_value("1e-3"), parse_value("5/2")
+    (5/2, 1/1000, 5/2)
+    >>> parse_value("gamma", "`gamma`")
+    Traceback (most recent call last):
+    ...
+    gradeng.symbolic._parse.FormulaError: `gamma`: 'gamma' is not a finite number (e.g. 2, 2.5, 1e-3, 5/2).
   """
   try:
     return sp.Rational(fractions.Fraction(text.strip()))
@@ -390,8 +434,23 @@ def parse_loss_spec(text: str) -> tuple[str, dict[str, tuple[sp.Rational, ...]]]
   values: a sweep), ``"-(1-p)**gamma/p:gamma=1/3"``. NAME is a catalog name or a formula for
   g(p) (formulas contain no ``:``); values are parsed by `parse_value` (``1/3`` is exact).
 
+  Args:
+    text: the specification.
+
+  Returns:
+    ``(name, params)``: the catalog name or formula, and parameter name -> tuple of exact values.
+
   Raises:
     FormulaError: a malformed specification, naming the bad part and the expected form.
+
+  Example:
+    >>> from gradeng.symbolic import parse_loss_spec
+    >>> parse_loss_spec("maki:gamma=1|2|4")
+    ('maki', {'gamma': (1, 2, 4)})
+    >>> parse_loss_spec("focal:gamma=2,alpha=1/4")
+    ('focal', {'gamma': (2,), 'alpha': (1/4,)})
+    >>> parse_loss_spec("ce")
+    ('ce', {})
   """
   name, colon, rest = text.strip().partition(":")
   if not name.strip():
