@@ -22,6 +22,15 @@ class SymbolicForm:
   Attributes:
     expr: g as a SymPy expression in the variable's symbol and the parameter symbols.
     variable: the variable with its exact bounds and reference.
+
+  Example:
+    >>> import gradeng as ge
+    >>> from gradeng.symbolic import P, SymbolicForm
+    >>> coefficient = ge.coefficient(-(1 - P)**2 / P, name="maki2")
+    >>> isinstance(coefficient.builder, SymbolicForm)
+    True
+    >>> coefficient.builder.expr
+    -(1 - p)**2/p
   """
 
   expr: sp.Expr
@@ -55,13 +64,40 @@ def expression(coefficient: ScaleCoefficient) -> sp.Expr:
 
 
 def symbolic_variable(coefficient: ScaleCoefficient) -> SymbolicVariable:
-  """The coefficient's variable with exact bounds and reference (see `SymbolicVariable`)."""
+  """The coefficient's variable with exact bounds and reference (see `SymbolicVariable`).
+
+  Args:
+    coefficient: a `ScaleCoefficient`.
+
+  Returns:
+    Its `SymbolicVariable` (cached).
+
+  Example:
+    >>> import gradeng as ge
+    >>> from gradeng.symbolic import symbolic_variable
+    >>> symbolic_variable(ge.MAKI).describe()
+    'p (probability of the true class) in [0, 1], L = 0 at p = 1'
+  """
   return _parsed(coefficient)[1]
 
 
 def parameter_symbols(coefficient: ScaleCoefficient) -> dict[str, sp.Symbol]:
   """Parameter name -> the SymPy symbol used in `expression` (parameters g does not use get a
-  plain symbol)."""
+  plain symbol).
+
+  Args:
+    coefficient: a `ScaleCoefficient`.
+
+  Returns:
+    ``{name: sympy.Symbol}``, with the assumptions of the parameter domains.
+
+  Example:
+    >>> import gradeng as ge
+    >>> from gradeng.symbolic import parameter_symbols
+    >>> gamma = parameter_symbols(ge.MAKI)["gamma"]
+    >>> gamma, gamma.is_nonnegative
+    (gamma, True)
+  """
   by_name = {s.name: s for s in expression(coefficient).free_symbols}
   return {name: by_name.get(name, sp.Symbol(name)) for name in coefficient.params}
 
@@ -84,7 +120,23 @@ def substitute(coefficient: ScaleCoefficient, **values: Any) -> sp.Expr:
 def weight_expression(g: sp.Expr) -> sp.Expr:
   """w = p·g with p distributed over the top-level sum only, so that SymPy's automatic
   p·p^{-1} = 1 cancels while factors such as (1 - p)^2 stay unexpanded (expanding them would
-  cancel catastrophically as p → 1)."""
+  cancel catastrophically as p → 1).
+
+  .. math::
+    w(p) = p\\,g(p)
+
+  Args:
+    g: the coefficient as a SymPy expression in p.
+
+  Returns:
+    w = p·g.
+
+  Example:
+    >>> import gradeng as ge
+    >>> from gradeng.symbolic import weight_expression
+    >>> weight_expression(ge.parse_formula("-(1-p)**2/p - 1/p"))
+    -(1 - p)**2 - 1
+  """
   if g.is_Add:
     return sp.Add(*(weight_expression(term) for term in g.args))
   return P * g
