@@ -61,6 +61,13 @@ class Group:
     name: label of the group (``"easy"``).
     count: number of examples, > 0.
     p: probability of the true class, in (0, 1).
+
+  Example:
+    >>> import gradeng as ge
+    >>> b = ge.paper.gradient_budget([ge.paper.Group("easy", 1000, 0.9),
+    ...                               ge.paper.Group("hard", 10, 0.3)], ["ce"])
+    >>> b.hard, b.easy
+    ('hard', 'easy')
   """
 
   name: str
@@ -83,6 +90,13 @@ class BudgetEntry:
     w_sum: count · w(p).
     share: this group's fraction of the loss's total summed g over all groups.
     w_share: the same for w.
+
+  Example:
+    >>> import gradeng as ge
+    >>> b = ge.paper.gradient_budget([("easy", 1000, 0.9), ("hard", 10, 0.3)], ["ce"])
+    >>> e = b.entry("hard", "ce")
+    >>> round(e.g, 4), round(e.sum, 2), e.w, round(e.share, 4)
+    (-3.3333, -33.33, -1.0, 0.0291)
   """
 
   group: str
@@ -107,6 +121,15 @@ class GradientBudget:
     entries: one `BudgetEntry` per loss × group (loss-major).
     hard: name of the group with the smallest p (``None`` with fewer than two distinct p).
     easy: name of the group with the largest p.
+
+  Example:
+    >>> import gradeng as ge
+    >>> b = ge.paper.gradient_budget([("easy", 1000, 0.9), ("hard", 10, 0.3)],
+    ...                              ["ce", ("focal", {"gamma": 2})])
+    >>> b.losses
+    ('ce', 'focal:gamma=2')
+    >>> round(b.ratio("ce"), 3), round(b.ratio("focal"), 3)  # hard / easy summed g
+    (0.03, 1.031)
   """
 
   groups: tuple[Group, ...]
@@ -382,6 +405,17 @@ def hard_share(
 
   Returns:
     float64 array ``[len(losses), len(p_easy), len(ratios)]`` of shares in [0, 1].
+
+  Example:
+    One and a hundred easy examples (p = 0.9) per hard one (p = 0.3):
+
+    >>> import gradeng as ge
+    >>> s = ge.paper.hard_share(["ce", ("focal", {"gamma": 2})], [1, 100], [0.9])
+    >>> s.shape
+    (2, 1, 2)
+    >>> print(s[:, 0].round(4))
+    [[0.75   0.0291]
+     [0.9904 0.5077]]
   """
   if not 0 < p_hard < 1:
     raise InputError(f"`p_hard` must be in (0, 1); got {p_hard!r}.")
