@@ -219,8 +219,23 @@ def test_experiment_cli_writes_everything_under_out_and_skips_finished_runs(tmp_
 
   monkeypatch.setattr(crowded_train, "train_set_head", refuse)
   monkeypatch.setattr("gradeng.experiments.detection._train.train_run", refuse)
+  from gradeng.experiments.crowded import _report as crowded_report
+
+  save, drawn = crowded_report.save_figure, []
+
+  def save_covering_no_panel(fig, path, **kwargs):  # the legend sits outside every panel
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    (legend,) = fig.legends
+    for ax in fig.axes:
+      assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    drawn.append(path)
+    save(fig, path, **kwargs)
+
+  monkeypatch.setattr(crowded_report, "save_figure", save_covering_no_panel)
   before = (out / "runs/set_focal/seed0/levels.json").read_text()
   summary = crowded.run(_tiny_config(), out, progress=False)
+  assert drawn  # the figure was redrawn from the saved runs and checked
   assert (out / "runs/set_focal/seed0/levels.json").read_text() == before
   assert summary["methods"]["set_focal"]["levels"] == levels
   longer = dataclasses.replace(_tiny_config(), ssd_train=dataclasses.replace(_tiny_config().ssd_train, steps=3))
