@@ -319,7 +319,23 @@ def _maki_notes() -> list[str]:
 
 
 def render_report(name: str) -> str:
-  """The Markdown report of one catalog loss."""
+  """The Markdown report of one catalog loss.
+
+  Args:
+    name: a catalog name (``"ce"``, ``"focal"``, …).
+
+  Returns:
+    The report: g(p), w(p), the derivation of L(p) = ∫_p^1 -g(t) dt, the paper's properties,
+    LaTeX and notes, as Markdown.
+
+  Raises:
+    InputError: an unknown name.
+
+  Example:
+    >>> import gradeng as ge
+    >>> print(ge.paper.render_report("ce").splitlines()[0])
+    # CE (`ce`): from the scale coefficient to the loss
+  """
   if name not in CATALOG:
     raise InputError(f"Unknown loss {name!r}; the catalog has {sorted(CATALOG)}.")
   coefficient = CATALOG[name]
@@ -414,7 +430,22 @@ def _write(path: Path, text: str) -> None:
 
 def write_reports(out_dir: str | Path, names: Sequence[str] | None = None) -> list[Path]:
   """Write ``<name>.md`` for each catalog loss (all by default) and ``index.md`` to ``out_dir``;
-  with ``names``, the index keeps the rows of the other losses already in it."""
+  with ``names``, the index keeps the rows of the other losses already in it.
+
+  Args:
+    out_dir: the directory (created if needed).
+    names: the catalog losses to write; default all.
+
+  Returns:
+    The paths written, the index last.
+
+  Example:
+    >>> import tempfile
+    >>> import gradeng as ge
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...   print([path.name for path in ge.paper.write_reports(out, ["ce"])])
+    ['ce.md', 'index.md']
+  """
   partial = names is not None and set(names) != set(CATALOG)
   names = list(names or CATALOG)
   out_dir = Path(out_dir)

@@ -301,8 +301,23 @@ FIGURES: dict[str, FigureSpec] = {
 def write_figure(name: str, out_dir: str | Path, *, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
   """Compute one figure's data and write ``<name>.csv`` and ``<name>.<format>`` to ``out_dir``.
 
+  Args:
+    name: a figure of `FIGURES` (``"maki_gamma"``, …).
+    out_dir: the directory (created if needed).
+    formats: the image formats written with matplotlib.
+
   Returns:
     The paths written.
+
+  Raises:
+    InputError: an unknown figure.
+
+  Example:
+    >>> import tempfile
+    >>> import gradeng as ge
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...   print([path.name for path in ge.paper.write_figure("maki_gamma", out, formats=("png",))])
+    ['maki_gamma.csv', 'maki_gamma.png']
   """
   import matplotlib
 
@@ -325,5 +340,22 @@ def write_figure(name: str, out_dir: str | Path, *, formats: Sequence[str] = ("p
 
 
 def write_figures(out_dir: str | Path, names: Sequence[str] | None = None, **kwargs) -> list[Path]:
-  """`write_figure` for each name (all figures by default)."""
+  """`write_figure` for each name (all figures by default).
+
+  Args:
+    out_dir: the directory (created if needed).
+    names: figures of `FIGURES`; default all.
+    **kwargs: passed to `write_figure` (``formats``).
+
+  Returns:
+    The paths written, figure by figure.
+
+  Example:
+    >>> import tempfile
+    >>> import gradeng as ge
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...   paths = ge.paper.write_figures(out, ["weights_catalog"], formats=("png",))
+    ...   print([path.name for path in paths])
+    ['weights_catalog.csv', 'weights_catalog.png']
+  """
   return [path for name in (names or FIGURES) for path in write_figure(name, out_dir, **kwargs)]
