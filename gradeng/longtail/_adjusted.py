@@ -138,7 +138,28 @@ def logit_adjusted_loss(logits: ArrayLike, labels: ArrayLike, *, class_counts: A
 
 
 def logit_adjusted_logit_weights(class_counts: ArrayLike, *, tau: float = 1.0) -> jax.Array:
-  """Pair weights S_{yj} = (π_j/π_y)^τ of the logit-adjusted loss, ``[C, C]`` (row y = label)."""
+  """Pair weights S_{yj} = (π_j/π_y)^τ of the logit-adjusted loss, ``[C, C]`` (row y = label).
+
+  .. math::
+    S_{yj} = \\left(\\frac{\\pi_j}{\\pi_y}\\right)^{\\tau}, \\qquad
+    \\frac{\\partial L}{\\partial z_j} = \\frac{S_{yj} e^{z_j}}{\\sum_k S_{yk} e^{z_k}} \\ (j \\ne y)
+
+  Args:
+    class_counts: ``[C]`` training counts n_j (priors π_j = n_j / Σn).
+    tau: τ ≥ 0.
+
+  Returns:
+    ``[C, C]`` weights, 1 on the diagonal.
+
+  Example:
+    >>> import numpy as np, gradeng.longtail as lt
+    >>> print(np.asarray(lt.logit_adjusted_logit_weights([90, 10]), float).round(4))
+    [[1.     0.1111]
+     [9.     1.    ]]
+    >>> print(np.asarray(lt.logit_adjusted_logit_weights([90, 10], tau=0.5), float).round(4))
+    [[1.     0.3333]
+     [3.     1.    ]]
+  """
   return _pair_weights(logit_adjustments(class_counts, tau=tau))
 
 
@@ -183,7 +204,20 @@ def balanced_softmax_loss(logits: ArrayLike, labels: ArrayLike, *, class_counts:
 
 
 def balanced_softmax_logit_weights(class_counts: ArrayLike) -> jax.Array:
-  """Pair weights S_{yj} = n_j / n_y of the balanced softmax, ``[C, C]`` (row y = label)."""
+  """Pair weights S_{yj} = n_j / n_y of the balanced softmax, ``[C, C]`` (row y = label).
+
+  Args:
+    class_counts: ``[C]`` training counts n_j.
+
+  Returns:
+    ``[C, C]`` weights, 1 on the diagonal (`logit_adjusted_logit_weights` with τ = 1).
+
+  Example:
+    >>> import numpy as np, gradeng.longtail as lt
+    >>> print(np.asarray(lt.balanced_softmax_logit_weights([90, 10]), float).round(4))
+    [[1.     0.1111]
+     [9.     1.    ]]
+  """
   counts = class_counts_array(class_counts)
   return _pair_weights(poison_counts(log_floored_counts(counts), counts))
 
@@ -272,7 +306,25 @@ def ldam_loss(logits: ArrayLike, labels: ArrayLike, *, class_counts: ArrayLike,
 
 def ldam_logit_weights(class_counts: ArrayLike, *, max_margin: float = 0.5,
                        scale: float = 30.0) -> jax.Array:
-  """Pair weights of LDAM on the scaled logits: S_{yj} = e^{sΔ_y} for j ≠ y, 1 on the diagonal."""
+  """Pair weights of LDAM on the scaled logits: S_{yj} = e^{sΔ_y} for j ≠ y, 1 on the diagonal.
+
+  Args:
+    class_counts: ``[C]`` training counts n_j (margins Δ_j ∝ n_j^{-1/4}, `ldam_margins`).
+    max_margin: the largest margin Δ (of the rarest class).
+    scale: s, the logit scale.
+
+  Returns:
+    ``[C, C]`` weights.
+
+  Example:
+    Margins 0.05 and 0.5 (10000 vs 1 examples) with s = 2: e^{0.1} and e^{1}:
+
+    >>> import numpy as np, gradeng.longtail as lt
+    >>> w = lt.ldam_logit_weights([10000, 1], max_margin=0.5, scale=2.0)
+    >>> print(np.asarray(w, float).round(4))
+    [[1.     1.1052]
+     [2.7183 1.    ]]
+  """
   check_number("scale", scale, lower=0.0, lower_open=True)
   margins = ldam_margins(class_counts, max_margin=max_margin)
   eye = jnp.eye(margins.shape[0], dtype=bool)

@@ -160,7 +160,18 @@ def equalization_loss(logits: ArrayLike, labels: ArrayLike, *, class_counts: Arr
 
 
 class EQLv2State(NamedTuple):
-  """EQL v2 statistics: Σ|∂L/∂z_j| accumulated over positives and over negatives of class j."""
+  """EQL v2 statistics: Σ|∂L/∂z_j| accumulated over positives and over negatives of class j.
+
+  Attributes:
+    positive: ``[C]`` accumulated positive gradient magnitudes.
+    negative: ``[C]`` accumulated negative gradient magnitudes.
+
+  Example:
+    >>> import gradeng.longtail as lt
+    >>> state = lt.eqlv2(3).init()
+    >>> state.positive.tolist(), state.negative.tolist()
+    ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0])
+  """
 
   positive: jax.Array  # [C]
   negative: jax.Array  # [C]
@@ -286,7 +297,19 @@ def eqlv2(num_classes: int, *, gain: float = 4.0, steepness: float = 12.0, midpo
 
 
 class EqualizedFocalState(NamedTuple):
-  """EFL statistics: Σ|∂L/∂z_j| accumulated over positives and over negatives of class j."""
+  """EFL statistics: Σ|∂L/∂z_j| accumulated over positives and over negatives of class j.
+
+  Attributes:
+    positive: ``[C]`` accumulated positive gradient magnitudes.
+    negative: ``[C]`` accumulated negative gradient magnitudes.
+
+  Example:
+    >>> import jax.numpy as jnp, gradeng.longtail as lt
+    >>> sl = lt.equalized_focal(2)
+    >>> values, state = sl.loss(jnp.zeros((1, 2)), jnp.array([0]), sl.init())
+    >>> type(state).__name__, state.positive.shape
+    ('EqualizedFocalState', (2,))
+  """
 
   positive: jax.Array  # [C]
   negative: jax.Array  # [C]
@@ -336,6 +359,26 @@ def equalized_focal_logit_weights(state: EqualizedFocalState, logits: ArrayLike,
 
   w_CE = -1, so this is -(γ_j/γ_b)·w(p_t; γ_j) — the catalog's logit weight of ``base`` at the
   class's own γ_j, scaled by the weighting factor: ``[..., C]``, ≥ 0.
+
+  Args:
+    state: `EqualizedFocalState`.
+    logits: ``[..., C]`` sigmoid logits.
+    labels: ``[...]`` integer class ids.
+    gamma: γ_b > 0.
+    focus_scale: s ≥ 0.
+    base: a catalog coefficient with a parameter ``gamma``.
+
+  Returns:
+    ``[..., C]`` weights.
+
+  Example:
+    Class 0 keeps γ = 2 (focal's w(0.5) = -0.5966); the rare class 1 gets γ = 8, times 8/2:
+
+    >>> import jax.numpy as jnp, numpy as np, gradeng.longtail as lt
+    >>> s = lt.EqualizedFocalState(positive=jnp.array([5.0, 1.0]), negative=jnp.array([5.0, 4.0]))
+    >>> w = lt.equalized_focal_logit_weights(s, jnp.zeros((1, 2)), jnp.array([0]))
+    >>> print(np.asarray(w, float).round(4))
+    [[0.5966 0.1023]]
   """
   logits = float_logits(logits)
   labels = jnp.asarray(labels)

@@ -37,7 +37,24 @@ DPI = 120
 
 
 def exponential_profile(num_classes: int, head_count: int, imbalance: float) -> np.ndarray:
-  """n_j = head_count · imbalance^{-j/(C-1)}, rounded (at least 1): the CIFAR-LT profile."""
+  """n_j = head_count · imbalance^{-j/(C-1)}, rounded (at least 1): the CIFAR-LT profile.
+
+  .. math::
+    n_j = \\max\\big(1, \\mathrm{round}(n_0\\,\\rho^{-j/(C-1)})\\big)
+
+  Args:
+    num_classes: C.
+    head_count: n_0, the count of the most frequent class.
+    imbalance: ρ = n_0 / n_{C-1}.
+
+  Returns:
+    ``[C]`` float64 counts.
+
+  Example:
+    >>> import gradeng.longtail as lt
+    >>> print(lt.exponential_profile(5, 100, 100))
+    [100.  32.  10.   3.   1.]
+  """
   j = np.arange(num_classes)
   return np.maximum(np.round(head_count * imbalance ** (-j / max(num_classes - 1, 1))), 1.0)
 
@@ -248,7 +265,20 @@ def derivation_pages() -> dict[str, str]:
 
 
 def write_derivations(out_dir: str | Path) -> list[Path]:
-  """Write ``longtail_<name>.md`` for every long-tail loss into ``out_dir``."""
+  """Write ``longtail_<name>.md`` for every long-tail loss into ``out_dir``.
+
+  Args:
+    out_dir: the directory (created if needed).
+
+  Returns:
+    The paths written.
+
+  Example:
+    >>> import tempfile, gradeng.longtail as lt
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...   print([path.name for path in lt.write_derivations(out)][:2])
+    ['longtail_class_balanced.md', 'longtail_logit_adjustment.md']
+  """
   out_dir = Path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   paths = []
@@ -340,7 +370,22 @@ def _csv(trajectories) -> str:
 
 
 def write_gradient_figure(out_dir: str | Path, *, steps: int = 200, batch: int = 64) -> list[Path]:
-  """Write ``gradients.png`` and ``gradients.csv`` (the data behind it) into ``out_dir``."""
+  """Write ``gradients.png`` and ``gradients.csv`` (the data behind it) into ``out_dir``.
+
+  Args:
+    out_dir: the directory (created if needed).
+    steps: the number of long-tailed batches in the stream (`gradient_trajectories`, seed 0).
+    batch: examples per batch.
+
+  Returns:
+    The paths written.
+
+  Example:
+    >>> import tempfile, gradeng.longtail as lt
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...   print([path.name for path in lt.write_gradient_figure(out, steps=2, batch=8)])
+    ['gradients.png', 'gradients.csv']
+  """
   import matplotlib
 
   matplotlib.use("Agg")

@@ -17,7 +17,16 @@ __all__ = ["SeesawState", "seesaw_log_weights", "seesaw_logit_weights", "seesaw"
 
 
 class SeesawState(NamedTuple):
-  """Seesaw statistics: the number of examples of each class seen so far, ``[C]``."""
+  """Seesaw statistics: the number of examples of each class seen so far, ``[C]``.
+
+  Attributes:
+    counts: ``[C]`` float32 class counts N_j.
+
+  Example:
+    >>> import gradeng.longtail as lt
+    >>> lt.seesaw(3).init().counts.tolist()
+    [0.0, 0.0, 0.0]
+  """
 
   counts: jax.Array
 
@@ -35,6 +44,28 @@ def seesaw_log_weights(logits: ArrayLike, labels: ArrayLike, class_counts: Array
   softmax scores σ_j/σ_y is e^{z_j - z_y}, so no probability is ever formed (the reference
   divides by σ_y clamped at 1e-2, which caps C at 10^{2q}; here C is exact). The logits are
   read without derivative (as the reference's ``detach``).
+
+  .. math::
+    \\log S_{yj} = p \\min(\\log N_j - \\log N_y, 0) + q \\max(z_j - z_y, 0)
+
+  Args:
+    logits: ``[..., C]`` softmax logits.
+    labels: ``[...]`` integer class ids.
+    class_counts: ``[C]`` counts N_j.
+    mitigation_power: p ≥ 0.
+    compensation_power: q ≥ 0.
+
+  Returns:
+    ``[..., C]`` log weights.
+
+  Example:
+    The rare class is scored above the true one: log M = 0.5·log(1/100), log C = 2·1:
+
+    >>> import jax.numpy as jnp, numpy as np, gradeng.longtail as lt
+    >>> w = lt.seesaw_log_weights(jnp.array([[0.0, 1.0]]), jnp.array([0]), [100, 1],
+    ...                           mitigation_power=0.5)
+    >>> print(np.asarray(w, float).round(4))
+    [[ 0.     -0.3026]]
   """
   _check(mitigation_power, compensation_power)
   logits = float_logits(logits)
