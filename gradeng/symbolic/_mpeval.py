@@ -27,6 +27,21 @@ def numeric_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable[
   Uses `sympy.lambdify` with mpmath (rationals become exact mpf quotients); expressions it
   cannot print fall back to ``evalf`` with substitution. Lerch Φ(z, 1, a) is evaluated as
   ₂F₁(1, a; a+1; z)/a (mpmath's ``hyp2f1`` is ~1000x faster than its ``lerchphi``).
+
+  Args:
+    expr: a SymPy expression.
+    symbols: its free symbols, in the order of the function's arguments.
+
+  Returns:
+    ``f(*values)`` returning an mpmath number.
+
+  Example:
+    >>> import mpmath
+    >>> import sympy as sp
+    >>> from gradeng.symbolic import P, numeric_function
+    >>> f = numeric_function(sp.log(P) / P, (P,))
+    >>> mpmath.nstr(f(mpmath.mpf("0.5")), 10)  # 2·log(1/2)
+    '-1.386294361'
   """
   expr = lerch_to_hyper(expr)
   try:

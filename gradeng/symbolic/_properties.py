@@ -26,6 +26,13 @@ class PropertyCheck:
     holds: True/False, or None when it cannot be decided (e.g. free parameters).
     evidence: one line: the limit value, or the worst grid point found.
     values: the numbers behind the evidence (JSON-friendly: floats, strings, None).
+
+  Example:
+    >>> import gradeng as ge
+    >>> from gradeng.symbolic import P
+    >>> check = ge.check_properties(-1 / P)[1]  # cross-entropy's g = -1/p
+    >>> check.name, check.holds, check.evidence
+    ('g → 0 as p → 1', False, 'lim_{p→1⁻} g(p) = -1')
   """
 
   name: str
@@ -244,5 +251,17 @@ def check_properties(g: sp.Expr, loss: sp.Expr | None = None) -> tuple[PropertyC
   Returns:
     Four `PropertyCheck` s in the order above; with free parameters left, each has
     ``holds=None`` and says so.
+
+  Example:
+    Maki with γ = 2, g = -(1-p)²/p:
+
+    >>> import gradeng as ge
+    >>> from gradeng.symbolic import P
+    >>> for check in ge.check_properties(-(1 - P)**2 / P):
+    ...   print(check.name, check.holds)
+    |g| non-increasing as p → 1 True
+    g → 0 as p → 1 True
+    g bounded as p → 0 False
+    L ≥ 0 on (0, 1) True
   """
   return _check_properties(g, loss)

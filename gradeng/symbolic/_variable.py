@@ -37,7 +37,21 @@ def exact(value: Any) -> sp.Expr:
 
 @dataclasses.dataclass(frozen=True)
 class SymbolicVariable:
-  """A variable with exact SymPy ``lower``, ``upper`` and ``reference`` (see `Variable`)."""
+  """A variable with exact SymPy ``lower``, ``upper`` and ``reference`` (see `Variable`).
+
+  Attributes:
+    name: the symbol's name (``"p"``, ``"s"``, ``"d"``).
+    lower: lower end of the domain (SymPy, ``-oo`` allowed).
+    upper: upper end of the domain (SymPy, ``oo`` allowed).
+    reference: the point where L = 0 (a number or an expression in the parameters).
+    description: what the variable is.
+
+  Example:
+    >>> from gradeng.symbolic import as_variable
+    >>> s = as_variable("s")
+    >>> s.symbol, s.interval, s.reference
+    (s, Interval.open(-1, 1), -1)
+  """
 
   name: str
   lower: sp.Expr
@@ -89,7 +103,24 @@ class SymbolicVariable:
 def as_variable(spec: Variable | SymbolicVariable | str | None) -> SymbolicVariable:
   """A `SymbolicVariable` from itself, a runtime `Variable` with a numeric reference, ``None``
   (p) or a name (a reference given as formula text is read by `gradeng.symbolic.read_variable`,
-  which knows the parameters' domains)."""
+  which knows the parameters' domains).
+
+  Args:
+    spec: a `SymbolicVariable`, a runtime `Variable`, ``None`` or a name.
+
+  Returns:
+    The `SymbolicVariable`.
+
+  Raises:
+    InputError: a reference given as a formula, or an unknown name.
+
+  Example:
+    >>> from gradeng.symbolic import P, as_variable
+    >>> as_variable(None).symbol is P
+    True
+    >>> as_variable("d").interval
+    Interval.open(0, oo)
+  """
   if isinstance(spec, SymbolicVariable):
     return spec
   variable = _runtime_variable(spec)
