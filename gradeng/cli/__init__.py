@@ -4,6 +4,10 @@ Each sub-command module defines ``configure(parser)`` and ``run(args) -> int``. 
 raises `UsageError` (command-line input) or `gradeng.InputError` (the library's input checks),
 printed as one line (``gradeng COMMAND: error: ...``) with exit code 2; any other exception is a
 bug and keeps its traceback.
+
+The commands that train (`DETERMINISTIC_COMMANDS`) run under the pinned XLA:CPU flags of
+`gradeng.experiments.common.DETERMINISTIC_XLA_FLAGS` (set before JAX starts its backend; flags
+the user set in ``XLA_FLAGS`` win), so their results do not depend on the host's instruction set.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+#: commands whose results are committed: run under `use_deterministic_xla`
+DETERMINISTIC_COMMANDS = frozenset({"experiment", "reproduce", "simulate", "learn-coefficient"})
+
+
 class UsageError(InputError):
   """Bad command-line input: reported in one line, exit code 2."""
 
@@ -41,6 +49,10 @@ def main(argv: list[str] | None = None) -> int:
   sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
   argv = sys.argv[1:] if argv is None else argv
   wanted = argv[0] if argv and argv[0] in COMMANDS else None
+  if wanted in DETERMINISTIC_COMMANDS:  # before any JAX computation: XLA reads its flags then
+    from gradeng.experiments.common import use_deterministic_xla
+
+    use_deterministic_xla()
   modules, parsers = {}, {}
   for name, (module_name, help_text) in COMMANDS.items():
     parsers[name] = sub.add_parser(name, help=help_text, description=help_text)

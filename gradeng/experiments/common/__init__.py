@@ -5,6 +5,8 @@ One implementation of each: a run directory is claimed with `claim_run_dir` (a d
 by another config is refused, the same config resumes), checkpoints are single ``.npz`` files
 written atomically (`save_checkpoint`, `load_checkpoint`), results are written with the
 ``atomic_write_*`` functions and figures with `save_figure` (one `DPI`, byte-stable PNGs).
+The experiment commands run under `DETERMINISTIC_XLA_FLAGS` (`use_deterministic_xla`), so their
+numbers do not depend on whether the CPU has AVX-512.
 """
 
 from gradeng.experiments.common._checkpoint import load_checkpoint as load_checkpoint
@@ -22,9 +24,13 @@ from gradeng.experiments.common._io import atomic_write_bytes as atomic_write_by
 from gradeng.experiments.common._io import atomic_write_csv as atomic_write_csv
 from gradeng.experiments.common._io import atomic_write_json as atomic_write_json
 from gradeng.experiments.common._io import atomic_write_text as atomic_write_text
+from gradeng.experiments.common._xla import DETERMINISTIC_XLA_FLAGS as DETERMINISTIC_XLA_FLAGS
+from gradeng.experiments.common._xla import merge_xla_flags as merge_xla_flags
+from gradeng.experiments.common._xla import use_deterministic_xla as use_deterministic_xla
 
 __all__ = [
-    "CONFIG_FILE", "DPI", "atomic_write_bytes", "atomic_write_csv", "atomic_write_json",
+    "CONFIG_FILE", "DETERMINISTIC_XLA_FLAGS", "DPI", "atomic_write_bytes", "atomic_write_csv", "atomic_write_json",
     "atomic_write_text", "check_config", "claim_run_dir", "first_difference", "flatten",
-    "load_checkpoint", "read_checkpoint_config", "save_checkpoint", "save_figure", "to_jsonable",
+    "load_checkpoint", "merge_xla_flags", "read_checkpoint_config", "save_checkpoint", "save_figure",
+    "to_jsonable", "use_deterministic_xla",
 ]

@@ -1,0 +1,215 @@
+"""The committed quick outputs against their own records and against the README's readings.
+
+Training results are not compared byte for byte: they depend on the XLA:CPU code (instruction
+set, core count; docs/experiments/determinism.md). What is checked instead, in well under a
+second:
+
+* the experiment commands pin the instruction set before JAX starts (user flags win);
+* each committed table is the mean ± sd of its own per-seed records, and the README's copies of
+  the tables are the committed ones;
+* every ordering the README's readings state survives the seed spread of the committed numbers:
+  "a beats b" needs the means apart by more than the two sds together, "a and b are level" needs
+  them apart by less than that (`CLAIMS`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+
+from gradeng.experiments.common import DETERMINISTIC_XLA_FLAGS, merge_xla_flags
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ROOT / "figures"
+README = (ROOT / "README.md").read_text()
+
+
+# --- the pinned XLA flags ---------------------------------------------------------------------
+
+def test_merge_keeps_user_flags_and_adds_missing():
+  assert merge_xla_flags("") == " ".join(DETERMINISTIC_XLA_FLAGS)
+  assert merge_xla_flags("--xla_cpu_max_isa=AVX512") == "--xla_cpu_max_isa=AVX512"
+  merged = merge_xla_flags("--xla_force_host_platform_device_count=2")
+  assert merged.split() == ["--xla_force_host_platform_device_count=2", *DETERMINISTIC_XLA_FLAGS]
+  with pytest.raises(ValueError, match="--name=value"):
+    merge_xla_flags("", defaults=("xla_cpu_max_isa",))
+
+
+@pytest.mark.parametrize("command", ["experiment", "reproduce", "simulate", "learn-coefficient"])
+@pytest.mark.parametrize("user", ["", "--xla_cpu_max_isa=SSE4_2"])
+def test_training_commands_pin_the_isa_before_running(command, user, monkeypatch, capsys):
+  from gradeng.cli import main
+
+  monkeypatch.setenv("XLA_FLAGS", user)
+  with pytest.raises(SystemExit):
+    main([command, "--help"])
+  capsys.readouterr()
+  assert os.environ["XLA_FLAGS"] == merge_xla_flags(user)
+  assert ("SSE4_2" in os.environ["XLA_FLAGS"]) == bool(user)
+
+
+def test_other_commands_leave_xla_flags_alone(monkeypatch, capsys):
+  from gradeng.cli import main
+
+  monkeypatch.setenv("XLA_FLAGS", "")
+  with pytest.raises(SystemExit):
+    main(["derive", "--help"])
+  capsys.readouterr()
+  assert os.environ["XLA_FLAGS"] == ""
+
+
+# --- reading the committed tables ---------------------------------------------------------------
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _cells(line: str) -> list[str]:
+  return [c.strip().replace("**", "") for c in line.strip().strip("|").split("|")]
+
+
+def _table_after(text: str, header: str) -> dict[str, list[str]]:
+  """The Markdown table whose header row starts with ``header``: first cell -> other cells."""
+  lines = text.splitlines()
+  start = next(i for i, line in enumerate(lines) if line.startswith(header))
+  rows = {}
+  for line in lines[start + 2:]:
+    if not line.startswith("|"):
+      break
+    first, *rest = _cells(line)
+    rows[first] = rest
+  return rows
+
+
+def _mean_sd(cell: str) -> tuple[float, float]:
+  """``"0.345 ± 0.026"`` -> (0.345, 0.026); a cell without ± has sd 0."""
+  numbers = [float(x) for x in _NUMBER.findall(cell)]
+  return (numbers[0], numbers[1]) if "±" in cell else (numbers[0], 0.0)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+  with open(path, newline="") as f:
+    return list(csv.DictReader(f))
+
+
+# --- ordinal ---------------------------------------------------------------------------------
+
+ORDINAL_HEADER = "| loss | MAE (mean ± std) |"
+
+
+def _ordinal_table(stem: str) -> dict[str, dict[str, tuple[float, float]]]:
+  """label -> {"mae": (mean, sd), "accuracy": (mean, sd)} as the committed table prints them."""
+  table = _table_after((FIGURES / "ordinal" / f"{stem}_table.md").read_text(), ORDINAL_HEADER)
+  return {label: {"mae": _mean_sd(c[0]), "accuracy": _mean_sd(c[1])} for label, c in table.items()}
+
+
+def _ordinal(stem: str) -> dict[str, dict[str, tuple[float, float]]]:
+  """label -> {"mae": (mean, sample sd), "accuracy": ...} from the committed per-seed records.
+
+  The ordinal table prints the population sd (``np.std``, ddof 0); the readings are judged on
+  the sample sd (ddof 1), as the embedding table prints it.
+  """
+  records = json.loads((FIGURES / "ordinal" / f"{stem}_results.json").read_text())
+  return {record["label"]: {m: (statistics.mean(record[m]), statistics.stdev(record[m]))
+                            for m in ("mae", "accuracy")}
+          for record in records["losses"].values()}
+
+
+@pytest.mark.parametrize("stem", ["ordinal_quick", "ordinal_reproduce"])
+def test_ordinal_table_is_mean_and_sd_of_its_seeds(stem):
+  records = json.loads((FIGURES / "ordinal" / f"{stem}_results.json").read_text())
+  rows = _read_csv(FIGURES / "ordinal" / f"{stem}.csv")
+  table = _ordinal_table(stem)
+  assert len(table) == len(records["losses"])
+  for name, record in records["losses"].items():
+    for metric in ("mae", "accuracy"):
+      per_seed = [float(r[metric]) for r in rows if r["loss"] == name]
+      assert per_seed == pytest.approx(record[metric], abs=1e-6)
+      mean, sd = table[record["label"]][metric]
+      assert mean == pytest.approx(statistics.mean(per_seed), abs=5.01e-4)
+      assert sd == pytest.approx(statistics.pstdev(per_seed), abs=5.01e-4)
+
+
+def test_readme_ordinal_table_is_the_committed_one():
+  assert _table_after(README, ORDINAL_HEADER) == _table_after(
+      (FIGURES / "ordinal" / "ordinal_quick_table.md").read_text(), ORDINAL_HEADER)
+
+
+# --- embedding -------------------------------------------------------------------------------
+
+EMBEDDING_HEADER = "| loss | Recall@1 | MAP@R |"
+#: results.md's loss names -> the README's labels
+EMBEDDING_LABELS = {
+    "raw pixels (floor)": "raw pixels (floor)", "softmax": "softmax", "normface": "NormFace",
+    "sphereface": "A-softmax (m = 4, λ annealed)", "cosface": "CosFace", "arcface": "ArcFace",
+    "arcface+focal": "ArcFace + focal γ=2", "center+softmax": "center loss + softmax",
+    "contrastive": "contrastive", "triplet": "triplet, semi-hard",
+    "triplet-drop": "triplet, semi-hard, condition-3 dropped",
+    "multi-similarity": "multi-similarity", "circle": "circle",
+}
+EMBEDDING_METRICS = ("recall1", "map_r", "auc", "tar")
+
+
+def _embedding() -> dict[str, dict[str, tuple[float, float]]]:
+  table = _table_after((FIGURES / "embedding" / "results.md").read_text(), EMBEDDING_HEADER)
+  return {EMBEDDING_LABELS[name]: dict(zip(EMBEDDING_METRICS, map(_mean_sd, cells)))
+          for name, cells in table.items()}
+
+
+def test_readme_embedding_quick_table_is_the_committed_one():
+  readme = README[README.index("### Embedding losses"):README.index("Full configuration (`gradeng experiment embedding`")]
+  table = _table_after(readme, EMBEDDING_HEADER)
+  committed = _embedding()
+  assert set(table) == set(committed)
+  for label, cells in table.items():
+    assert dict(zip(EMBEDDING_METRICS, map(_mean_sd, cells))) == committed[label]
+
+
+# --- crowded -----------------------------------------------------------------------------------
+
+def _crowded_recall(method: str) -> list[float]:
+  """Recall (score ≥ 0.5) at every level of the committed quick run, for ``method``."""
+  return [float(r["recall"]) for r in _read_csv(FIGURES / "crowded" / "crowded_quick.csv")
+          if r["method"] == method]
+
+
+# --- the readings ------------------------------------------------------------------------------
+
+def _apart(a: tuple[float, float], b: tuple[float, float]) -> bool:
+  """Means further apart than the two seed sds together."""
+  return abs(a[0] - b[0]) > a[1] + b[1]
+
+
+#: (table, metric, a, relation, b): "a beats b" (higher is better unless the metric is MAE) or
+#: "a ~ b" (within the seed spread); the README's readings, in the words of the regenerated tables.
+CE, BLUR05, BLUR1, BLUR2 = ("CE, hard labels", "CE, Gaussian targets σ=0.5",
+                             "CE, Gaussian targets σ=1", "CE, Gaussian targets σ=2")
+L2, FOCAL, MAKI = "L2 regression", "focal γ=2, σ=1 targets", "Maki γ=1, σ=1 targets"
+CLAIMS: list[tuple[str, str, str, str, str]] = [
+    # README, ordinal: neither blurred targets nor hard labels win; σ = 2, focal and Maki lose.
+    *[("ordinal_quick", m, CE, "~", b) for m in ("mae", "accuracy") for b in (BLUR05, BLUR1, L2)],
+    *[("ordinal_quick", m, CE, ">", b) for m in ("mae", "accuracy") for b in (BLUR2, FOCAL, MAKI)],
+    *[("ordinal_quick", m, BLUR1, "~", b) for m in ("mae", "accuracy") for b in (FOCAL, MAKI)],
+]
+
+TABLES = {"ordinal_quick": lambda: _ordinal("ordinal_quick"),
+          "ordinal_reproduce": lambda: _ordinal("ordinal_reproduce"),
+          "embedding": _embedding}
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=" ".join)
+def test_readme_readings_survive_the_seed_spread(claim):
+  table, metric, a, relation, b = claim
+  rows = TABLES[table]()
+  first, second = rows[a][metric], rows[b][metric]
+  if relation == "~":
+    assert not _apart(first, second), f"{a} and {b} are apart on {metric}: {first} vs {second}"
+  else:
+    lower_is_better = metric == "mae"
+    assert _apart(first, second), f"{a} vs {b} on {metric} is within the spread: {first}, {second}"
+    assert (first[0] < second[0]) == lower_is_better, f"{a} does not beat {b} on {metric}"
