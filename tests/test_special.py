@@ -136,3 +136,33 @@ def test_huge_gamma_is_bounded_and_accurate(gamma):
   assert np.all(np.isfinite(traced))
   errors = _relative_errors(traced, [_reference_by_quadrature(float(v), float(np.float32(gamma))) for v in z])
   assert max(errors) <= 1e-5
+
+
+@pytest.mark.parametrize("gamma,tolerance", [(0.5, 2e-6), (1.5, 2e-6), (2.5, 2e-6), (7.3, 4e-6)])
+def test_static_real_gamma_takes_two_fitted_polynomials(gamma, tolerance):
+  """Static real γ ≲ 10 (float32): Chebyshev S(q) above p_s = min(1/A, 1/2), Taylor in p below
+  (`_real_plan`), instead of the three general regimes (24 Gauss–Laguerre nodes). The kernel's
+  own error, against 50 digits at the p its float32 input stands for (exp(log q) above p_s,
+  exp(log p) below: the rounding of log q to float32 is amplified A·|log q|-fold by q^A, which
+  no kernel undoes), is ≤ 2e-6; for γ = 7.3, 3.1e-6: the float32 rounding of the exponent
+  A·log q itself (|A·log q| up to 87 in float32's normal range) — a double-float exponent would
+  remove it. End to end (`test_catalog_numerics`) ≤ 1e-5."""
+  from gradeng.runtime._special import _real_plan
+  plan = _real_plan(gamma)
+  assert plan is not None and len(plan.chebyshev) <= 25 and len(plan.taylor) <= 30
+  log_p, log_q = _log_pq()
+  got = np.asarray(jax.jit(maki_tail, static_argnums=2)(log_p, log_q, gamma))
+  want = []
+  for lp, lq in zip(np.asarray(log_p, np.float64), np.asarray(log_q, np.float64)):
+    with mp.workdps(50):
+      if lp >= math.log(plan.p_split):
+        q = mp.exp(mp.mpf(lq))
+        p = 1 - q
+      else:
+        p = mp.exp(mp.mpf(lp))
+        q = -mp.expm1(mp.mpf(lp))
+      a = mp.mpf(gamma) + 1
+      want.append(q**a / a * mp.hyp2f1(1, a, a + 1, q))
+  errors = _relative_errors(got, want)
+  assert len(errors) > 100
+  assert max(errors) <= tolerance

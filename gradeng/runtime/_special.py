@@ -269,6 +269,108 @@ def maki_combination(log_p, log_q, coefficients: Mapping[int, float]) -> jax.Arr
   return jnp.where(log_q <= plan.log_q_switch, tail, head)
 
 
+# ---------------------------------------------------------------------------------------------
+# Static real γ: two polynomials fixed at trace time (float32).
+
+#: Longest Chebyshev series (in q) and Taylor series (in p) a real-γ plan may use; beyond them
+#: (γ ≳ 10) the three general regimes are cheaper.
+_MAX_CHEBYSHEV_DEGREE = 24
+_MAX_TAYLOR_TERMS = 30
+#: Relative truncation error the plan's two series are built to (float32 rounding is 6e-8).
+_PLAN_TOLERANCE = 3e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class _RealPlan:
+  """L_γ for one static real γ as two polynomials split at p = ``p_split`` (see `maki_tail`).
+
+  ``chebyshev`` are the coefficients of S(q) = L/q^A on q ∈ [0, 1 - p_split] in the variable
+  x = 2q/(1 - p_split) - 1; ``taylor`` are t_1..t_N of T(p) = Σ_n t_n pⁿ (t_n = C(γ,n)(-1)ⁿ/n),
+  L = -log p - H_γ - T(p) for p < p_split; ``harmonic`` is H_γ as float32 leading part + rest.
+  """
+
+  a: float
+  p_split: float
+  chebyshev: tuple[float, ...]
+  taylor: tuple[float, ...]
+  harmonic: tuple[float, float]
+
+
+def _tail_ratio(q: np.ndarray, a: float) -> np.ndarray:
+  """S(q) = Σ_k q^k/(a + k) in float64, summed until the terms are below 1e-18."""
+  terms = int(np.ceil(42.0 / -np.log(np.max(q)))) + 8
+  k = np.arange(terms)
+  return np.sum(q[:, None] ** k / (a + k), axis=1)
+
+
+@functools.lru_cache(maxsize=256)
+def _real_plan(gamma: float) -> _RealPlan | None:
+  """Fit the two series for float32 at trace time (NumPy, float64), or None when either would
+  be longer than `_MAX_CHEBYSHEV_DEGREE` / `_MAX_TAYLOR_TERMS` (then `maki_tail`'s general regimes).
+
+  The split is p_s = min(1/A, 1/2): below it the Taylor series in p converges like (γp)ⁿ/n!
+  (or like 2⁻ⁿ for A ≤ 2) and -log p dominates L without cancelling it much; above it S(q) is
+  analytic on [0, 1 - p_s] with its nearest singularity at q = 1, a distance ≥ p_s away, so a
+  Chebyshev series of modest degree reaches `_PLAN_TOLERANCE` (degree 13 for γ = 2.5, 22 for
+  γ = 7.3, measured on 2001 points against the float64 series).
+  """
+  a = gamma + 1.0
+  p_split = min(1.0 / a, 0.5)
+  q_top = 1.0 - p_split
+  grid = np.linspace(0.0, q_top, 2001)
+  reference = _tail_ratio(grid, a)
+  chebyshev = None
+  for degree in range(4, _MAX_CHEBYSHEV_DEGREE + 1):
+    fit = np.polynomial.Chebyshev.interpolate(lambda q: _tail_ratio(np.asarray(q), a), degree,
+                                              domain=[0.0, q_top])
+    if np.max(np.abs(fit(grid) / reference - 1.0)) <= _PLAN_TOLERANCE:
+      chebyshev = tuple(float(c) for c in fit.coef)
+      break
+  if chebyshev is None:
+    return None
+  # Taylor coefficients t_n = C(γ, n)(-1)^n / n and the truncation bound at p = p_s.
+  harmonic = _harmonic(gamma)
+  p_grid = np.linspace(p_split / 64, p_split, 64)
+  coefficients, c = [], 1.0
+  for n in range(1, 200):
+    c *= (n - 1 - gamma) / n
+    coefficients.append(c / n)
+  coefficients = np.asarray(coefficients)
+  powers = p_grid[:, None] ** np.arange(1, 200)
+  exact = -np.log(p_grid) - harmonic - powers @ coefficients
+  taylor = None
+  for terms in range(1, _MAX_TAYLOR_TERMS + 1):
+    tail = np.abs(powers[:, terms:] @ coefficients[terms:])
+    if np.all(tail <= _PLAN_TOLERANCE * np.abs(exact)):
+      taylor = tuple(float(t) for t in coefficients[:terms])
+      break
+  if taylor is None:
+    return None
+  leading = float(np.float32(harmonic))
+  return _RealPlan(a, p_split, chebyshev, taylor, (leading, harmonic - leading))
+
+
+def _planned_tail(log_p, log_q, plan: _RealPlan):
+  """L_γ by a `_RealPlan`: q^A·S(q) by Clenshaw's recurrence above p_s, -log p - H_γ - T(p) by
+  Horner below (each on a harmless point of its own regime elsewhere)."""
+  near = log_p >= math.log(plan.p_split)
+  q = jnp.exp(jnp.where(near, log_q, math.log(0.5 * (1.0 - plan.p_split))))
+  x = q * (2.0 / (1.0 - plan.p_split)) - 1.0
+  b1 = b2 = jnp.zeros_like(q)
+  for c in reversed(plan.chebyshev[1:]):
+    b1, b2 = 2.0 * x * b1 - b2 + c, b1
+  ratio = plan.chebyshev[0] + x * b1 - b2
+  upper = jnp.exp(plan.a * log_q) * ratio
+  safe_log_p = jnp.where(near, math.log(0.5 * plan.p_split), log_p)
+  p = jnp.exp(safe_log_p)
+  series = jnp.zeros_like(p)
+  for t in reversed(plan.taylor):
+    series = (series + t) * p
+  leading, rest = plan.harmonic
+  lower = (-safe_log_p - leading) - rest - series
+  return jnp.where(near, upper, lower)
+
+
 def maki_tail(log_p, log_q, gamma):
   """L_γ(p) = ∫_p^1 (1-t)^γ / t dt for real γ ≥ 0, accurate in float32 over all of (0, 1).
 
@@ -294,6 +396,10 @@ def maki_tail(log_p, log_q, gamma):
     fast = maki_combination(log_p, log_q, {int(gamma): 1.0})
     if fast is not None:  # γ ≤ 6 in float32: two polynomial regimes, no transcendental calls
       return fast.astype(dtype)
+  if is_concrete_number(gamma) and jnp.dtype(compute).itemsize == 4:
+    plan = _real_plan(float(gamma))
+    if plan is not None:  # γ ≲ 10 in float32: two fitted polynomials, one exp and one log
+      return _planned_tail(log_p, log_q, plan).astype(dtype)
   series = _tail_series(jnp.where(near_one, log_q, -1.0), a)
   small_p = jnp.exp(log_p) * a <= 1.0
   safe_log_p = jnp.where(near_one, math.log(0.25), log_p)
