@@ -41,7 +41,6 @@ WITHOUT_EXAMPLE = frozenset({
     "gradeng.runtime.maki_tail",
     # gradeng/symbolic/_compile.py
     "gradeng.symbolic.FormulaBuilder",
-    "gradeng.symbolic.NegativeLossWarning",
     "gradeng.symbolic.formula_coefficient",
     # gradeng/symbolic/_derive.py
     "gradeng.Derivation",
@@ -59,10 +58,7 @@ WITHOUT_EXAMPLE = frozenset({
 
 #: Examples that fail today, in files being changed by others (fix the example, then remove it
 #: from here; the test is a strict xfail, so a fixed example fails until it is removed).
-KNOWN_FAILURES = {
-    # gradeng/symbolic/_compile.py: the examples use `coefficient`/`derive` without importing them.
-    "gradeng.coefficient": "example lacks an import (gradeng/symbolic/_compile.py)",
-    "gradeng.derive": "example lacks an import (gradeng/symbolic/_compile.py)",
+KNOWN_FAILURES: dict[str, str] = {
 }
 
 

@@ -105,7 +105,16 @@ def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, A
 
 class NegativeLossWarning(UserWarning):
   """A coefficient whose loss L = ∫_p^1 -g is negative somewhere on (0, 1): minimising it lowers
-  p there, training the wrong way (usually a sign mistake in g)."""
+  p there, training the wrong way (usually a sign mistake in g).
+
+  Example:
+    >>> import warnings, gradeng as ge
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...   warnings.simplefilter("always")
+    ...   loss = ge.loss_from_coefficient(ge.coefficient("(1-p)/p"))  # the sign of CE's g flipped
+    >>> [type(w.message).__name__ for w in caught]
+    ['NegativeLossWarning']
+  """
 
 
 def _nonnegative(derivation: Derivation) -> tuple[bool | None, str]:
@@ -329,6 +338,7 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
       unknown variable.
 
   Example:
+    >>> from gradeng.symbolic import coefficient
     >>> coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"}).params
     {'gamma': Domain(lower=0.0, upper=None, lower_open=False, upper_open=False, integer=False)}
   """
@@ -407,6 +417,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
     gradeng.FormulaError: an invalid formula.
 
   Example:
+    >>> from gradeng.symbolic import derive
     >>> derive("-(1-p)**gamma/p", gamma=2).loss
     p - (1 - p)**2/2 - log(p) - 1
   """
