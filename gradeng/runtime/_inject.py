@@ -248,18 +248,14 @@ class _Softmax:
     if not with_partials:
       return value, None, None
     weight = jnp.where(mask, scale * _call(kernel, "weight", log_p_t, log_q_t, params), 0.0)
-    # w·(δ_jy - p_j) kept factored: per-row factors plus what the exponentials and the one-hot
-    # are made from (the logits, the row max, the labels). The backward pass recomputes them in
-    # the one fused pass that writes ∂L/∂z, as autodiff of log_softmax does: storing the
-    # [..., C] exponentials instead costs a write and a read of the whole array.
+    # w·(δ_jy - p_j) kept factored (per-row factors, the exponentials, the one-hot) so the
+    # backward pass forms it in one fused pass instead of storing a [..., C] partial.
     q_t = others / total if log_q_t is None else jnp.exp(log_q_t)
-    return value, (labels, weight * q_t, -weight / total, masked, top), None
+    return value, (onehot, weight * q_t, -weight / total, shifted), None
 
   @staticmethod
   def contract(partial, tangent):
-    labels, on_y, on_others, masked, top = partial
-    onehot = labels[..., None] == jnp.arange(masked.shape[-1])
-    shifted = jnp.exp(masked - top)
+    onehot, on_y, on_others, shifted = partial
     return (on_y * jnp.sum(jnp.where(onehot, tangent, 0.0), axis=-1)
             + on_others * jnp.sum(jnp.where(onehot, 0.0, shifted * tangent), axis=-1))
 
