@@ -16,8 +16,26 @@ where r is a fraction whose numerator vanishes at q = 0, evaluated from q = exp(
 log(2 - p) = log1p(q) (the literal 2 - p is 1 in float32 once q < 6e-8), log(1 - p²) =
 log q + log 2 + log1p(-q/2). Likewise around p = 0 in p = exp(log_p), for p < 1/2. Any other
 log(1 + f) is log1p(f) (f = p⁷ + sin³p).
-Cancellation *between* terms is not removed: generated closed forms are checked against
-high-precision references before use (`gradeng.symbolic._stabilize`).
+
+Cancellation *between* terms of a sum is removed by one rule (`anchored_sum`): a sum
+S = Σ_i t_i(p) whose terms have finite values t_i(e) at an end e ∈ {0, 1} of (0, 1) and nearly
+cancel there (|Σ t_i(e)| ≤ ½ Σ |t_i(e)|) is compiled as
+
+.. math::
+  S = \\sum_i t_i(e) + \\sum_i Δ_e t_i, \\qquad Δ_e t = t(p) - t(e),
+
+with every Δ_e t built from the increments of its parts, never as a difference:
+Δ p^a = expm1(a·log p) at e = 1 (and (1 - p)^b likewise from log q at e = 0);
+Δ e^x = e^{x(e)}·expm1(Δx); Δ log x = log1p(Δx / x(e)); Δ x^n = x(e)^n·expm1(n·log1p(Δx/x(e)))
+(a geometric sum Δx·Σ_k x^k x(e)^{n-1-k} for small integer n, whatever the sign of x);
+Δ sin x = 2 cos(x(e) + Δx/2)·sin(Δx/2), Δ cos x = -2 sin(x(e) + Δx/2)·sin(Δx/2);
+Δ(f·h) = f(e)·Δh + Δf·h; a term that is 0 at e is its own increment. So 1 - p^a becomes
+-expm1(a·log p), 1 - e^{x} becomes -expm1(x), p^a - p^b becomes expm1(a log p) - expm1(b log p):
+every increment is small exactly where the sum is, and is computed from log p, log(1 - p) and
+the increments inside it. A sum that cancels at both ends gets both forms, split at p = 1/2.
+Cancellation the rule cannot see (between increments of the same order) remains: generated
+closed forms are checked against high-precision references before use
+(`gradeng.symbolic._stabilize`).
 """
 
 from __future__ import annotations
@@ -42,6 +60,127 @@ _ONE_MINUS_P = 1 - P
 #: q = 1 - p inside rewritten expressions: compiled as exp(log_q), log(q) as log_q.
 _Q = sp.Dummy("q", positive=True)
 _LOG_HALF = math.log(0.5)
+#: log p and log(1 - p) inside rewritten expressions (the kernel's inputs themselves).
+_LP = sp.Dummy("log_p", real=True)
+_LQ = sp.Dummy("log_q", real=True)
+#: A sum cancels at an end when |Σ t_i(e)| is at most this fraction of Σ |t_i(e)|.
+_CANCELLING = 0.5
+#: Integer powers up to this are differenced by a geometric sum (sign-safe), beyond by log1p.
+_GEOMETRIC_POWERS = 8
+
+
+class _expm1(sp.Function):  # noqa: N801 - a SymPy node, printed as jnp.expm1
+  """exp(x) - 1 as an expression-tree node (compiled to `jax.numpy.expm1`)."""
+
+  nargs = 1
+
+
+class _log1p(sp.Function):  # noqa: N801
+  """log(1 + x) as an expression-tree node (compiled to `jax.numpy.log1p`)."""
+
+  nargs = 1
+
+
+_REWRITTEN = (_LP, _LQ)
+
+
+def _end_value(expr: sp.Expr, end: int) -> sp.Expr | None:
+  """expr at p = ``end`` as a finite real number, else None (parameters, poles, logs of 0)."""
+  try:
+    value = expr.subs(P, end)
+    if not value.is_number:
+      return None
+    number = complex(value)
+  except (TypeError, ValueError, ZeroDivisionError):
+    return None
+  if number.imag != 0 or not math.isfinite(number.real):
+    return None
+  return value
+
+
+def _increment(expr: sp.Expr, end: int) -> sp.Expr | None:
+  """Δ = expr(p) - expr(end) as an expression with no cancellation of its own, or None.
+
+  Built from `_LP`/`_LQ` (log p, log(1 - p)), `_expm1` and `_log1p`; see the module docstring.
+  """
+  if not expr.has(P):
+    return sp.Integer(0)
+  at = _end_value(expr, end)
+  if at is None:
+    return None
+  if at == 0:
+    return expr  # vanishes at the end: its own increment (compiled by the same rules)
+  if expr == P:  # p - 1 = -(1 - p) at e = 1
+    return -sp.exp(_LQ)
+  if expr == 1 - P:  # (1 - p) - 1 = -p at e = 0
+    return -sp.exp(_LP)
+  if expr.is_Add:
+    parts = [_increment(a, end) for a in expr.args]
+    return None if any(d is None for d in parts) else sp.Add(*parts)
+  if expr.is_Mul:
+    head, *rest = expr.args
+    tail = sp.Mul(*rest)
+    d_head, d_tail = _increment(head, end), _increment(tail, end)
+    if d_head is None or d_tail is None:
+      return None
+    head_at = _end_value(head, end)
+    return head_at * d_tail + d_head * tail
+  if expr.is_Pow:
+    base, exponent = expr.args
+    if exponent.has(P):
+      return _increment(sp.exp(exponent * sp.log(base), evaluate=False), end)
+    if base == P and end == 1:
+      return _expm1(exponent * _LP)
+    if base == 1 - P and end == 0:
+      return _expm1(exponent * _LQ)
+    base_at = _end_value(base, end)
+    d_base = _increment(base, end)
+    if base_at is None or d_base is None or base_at == 0:
+      return None
+    if exponent.is_Integer and 0 < abs(int(exponent)) <= _GEOMETRIC_POWERS:
+      n = abs(int(exponent))
+      d_power = d_base * sp.Add(*(base**k * base_at ** (n - 1 - k) for k in range(n)))
+      return d_power if exponent > 0 else -d_power / (base**n * base_at**n)
+    if not base_at.is_positive:
+      return None
+    return base_at**exponent * _expm1(exponent * _log1p(d_base / base_at))
+  if isinstance(expr, sp.exp):
+    d = _increment(expr.args[0], end)
+    return None if d is None else at * _expm1(d)
+  if isinstance(expr, sp.log):
+    (arg,) = expr.args
+    arg_at = _end_value(arg, end)
+    d = _increment(arg, end)
+    if d is None or arg_at is None or not arg_at.is_positive:
+      return None
+    return _log1p(d / arg_at)
+  if isinstance(expr, (sp.sin, sp.cos)):
+    (arg,) = expr.args
+    arg_at, d = _end_value(arg, end), _increment(arg, end)
+    if d is None or arg_at is None:
+      return None
+    middle = arg_at + d / 2
+    if isinstance(expr, sp.sin):
+      return 2 * sp.cos(middle) * sp.sin(d / 2)
+    return -2 * sp.sin(middle) * sp.sin(d / 2)
+  return None
+
+
+def anchored_sum(node: sp.Expr, end: int) -> sp.Expr | None:
+  """``node`` (a sum) as Σ_i t_i(end) + Σ_i Δ t_i when its terms cancel at p = ``end``, else None."""
+  if node.has(*_REWRITTEN) or node.atoms(_expm1, _log1p):
+    return None
+  ends = [_end_value(t, end) for t in node.args]
+  if any(v is None for v in ends):
+    return None
+  total = sp.Add(*ends)
+  scale = sum(abs(float(v)) for v in ends)
+  if scale == 0 or abs(float(total)) > _CANCELLING * scale:
+    return None
+  increments = [_increment(t, end) for t in node.args]
+  if any(d is None for d in increments):
+    return None
+  return total + sp.Add(*increments)
 
 
 def _log1p_argument(arg: sp.Expr, at: int,
@@ -102,6 +241,14 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       return lambda lp, lq, kw: jnp.exp(lq)
     if node == _Q:
       return lambda lp, lq, kw: jnp.exp(lq)
+    if node == _LP:
+      return lambda lp, lq, kw: lp
+    if node == _LQ:
+      return lambda lp, lq, kw: lq
+    if isinstance(node, (_expm1, _log1p)):
+      inner = build(node.args[0])
+      fn = jnp.expm1 if isinstance(node, _expm1) else jnp.log1p
+      return lambda lp, lq, kw: fn(inner(lp, lq, kw))
     if node.is_Symbol:
       if node.name not in param_names:
         raise NotJaxifiable(f"free symbol `{node.name}` is not a parameter ({sorted(param_names)}).")
@@ -138,6 +285,9 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       if slope is not None and not slope.has(P) and sp.simplify(constant + slope) == 0:
         slope_fn = build(slope)
         return lambda lp, lq, kw: -slope_fn(lp, lq, kw) * jnp.exp(lq)
+      anchored = stable_sum(node)
+      if anchored is not None:
+        return anchored
     if node.is_Add or node.is_Mul:
       parts = [build(a) for a in node.args]
       if node.is_Add:
@@ -156,6 +306,33 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       raise NotJaxifiable(f"no JAX translation for `{type(node).__name__}` in `{node}`.")
     arg_fns = [build(a) for a in node.args]
     return lambda lp, lq, kw: fn(*(f(lp, lq, kw) for f in arg_fns))
+
+  def stable_sum(node: sp.Expr) -> Callable | None:
+    """A sum that cancels at p = 1 and/or p = 0 through its increments there (`anchored_sum`),
+    split at p = 1/2 when it cancels at both ends."""
+    near, far = anchored_sum(node, 1), anchored_sum(node, 0)
+    if near is None and far is None:
+      return None
+    # The form anchored at one end may cancel at the other (-3√p + 3p at p = 1 becomes
+    # -3·expm1(log p / 2) - 3(1 - p), which cancels as p → 0): the plain sum serves there.
+    return split(plain_sum(node) if near is None else build(near),
+                 plain_sum(node) if far is None else build(far))
+
+  def plain_sum(node: sp.Expr) -> Callable:
+    parts = [build(a) for a in node.args]
+    return lambda lp, lq, kw: sum(f(lp, lq, kw) for f in parts)
+
+  def split(near_fn: Callable, far_fn: Callable) -> Callable:
+    def value(lp, lq, kw):
+      is_near = lp >= _LOG_HALF
+      # Each program sees a point of its own regime elsewhere (no inf/nan to select, nor in
+      # the derivative).
+      half = jnp.asarray(_LOG_HALF, jnp.result_type(lp))
+      near_value = near_fn(jnp.where(is_near, lp, half), jnp.where(is_near, lq, half), kw)
+      far_value = far_fn(jnp.where(is_near, half, lp), jnp.where(is_near, half, lq), kw)
+      return jnp.where(is_near, near_value, far_value)
+
+    return value
 
   def plain_log(arg: sp.Expr) -> Callable:
     """log(1 + f) as log1p(f) (f of p or of parameters, e.g. p**7 + sin(p)**3), else log."""
@@ -181,18 +358,7 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       return lambda lp, lq, kw: (k * (lp, lq)[pick] + log_c_fn(lp, lq, kw)
                                  + jnp.log1p(r_fn(lp, lq, kw)))
 
-    near_fn, far_fn = program(near, 1), program(far, 0)
-
-    def value(lp, lq, kw):
-      is_near = lp >= _LOG_HALF
-      # Each program sees a point of its own regime elsewhere (no inf/nan to select, nor in
-      # the derivative).
-      half = jnp.asarray(_LOG_HALF, jnp.result_type(lp))
-      near_value = near_fn(jnp.where(is_near, lp, half), jnp.where(is_near, lq, half), kw)
-      far_value = far_fn(jnp.where(is_near, half, lp), jnp.where(is_near, half, lq), kw)
-      return jnp.where(is_near, near_value, far_value)
-
-    return value
+    return split(program(near, 1), program(far, 0))
 
   compiled = build(expr)
 
