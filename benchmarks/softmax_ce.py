@@ -1,4 +1,4 @@
-"""Softmax cross-entropy forward+backward: gradeng vs optax, interleaved in one run (issue 10 §2).
+"""Softmax cross-entropy forward+backward: gradeng vs optax, interleaved in one run.
 
     python benchmarks/softmax_ce.py [--rounds 40]
 

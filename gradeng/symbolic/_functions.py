@@ -2,7 +2,7 @@
 
 `gradeng.symbolic._jaxify` compiles a node through `jax_function`; `gradeng.symbolic._integrate` ranks
 closed forms by `ELEMENTARY`; `gradeng.symbolic._parse` builds only nodes listed here (a test checks
-that every function a formula may call compiles and matches mpmath). Issue 15: the three tables
+that every function a formula may call compiles and matches mpmath). the three tables
 this replaces disagreed (``erfc`` and ``Gamma`` parsed but did not compile, ``min(a, b, c)``
 parsed and then failed).
 
