@@ -87,7 +87,7 @@ def _check(expr, z_grid, *, ends):
       assert abs(mp.mpf(g) - want) <= allowed, (expr, zi, g, want)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(weights())
 def test_grammar_weights_keep_their_digits_at_both_ends(drawn):
   expr, anchor = drawn
