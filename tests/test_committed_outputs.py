@@ -155,8 +155,8 @@ EMBEDDING_LABELS = {
 EMBEDDING_METRICS = ("recall1", "map_r", "auc", "tar")
 
 
-def _embedding() -> dict[str, dict[str, tuple[float, float]]]:
-  table = _table_after((FIGURES / "embedding" / "results.md").read_text(), EMBEDDING_HEADER)
+def _embedding(folder: str = "embedding") -> dict[str, dict[str, tuple[float, float]]]:
+  table = _table_after((FIGURES / folder / "results.md").read_text(), EMBEDDING_HEADER)
   return {EMBEDDING_LABELS[name]: dict(zip(EMBEDDING_METRICS, map(_mean_sd, cells)))
           for name, cells in table.items()}
 
@@ -168,6 +168,14 @@ def test_readme_embedding_quick_table_is_the_committed_one():
   assert set(table) == set(committed)
   for label, cells in table.items():
     assert dict(zip(EMBEDDING_METRICS, map(_mean_sd, cells))) == committed[label]
+
+
+def test_readme_embedding_full_table_is_the_committed_one():
+  readme = README[README.index("Full configuration (`gradeng experiment embedding`"):]
+  table = _table_after(readme, EMBEDDING_HEADER)
+  committed = _embedding("embedding_full")
+  assert {label: dict(zip(EMBEDDING_METRICS, map(_mean_sd, cells)))
+          for label, cells in table.items()} == committed
 
 
 # --- crowded -----------------------------------------------------------------------------------
@@ -232,10 +240,23 @@ CLAIMS += [
     *[("embedding", m, "triplet, semi-hard", "~", "triplet, semi-hard, condition-3 dropped")
       for m in EMBEDDING_METRICS],
 ]
+ARCFACE, TRIPLET, TRIPLET_DROP = "ArcFace", "triplet, semi-hard", "triplet, semi-hard, condition-3 dropped"
+CLAIMS += [
+    # README, embedding (full): center + softmax and softmax ahead of ArcFace and the pair losses
+    # on MAP@R; A-softmax and CosFace ahead of fewer; NormFace level with both; contrastive last.
+    *[("embedding_full", "map_r", a, ">", b) for a in LEADERS[:2]
+      for b in (ARCFACE, TRIPLET, TRIPLET_DROP, MS, CIRCLE)],
+    *[("embedding_full", "map_r", a, ">", b) for a in (LEADERS[2], "CosFace")
+      for b in (ARCFACE, TRIPLET_DROP, MS)],
+    *[("embedding_full", "map_r", "NormFace", "~", b) for b in LEADERS + [ARCFACE, TRIPLET, MS]],
+    *[("embedding_full", "map_r", a, ">", CONTRASTIVE) for a in LEARNED if a != CONTRASTIVE],
+    *[("embedding_full", "recall1", PIXELS, ">", b) for b in LEARNED],
+    *[("embedding_full", "map_r", CIRCLE, "~", b) for b in (TRIPLET, TRIPLET_DROP, MS)],
+]
 
 TABLES = {"ordinal_quick": lambda: _ordinal("ordinal_quick"),
           "ordinal_reproduce": lambda: _ordinal("ordinal_reproduce"),
-          "embedding": _embedding}
+          "embedding": _embedding, "embedding_full": lambda: _embedding("embedding_full")}
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=" ".join)
