@@ -188,7 +188,7 @@ def test_mined_triplet_loss_matches_loop_reference(mining, drop):
 
 @pytest.mark.parametrize("mining", _pairs.TRIPLET_MINING)
 def test_mined_triplet_injected_gradient_equals_autodiff(mining):
-  rule = _pairs._TRIPLET_RULES[mining]
+  rule = ge.embedding.TRIPLET_RULES[mining]
   with jax.enable_x64(True):
     d = ge.embedding.pairwise_distances(jnp.asarray(X), squared=True)
     pos, neg = ge.embedding.pair_masks(jnp.asarray(Y))
@@ -208,7 +208,7 @@ def test_mined_triplets_on_tied_distances_match_loop_reference(mining, margin):
     d = ge.embedding.pairwise_distances(jnp.asarray(x), squared=True)
     pos, neg = ge.embedding.pair_masks(jnp.asarray(Y))
     for drop in (False, True):
-      value, weights = jax.jit(_pairs._TRIPLET_RULES[mining])(d, pos, neg, jnp.float64(margin),
+      value, weights = jax.jit(ge.embedding.TRIPLET_RULES[mining])(d, pos, neg, jnp.float64(margin),
                                                               jnp.float64(drop))
       np.testing.assert_allclose(value, _mined_reference(x, Y, margin, mining, drop), rtol=1e-12, atol=1e-12)
       np.testing.assert_allclose(weights, _mined_weights_reference(x, Y, margin, mining, drop),
