@@ -303,6 +303,11 @@ def _tail_ratio(q: np.ndarray, a: float) -> np.ndarray:
   return np.sum(q[:, None] ** k / (a + k), axis=1)
 
 
+#: Largest γ a real-γ plan is tried for: its float64 reference sums ~42(γ+1) terms on 2001 points
+#: (γ = 10⁵ would need 62 GiB), and plans stop fitting within their lengths near γ ≈ 10 anyway.
+_MAX_PLAN_GAMMA = 32.0
+
+
 @functools.lru_cache(maxsize=256)
 def _real_plan(gamma: float) -> _RealPlan | None:
   """Fit the two series for float32 at trace time (NumPy, float64), or None when either would
@@ -314,6 +319,8 @@ def _real_plan(gamma: float) -> _RealPlan | None:
   Chebyshev series of modest degree reaches `_PLAN_TOLERANCE` (degree 13 for γ = 2.5, 22 for
   γ = 7.3, measured on 2001 points against the float64 series).
   """
+  if gamma > _MAX_PLAN_GAMMA:
+    return None
   a = gamma + 1.0
   p_split = min(1.0 / a, 0.5)
   q_top = 1.0 - p_split
