@@ -37,9 +37,9 @@ from gradeng.symbolic._parse import (FormulaError, _check_param_names, parse_for
                                      read_variable)
 from gradeng.symbolic._properties import NONNEGATIVE_LOSS
 from gradeng.symbolic._stabilize import stable_closed_form, stable_weight
+from gradeng.runtime._variable import Variable
 from gradeng.symbolic._variable import P, PROBABILITY, SymbolicVariable, as_variable, to_runtime
 
-Variable = SymbolicVariable
 
 #: Relative error a derived closed form may show against quadrature before it is rejected.
 CLOSED_FORM_TOLERANCE = 1e-5
@@ -311,13 +311,13 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
 def coefficient(formula: str | sp.Expr, *, name: str | None = None,
                 params: Mapping[str, Domain | str] | None = None,
                 defaults: Mapping[str, float] | None = None,
-                variable: Variable | str | None = None,
+                variable: Variable | SymbolicVariable | str | None = None,
                 reference: str | float | sp.Expr | None = None) -> ScaleCoefficient:
   """A `ScaleCoefficient` from a formula for g(p) = dL/dp (or a pair weight dφ/ds, dφ/dd).
 
   Args:
     formula: g as text (parsed safely by `parse_formula`) or a SymPy expression in
-      `gradeng.runtime._coefficient.P`.
+      `gradeng.symbolic.P`.
     name: the coefficient's name; defaults to the formula text.
     params: parameter name -> `Domain` or domain name (``"real"``, ``"nonnegative"``,
       ``"positive"``, ``"nonnegative_integer"``, ``"unit_interval"``). Parameters that the formula
@@ -325,7 +325,7 @@ def coefficient(formula: str | sp.Expr, *, name: str | None = None,
     defaults: default parameter values, checked against the domains.
     variable: what g is the derivative with respect to: ``"p"`` (default; L(1) = 0),
       ``"s"`` (a similarity in [-1, 1], φ(-1) = 0), ``"d"`` (a distance ≥ 0, φ(0) = 0) or a
-      `gradeng.runtime._variable.Variable`.
+      `gradeng.runtime.Variable`.
     reference: another point where the loss is 0 (a number or a formula in the parameters,
       e.g. ``"m"`` for a margin); parsed like the formula.
 
@@ -392,7 +392,7 @@ def derive(formula_or_coefficient: str | sp.Expr | ScaleCoefficient, *,
   The same machinery integrates a coefficient over another variable: a pair weight
   w(s) = dφ/ds on a similarity s ∈ [-1, 1] gives φ(s) = ∫_{-1}^s w(t) dt, one on a distance
   d ≥ 0 gives φ(d) = ∫_0^d w(t) dt; the variable, its domain and the reference point where the
-  loss is 0 are data (`gradeng.runtime._variable.Variable`), e.g. a margin
+  loss is 0 are data (`gradeng.runtime.Variable`), e.g. a margin
   ``Variable("d", 0, oo, reference=m)``.
 
   Args:

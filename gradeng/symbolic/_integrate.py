@@ -1,6 +1,6 @@
 """Integration strategies for L(p) = ∫_p^1 -g(t) dt, and the cleaning of SymPy's results.
 
-Every strategy works on a `gradeng.runtime._variable.Variable`: L(x) = ∫_r^x g(t) dt with r the
+Every strategy works on a `SymbolicVariable`: L(x) = ∫_r^x g(t) dt with r the
 variable's reference point (r = 1 for p, where this is ∫_p^1 -g; s = -1 for a similarity; a
 margin for a distance).
 

@@ -6,7 +6,7 @@ binary ``+ - * / ** ^`` and calls of the functions in `FUNCTIONS`. Nothing in th
 evaluated (no ``eval``, no ``sympify``/``parse_expr`` of the raw string), so a formula such as
 ``__import__('os').system('...')`` is rejected before anything runs.
 
-Names: ``p`` is the probability of the true class (`gradeng.runtime._coefficient.P`, positive); ``pi``
+Names: ``p`` is the probability of the true class (`gradeng.symbolic.P`, positive); ``pi``
 and ``e``/``E`` are the constants; every other name is a hyper-parameter symbol. Note that
 ``gamma`` is a *parameter* (focal and Maki losses); the Gamma function is spelled ``Gamma``.
 """
@@ -23,7 +23,8 @@ import sympy as sp
 
 from gradeng.runtime import InputError
 from gradeng.runtime import Domain, ScaleCoefficient, as_domain
-from gradeng.symbolic._variable import P, SymbolicVariable as Variable, as_variable, to_runtime
+from gradeng.runtime._variable import Variable
+from gradeng.symbolic._variable import P, SymbolicVariable, as_variable
 
 #: Longest formula accepted, in characters.
 MAX_LENGTH = 2000
@@ -202,7 +203,7 @@ class _Builder:
   """Walks a parsed formula tree and builds the SymPy expression (never evaluating code)."""
 
   def __init__(self, params: frozenset[str] | None, domains: Mapping[str, Domain | str],
-               variable: Variable):
+               variable: SymbolicVariable):
     self.params = params
     self.domains = domains
     self.variable = variable
@@ -312,7 +313,7 @@ def _check_param_names(params: Iterable[str], variable: str = P.name) -> frozens
 
 def parse_formula(text: str, params: Iterable[str] | None = None,
                   domains: Mapping[str, Domain | str] | None = None,
-                  variable: Variable | str | None = None) -> sp.Expr:
+                  variable: Variable | SymbolicVariable | str | None = None) -> sp.Expr:
   """Parse a scale-coefficient formula g(p) into a SymPy expression, evaluating nothing.
 
   Args:
@@ -322,11 +323,11 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
     domains: parameter name -> `Domain` (or domain name) used for the symbols' SymPy
       assumptions (e.g. ``nonnegative`` for γ ≥ 0, which helps integration); parameters not in
       it are ``real``.
-    variable: the variable of the formula (`gradeng.runtime._variable.Variable` or ``"p"``,
+    variable: the variable of the formula (`gradeng.runtime.Variable`, `SymbolicVariable` or ``"p"``,
       ``"s"``, ``"d"``); default p.
 
   Returns:
-    g as a SymPy expression in the variable's symbol (`gradeng.runtime._coefficient.P` for p) and
+    g as a SymPy expression in the variable's symbol (`gradeng.symbolic.P` for p) and
     the parameter symbols.
 
   Raises:
@@ -363,8 +364,8 @@ def parse_formula(text: str, params: Iterable[str] | None = None,
   return expr
 
 
-def read_variable(spec: Variable | str | None,
-                  domains: Mapping[str, Domain | str] | None = None) -> Variable:
+def read_variable(spec: Variable | SymbolicVariable | str | None,
+                  domains: Mapping[str, Domain | str] | None = None) -> SymbolicVariable:
   """A `SymbolicVariable` from a runtime `gradeng.runtime.Variable` (its reference formula, e.g.
   a margin ``"m"``, parsed with the parameters' ``domains``), a name or itself.
 
@@ -385,9 +386,7 @@ def read_variable(spec: Variable | str | None,
     >>> read_variable(margin, {"m": "nonnegative"}).reference
     m
   """
-  if isinstance(spec, Variable) or spec is None or isinstance(spec, str):
-    return as_variable(spec)
-  if isinstance(spec.reference, str):
+  if isinstance(spec, Variable) and isinstance(spec.reference, str):
     reference = parse_formula(spec.reference, domains=domains)
     return as_variable(spec.with_reference(0)).with_reference(reference)
   return as_variable(spec)

@@ -245,7 +245,7 @@ def check_properties(g: sp.Expr, loss: sp.Expr | None = None) -> tuple[PropertyC
      L(p) = ∫_p^1 -g(t) dt.
 
   Args:
-    g: the scale coefficient in `gradeng.runtime._coefficient.P`, parameters substituted.
+    g: the scale coefficient in `gradeng.symbolic.P`, parameters substituted.
     loss: its closed-form loss, if known.
 
   Returns:

@@ -62,7 +62,7 @@ def verify_numeric(g: sp.Expr, loss: sp.Expr, domains: Mapping[str, Domain],
                    points: int = CHECK_POINTS, seed: int = 0,
                    variable: Variable = PROBABILITY) -> tuple[bool | None, str]:
   """Compare dL/dp with g at ``points`` random p in (0, 1) (or points of the variable's domain,
-  see `gradeng.runtime._variable.Variable.point`) and random admissible parameters
+  see `SymbolicVariable.point`) and random admissible parameters
   with mpmath at ≥ `CHECK_DIGITS` digits (more where the values are not yet stable); pass when
   every relative error is ≤ `CHECK_TOLERANCE`.
 
