@@ -5,7 +5,6 @@ import sys
 import tempfile
 
 import hypothesis
-import pytest
 
 sys.dont_write_bytecode = True  # no __pycache__ written into the checkout by the tests
 # Hypothesis keeps no example database in the working directory, and draws the same examples
@@ -24,13 +23,3 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                              + " --xla_force_host_platform_device_count=2").strip()
-
-
-@pytest.fixture(autouse=True)
-def _derivations_are_not_timed(monkeypatch):
-  """Building a formula loss waits for SymPy without the interactive time limit: which forward
-  method a test sees must not depend on how loaded the machine is (tests/test_build_timeout.py
-  tests the limit itself with explicit values)."""
-  from gradeng.symbolic import _compile
-
-  monkeypatch.setattr(_compile, "DERIVATION_TIMEOUT", None)
