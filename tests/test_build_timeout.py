@@ -120,3 +120,11 @@ def test_the_kernel_does_not_depend_on_the_load(tmp_path):
       spinner.kill()
       spinner.wait()
   assert loaded == quiet
+
+
+def test_a_build_has_no_wall_clock_limit_by_default():
+  """Which kernel a formula gets must not depend on the load: only an explicit
+  ``derive_timeout=``/``timeout=`` stops SymPy by wall time."""
+  import gradeng as ge
+
+  assert ge.symbolic.DERIVATION_TIMEOUT is None
