@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("gradeng.cli.simulate", "one toy imbalance sweep (alias: gradeng experiment toy runs them all)"),
     "learn-coefficient": ("gradeng.cli.learn_coefficient", "alias of gradeng experiment learn"),
     "reproduce": ("gradeng.cli.reproduce", "regenerate everything (quick by default)"),
+    "card": ("gradeng.cli.card", "write a self-contained HTML loss card for a formula g(p)"),
 }
 
 
