@@ -14,7 +14,8 @@ from gradeng.experiments import EXPERIMENTS
 
 def test_steps_are_named_and_ordered():
   assert [s.name for s in R.STEPS] == ["budget", "figures", "derivations", "toy", "detection",
-                                       "engineering", "ordinal", "learn", "embedding", "crowded"]
+                                       "engineering", "ordinal", "learn", "embedding", "crowded",
+                                       "longtail"]
   # The experiment steps are the registry's, each package exporting the frame's entry points.
   assert [s.name for s in R.STEPS[3:]] == list(EXPERIMENTS)
   for name in EXPERIMENTS:

@@ -57,6 +57,8 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
                "docs/experiments/embedding.md"),
     Experiment("crowded", "crowded digit canvases: SSD-lite + NMS vs a Hungarian set head",
                "docs/experiments/crowded.md"),
+    Experiment("longtail", "long-tailed digits (IF 10, 100): nine re-balancing losses, top-1 by group",
+               "docs/experiments/longtail.md"),
 )}
 
 #: the one default output root: ``gradeng experiment NAME`` writes to ``runs/NAME[_quick]``

@@ -1,8 +1,12 @@
 """Configuration of the long-tail experiment: long-tailed scikit-learn digits, balanced test set.
 
-Quick (9 losses × imbalance 10 and 100 × 3 seeds, 300 steps; a few minutes on 2 CPU cores)::
+Quick (9 losses × imbalance 10 and 100 × 3 seeds, 1000 steps; the `gradeng reproduce` step)::
 
-    python -c "from gradeng.experiments import longtail as e; print(e.run(e.get_config(True), 'runs/longtail'))"
+    gradeng experiment longtail --quick --out /tmp/longtail_quick
+
+Full (10 seeds, 5000 steps of batch 128, a wider MLP; background, resumable)::
+
+    nice -n 19 gradeng experiment longtail --out runs/longtail
 
 The training set keeps n_j = n_max·IF^{-j/9} examples of digit j (an exponential profile, IF the
 imbalance factor); the test set has the same number of examples of every digit. Classes are
@@ -13,37 +17,117 @@ few-shot (the 3 rarest).
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import Any
 
+from gradeng.runtime import InputError
+
+#: the compared losses, in table order
 LOSSES = ("ce", "focal", "maki", "cb_focal", "balanced_softmax", "ldam_drw", "eqlv2", "seesaw", "efl")
+
+#: loss name -> its label in tables and figures (with the hyper-parameters used)
+LABELS = {
+    "ce": "CE", "focal": "focal γ=2", "maki": "Maki γ=1",
+    "cb_focal": "class-balanced focal (β=0.999, γ=2)", "balanced_softmax": "balanced softmax",
+    "ldam_drw": "LDAM-DRW", "eqlv2": "EQL v2", "seesaw": "Seesaw", "efl": "EFL",
+}
+
+
+def _positive_int(name: str, value: Any) -> None:
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise InputError(f"`{name}` must be a positive integer, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class LongTailConfig:
-  """Attributes:
-    imbalance_factors: IF = n_max / n_min of the training profiles.
-    seeds: number of seeds (vmapped).
-    steps: optimiser steps per run.
-    batch: minibatch size (sampled uniformly from the long-tailed training set).
+  """The whole experiment.
+
+  Attributes:
+    name: ``"quick"``, ``"full"`` or any label (the figure stem is ``longtail_<name>``, or
+      ``longtail`` for ``"full"``).
+    imbalance_factors: IF = n_max / n_min of the training profiles (each ≥ 1).
+    seeds: initialisation and minibatch seeds (vmapped; the same seed gives every loss the same
+      initial weights and batches, so differences between losses are paired by seed).
+    steps: Adam steps per run.
+    batch: minibatch size (sampled uniformly with replacement from the long-tailed training set).
     learning_rate: Adam learning rate.
     hidden: hidden units of the MLP.
-    test_per_class: held-out examples of every digit (balanced test set).
+    test_per_class: held-out examples of every digit (the balanced test set).
+    augment: shift every training image by a random −1, 0 or +1 pixel in each direction.
     losses: names from `LOSSES`.
     drw_fraction: LDAM-DRW switches re-weighting on after this fraction of the steps.
+    detection: the detection part's config (`gradeng.experiments.longtail.detection`); ``None``
+      skips it.
   """
 
-  imbalance_factors: tuple = (10, 100)
-  seeds: int = 3
-  steps: int = 300
+  name: str = "quick"
+  imbalance_factors: tuple[int, ...] = (10, 100)
+  seeds: tuple[int, ...] = (0, 1, 2)
+  steps: int = 1000
   batch: int = 64
   learning_rate: float = 3e-3
   hidden: int = 64
   test_per_class: int = 50
-  losses: tuple = LOSSES
+  augment: bool = True
+  losses: tuple[str, ...] = LOSSES
   drw_fraction: float = 0.8
+  detection: Any = dataclasses.field(default=None, metadata={"omit_if_default": True})
+
+  def __post_init__(self):
+    if not self.name.replace("_", "").isalnum():
+      raise InputError(f"`name` must be letters, digits and '_', got {self.name!r}")
+    if not self.imbalance_factors or any(
+        isinstance(f, bool) or not isinstance(f, int) or f < 1 for f in self.imbalance_factors):
+      raise InputError(f"`imbalance_factors` must be integers ≥ 1, got {self.imbalance_factors}")
+    if len(set(self.imbalance_factors)) != len(self.imbalance_factors):
+      raise InputError(f"`imbalance_factors` must be distinct, got {self.imbalance_factors}")
+    if (not self.seeds or len(set(self.seeds)) != len(self.seeds)
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in self.seeds)):
+      raise InputError(f"`seeds` must be distinct non-negative integers, got {self.seeds}")
+    for field in ("steps", "batch", "hidden", "test_per_class"):
+      _positive_int(field, getattr(self, field))
+    if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+      raise InputError(f"`learning_rate` must be a finite number > 0, got {self.learning_rate!r}")
+    if not 0.0 <= self.drw_fraction <= 1.0:
+      raise InputError(f"`drw_fraction` must be in [0, 1], got {self.drw_fraction!r}")
+    unknown = [n for n in self.losses if n not in LOSSES]
+    if not self.losses or unknown or len(set(self.losses)) != len(self.losses):
+      raise InputError(f"`losses` must be distinct names from {LOSSES}, got {self.losses}")
+
+  @property
+  def figure_stem(self) -> str:
+    """File stem of the figure, CSV, tables and results JSON."""
+    return "longtail" if self.name == "full" else f"longtail_{self.name}"
+
+  @property
+  def drw_step(self) -> int:
+    """The step at which LDAM-DRW turns its class re-weighting on."""
+    return int(self.drw_fraction * self.steps)
+
+
+def with_seeds(config: LongTailConfig, seeds) -> LongTailConfig:
+  """``config`` with ``seeds`` for the classification part and, when it runs, the detection part.
+
+  Example:
+    >>> from gradeng.experiments.longtail import get_config, with_seeds
+    >>> with_seeds(get_config(True), [4, 5, 6]).seeds
+    (4, 5, 6)
+  """
+  seeds = tuple(int(s) for s in seeds)
+  detection = config.detection
+  if detection is not None:
+    detection = dataclasses.replace(detection, seeds=seeds)
+  return dataclasses.replace(config, seeds=seeds, detection=detection)
 
 
 def get_config(quick: bool = True) -> LongTailConfig:
-  """The quick configuration (≤ 3 minutes on this CPU) or the full one (5 seeds, 2000 steps)."""
+  """The quick configuration (≤ 75 s on 2 idle CPU cores) or the full one (10 seeds, 5000 steps).
+
+  Example:
+    >>> from gradeng.experiments.longtail import get_config
+    >>> get_config(True).seeds, get_config(False).steps
+    ((0, 1, 2), 5000)
+  """
   if quick:
     return LongTailConfig()
-  return LongTailConfig(seeds=5, steps=2000, hidden=128)
+  return LongTailConfig(name="full", seeds=tuple(range(10)), steps=5000, batch=128, hidden=128)

@@ -1,31 +1,92 @@
-"""`run(config, out_dir)`: every loss on every imbalance factor; everything written under out_dir."""
+"""`run(config, out_dir)`: every loss on every imbalance factor; everything written under out_dir.
+
+``out_dir`` holds ``config.json`` (a directory of another config is refused, the same config
+resumes), ``runs/if<IF>/<loss>.json`` (the per-seed accuracies of one (imbalance factor, loss)
+pair, written atomically as soon as it is trained: a killed run retrains only what it had not
+saved, and gives the same numbers), the report (`summarize`; in ``figures_dir``, default
+``out_dir``) and, when ``config.detection`` is set, the detection part under ``detection/``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import importlib
+import os
+import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from gradeng.experiments.common import atomic_write_json, claim_run_dir
+from gradeng.experiments.longtail._config import LongTailConfig
 from gradeng.experiments.longtail._data import prepare_data
-from gradeng.experiments.longtail._report import accuracies, table
+from gradeng.experiments.longtail._report import accuracies, record_path, summarize
 from gradeng.experiments.longtail._train import train_loss
 
 
-def run_experiment(config, out_dir) -> dict:
-  """Train each loss of ``config`` on each imbalance factor over its seeds; write
-  ``config.json``, ``results.json`` and ``table.md`` under ``out_dir``; return the results
-  ({imbalance: {loss: {group: [mean, std]}}} plus ``seconds``)."""
+def run_experiment(config: LongTailConfig, out_dir: str | os.PathLike, *,
+                   losses: Sequence[str] | None = None,
+                   figures_dir: str | os.PathLike | None = None, progress: bool = True,
+                   on_record: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+  """Trains each loss of ``config`` on each imbalance factor over its seeds (resuming), then
+  writes the report and runs the detection part if ``config.detection`` is set.
+
+  Args:
+    config: the experiment.
+    out_dir: the run directory (claimed for ``config``).
+    losses: train and report only these (default: ``config.losses``).
+    figures_dir: where the figure, CSV, tables and results JSON go (default ``out_dir``).
+    progress: show a tqdm bar.
+    on_record: called with ``(imbalance, loss)`` after each record is saved (tests use it to
+      simulate a kill).
+
+  Returns:
+    The report's summary (`summarize`) plus ``wall_seconds``, ``trained`` (the (IF, loss) pairs
+    trained by this call) and, with a detection part, ``detection`` (its summary).
+  """
+  from tqdm.auto import tqdm
+
   out_dir = Path(out_dir)
-  out_dir.mkdir(parents=True, exist_ok=True)
-  (out_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-  start = time.perf_counter()
-  results = {}
-  for imbalance in config.imbalance_factors:
-    data = prepare_data(imbalance, config.test_per_class)
-    results[str(imbalance)] = {
-        name: accuracies(train_loss(name, data, config, range(config.seeds)), data[3])
-        for name in config.losses}
-  (out_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-  (out_dir / "table.md").write_text(table(results))
-  return {**results, "seconds": time.perf_counter() - start}
+  claim_run_dir(out_dir, config)
+  if losses is not None:
+    unknown = [n for n in losses if n not in config.losses]
+    if unknown:
+      raise ValueError(f"unknown loss(es) {unknown}; this config has {list(config.losses)}")
+    config = dataclasses.replace(config, losses=tuple(losses))
+  started = time.perf_counter()
+  pairs = [(imbalance, name) for imbalance in config.imbalance_factors for name in config.losses]
+  todo = [pair for pair in pairs if not record_path(out_dir, *pair).exists()]
+  bar = tqdm(total=len(pairs), initial=len(pairs) - len(todo), desc="longtail", unit="run",
+             file=sys.stderr, disable=not progress, dynamic_ncols=True)
+  data = {}
+  try:
+    for imbalance, name in todo:
+      bar.set_postfix_str(f"IF {imbalance} {name}")
+      if imbalance not in data:
+        data[imbalance] = prepare_data(imbalance, config.test_per_class)
+      run_started = time.perf_counter()
+      predictions, final = train_loss(name, data[imbalance], config)
+      if not np.all(np.isfinite(final)):
+        raise FloatingPointError(f"longtail {name} at IF {imbalance}: non-finite training loss "
+                                 f"{final.tolist()}")
+      record = {"loss": name, "imbalance": imbalance, "seeds": list(config.seeds),
+                "steps": config.steps, "class_counts": data[imbalance].class_counts.tolist(),
+                "accuracy": accuracies(predictions, data[imbalance].y_test),
+                "final_train_loss": [float(v) for v in final],
+                "seconds": time.perf_counter() - run_started}
+      atomic_write_json(record_path(out_dir, imbalance, name), record, sort_keys=True)
+      bar.update(1)
+      if on_record is not None:
+        on_record(imbalance, name)
+  finally:
+    bar.close()
+  summary = summarize(config, out_dir, figures_dir=figures_dir)
+  summary["trained"] = [list(pair) for pair in todo]
+  if config.detection is not None:
+    detection = importlib.import_module("gradeng.experiments.longtail.detection")
+    summary["detection"] = detection.run(config.detection, out_dir / "detection")
+  summary["wall_seconds"] = time.perf_counter() - started
+  return summary

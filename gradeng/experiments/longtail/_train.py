@@ -1,6 +1,10 @@
-"""One loss over its seeds: Adam on minibatches (lax.scan), seeds vmapped."""
+"""One loss over its seeds: Adam on minibatches (`jax.lax.scan`), seeds vmapped, compiled once per
+loss (the class counts and the training set size are arguments, so every imbalance factor reuses
+the same program)."""
 
 from __future__ import annotations
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +13,9 @@ import optax
 
 import gradeng as ge
 import gradeng.longtail as lt
-from gradeng.experiments.longtail._model import apply_mlp, init_mlp
+from gradeng.experiments.longtail._config import LOSSES, LongTailConfig
+from gradeng.experiments.longtail._data import NUM_CLASSES, LongTailData
+from gradeng.experiments.longtail._model import apply_mlp, init_mlp, random_shift
 
 
 def _stateless(fn):
@@ -20,9 +26,13 @@ def _stateful(sl, reduce):
   return sl.init, (lambda z, y, s: (lambda v, n: (reduce(v), n))(*sl.loss(z, y, s)))
 
 
-def objective(name: str, counts, config):
-  """(init_state, fn(logits, labels, state) -> (scalar loss, new state)) for a loss name."""
-  n = jnp.asarray(counts)
+def objective(name: str, class_counts, *, drw_step: int):
+  """``(init_state, fn(logits, labels, state) -> (scalar loss, new state))`` for a loss name.
+
+  Softmax losses are averaged over the batch; the sigmoid-head losses (EQL v2, EFL) are summed over
+  the classes and averaged over the batch. ``class_counts`` may be traced.
+  """
+  n = class_counts
   mean = jnp.mean
   per_logit = lambda v: jnp.mean(jnp.sum(v, -1))  # noqa: E731 - sigmoid heads: Σ classes, mean batch
   if name == "ce":
@@ -37,39 +47,57 @@ def objective(name: str, counts, config):
   if name == "balanced_softmax":
     return _stateless(lambda z, y: mean(lt.balanced_softmax_loss(z, y, class_counts=n)))
   if name == "ldam_drw":
-    drw = int(config.drw_fraction * config.steps)
-    return _stateful(lt.ldam_drw(n, drw_step=drw, scale=1.0, max_margin=0.5), mean)
+    return _stateful(lt.ldam_drw(n, drw_step=drw_step, scale=1.0, max_margin=0.5), mean)
   if name == "eqlv2":
-    return _stateful(lt.eqlv2(10), per_logit)
+    return _stateful(lt.eqlv2(NUM_CLASSES), per_logit)
   if name == "seesaw":
-    return _stateful(lt.seesaw(10), mean)
+    return _stateful(lt.seesaw(NUM_CLASSES), mean)
   if name == "efl":
-    return _stateful(lt.equalized_focal(10), per_logit)
-  raise ge.InputError(f"Unknown long-tail loss {name!r}.")
+    return _stateful(lt.equalized_focal(NUM_CLASSES), per_logit)
+  raise ge.InputError(f"unknown long-tail loss {name!r}; expected one of {LOSSES}")
 
 
-def train_loss(name: str, data, config, seeds) -> jax.Array:
-  """Test-set predictions ``[seeds, N_test]`` of one loss, one run per seed (vmapped)."""
-  x_train, y_train, x_test, _, counts = data
-  x_train, y_train, x_test = map(jnp.asarray, (x_train, y_train, x_test))
-  init_state, fn = objective(name, counts, config)
-  optimizer = optax.adam(config.learning_rate)
+@functools.lru_cache(maxsize=None)
+def compiled_trainer(name: str, steps: int, batch: int, learning_rate: float, hidden: int,
+                     augment: bool, drw_step: int):
+  """The jitted ``(seeds [S], x_train, y_train, num_train, class_counts, x_test) ->
+  (test predictions [S, N_test], training loss of the last step [S])`` of one loss.
 
-  def one_seed(seed):
+  One compilation per loss and shape: the imbalance factors differ only in array values.
+  """
+  optimizer = optax.adam(learning_rate)
+
+  def one_seed(seed, x_train, y_train, num_train, class_counts, x_test):
+    init_state, fn = objective(name, class_counts, drw_step=drw_step)
     key = jax.random.PRNGKey(seed)
     key, init_key = jax.random.split(key)
-    params = init_mlp(init_key, x_train.shape[1], config.hidden, 10)
+    params = init_mlp(init_key, x_train.shape[1], hidden, NUM_CLASSES)
     carry = (params, optimizer.init(params), init_state())
 
     def step(carry, step_key):
       params, opt_state, state = carry
-      idx = jax.random.randint(step_key, (config.batch,), 0, x_train.shape[0])
+      index_key, shift_key = jax.random.split(step_key)
+      idx = jax.random.randint(index_key, (batch,), 0, num_train)
+      x = x_train[idx]
+      x = random_shift(shift_key, x) if augment else x
       (value, state), grads = jax.value_and_grad(
-          lambda p: fn(apply_mlp(p, x_train[idx]), y_train[idx], state), has_aux=True)(params)
+          lambda p: fn(apply_mlp(p, x), y_train[idx], state), has_aux=True)(params)
       updates, opt_state = optimizer.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state, state), value
 
-    (params, _, _), _ = jax.lax.scan(step, carry, jax.random.split(key, config.steps))
-    return jnp.argmax(apply_mlp(params, x_test), -1)
+    (params, _, _), values = jax.lax.scan(step, carry, jax.random.split(key, steps))
+    return jnp.argmax(apply_mlp(params, x_test), -1), values[-1]
 
-  return jax.jit(jax.vmap(one_seed))(jnp.asarray(np.asarray(seeds), jnp.uint32))
+  return jax.jit(jax.vmap(one_seed, in_axes=(0, None, None, None, None, None)))
+
+
+def train_loss(name: str, data: LongTailData, config: LongTailConfig) -> tuple[np.ndarray, np.ndarray]:
+  """Test-set predictions ``[seeds, N_test]`` and last-step training losses ``[seeds]`` of one
+  loss, one run per seed of ``config`` (vmapped)."""
+  trainer = compiled_trainer(name, config.steps, config.batch, float(config.learning_rate),
+                             config.hidden, bool(config.augment), config.drw_step)
+  predictions, final = trainer(jnp.asarray(np.asarray(config.seeds), jnp.uint32),
+                               jnp.asarray(data.x_train), jnp.asarray(data.y_train),
+                               jnp.asarray(data.num_train, jnp.int32),
+                               jnp.asarray(data.class_counts), jnp.asarray(data.x_test))
+  return np.asarray(predictions), np.asarray(final)
