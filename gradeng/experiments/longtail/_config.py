@@ -28,7 +28,7 @@ LOSSES = ("ce", "focal", "maki", "cb_focal", "balanced_softmax", "ldam_drw", "eq
 #: loss name -> its label in tables and figures (with the hyper-parameters used)
 LABELS = {
     "ce": "CE", "focal": "focal γ=2", "maki": "Maki γ=1",
-    "cb_focal": "class-balanced focal (β=0.999, γ=2)", "balanced_softmax": "balanced softmax",
+    "cb_focal": "class-balanced focal γ=2", "balanced_softmax": "balanced softmax",
     "ldam_drw": "LDAM-DRW", "eqlv2": "EQL v2", "seesaw": "Seesaw", "efl": "EFL",
 }
 

@@ -130,7 +130,7 @@ def _figure(config: LongTailConfig, results, path: Path) -> None:
     ax.set_title(f"imbalance factor {imbalance}", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.set_xticks(x, [LABELS[n] for n in by_loss], rotation=25, ha="right", fontsize=8)
-  axes[0, 0].legend(ncol=4, fontsize=8, loc="upper right")
+  axes[0, 0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
   fig.suptitle(f"Long-tailed digits, balanced test set ({config.name}: {len(config.seeds)} seeds, "
                f"{config.steps} steps; bars: mean, whiskers: sample sd)", fontsize=10)
   fig.tight_layout()
