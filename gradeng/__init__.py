@@ -66,6 +66,8 @@ from gradeng.runtime import warmup_coefficient as warmup_coefficient
 #: (``import gradeng`` stays JAX-only).
 _SYMBOLIC = ("coefficient", "parse_formula", "derive", "Derivation", "check_properties",
              "PropertyCheck", "FormulaError", "NotJaxifiable")
+#: `gradeng.evaluation.evaluate` (it trains through the experiments): loaded on first use.
+_EVALUATION = ("evaluate",)
 #: Sub-packages loaded on first use (SymPy, matplotlib).
 _SUBPACKAGES = ("symbolic", "paper")
 
@@ -73,6 +75,8 @@ _SUBPACKAGES = ("symbolic", "paper")
 def __getattr__(name: str):
   if name in _SYMBOLIC:
     value = getattr(_importlib.import_module("gradeng.symbolic"), name)
+  elif name in _EVALUATION:
+    value = getattr(_importlib.import_module("gradeng.evaluation"), name)
   elif name in _SUBPACKAGES:
     value = _importlib.import_module(f"gradeng.{name}")
   else:
@@ -82,7 +86,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-  return sorted(set(globals()) | set(_SYMBOLIC) | set(_SUBPACKAGES))
+  return sorted(set(globals()) | set(_SYMBOLIC) | set(_EVALUATION) | set(_SUBPACKAGES))
 
 
 __all__ = [
@@ -104,6 +108,8 @@ __all__ = [
     # the learnable family: non-negative mixtures of the Maki basis
     "maki_mixture", "maki_mixture_loss", "weights_from_theta", "mixture_formula",
     "learned_coefficient",
+    # evaluate a loss against baselines through the experiments (loaded on first use)
+    "evaluate",
     # grouped sub-packages
     "runtime", "symbolic", "embedding", "boxes", "ordinal", "longtail", "paper",
 ]

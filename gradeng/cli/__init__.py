@@ -29,11 +29,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "learn-coefficient": ("gradeng.cli.learn_coefficient", "alias of gradeng experiment learn"),
     "reproduce": ("gradeng.cli.reproduce", "regenerate everything (quick by default)"),
     "card": ("gradeng.cli.card", "write a self-contained HTML loss card for a formula g(p)"),
+    "evaluate": ("gradeng.cli.evaluate", "evaluate your own loss g(p) against baselines through experiments"),
 }
 
 
 #: commands whose results are committed: run under `use_deterministic_xla`
-DETERMINISTIC_COMMANDS = frozenset({"experiment", "reproduce", "simulate", "learn-coefficient"})
+DETERMINISTIC_COMMANDS = frozenset({"experiment", "reproduce", "simulate", "learn-coefficient",
+                                    "evaluate"})
 
 
 class UsageError(InputError):

@@ -22,6 +22,8 @@ from gradeng.experiments.toy._config import ClassificationConfig as Classificati
 from gradeng.experiments.toy._config import FreeLogitConfig as FreeLogitConfig
 from gradeng.experiments.toy._config import ToyConfig as ToyConfig
 from gradeng.experiments.toy._config import get_config as get_config
+from gradeng.experiments.toy._losses import TOY_LOSSES as TOY_LOSSES
+from gradeng.experiments.toy._losses import FormulaLoss as FormulaLoss
 from gradeng.experiments.toy._config import get_preset as get_preset
 from gradeng.experiments.toy._config import grid_cells as grid_cells
 from gradeng.experiments.toy._config import parse_override as parse_override

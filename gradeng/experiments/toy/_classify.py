@@ -35,6 +35,7 @@ OUTPUTS = {
 
 def make_training(config: ClassificationConfig, loss: str) -> Callable[..., dict[str, jax.Array]]:
   """``train(hyper, ratio, seed) -> outputs`` for one loss kind; all three args may be traced."""
+  loss = _losses.resolve(loss, config.formulas)  # a catalog name, or the config's FormulaLoss
   graphdef, _ = nnx.split(nnx.eval_shape(lambda: _new_model(config, jax.random.key(0))))
   optimizer = optax.adam(config.lr)
   n, n_test = config.n_train, config.n_test

@@ -5,6 +5,10 @@ A config fixes everything that determines the numbers of a sweep: the grid (loss
 into saved pieces (``chunk_size`` trainings) and ``batch``, the number of trainings one device
 runs together as one ``vmap`` (the numbers do not depend on the device count). It is written to ``config.json`` in the results directory, and a directory
 written by a different config is refused (`gradeng.experiments.common.claim_run_dir`).
+
+A grid may train a user's own loss next to the catalog's: ``formulas`` names `FormulaLoss`
+entries (g(p) as a formula, fixed parameters) that ``losses`` lists with ``(None,)``, e.g.
+``losses=(("ce", (None,)), ("mine", (None,))), formulas=(("mine", FormulaLoss("-(1-p)**3/p")),)``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from gradeng.symbolic import parse_loss_spec
 
 LossGrid = tuple[tuple[str, tuple[float | None, ...]], ...]
 """``((loss name, (hyper-parameter values...)), ...)``; ``(None,)`` for a loss without one."""
+Formulas = tuple[tuple[str, _losses.FormulaLoss], ...]
+"""``((name, FormulaLoss), ...)``: user losses a grid names next to the catalog's."""
 
 
 def _check_positive(name: str, value: Any, *, integer: bool = False) -> None:
@@ -33,7 +39,28 @@ def _check_positive(name: str, value: Any, *, integer: bool = False) -> None:
     raise InputError(f"`{name}` must be {kind}; got {value!r}.")
 
 
-def _normalise_losses(losses: Any) -> LossGrid:
+def _normalise_formulas(formulas: Any) -> Formulas:
+  if isinstance(formulas, Mapping):
+    formulas = tuple(formulas.items())
+  named = []
+  for entry in formulas:
+    if isinstance(entry, str) or len(entry) != 2:
+      raise InputError(f"Each entry of `formulas` must be (name, FormulaLoss); got {entry!r}.")
+    name, loss = entry
+    if isinstance(loss, Mapping):  # read back from config.json
+      loss = _losses.FormulaLoss.create(loss.get("formula"), loss.get("params"))
+    if not isinstance(loss, _losses.FormulaLoss):
+      raise InputError(f"`formulas[{name!r}]` must be a FormulaLoss; got {loss!r}.")
+    if not isinstance(name, str) or not name or name in _losses.TOY_LOSSES:
+      raise InputError(f"A formula loss needs a name that is not a catalog loss "
+                       f"({sorted(_losses.TOY_LOSSES)}); got {name!r}.")
+    if name in dict(named):
+      raise InputError(f"Formula loss `{name}` is defined twice in `formulas`.")
+    named.append((name, _losses.FormulaLoss.create(loss.formula, loss.params)))
+  return tuple(named)
+
+
+def _normalise_losses(losses: Any, formulas: Formulas = ()) -> LossGrid:
   if isinstance(losses, Mapping):
     losses = tuple(losses.items())
   grid = []
@@ -42,10 +69,16 @@ def _normalise_losses(losses: Any) -> LossGrid:
     if isinstance(entry, str) or len(entry) != 2:
       raise InputError(f"Each entry of `losses` must be (name, hyper-parameter values); got {entry!r}.")
     name, values = entry
-    _losses.check_loss_name(name)
     if name in seen:
       raise InputError(f"Loss `{name}` is listed twice in `losses`.")
     seen.add(name)
+    if name in dict(formulas):
+      if tuple(values) != (None,):
+        raise InputError(f"Formula loss `{name}` has no swept hyper-parameter (its parameters "
+                         f"are fixed in `formulas`): give `(None,)`; got {values!r}.")
+      grid.append((name, (None,)))
+      continue
+    _losses.check_loss_name(name)
     grid.append((name, _losses.check_hypers(name, values)))
   if not grid:
     raise InputError("Empty grid: `losses` is empty.")
@@ -53,7 +86,8 @@ def _normalise_losses(losses: Any) -> LossGrid:
 
 
 def _normalise_grid_axes(config) -> None:
-  object.__setattr__(config, "losses", _normalise_losses(config.losses))
+  object.__setattr__(config, "formulas", _normalise_formulas(config.formulas))
+  object.__setattr__(config, "losses", _normalise_losses(config.losses, config.formulas))
   imbalance = tuple(config.imbalance)
   if not imbalance:
     raise InputError("Empty grid: `imbalance` is empty.")
@@ -83,8 +117,11 @@ class _ConfigMixin:
   kind: ClassVar[str]
 
   def to_dict(self) -> dict[str, Any]:
-    """The config as plain JSON data (``kind`` included)."""
+    """The config as plain JSON data (``kind`` included; ``formulas`` only when it has any, so
+    a catalog-only config reads as it did before formula losses existed)."""
     data = {"kind": self.kind, **dataclasses.asdict(self)}
+    if not data["formulas"]:
+      del data["formulas"]
     return json.loads(json.dumps(data))
 
   def replace(self, **changes: Any):
@@ -126,6 +163,7 @@ class FreeLogitConfig(_ConfigMixin):
   jitter: float = 0.2
   chunk_size: int = 64
   batch: int = 16
+  formulas: Formulas = ()
 
   def __post_init__(self):
     _normalise_grid_axes(self)
@@ -172,6 +210,7 @@ class ClassificationConfig(_ConfigMixin):
   separation: float = 3.0
   chunk_size: int = 64
   batch: int = 16
+  formulas: Formulas = ()
 
   def __post_init__(self):
     _normalise_grid_axes(self)

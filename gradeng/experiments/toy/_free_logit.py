@@ -32,6 +32,7 @@ OUTPUTS = {
 
 def make_training(config: FreeLogitConfig, loss: str) -> Callable[..., dict[str, jax.Array]]:
   """``train(hyper, ratio, seed) -> outputs`` for one loss kind; all three args may be traced."""
+  loss = _losses.resolve(loss, config.formulas)  # a catalog name, or the config's FormulaLoss
   n_easy, n_hard = config.easy_groups, config.n_hard
   labels = jnp.concatenate([jnp.zeros(n_easy, jnp.int32), jnp.ones(n_hard, jnp.int32)])
   hard = labels == 1

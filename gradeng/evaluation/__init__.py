@@ -1,0 +1,34 @@
+"""Evaluate your own loss against baselines: `evaluate` (``gradeng.evaluate``, ``gradeng evaluate``).
+
+A loss is given by its scale coefficient g(p) = dL/dp as a formula. `evaluate` builds it (and
+refuses, before any training, a formula that does not build or whose loss is negative somewhere
+on (0, 1)), trains it and the baselines through the chosen experiments with the same seeds, data
+and budgets, and reports per metric each loss's mean with a 95 % t interval over seeds and the
+paired difference from each baseline, with whether it exceeds the seed noise. On the command
+line::
+
+  gradeng evaluate "-(1-p)**3/p" --quick --on toy --out runs/evaluate
+  gradeng evaluate "-(1-p)**gamma/p" --param gamma=3 --against ce focal:gamma=1 maki --seeds 5
+
+writes ``evaluation.json``, ``evaluation.md`` (tables), ``evaluation.png`` (the differences),
+the loss card ``card.html`` (when `gradeng.card` is installed) and the runs of each experiment in
+``OUT/<experiment>/``; rerun after a kill, it resumes (finished runs are not trained again).
+
+Supported experiments: ``toy`` (every quick or full toy sweep: free-logit dynamics and the
+imbalanced classifications; the user's loss enters as a `gradeng.experiments.toy.FormulaLoss`).
+The statistics (`t_interval`, `paired_difference`, `noise_statement`) are public too.
+"""
+
+from gradeng.evaluation._evaluate import DEFAULT_BASELINES as DEFAULT_BASELINES
+from gradeng.evaluation._evaluate import EvaluationResult as EvaluationResult
+from gradeng.evaluation._evaluate import MetricRow as MetricRow
+from gradeng.evaluation._evaluate import check_formula as check_formula
+from gradeng.evaluation._evaluate import evaluate as evaluate
+from gradeng.evaluation._experiments import ADAPTERS as ADAPTERS
+from gradeng.evaluation._stats import Interval as Interval
+from gradeng.evaluation._stats import noise_statement as noise_statement
+from gradeng.evaluation._stats import paired_difference as paired_difference
+from gradeng.evaluation._stats import t_interval as t_interval
+
+__all__ = ["evaluate", "EvaluationResult", "MetricRow", "check_formula", "DEFAULT_BASELINES",
+           "ADAPTERS", "Interval", "t_interval", "paired_difference", "noise_statement"]

@@ -1,0 +1,137 @@
+"""`gradeng.evaluate`: statistics against hand-computed numbers, refusals before any training, and
+one tiny end-to-end run (outputs, resumption, the user's g really trained)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import gradeng as ge
+from gradeng.evaluation import (Interval, evaluate, noise_statement,
+                                paired_difference, t_interval)
+
+# t quantiles t(0.975, df) from tables (df = 1, 2, 4)
+T_975 = {1: 12.706204736, 2: 4.302652730, 4: 2.776445105}
+
+
+def test_t_interval_matches_the_hand_computed_interval():
+  # x = 1, 2, 3, 4, 5: mean 3, s = sqrt(2.5), half-width t(0.975, 4) sqrt(2.5) / sqrt(5)
+  ci = t_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+  half = T_975[4] * math.sqrt(2.5) / math.sqrt(5)
+  assert ci.mean == 3.0 and ci.n == 5
+  assert ci.low == pytest.approx(3.0 - half, rel=1e-9)
+  assert ci.high == pytest.approx(3.0 + half, rel=1e-9)
+  # two values: half-width t(0.975, 1) |a - b| / 2
+  ci = t_interval([0.25, 0.75])
+  assert (ci.low, ci.high) == pytest.approx((0.5 - T_975[1] * 0.25, 0.5 + T_975[1] * 0.25))
+
+
+def test_t_interval_leaves_out_nan_and_has_no_interval_below_two_values():
+  ci = t_interval([1.0, float("nan"), 3.0])
+  assert ci.n == 2 and ci.mean == 2.0
+  assert ci.high - ci.mean == pytest.approx(T_975[1] * 1.0)  # s = sqrt(2), /sqrt(2)
+  one = t_interval([0.7])
+  assert (one.mean, one.low, one.high, one.n) == (0.7, None, None, 1)
+  assert not one.excludes_zero
+  empty = t_interval([float("nan")])
+  assert math.isnan(empty.mean) and empty.n == 0 and empty.to_json()["mean"] is None
+
+
+def test_paired_difference_is_the_interval_of_the_seedwise_differences():
+  # d = 0.2, 0.1, 0.1: mean 2/15, s = sqrt(1/300), half = t(0.975, 2) s / sqrt(3)
+  d = paired_difference([0.9, 0.8, 0.7], [0.7, 0.7, 0.6])
+  half = T_975[2] * math.sqrt(1 / 300) / math.sqrt(3)
+  assert d.mean == pytest.approx(2 / 15)
+  assert (d.low, d.high) == pytest.approx((2 / 15 - half, 2 / 15 + half))
+  assert noise_statement(d) == "within the seed noise"  # low = -0.0101 < 0
+  # a shift shared by every seed is seed noise for an unpaired test but not for the paired one
+  shifted = paired_difference([0.91, 0.51, 0.711], [0.90, 0.50, 0.70])
+  assert shifted.low > 0 and noise_statement(shifted) == "exceeds the seed noise"
+  assert t_interval([0.91, 0.51, 0.711]).low < t_interval([0.90, 0.50, 0.70]).high
+  # a seed where either side is NaN drops out of both
+  assert paired_difference([1.0, np.nan, 3.0], [0.0, 2.0, 1.0]).n == 2
+
+
+def test_noise_statement_reads_the_interval():
+  assert noise_statement(Interval(-0.3, -0.5, -0.1, 3)) == "exceeds the seed noise"
+  assert noise_statement(Interval(0.1, -0.1, 0.3, 3)) == "within the seed noise"
+  assert noise_statement(Interval(0.1, None, None, 1)) == "within the seed noise"
+  with pytest.raises(ge.InputError, match="shapes"):
+    paired_difference([1.0, 2.0], [1.0])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(on=("mnist",)), "unknown experiment `mnist`"),
+    (dict(against=("ce", "hinge")), "Baseline `hinge` is not a catalog loss"),
+    (dict(against=("focal:beta=1",)), "unknown parameter"),
+    (dict(against=("focal:gamma=1|2",)), "one value of `gamma`"),
+    (dict(against=("ce", "ce")), "twice"),
+    (dict(seeds=0), "`seeds`"),
+    (dict(params={"gamma": float("nan")}), "finite number"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, kwargs, message):
+  with pytest.raises(ge.InputError, match=message):
+    evaluate("-(1-p)**3/p", out_dir=tmp_path / "out", **kwargs)
+  assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("formula, params, message", [
+    ("-(1-p**/p", None, "cannot parse"),
+    ("-(1-p)**gamma/p", None, "needs a value for parameter"),
+    ("-(1-p)**gamma/p", {"gamma": 1.0, "beta": 2.0}, "unknown parameter"),
+    ("(1-p)/p", None, "negative on part of"),  # CE's g with its sign flipped
+])
+def test_a_formula_that_does_not_build_or_trains_the_wrong_way_is_refused(tmp_path, formula,
+                                                                          params, message):
+  with pytest.raises(ge.InputError, match=message):
+    evaluate(formula, params=params, out_dir=tmp_path / "out")
+  assert not (tmp_path / "out").exists()
+
+
+def _tiny_toy():
+  from gradeng.experiments import toy
+
+  return toy.ToyConfig((toy.FreeLogitConfig(name="tiny", steps=4, imbalance=(10.0,),
+                                             n_hard=2, easy_groups=2, chunk_size=2, batch=1),))
+
+
+def test_end_to_end_writes_its_outputs_resumes_and_trains_the_users_g(tmp_path):
+  out = tmp_path / "ev"
+  kwargs = dict(against=("ce",), on=("toy",), seeds=2, out_dir=out, configs={"toy": _tiny_toy()},
+                card=False)  # the card's own tests cover it
+  # the formula of cross-entropy: the user's loss must give exactly the catalog CE's numbers
+  result = evaluate("-1/p", **kwargs)
+  assert {p.name for p in out.iterdir()} >= {"evaluation.json", "evaluation.md",
+                                             "evaluation.png", "evaluation_config.json", "toy"}
+  assert [(r.setting, r.metric) for r in result.rows] == [
+      ("tiny, 1:10", "p_hard_final"), ("tiny, 1:10", "p_easy_final")]
+  for row in result.rows:
+    assert row.seeds == (0, 1)
+    assert row.values["yours"] == row.values["ce"]
+    assert row.values["ce"][0] != row.values["ce"][1]  # two seeds, two trainings
+    assert 0.0 < row.values["ce"][0] < 1.0
+    difference = row.differences["ce"]
+    assert (difference.mean, difference.low, difference.high) == (0.0, 0.0, 0.0)
+    assert row.verdicts["ce"].endswith("within the seed noise")
+  data = json.loads((out / "evaluation.json").read_text())
+  assert data["formula"] == "-1/p" and data["against"] == ["ce"] and data["seeds"] == [0, 1]
+  assert data["tally"] == {"ce": {"better": 0, "worse": 0, "within": 2}}
+  assert data["rows"][0]["values"]["yours"] == list(result.rows[0].values["yours"])
+  markdown = (out / "evaluation.md").read_text()
+  assert "| toy | tiny, 1:10 | p_hard_final ↑ |" in markdown
+  assert (out / "evaluation.png").read_bytes()[:4] == b"\x89PNG"
+
+  # a killed run: the last chunk never written; the rerun trains it alone and gives the same
+  chunks = sorted((out / "toy" / "runs" / "tiny" / "chunks").glob("*.npz"))
+  assert len(chunks) == 2  # ce, yours (2 seeds each, chunk_size 2)
+  stamps = {c.name: c.stat().st_mtime_ns for c in chunks}
+  chunks[-1].unlink()
+  again = evaluate("-1/p", **kwargs)
+  assert chunks[0].stat().st_mtime_ns == stamps[chunks[0].name]  # not trained again
+  assert chunks[-1].exists()
+  assert [r.values for r in again.rows] == [r.values for r in result.rows]
+
+  # the directory belongs to this evaluation: another formula is refused there
+  with pytest.raises(ge.InputError):
+    evaluate("-(1-p)/p", **kwargs)
