@@ -7,7 +7,7 @@ drawn by an inline script from precomputed float64 curves, a slider per paramete
 Example:
   >>> import gradeng.card as card
   >>> page = card.render_card("-(1-p)**gamma/p", params={"gamma": 2},
-  ...                         slider_values={"gamma": [1, 2]})
+  ...                         slider_values={"gamma": [1, 2]})  # Maki, γ = 2
   >>> 'id="slider-gamma"' in page
   True
 """
@@ -19,16 +19,11 @@ from gradeng.card._data import GRID_POINTS as GRID_POINTS
 from gradeng.card._data import MAX_CURVE_SETS as MAX_CURVE_SETS
 from gradeng.card._data import P_GRID as P_GRID
 from gradeng.card._data import REFERENCES as REFERENCES
-from gradeng.card._data import Slider as Slider
-from gradeng.card._data import coefficient_curves as coefficient_curves
-from gradeng.card._data import derivative_check as derivative_check
-from gradeng.card._data import reference_curves as reference_curves
 from gradeng.card._data import slider_values as slider_values
 from gradeng.card._html import json_html as json_html
 from gradeng.card._math import math_svg as math_svg
 
 __all__ = [
-    "render_card", "write_card", "slider_values", "Slider", "coefficient_curves",
-    "reference_curves", "derivative_check", "json_html", "math_svg", "P_GRID", "GRID_POINTS",
-    "REFERENCES", "X_TICKS", "MAX_CURVE_SETS",
+    "render_card", "write_card", "slider_values", "json_html", "math_svg", "P_GRID",
+    "GRID_POINTS", "REFERENCES", "X_TICKS", "MAX_CURVE_SETS",
 ]

@@ -10,14 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.card._data import (P_GRID, REFERENCES, Slider, budget_rows, coefficient_curves,
-                                derivative_check, reference_curves, slider_values,
-                                MAX_CURVE_SETS)
+from gradeng.card._data import (MAX_CURVE_SETS, P_GRID, REFERENCES, Slider, budget_rows,
+                                closed_form_error, coefficient_curves, reference_curves,
+                                rounded, slider_values)
 from gradeng.card._html import (COLOURS, SCRIPT, STYLE, escape, holds_cell, json_html, number,
                                 script_json, table)
 from gradeng.card._math import math_svg
 from gradeng.runtime import InputError
 
+#: Largest relative difference of a plotted curve from its 30-digit value that passes.
+CURVE_TOLERANCE = 1e-8
 #: x-axis ticks of the plots (values of p).
 X_TICKS = (0.001, 0.01, 0.1, 0.5, 0.9, 0.99, 0.999)
 _TITLES = {"g": "g(p) = dL/dp", "L": "L(p)", "w": "w(p) = p·g(p)"}
@@ -137,8 +139,8 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
   .. math:: L(p) = \\int_p^1 -g(t)\\,dt, \\qquad L(1) = 0
 
   as rendered math (inline SVG from matplotlib's mathtext, the LaTeX beside it); the
-  verification (SymPy's check of dL/dp = g, and dL/dp of the JAX kernel by autodiff against g
-  on the p grid in float64); the paper's property table; plots of g, L and w = p·g next to CE,
+  verification (SymPy's check of dL/dp = g; the plotted float64 g and L against g and the
+  closed form evaluated with mpmath at 30 digits); the paper's property table; plots of g, L and w = p·g next to CE,
   focal γ=2 and Maki γ=1 on p ∈ [0.001, 0.999] (uniform in log(p/(1-p))), drawn by an inline
   script from precomputed float64 curves, with a slider per parameter (the curves of every
   slider position precomputed); the §2.1 gradient budget (1000 easy examples at p = 0.9 vs 10
@@ -163,15 +165,18 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
 
   Example:
     >>> from gradeng.card import render_card
-    >>> page = render_card("log(p)/p")  # QCE: L = log(p)²/2
-    >>> page.startswith("<!DOCTYPE html>"), "http" in page
-    (True, False)
+    >>> page = render_card("-(1-p)**gamma/p", params={"gamma": 2},  # Maki, γ = 2
+    ...                    slider_values={"gamma": [1, 2]})
+    >>> page.startswith("<!DOCTYPE html>"), "http" in page, page.count('type="range"')
+    (True, False, 1)
   """
   from gradeng.symbolic import coefficient, derive
 
   if not isinstance(formula, str) or not formula.strip():
     raise InputError(f"`formula` must be a non-empty string for g(p); got {formula!r}.")
   given = _check_params(params)
+  if evaluation is not None and not isinstance(evaluation, Mapping):
+    raise InputError(f"`evaluation` must be a dict (JSON-able); got {type(evaluation).__name__}.")
   coef = coefficient(formula)
   unknown = sorted(set(given) - set(coef.params))
   if unknown:
@@ -183,7 +188,8 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
   at_base = derive(coef, **base) if base else general
   references = reference_curves()
   curves = coefficient_curves(coef, sliders)
-  check = derivative_check(coef, base)
+  start = ",".join(str(s.start) for s in sliders)
+  g_error, l_error = closed_form_error(at_base, curves[start])
   budget, labels = budget_rows(coef, base)
 
   data = {
@@ -191,11 +197,11 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
       "xticks": list(X_TICKS),
       "titles": _TITLES,
       "colours": list(COLOURS),
-      "ranges": _ranges([curves[",".join(str(s.start) for s in sliders)],
-                         *references.values()]),
-      "references": [{"label": label, **references[label]} for label, _, _ in REFERENCES],
+      "ranges": _ranges([curves[start], *references.values()]),
+      "references": [{"label": label, **{q: rounded(v) for q, v in references[label].items()}}
+                     for label, _, _ in REFERENCES],
       "sliders": [{"name": s.name, "values": list(s.values), "start": s.start} for s in sliders],
-      "curves": curves,
+      "curves": {key: {q: rounded(v) for q, v in c.items()} for key, c in curves.items()},
   }
   title = f"g(p) = {formula.strip()}"
   values = _values_text(base)
@@ -215,18 +221,22 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
   if sliders:
     parts.append(_derivation_section(f"at {values}", at_base, "m1-"))
   parts.append("</section>")
-  tolerance = 1e-8
+  at = f", at {values}" if values else ""
+  grid = f"on {len(P_GRID)} points p ∈ [0.001, 0.999]"
   parts += [
       '<section id="verification"><h2>Verification</h2>',
       table(["check", "holds", "how"], [
           ["dL/dp = g (SymPy)" + (", in general" if sliders else ""),
            holds_cell(general.verified), general.verification],
-          *([[f"dL/dp = g (SymPy), at {values}", holds_cell(at_base.verified),
-              at_base.verification]] if sliders else []),
-          ["dL/dp = g (JAX kernels, float64)" + (f", at {values}" if values else ""),
-           holds_cell(check <= tolerance),
-           f"autodiff of L's kernel against g on {len(P_GRID)} points p ∈ [0.001, 0.999]: "
-           f"max |dL/dp − g| / max(|g|, 1) = {check:.2e} (tolerance {tolerance:g})"],
+          *([[f"dL/dp = g (SymPy){at}", holds_cell(at_base.verified), at_base.verification]]
+            if sliders else []),
+          [f"plotted g = g (float64 kernel vs 30-digit mpmath){at}",
+           holds_cell(g_error <= CURVE_TOLERANCE),
+           f"max relative difference {grid}: {g_error:.1e} (tolerance {CURVE_TOLERANCE:g})"],
+          [f"plotted L = closed form (float64 kernel vs 30-digit mpmath){at}",
+           holds_cell(None if l_error is None else l_error <= CURVE_TOLERANCE),
+           "no closed form: L is the kernel's quadrature of g" if l_error is None else
+           f"max relative difference {grid}: {l_error:.1e} (tolerance {CURVE_TOLERANCE:g})"],
       ]), "</section>",
       '<section id="properties"><h2>Properties</h2>',
       table(["property", "holds", "evidence"],
@@ -263,9 +273,6 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
       + ".</p>", _budget_html(budget, labels, "this loss"), "</section>",
   ]
   if evaluation is not None:
-    if not isinstance(evaluation, Mapping):
-      raise InputError(f"`evaluation` must be a dict (JSON-able); got "
-                       f"{type(evaluation).__name__}.")
     parts += ['<section id="evaluation"><h2>Evaluation</h2>', json_html(evaluation),
               "</section>"]
   parts += [f'<script type="application/json" id="card-data">{script_json(data)}</script>',
@@ -291,7 +298,8 @@ def write_card(formula: str, *, params: Mapping[str, float] | None = None,
   Example:
     >>> import tempfile, pathlib
     >>> from gradeng.card import write_card
-    >>> path = write_card("-1/p", out=pathlib.Path(tempfile.mkdtemp()) / "ce.html")
+    >>> path = write_card("-(1-p)**gamma/p", params={"gamma": 2}, slider_values={"gamma": [2]},
+    ...                   out=pathlib.Path(tempfile.mkdtemp()) / "maki.html")
     >>> path.read_text().count('class="plot"')
     3
   """

@@ -55,7 +55,7 @@ def slider_values(domain: Domain, *, count: int = 9, value: float | None = None
     >>> import gradeng as ge
     >>> from gradeng.card import slider_values
     >>> slider_values(ge.Domain(lower=-1.0, lower_open=True), count=5)
-    (-0.5, 0.5, 1.5, 3.0, 5.0)
+    (-0.5, 0.25, 1.0, 3.0, 5.0)
     >>> slider_values(ge.Domain(lower=0.0, upper=1.0), count=5, value=0.3)
     (0.0, 0.25, 0.3, 0.5, 0.75, 1.0)
   """
@@ -94,33 +94,37 @@ class Slider:
   start: int
 
 
-def _round(values: np.ndarray) -> list[float | None]:
+def rounded(values: np.ndarray) -> list[float | None]:
   """Floats with `_SIGNIFICANT` significant digits; non-finite values become None (JSON null)."""
-  return [float(f"{v:.{_SIGNIFICANT}g}") if math.isfinite(v) else None for v in values.tolist()]
+  return [float(f"{v:.{_SIGNIFICANT}g}") if math.isfinite(v) else None
+          for v in np.asarray(values, np.float64).tolist()]
 
 
-def reference_curves(p: np.ndarray = P_GRID) -> dict[str, dict[str, list[float | None]]]:
-  """g, L and w = p·g of CE, focal γ=2 and Maki γ=1 on ``p`` (float64, the runtime's kernels)."""
+Curves = dict[str, np.ndarray]  # "g", "L", "w" -> values on the p grid
+
+
+def reference_curves(p: np.ndarray = P_GRID) -> dict[str, Curves]:
+  """g, L and w = p·g of CE, focal γ=2 and Maki γ=1 on ``p`` (float64, the runtime's kernels),
+  by label."""
   out = {}
+  p = np.asarray(p, np.float64)
   with jax.enable_x64(True):
     for label, name, params in REFERENCES:
       w = np.asarray(logit_weight(name, p, **params), np.float64)
       big_l = np.asarray(loss_value(name, p, **params), np.float64)
-      out[label] = {"g": _round(w / p), "L": _round(big_l), "w": _round(w)}
+      out[label] = {"g": w / p, "L": big_l, "w": w}
   return out
 
 
 def coefficient_curves(coefficient: ScaleCoefficient, sliders: Sequence[Slider],
-                       p: np.ndarray = P_GRID) -> dict[str, dict[str, list[float | None]]]:
-  """g, L and w of ``coefficient`` at every combination of the sliders' positions.
+                       p: np.ndarray = P_GRID) -> dict[str, Curves]:
+  """g, L and w of ``coefficient`` (float64) at every combination of the sliders' positions.
 
   Keys are the positions' indices joined by ``,`` (``"2,0"``; ``""`` without parameters). The
   parameters are passed as JAX values, so one compiled kernel (w in log space, L by float64
-  quadrature of w) serves every combination (vmapped); a value where the kernel is not finite
-  is null.
+  quadrature of w) serves every combination (vmapped).
   """
   p = np.asarray(p, np.float64)
-  names = [s.name for s in sliders]
   combos = list(itertools.product(*(range(len(s.values)) for s in sliders)))
   keys = [",".join(map(str, c)) for c in combos]
   with jax.enable_x64(True):
@@ -128,27 +132,40 @@ def coefficient_curves(coefficient: ScaleCoefficient, sliders: Sequence[Slider],
       w = np.asarray(logit_weight(coefficient, p), np.float64)[None]
       big_l = np.asarray(loss_value(coefficient, p), np.float64)[None]
     else:
-      table = {n: jnp.asarray([s.values[c[i]] for c in combos], jnp.float64)
-               for i, (n, s) in enumerate(zip(names, sliders))}
+      table = {s.name: jnp.asarray([s.values[c[i]] for c in combos], jnp.float64)
+               for i, s in enumerate(sliders)}
 
       def curves(values):
-        return (logit_weight(coefficient, p, **values), loss_value(coefficient, p, **values))
+        return logit_weight(coefficient, p, **values), loss_value(coefficient, p, **values)
 
       w, big_l = (np.asarray(a, np.float64) for a in jax.jit(jax.vmap(curves))(table))
-  return {key: {"g": _round(w[i] / p), "L": _round(big_l[i]), "w": _round(w[i])}
-          for i, key in enumerate(keys)}
+  return {key: {"g": w[i] / p, "L": big_l[i], "w": w[i]} for i, key in enumerate(keys)}
 
 
-def derivative_check(coefficient: ScaleCoefficient, params: Mapping[str, float],
-                     p: np.ndarray = P_GRID) -> float:
-  """max |dL/dp − g| / max(|g|, 1) over ``p``: L's JAX kernel differentiated by autodiff
-  against g from the weight kernel (float64), at concrete parameter values."""
-  with jax.enable_x64(True):
-    p = jnp.asarray(p, jnp.float64)
-    slope = jax.vmap(jax.grad(lambda q: loss_value(coefficient, q, **params)))(p)
-    g = logit_weight(coefficient, p, **params) / p
-    error = jnp.abs(slope - g) / jnp.maximum(jnp.abs(g), 1.0)
-    return float(jnp.max(error))
+def closed_form_error(derivation: Any, curves: Curves, p: np.ndarray = P_GRID
+                      ) -> tuple[float, float | None]:
+  """Max relative differences of the plotted g and L (JAX, float64) from the derivation's g
+  and closed form L evaluated with mpmath at 30 digits on ``p`` (the derivation's parameters
+  substituted; L's entry is None without a closed form).
+
+  .. math:: \\max_i |L_\\text{JAX}(p_i) - L(p_i)| / |L(p_i)|
+  """
+  import mpmath
+
+  from gradeng.symbolic import P, numeric_function
+
+  def worst(expr: Any, values: np.ndarray) -> float:
+    f = numeric_function(expr, (P,))
+    errors = []
+    with mpmath.workdps(30):
+      for p_i, have in zip(np.asarray(p, np.float64).tolist(), values.tolist()):
+        want = mpmath.mpf(f(mpmath.mpf(p_i)))
+        errors.append(float(abs(mpmath.mpf(have) - want) / max(abs(want), mpmath.mpf(1e-300))))
+    return max(errors)
+
+  g_error = worst(derivation.g, curves["g"])
+  l_error = None if derivation.loss is None else worst(derivation.loss, curves["L"])
+  return g_error, l_error
 
 
 def budget_rows(coefficient: ScaleCoefficient, params: Mapping[str, float]

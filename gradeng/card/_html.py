@@ -49,10 +49,8 @@ SCRIPT = r"""
   function niceTicks(lo, hi, n) {
     var raw = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
     var f = raw / mag, step = (f >= 7.5 ? 10 : f >= 3.5 ? 5 : f >= 1.5 ? 2 : 1) * mag;
-    var out = [];
-    for (var v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) {
-      out.push(Number(v.toPrecision(12)));
-    }
+    var out = [], first = Math.ceil(lo / step - 1e-9), last = Math.floor(hi / step + 1e-9);
+    for (var i = first; i <= last; i++) { out.push(Number((i * step).toPrecision(10))); }
     return out;
   }
   function el(parent, name, attrs, text) {
