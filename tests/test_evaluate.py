@@ -3,6 +3,7 @@ one tiny end-to-end run (outputs, resumption, the user's g really trained)."""
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -135,3 +136,23 @@ def test_end_to_end_writes_its_outputs_resumes_and_trains_the_users_g(tmp_path):
   # the directory belongs to this evaluation: another formula is refused there
   with pytest.raises(ge.InputError):
     evaluate("-(1-p)/p", **kwargs)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["-(1-p**/p"], "cannot parse"),  # a formula may start with a minus
+    (["-1/p", "--on", "toy,mnist"], "unknown experiment `mnist`"),  # comma-separated
+    (["-1/p", "--against", "ce", "hinge"], "Baseline `hinge`"),
+    (["-1/p", "--param", "gamma"], "NAME=VALUE"),
+    (["-1/p", "--param", "gamma=x"], "not a number"),
+])
+def test_cli_reports_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
+  from gradeng.cli import main
+
+  # `evaluate` pins the ISA in XLA_FLAGS (before any JAX computation): restored after the test
+  monkeypatch.setenv("XLA_FLAGS", os.environ.get("XLA_FLAGS", ""))
+  with pytest.raises(SystemExit) as exit_info:
+    main(["evaluate", *argv, "--out", str(tmp_path / "out")])
+  assert exit_info.value.code == 2
+  error = capsys.readouterr().err
+  assert error.startswith("gradeng evaluate: error: ") and message in error
+  assert not (tmp_path / "out").exists()
