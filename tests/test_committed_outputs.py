@@ -259,6 +259,86 @@ TABLES = {"ordinal_quick": lambda: _ordinal("ordinal_quick"),
           "embedding": _embedding, "embedding_full": lambda: _embedding("embedding_full")}
 
 
+# --- long-tail ---------------------------------------------------------------------------------
+
+LONGTAIL_METRICS = ("overall", "many", "medium", "few")
+
+
+def _longtail_table(text: str, imbalance: int) -> dict[str, dict[str, tuple[float, float]]]:
+  """label -> {metric: (mean, sd)} of the table of imbalance factor ``imbalance`` in ``text``."""
+  table = _table_after(text, f"| loss (IF {imbalance}) |")
+  return {label: dict(zip(LONGTAIL_METRICS, map(_mean_sd, cells))) for label, cells in table.items()}
+
+
+def _longtail(stem: str, imbalance: int) -> dict[str, dict[str, tuple[float, float]]]:
+  """label -> {metric: (mean, sample sd)} from the committed per-seed records."""
+  records = json.loads((FIGURES / "longtail" / f"{stem}_results.json").read_text())
+  return {r["label"]: {m: (statistics.mean(r[m]), statistics.stdev(r[m])) for m in LONGTAIL_METRICS}
+          for r in records["results"][str(imbalance)].values()}
+
+
+@pytest.mark.parametrize("stem", ["longtail_quick", "longtail"])
+def test_longtail_table_is_mean_and_sample_sd_of_its_seeds(stem):
+  records = json.loads((FIGURES / "longtail" / f"{stem}_results.json").read_text())
+  rows = _read_csv(FIGURES / "longtail" / f"{stem}.csv")
+  text = (FIGURES / "longtail" / f"{stem}_table.md").read_text()
+  assert records["imbalance_factors"] == [10, 100] and len(records["seeds"]) >= 3
+  for imbalance in records["imbalance_factors"]:
+    table = _longtail_table(text, imbalance)
+    by_loss = records["results"][str(imbalance)]
+    assert len(table) == len(by_loss) == 9
+    for name, record in by_loss.items():
+      for metric in LONGTAIL_METRICS:
+        per_seed = [float(r[metric]) for r in rows if r["loss"] == name and r["imbalance"] == str(imbalance)]
+        assert per_seed == pytest.approx(record[metric], abs=1e-6)
+        mean, sd = table[record["label"]][metric]
+        assert mean == pytest.approx(statistics.mean(per_seed), abs=5.01e-4)
+        assert sd == pytest.approx(statistics.stdev(per_seed), abs=5.01e-4)
+
+
+def test_readme_longtail_tables_are_the_committed_full_ones():
+  readme = README[README.index("### Long-tailed classification"):]
+  committed = (FIGURES / "longtail" / "longtail_table.md").read_text()
+  for imbalance in (10, 100):
+    assert _longtail_table(readme, imbalance) == _longtail_table(committed, imbalance)
+
+
+LT_CE, LT_FOCAL, LT_MAKI, LT_CB = "CE", "focal γ=2", "Maki γ=1", "class-balanced focal γ=2"
+LT_BS, LT_LDAM, LT_EQL, LT_SEESAW, LT_EFL = ("balanced softmax", "LDAM-DRW", "EQL v2", "Seesaw", "EFL")
+LT_ALL = [LT_CE, LT_FOCAL, LT_MAKI, LT_CB, LT_BS, LT_LDAM, LT_EQL, LT_SEESAW, LT_EFL]
+LT_LEADERS = [LT_BS, LT_LDAM, LT_SEESAW]
+CLAIMS += [
+    # README, long-tail (full): at IF 10 no two losses apart overall, many- or medium-shot; on
+    # few-shot only balanced softmax ahead of EQL v2.
+    *[("longtail:10", m, a, "~", b) for m in ("overall", "many", "medium")
+      for i, a in enumerate(LT_ALL) for b in LT_ALL[i + 1:]],
+    ("longtail:10", "few", LT_BS, ">", LT_EQL),
+    # IF 100: the three leaders ahead of CE, focal and Maki overall and few-shot; balanced softmax
+    # ahead of Seesaw, level with LDAM-DRW ...
+    *[("longtail:100", m, a, ">", b) for m in ("overall", "few") for a in LT_LEADERS
+      for b in (LT_CE, LT_FOCAL, LT_MAKI)],
+    *[("longtail:100", m, LT_BS, ">", LT_SEESAW) for m in ("overall", "few")],
+    *[("longtail:100", m, LT_BS, "~", LT_LDAM) for m in ("overall", "few")],
+    # ... focal, Maki, class-balanced focal, EQL v2 and EFL level with CE on every measure (both
+    # IFs); EQL v2 and EFL behind the three leaders ...
+    *[(f"longtail:{i}", m, LT_CE, "~", b) for i in (10, 100) for m in LONGTAIL_METRICS
+      for b in (LT_FOCAL, LT_MAKI, LT_CB, LT_EQL, LT_EFL)],
+    *[("longtail:100", m, a, ">", b) for m in ("overall", "few") for a in LT_LEADERS
+      for b in (LT_EQL, LT_EFL)],
+    # ... many-shot: EQL v2 and EFL ahead of balanced softmax, and no other pair apart; medium: none.
+    *[("longtail:100", "many", a, ">", LT_BS) for a in (LT_EQL, LT_EFL)],
+    *[("longtail:100", "many", a, "~", b) for i, a in enumerate(LT_ALL) for b in LT_ALL[i + 1:]
+      if {a, b} not in ({LT_EQL, LT_BS}, {LT_EFL, LT_BS})],
+    *[("longtail:100", "medium", a, "~", b) for i, a in enumerate(LT_ALL) for b in LT_ALL[i + 1:]],
+    # README, long-tail (quick): the same IF 100 leaders ahead of CE overall and few-shot; at
+    # IF 10 few-shot, class-balanced focal, balanced softmax and LDAM-DRW ahead of CE (and, above,
+    # within the spread of CE in the full run).
+    *[("longtail_quick:100", m, a, ">", LT_CE) for m in ("overall", "few") for a in LT_LEADERS],
+    *[("longtail_quick:10", "few", a, ">", LT_CE) for a in (LT_CB, LT_BS, LT_LDAM)],
+]
+TABLES.update({f"{stem}:{i}": (lambda stem=stem, i=i: _longtail(stem, i))
+               for stem in ("longtail", "longtail_quick") for i in (10, 100)})
+
 @pytest.mark.parametrize("claim", CLAIMS, ids=" ".join)
 def test_readme_readings_survive_the_seed_spread(claim):
   table, metric, a, relation, b = claim
