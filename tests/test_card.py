@@ -193,7 +193,32 @@ def test_evaluation_rendered_as_tables(page):
   assert ["metric", "against", "mean", "ci", "sentence"] in rows
   assert ["accuracy", "focal", "-0.001", "[-0.01, 0.008]", "within the seed noise <b>"] in rows
   assert "<b>" not in page  # text is escaped
-  assert "<h3>formula</h3><span>-(1-p)**gamma/p</span>" in page
+  assert ["formula", "-(1-p)**gamma/p"] in rows  # scalars: one two-column table
+
+
+def test_evaluation_rows_as_one_table_per_experiment():
+  """The rows `gradeng.evaluate` writes: a row per setting and metric, means with intervals,
+  paired differences with their verdicts."""
+  def summary(mean, half):
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": 3}
+
+  rows = [{"experiment": "toy", "setting": "1:10", "metric": "accuracy", "higher_is_better": True,
+           "means": {"yours": summary(0.5, 0.125), "ce": summary(0.25, 0.125)},
+           "differences": {"ce": summary(0.25, 0.0625)},
+           "verdicts": {"ce": "yours − ce = 0.25, 95 % CI [0.1875, 0.3125]: exceeds the seed "
+                              "noise (yours is better)"}},
+          {"experiment": "toy", "setting": "1:10", "metric": "loss", "higher_is_better": False,
+           "means": {"yours": summary(2.0, 1.0), "ce": summary(1.5, 1.0)},
+           "differences": {"ce": summary(0.5, 1.0)},
+           "verdicts": {"ce": "yours − ce = 0.5: within the seed noise"}}]
+  parser = _Tables()
+  parser.feed(card.evaluation_html({"confidence": 0.95, "rows": rows}))
+  assert parser.rows == [
+      ["", ""], ["confidence", "0.95"],
+      ["setting", "metric", "yours", "ce", "paired difference vs ce"],
+      ["1:10", "accuracy ↑", "0.5[0.375, 0.625]", "0.25[0.125, 0.375]",
+       "0.25[0.1875, 0.3125]exceeds the seed noise (yours is better)"],
+      ["1:10", "loss ↓", "2[1, 3]", "1.5[0.5, 2.5]", "0.5[-0.5, 1.5]within the seed noise"]]
 
 
 def test_json_html_shapes():

@@ -20,10 +20,12 @@ from gradeng.card._data import MAX_CURVE_SETS as MAX_CURVE_SETS
 from gradeng.card._data import P_GRID as P_GRID
 from gradeng.card._data import REFERENCES as REFERENCES
 from gradeng.card._data import slider_values as slider_values
+from gradeng.card._html import evaluation_html as evaluation_html
 from gradeng.card._html import json_html as json_html
 from gradeng.card._math import math_svg as math_svg
 
 __all__ = [
-    "render_card", "write_card", "slider_values", "json_html", "math_svg", "P_GRID",
+    "render_card", "write_card", "slider_values", "evaluation_html", "json_html", "math_svg",
+    "P_GRID",
     "GRID_POINTS", "REFERENCES", "X_TICKS", "MAX_CURVE_SETS",
 ]

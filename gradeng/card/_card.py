@@ -13,8 +13,8 @@ import numpy as np
 from gradeng.card._data import (MAX_CURVE_SETS, P_GRID, REFERENCES, Slider, budget_rows,
                                 closed_form_error, coefficient_curves, reference_curves,
                                 rounded, slider_values)
-from gradeng.card._html import (COLOURS, SCRIPT, STYLE, escape, holds_cell, json_html, number,
-                                script_json, table)
+from gradeng.card._html import (COLOURS, SCRIPT, STYLE, escape, evaluation_html, holds_cell,
+                                number, script_json, table)
 from gradeng.card._math import math_svg
 from gradeng.runtime import InputError
 
@@ -273,7 +273,7 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
       + ".</p>", _budget_html(budget, labels, "this loss"), "</section>",
   ]
   if evaluation is not None:
-    parts += ['<section id="evaluation"><h2>Evaluation</h2>', json_html(evaluation),
+    parts += ['<section id="evaluation"><h2>Evaluation</h2>', evaluation_html(evaluation),
               "</section>"]
   parts += [f'<script type="application/json" id="card-data">{script_json(data)}</script>',
             f"<script>{SCRIPT}</script>", "</body></html>"]

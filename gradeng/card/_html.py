@@ -32,7 +32,8 @@ background:#fff}.legend span{display:inline-block;margin-right:1.4em}
 .plot .grid{stroke:#eee}.plot .curve{fill:none;stroke-width:1.6}
 .plot .user{stroke-width:2.6}.sliders label{display:inline-block;margin:.2em 1.5em .2em 0}
 .sliders output{display:inline-block;min-width:4em;font-weight:600}
-.note{color:#555;font-size:.92em}
+.note{color:#555;font-size:.92em}td.better{background:#eaf6ec}td.worse{background:#fbeaea}
+td small{color:#555}
 """
 
 #: Colours of the curves: the user's loss, then the references in `REFERENCES` order.
@@ -174,7 +175,15 @@ def _cell_value(value: Any) -> bool:
                             and all(_scalar(v) for v in value))
 
 
+def _simple(value: Any) -> bool:
+  """A scalar, a list of scalars or an empty container: one table cell."""
+  return (_scalar(value) or (isinstance(value, (list, tuple, Mapping)) and not value)
+          or (isinstance(value, (list, tuple)) and all(_scalar(v) for v in value)))
+
+
 def _cell(value: Any) -> str:
+  if isinstance(value, (list, tuple, Mapping)) and not value:
+    return "<td>—</td>"
   if isinstance(value, (list, tuple)):
     return "<td>[" + ", ".join(escape(number(v)) for v in value) + "]</td>"
   if isinstance(value, numbers.Number) and not isinstance(value, bool):
@@ -204,18 +213,21 @@ def json_html(value: Any, depth: int = 3) -> str:
     '<table><thead><tr><th></th><th>mean</th><th>ci</th></tr></thead><tbody><tr><td>accuracy</td><td class="num">0.9</td><td>[0.88, 0.92]</td></tr></tbody></table>'
   """
   heading = f"h{min(depth, 6)}"
+  if isinstance(value, (Mapping, list, tuple)) and not value:
+    return "<span>—</span>"
   if isinstance(value, Mapping):
     if value and all(_flat(v) and v for v in value.values()):
       columns = _columns(list(value.values()))
       rows = [[f"<td>{escape(k)}</td>"] + [_cell(v.get(_key(v, c))) for c in columns]
               for k, v in value.items()]
       return table([""] + columns, rows)
-    if _flat(value) and value:
-      return table(["", ""], [[f"<td>{escape(k)}</td>", _cell(v)] for k, v in value.items()])
-    parts = []
+    simple = {k: v for k, v in value.items() if _simple(v)}
+    parts = [table(["", ""], [[f"<td>{escape(k)}</td>", _cell(v)] for k, v in simple.items()])
+             ] if simple else []
     for k, v in value.items():
-      parts.append(f"<section><{heading}>{escape(k)}</{heading}>{json_html(v, depth + 1)}"
-                   "</section>")
+      if k not in simple:
+        parts.append(f"<section><{heading}>{escape(k)}</{heading}>{json_html(v, depth + 1)}"
+                     "</section>")
     return "".join(parts)
   if isinstance(value, (list, tuple)):
     if value and all(_flat(v) for v in value):
@@ -233,3 +245,98 @@ def _key(mapping: Mapping, column: str) -> Any:
     if str(key) == column:
       return key
   return column
+
+
+def _interval(stats: Mapping) -> tuple[Any, Any] | None:
+  """(low, high) of a summary given as ``low``/``high`` or as ``ci: [low, high]``."""
+  if "low" in stats and "high" in stats:
+    return stats["low"], stats["high"]
+  ci = stats.get("ci")
+  if isinstance(ci, (list, tuple)) and len(ci) == 2:
+    return ci[0], ci[1]
+  return None
+
+
+def _summary(stats: Any) -> str:
+  """``mean`` and ``[low, high]`` below it, of a summary dict (or the value itself), as HTML."""
+  if not isinstance(stats, Mapping):
+    return escape(number(stats))
+  interval = _interval(stats)
+  text = escape(number(stats.get("mean")))
+  if interval is not None:
+    text += f"<br><small>[{escape(number(interval[0]))}, {escape(number(interval[1]))}]</small>"
+  return text
+
+
+def _is_metric_rows(rows: Any) -> bool:
+  """Rows of an evaluation: dicts with a ``metric`` and ``means`` (label -> summary)."""
+  return (isinstance(rows, (list, tuple)) and bool(rows)
+          and all(isinstance(r, Mapping) and "metric" in r and isinstance(r.get("means"), Mapping)
+                  for r in rows))
+
+
+def _metric_tables(rows: Sequence[Mapping]) -> str:
+  """One table per experiment: a row per (setting, metric) with each loss's mean and interval,
+  then each paired difference with its verdict."""
+  experiments: dict[str, list[Mapping]] = {}
+  for row in rows:
+    experiments.setdefault(str(row.get("experiment", "")), []).append(row)
+  parts = []
+  for experiment, members in experiments.items():
+    losses = _columns([r["means"] for r in members])
+    baselines = _columns([r.get("differences") or {} for r in members])
+    header = ["setting", "metric"] + [f"{loss}" for loss in losses]
+    header += [f"paired difference vs {b}" for b in baselines]
+    body = []
+    for row in members:
+      arrow = {True: " ↑", False: " ↓"}.get(row.get("higher_is_better"), "")
+      cells = [str(row.get("setting", "")), f"{row['metric']}{arrow}"]
+      means = row["means"]
+      cells += [f'<td class="num">{_summary(means.get(_key(means, loss)))}</td>'
+                if _key(means, loss) in means else "" for loss in losses]
+      differences = row.get("differences") or {}
+      verdicts = row.get("verdicts") or {}
+      for baseline in baselines:
+        key = _key(differences, baseline)
+        if key not in differences:
+          cells.append("")
+          continue
+        verdict = str(verdicts.get(_key(verdicts, baseline), ""))
+        short = verdict.rpartition(": ")[2] if verdict else ""
+        css = ("within" if "within" in short else "better" if "better" in short
+               else "worse" if "worse" in short else "")
+        cells.append(f'<td class="num {css}" title="{escape(verdict)}">'
+                     f"{_summary(differences[key])}"
+                     + (f"<br><small>{escape(short)}</small>" if short else "") + "</td>")
+      body.append(cells)
+    title = f"<h3>{escape(experiment)}</h3>" if experiment else ""
+    parts.append(title + table(header, body, css="metrics"))
+  return "".join(parts)
+
+
+def evaluation_html(evaluation: Mapping[str, Any]) -> str:
+  """An evaluation's results as HTML: its ``rows`` (when they are metric rows: ``metric``,
+  ``means``, ``differences``, ``verdicts``, as ``gradeng.evaluate`` writes them) as one table per
+  experiment, a row per setting and metric, each loss's mean with its interval below it and each
+  paired difference with its verdict; everything else by `json_html`.
+
+  Example:
+    >>> from gradeng.card import evaluation_html
+    >>> row = {"experiment": "toy", "setting": "1:10", "metric": "accuracy",
+    ...        "means": {"yours": {"mean": 0.91, "low": 0.9, "high": 0.92}},
+    ...        "differences": {"ce": {"mean": 0.02, "low": 0.01, "high": 0.03}},
+    ...        "verdicts": {"ce": "yours − ce = 0.02: exceeds the seed noise (yours is better)"}}
+    >>> page = evaluation_html({"seeds": [0, 1, 2], "rows": [row]})
+    >>> "<h3>toy</h3>" in page, 'class="num better"' in page
+    (True, True)
+  """
+  rows = evaluation.get("rows")
+  if not _is_metric_rows(rows):
+    return json_html(evaluation)
+  rest = {k: v for k, v in evaluation.items() if k != "rows"}
+  level = evaluation.get("confidence")
+  level = f"{float(level):.0%}" if isinstance(level, numbers.Real) else "confidence"
+  note = (f'<p class="note">Per metric (↑: higher is better) each loss\'s mean over the seeds '
+          f"with its {escape(level)} interval below it, and the paired difference from each "
+          "baseline (same seeds) with its interval and whether it exceeds the seed noise.</p>")
+  return json_html(rest) + note + _metric_tables(rows)
