@@ -12,11 +12,11 @@ import gradeng as ge
 from gradeng.cli import main
 from gradeng.experiments import EXPERIMENTS, load
 from gradeng.experiments import longtail as experiment
-from gradeng.experiments.longtail import _report, _train
+from gradeng.experiments.longtail import _report, _train, detection
 
 #: one stateful loss that reads the class counts, both imbalance factors, 3 seeds
 TINY = dataclasses.replace(experiment.get_config(True), name="tiny", seeds=(0, 1, 2), steps=200,
-                           batch=16, hidden=16, losses=("ldam_drw",))
+                           batch=16, hidden=16, losses=("ldam_drw",), detection=None)
 
 
 def test_profile_and_balanced_test_set():
@@ -73,6 +73,34 @@ def test_with_seeds_reaches_the_detection_part():
   config = experiment.with_seeds(dataclasses.replace(TINY, detection=Detection()), [7, 8])
   assert config.seeds == (7, 8) and config.detection.seeds == (7, 8)
   assert experiment.with_seeds(TINY, [3]).detection is None
+  quick = experiment.get_config(True)  # carries the detection part's quick configuration
+  assert quick.detection == detection.get_config(True)
+  assert experiment.with_seeds(quick, [5, 6, 7]).detection.seeds == (5, 6, 7)
+
+
+def test_detection_part_runs_after_classification_into_its_folder(tmp_path, monkeypatch):
+  @dataclasses.dataclass(frozen=True)
+  class Detection:
+    seeds: tuple = (0, 1, 2)
+
+  calls = []
+
+  def fake_run(config, out_dir, *, progress):
+    calls.append((config, out_dir, sorted(p.name for p in (tmp_path / "run").iterdir())))
+    (out_dir / "table.md").parent.mkdir(parents=True)
+    (out_dir / "table.md").write_text("| AP |")
+    return {"table": "| AP |", "paths": {"table": str(out_dir / "table.md")}}
+
+  monkeypatch.setattr(detection, "run", fake_run)
+  config = dataclasses.replace(TINY, detection=Detection())
+  summary = experiment.run(config, tmp_path / "run", figures_dir=tmp_path / "figures",
+                           progress=False)
+  [(passed, out_dir, before)] = calls
+  assert passed == Detection() and out_dir == tmp_path / "run" / "detection"
+  assert "runs" in before  # the classification part ran first
+  assert (tmp_path / "figures" / "detection" / "table.md").read_text() == "| AP |"
+  assert str(tmp_path / "figures" / "detection" / "table.md") in summary["paths"]
+  assert summary["detection"]["table"] == "| AP |"
 
 
 def test_tiny_run_end_to_end_resumes_refuses_and_repeats(tmp_path, monkeypatch):

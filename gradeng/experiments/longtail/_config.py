@@ -8,6 +8,9 @@ Full (10 seeds, 5000 steps of batch 128, a wider MLP; background, resumable)::
 
     nice -n 19 gradeng experiment longtail --out runs/longtail
 
+Both then run the detection part (`gradeng.experiments.longtail.detection`, its configuration of
+the same name) into ``out_dir/detection``; ``detection=None`` skips it.
+
 The training set keeps n_j = n_max·IF^{-j/9} examples of digit j (an exponential profile, IF the
 imbalance factor); the test set has the same number of examples of every digit. Classes are
 grouped by training frequency into many-shot (the 3 most frequent), medium-shot (the next 4) and
@@ -121,13 +124,17 @@ def with_seeds(config: LongTailConfig, seeds) -> LongTailConfig:
 
 
 def get_config(quick: bool = True) -> LongTailConfig:
-  """The quick configuration (≤ 75 s on 2 idle CPU cores) or the full one (10 seeds, 5000 steps).
+  """The quick configuration (classification ≤ 75 s on 2 idle CPU cores) or the full one (10
+  seeds, 5000 steps), each with the detection part's configuration of the same name.
 
   Example:
     >>> from gradeng.experiments.longtail import get_config
-    >>> get_config(True).seeds, get_config(False).steps
-    ((0, 1, 2), 5000)
+    >>> get_config(True).seeds, get_config(False).steps, get_config(True).detection.name
+    ((0, 1, 2), 5000, 'quick')
   """
+  from gradeng.experiments.longtail.detection import get_config as detection_config
+
   if quick:
-    return LongTailConfig()
-  return LongTailConfig(name="full", seeds=tuple(range(10)), steps=5000, batch=128, hidden=128)
+    return LongTailConfig(detection=detection_config(True))
+  return LongTailConfig(name="full", seeds=tuple(range(10)), steps=5000, batch=128, hidden=128,
+                        detection=detection_config(False))

@@ -10,7 +10,6 @@ saved, and gives the same numbers), the report (`summarize`; in ``figures_dir``,
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.experiments.common import atomic_write_json, claim_run_dir
+from gradeng.experiments.common import atomic_write_bytes, atomic_write_json, claim_run_dir
 from gradeng.experiments.longtail._config import LongTailConfig
 from gradeng.experiments.longtail._data import prepare_data
 from gradeng.experiments.longtail._report import accuracies, record_path, summarize
@@ -45,7 +44,9 @@ def run_experiment(config: LongTailConfig, out_dir: str | os.PathLike, *,
 
   Returns:
     The report's summary (`summarize`) plus ``wall_seconds``, ``trained`` (the (IF, loss) pairs
-    trained by this call) and, with a detection part, ``detection`` (its summary).
+    trained by this call) and, with a detection part, ``detection`` (its summary; its report
+    files are copied to ``figures_dir/detection`` when ``figures_dir`` is given; ``paths`` lists
+    them, or the originals, too).
   """
   from tqdm.auto import tqdm
 
@@ -86,7 +87,17 @@ def run_experiment(config: LongTailConfig, out_dir: str | os.PathLike, *,
   summary = summarize(config, out_dir, figures_dir=figures_dir)
   summary["trained"] = [list(pair) for pair in todo]
   if config.detection is not None:
-    detection = importlib.import_module("gradeng.experiments.longtail.detection")
-    summary["detection"] = detection.run(config.detection, out_dir / "detection")
+    from gradeng.experiments.longtail import detection
+
+    result = detection.run(config.detection, out_dir / "detection", progress=progress)
+    reported = result["paths"]
+    reported = [str(p) for p in (reported.values() if isinstance(reported, dict) else reported)]
+    if figures_dir is not None:  # its report beside the classification one
+      copies = [Path(figures_dir) / "detection" / Path(p).name for p in reported]
+      for path, copy in zip(reported, copies):
+        atomic_write_bytes(copy, lambda f, path=path: f.write(Path(path).read_bytes()))
+      reported = [str(c) for c in copies]
+    summary["detection"] = result
+    summary["paths"] += reported
   summary["wall_seconds"] = time.perf_counter() - started
   return summary
