@@ -7,7 +7,7 @@ drawn by an inline script from precomputed float64 curves, a slider per paramete
 Example:
   >>> import gradeng.card as card
   >>> page = card.render_card("-(1-p)**gamma/p", params={"gamma": 2},
-  ...                         slider_values={"gamma": [1, 2]})  # Maki, γ = 2
+  ...                         slider_values={"gamma": [1, 3]})  # Maki, γ = 2
   >>> 'id="slider-gamma"' in page
   True
 """

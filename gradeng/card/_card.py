@@ -3,6 +3,7 @@ coefficient g(p) = dL/dp."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from gradeng.card._data import (MAX_CURVE_SETS, P_GRID, REFERENCES, Slider, budg
 from gradeng.card._html import (COLOURS, SCRIPT, STYLE, escape, evaluation_html, holds_cell,
                                 number, script_json, table)
 from gradeng.card._math import math_svg
-from gradeng.runtime import InputError
+from gradeng.runtime import InputError, ScaleCoefficient
 
 #: Largest relative difference of a plotted curve from its 30-digit value that passes.
 CURVE_TOLERANCE = 1e-8
@@ -129,6 +130,15 @@ def _budget_html(budget: Any, labels: list[str], user_label: str) -> str:
   return table(header, rows, css="budget")
 
 
+@functools.lru_cache(maxsize=16)
+def _coefficient(formula: str) -> ScaleCoefficient:
+  """One coefficient object per formula, so that its compiled kernels are reused by the next
+  card of the same formula (coefficients compare by identity)."""
+  from gradeng.symbolic import coefficient
+
+  return coefficient(formula)
+
+
 def render_card(formula: str, *, params: Mapping[str, float] | None = None,
                 evaluation: Mapping[str, Any] | None = None,
                 slider_values: Mapping[str, Sequence[float]] | None = None) -> str:
@@ -166,18 +176,18 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
   Example:
     >>> from gradeng.card import render_card
     >>> page = render_card("-(1-p)**gamma/p", params={"gamma": 2},  # Maki, γ = 2
-    ...                    slider_values={"gamma": [1, 2]})
+    ...                    slider_values={"gamma": [1, 3]})
     >>> page.startswith("<!DOCTYPE html>"), "http" in page, page.count('type="range"')
     (True, False, 1)
   """
-  from gradeng.symbolic import coefficient, derive
+  from gradeng.symbolic import derive
 
   if not isinstance(formula, str) or not formula.strip():
     raise InputError(f"`formula` must be a non-empty string for g(p); got {formula!r}.")
   given = _check_params(params)
   if evaluation is not None and not isinstance(evaluation, Mapping):
     raise InputError(f"`evaluation` must be a dict (JSON-able); got {type(evaluation).__name__}.")
-  coef = coefficient(formula)
+  coef = _coefficient(formula)
   unknown = sorted(set(given) - set(coef.params))
   if unknown:
     raise InputError(f"`{formula}` has no parameter(s) {unknown}; it takes "
@@ -298,7 +308,7 @@ def write_card(formula: str, *, params: Mapping[str, float] | None = None,
   Example:
     >>> import tempfile, pathlib
     >>> from gradeng.card import write_card
-    >>> path = write_card("-(1-p)**gamma/p", params={"gamma": 2}, slider_values={"gamma": [2]},
+    >>> path = write_card("-(1-p)**gamma/p", params={"gamma": 2}, slider_values={"gamma": [1, 3]},
     ...                   out=pathlib.Path(tempfile.mkdtemp()) / "maki.html")
     >>> path.read_text().count('class="plot"')
     3

@@ -4,6 +4,7 @@ position), the verification on that grid and the §2.1 gradient budget."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
@@ -116,13 +117,23 @@ def reference_curves(p: np.ndarray = P_GRID) -> dict[str, Curves]:
   return out
 
 
+@functools.lru_cache(maxsize=16)
+def _vmapped_curves(coefficient: ScaleCoefficient):
+  """(p, {name: values}) -> (w, L) for every set of values, jitted once per coefficient."""
+
+  def curves(p, values):
+    return logit_weight(coefficient, p, **values), loss_value(coefficient, p, **values)
+
+  return jax.jit(jax.vmap(curves, in_axes=(None, 0)))
+
+
 def coefficient_curves(coefficient: ScaleCoefficient, sliders: Sequence[Slider],
                        p: np.ndarray = P_GRID) -> dict[str, Curves]:
   """g, L and w of ``coefficient`` (float64) at every combination of the sliders' positions.
 
   Keys are the positions' indices joined by ``,`` (``"2,0"``; ``""`` without parameters). The
   parameters are passed as JAX values, so one compiled kernel (w in log space, L by float64
-  quadrature of w) serves every combination (vmapped).
+  quadrature of w) serves every combination (vmapped) and every later grid.
   """
   p = np.asarray(p, np.float64)
   combos = list(itertools.product(*(range(len(s.values)) for s in sliders)))
@@ -132,13 +143,13 @@ def coefficient_curves(coefficient: ScaleCoefficient, sliders: Sequence[Slider],
       w = np.asarray(logit_weight(coefficient, p), np.float64)[None]
       big_l = np.asarray(loss_value(coefficient, p), np.float64)[None]
     else:
-      table = {s.name: jnp.asarray([s.values[c[i]] for c in combos], jnp.float64)
+      # padded to a multiple of MAX_CURVE_SETS (repeating the last set): one compilation per
+      # coefficient serves any slider grid
+      padded = combos + combos[-1:] * (-len(combos) % MAX_CURVE_SETS)
+      table = {s.name: jnp.asarray([s.values[c[i]] for c in padded], jnp.float64)
                for i, s in enumerate(sliders)}
-
-      def curves(values):
-        return logit_weight(coefficient, p, **values), loss_value(coefficient, p, **values)
-
-      w, big_l = (np.asarray(a, np.float64) for a in jax.jit(jax.vmap(curves))(table))
+      w, big_l = (np.asarray(a, np.float64)
+                  for a in _vmapped_curves(coefficient)(jnp.asarray(p), table))
   return {key: {"g": w[i] / p, "L": big_l[i], "w": w[i]} for i, key in enumerate(keys)}
 
 
