@@ -156,3 +156,19 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, 
   error = capsys.readouterr().err
   assert error.startswith("gradeng evaluate: error: ") and message in error
   assert not (tmp_path / "out").exists()
+
+
+def test_detection_trains_the_users_formula_as_makis_row_and_names_it_in_its_run_config():
+  from gradeng.experiments.common import to_jsonable
+  from gradeng.experiments.detection import DETECTION_LOSSES, LossSpec
+
+  maki = DETECTION_LOSSES["maki"]
+  spec = LossSpec.from_formula("yours", "-(1-p)**gamma/p", {"gamma": 3}, like=maki)
+  data = to_jsonable(spec)
+  assert data["loss_fn"] == {"formula": "-(1-p)**gamma/p", "params": [["gamma", 3.0]]}
+  assert (spec.normalization, spec.learning_rate, spec.loc_weight, spec.params) == (
+      maki.normalization, maki.learning_rate, maki.loc_weight, {})
+  other = LossSpec.from_formula("yours", "-(1-p)**gamma/p", {"gamma": 2}, like=maki)
+  assert to_jsonable(other) != data  # a run directory belongs to one formula and its values
+  with pytest.raises(ge.InputError, match="not a loss of the detection experiment"):
+    evaluate("-1/p", against=("poly1",), on=("detection",), out_dir="unused")

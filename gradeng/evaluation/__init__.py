@@ -15,7 +15,11 @@ the loss card ``card.html`` (when `gradeng.card` is installed) and the runs of e
 ``OUT/<experiment>/``; rerun after a kill, it resumes (finished runs are not trained again).
 
 Supported experiments: ``toy`` (every quick or full toy sweep: free-logit dynamics and the
-imbalanced classifications; the user's loss enters as a `gradeng.experiments.toy.FormulaLoss`).
+imbalanced classifications; the user's loss enters as a `gradeng.experiments.toy.FormulaLoss`)
+and ``detection`` (SSD-lite on digit canvases, final mAP@0.5: the baselines as their paper
+Table 1 rows, CE with OHEM 1:1; yours as Maki's row, through
+`gradeng.experiments.detection.LossSpec.from_formula`; the quick budget is one run of about a
+minute per loss and seed on a 2-core CPU).
 The statistics (`t_interval`, `paired_difference`, `noise_statement`) are public too.
 """
 

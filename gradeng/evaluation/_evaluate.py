@@ -244,7 +244,8 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
     params: values of the formula's parameters, e.g. ``{"gamma": 3}``.
     against: baselines: catalog names at their defaults (``"focal"``: γ = 2) or with
       parameters (``"focal:gamma=1"``).
-    on: experiments (`gradeng.experiments.EXPERIMENTS`) that `evaluate` supports: ``"toy"``.
+    on: experiments (`gradeng.experiments.EXPERIMENTS`) that `evaluate` supports: ``"toy"``,
+      ``"detection"``.
     seeds: number of seeds (at least 2 for an interval).
     quick: use each experiment's quick budget (``get_config(quick=True)``).
     out_dir: the output directory (a directory of another evaluation is refused).
@@ -265,7 +266,7 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
     ...   ge.evaluate("-(1-p)**3/p", on=("mnist",), out_dir="unused")
     ... except ge.InputError as error:
     ...   print(error)
-    `gradeng evaluate` trains on ['toy']; got unknown experiment `mnist`.
+    `gradeng evaluate` trains on ['detection', 'toy']; got unknown experiment `mnist`.
 
     On the command line (quick toy sweeps, three seeds, CE, focal and Maki as baselines)::
 

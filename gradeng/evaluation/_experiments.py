@@ -154,12 +154,73 @@ def run_toy(yours: Contender, baselines: Sequence[Contender], *, seeds: Sequence
   return samples
 
 
+#: catalog name -> the detection loss (`DETECTION_LOSSES`) a baseline trains as: the paper's
+#: Table 1 rows (CE with OHEM 1:1, focal, Maki, QCE with their learning rates, λ, normalisation)
+DETECTION_BASELINES = {"ce": "ce_ohem", "focal": "focal", "maki": "maki", "qce": "qce"}
+#: the row the user's loss trains as (sum over anchors / positives, lr 1e-3, λ 0.2)
+DETECTION_USER_LIKE = "maki"
+
+
+def detection_baselines(baselines: Sequence[Contender]) -> None:
+  """Raises `InputError` unless every baseline is one of `DETECTION_BASELINES`."""
+  for baseline in baselines:
+    if baseline.name not in DETECTION_BASELINES:
+      raise InputError(f"Baseline `{baseline.label}` is not a loss of the detection experiment; "
+                       f"expected one of {sorted(DETECTION_BASELINES)}.")
+
+
+def _spec_name(label: str) -> str:
+  return "".join(c if c.isalnum() else "_" for c in label)
+
+
+def run_detection(yours: Contender, baselines: Sequence[Contender], *, seeds: Sequence[int],
+                  quick: bool, config: Any, out_dir: str | os.PathLike,
+                  progress: bool = False) -> list[Samples]:
+  """Trains ``yours`` and the ``baselines`` in the detection experiment (SSD-lite on digit
+  canvases; default ``detection.get_config(quick)``): each baseline as its Table 1 row
+  (`DETECTION_BASELINES`, its parameters replaced by the baseline's), yours as Maki's row
+  (`LossSpec.from_formula`). Runs go to ``out_dir/runs/<loss>/seed<k>`` (checkpoints resume).
+
+  Returns:
+    One `Samples`: the final mAP@0.5 on the test canvases per seed.
+  """
+  import gradeng as ge
+  from gradeng.experiments import detection
+
+  config = detection.get_config(quick) if config is None else config
+  if not isinstance(config, detection.ExperimentConfig):
+    raise InputError(f"The detection experiment's config must be an `ExperimentConfig`; got "
+                     f"{type(config).__name__}.")
+  specs, names = [], {}
+  for baseline in baselines:
+    spec = detection.DETECTION_LOSSES[DETECTION_BASELINES[baseline.name]]
+    if baseline.params:
+      params = {**ge.CATALOG[baseline.name].defaults, **spec.params, **dict(baseline.params)}
+      spec = dataclasses.replace(spec, name=_spec_name(baseline.label), label=baseline.label,
+                                 params=params)
+    specs.append(spec)
+    names[baseline.label] = spec.name
+  user = detection.LossSpec.from_formula(
+      YOURS, yours.formula, dict(yours.params),
+      like=detection.DETECTION_LOSSES[DETECTION_USER_LIKE])
+  names[YOURS] = user.name
+  config = dataclasses.replace(config, losses=(user, *specs), seeds=tuple(seeds))
+  summary = detection.run(config, out_dir, progress=progress)
+  values = {label: np.asarray(summary["losses"][name]["final_map"], np.float64)
+            for label, name in names.items()}
+  return [Samples("detection", f"{config.name}, {config.train.steps} steps", "final_map", True,
+                  tuple(int(s) for s in seeds), values)]
+
+
 #: experiment -> (check of the baselines, runner); the experiments `evaluate` supports
 ADAPTERS: dict[str, tuple[Callable[[Sequence[Contender]], None], Adapter]] = {
     "toy": (toy_baselines, run_toy),
+    "detection": (detection_baselines, run_detection),
 }
 
 
 def metric_descriptions() -> dict[str, str]:
   """metric name -> what it measures (every supported experiment)."""
-  return {m: text for metrics in _TOY_METRICS.values() for m, (_, text) in metrics.items()}
+  described = {m: text for metrics in _TOY_METRICS.values() for m, (_, text) in metrics.items()}
+  described["final_map"] = "mAP@0.5 on the test canvases after the last step"
+  return described

@@ -255,6 +255,56 @@ class LossSpec:
     """The `gradeng.StatefulLoss` of a ``stateful`` spec (softmax head); None otherwise."""
     return None if self.stateful is None else _stateful_loss(self)
 
+  @classmethod
+  def from_formula(cls, name: str, formula: str, params: Mapping[str, float] | None = None, *,
+                   like: "LossSpec", label: str | None = None) -> "LossSpec":
+    """A user's loss g(p) = ``formula`` trained as ``like`` trains its loss (normalisation,
+    learning rate, λ, OHEM ratio, prior, box loss): `gradeng.evaluate`'s entry into detection.
+
+    Its ``loss_fn`` is a `FormulaLossFn` (data: its config JSON names the formula and
+    parameters, so a run directory belongs to one formula).
+
+    Example:
+      >>> from gradeng.experiments.detection import DETECTION_LOSSES, LossSpec
+      >>> spec = LossSpec.from_formula("mine", "-(1-p)**3/p", like=DETECTION_LOSSES["maki"])
+      >>> spec.loss_fn, spec.normalization, spec.loc_weight
+      (FormulaLossFn(formula='-(1-p)**3/p', params=()), 'positives', 0.2)
+    """
+    if like.stateful is not None:
+      raise InputError(f"`like` must be a loss without state; got {like.name!r}.")
+    fn = FormulaLossFn(str(formula).strip(), tuple(sorted(
+        (str(k), float(v)) for k, v in dict(params or {}).items())))
+    return dataclasses.replace(like, name=name, label=label or f"g = {fn.formula}", loss_fn=fn,
+                               params={})
+
+
+@dataclasses.dataclass(frozen=True)
+class FormulaLossFn:
+  """A loss from a formula for g(p), called as the catalog losses are:
+  ``f(logits, labels, *, head="softmax", **params) -> per-anchor losses``.
+
+  Built once per (formula, head, parameters) by `gradeng.coefficient` and
+  `gradeng.loss_from_coefficient` (SymPy runs ahead of time; the kernel is cached).
+
+  Attributes:
+    formula: g(p) as text.
+    params: the formula's parameters, sorted ``((name, value), ...)``.
+  """
+
+  formula: str
+  params: tuple[tuple[str, float], ...] = ()
+
+  def __call__(self, logits, labels, *, head: str = "softmax", **params):
+    merged = tuple(sorted({**dict(self.params), **params}.items()))
+    return _formula_loss(self.formula, head, merged)(logits, labels)
+
+
+@functools.lru_cache(maxsize=32)
+def _formula_loss(formula: str, head: str, params: tuple):
+  import gradeng as ge
+
+  return ge.loss_from_coefficient(ge.coefficient(formula), head=head, **dict(params))
+
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
