@@ -193,7 +193,7 @@ def get_config(quick: bool = True) -> LongTailDetectionConfig:
             FeatureMap(4, (9.0, 13.0), (0.8, 0.5)),
             FeatureMap(8, (18.0, 25.0), (0.8, 0.5)),
         )),
-        train=TrainConfig(steps=120, batch_size=16, eval_every=120, checkpoint_every=60),
+        train=TrainConfig(steps=120, batch_size=8, eval_every=120, checkpoint_every=60),
         losses=tuple(LOSSES.values()),
         common_images=30, rare_images=5, pool_factor=5,
     )
@@ -205,7 +205,7 @@ def get_config(quick: bool = True) -> LongTailDetectionConfig:
           FeatureMap(4, (9.0, 13.0), (0.8, 0.5)),
           FeatureMap(8, (18.0, 25.0), (0.8, 0.5)),
       )),
-      train=TrainConfig(steps=600, batch_size=8, eval_every=600, checkpoint_every=50),
-      losses=tuple(LOSSES.values()),
+      train=TrainConfig(steps=1200, batch_size=8, eval_every=1200, checkpoint_every=100),
+      losses=tuple(LOSSES.values()), seeds=(0, 1, 2, 3, 4),
       common_images=60, rare_images=8, pool_factor=8,
   )

@@ -43,6 +43,7 @@ def image_counts(dataset: InMemoryDataset, num_classes: int = 10) -> np.ndarray:
   Example:
     >>> import numpy as np
     >>> from gradeng.experiments.detection import InMemoryDataset, Sample
+    >>> from gradeng.experiments.longtail.detection import image_counts
     >>> s = lambda labels: Sample(np.zeros((4, 4, 1)), np.zeros((len(labels), 4)),
     ...                           np.array(labels), np.zeros(len(labels), bool))
     >>> image_counts(InMemoryDataset(("0", "1", "2"), (s([0, 0, 1]), s([0]))), 3).tolist()
@@ -79,6 +80,7 @@ def select_long_tail(pool: InMemoryDataset, caps, count: int) -> InMemoryDataset
   Example:
     >>> import numpy as np
     >>> from gradeng.experiments.detection import InMemoryDataset, Sample
+    >>> from gradeng.experiments.longtail.detection import select_long_tail
     >>> s = lambda labels: Sample(np.zeros((4, 4, 1)), np.zeros((len(labels), 4)),
     ...                           np.array(labels), np.zeros(len(labels), bool))
     >>> pool = InMemoryDataset(("0", "1"), (s([1]), s([0, 1]), s([0]), s([0])))

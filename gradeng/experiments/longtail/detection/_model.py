@@ -21,6 +21,7 @@ def sigmoid_prior_bias(prior: float) -> float:
   """RetinaNet's class bias b = -log((1 - π)/π): every sigmoid class starts at probability π.
 
   Example:
+    >>> from gradeng.experiments.longtail.detection import sigmoid_prior_bias
     >>> round(sigmoid_prior_bias(0.01), 4)
     -4.5951
   """
@@ -57,8 +58,9 @@ def class_scores(logits: jax.Array, head: str) -> jax.Array:
 
   Example:
     >>> import jax.numpy as jnp
-    >>> class_scores(jnp.zeros((1, 3)), "softmax").round(4).tolist()
-    [[0.3333, 0.3333]]
+    >>> from gradeng.experiments.longtail.detection import class_scores
+    >>> [round(x, 4) for x in class_scores(jnp.zeros((1, 3)), "softmax")[0].tolist()]
+    [0.3333, 0.3333]
   """
   if head == "softmax":
     return jax.nn.softmax(logits, axis=-1)[..., 1:]

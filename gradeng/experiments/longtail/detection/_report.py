@@ -40,6 +40,7 @@ def group_ap(ap: Sequence[float | None], groups: Mapping[str, Sequence[int]]) ->
     ``{"ap_r", "ap_c", "ap_f", "map"}``.
 
   Example:
+    >>> from gradeng.experiments.longtail.detection import group_ap
     >>> group_ap([1.0, 0.5, 0.0, None], {"rare": [0], "common": [1, 3], "frequent": [2]})
     {'ap_r': 1.0, 'ap_c': 0.5, 'ap_f': 0.0, 'map': 0.5}
   """

@@ -268,20 +268,19 @@ def train_loss(config: LongTailDetectionConfig, loss: DetectionLoss, data: Train
   params = stack_trees([p for _, p in inits])
   opt_state = jax.vmap(optax.adam(loss.learning_rate).init)(params)
   loss_state = stack_trees([init_loss_state(loss)] * len(config.seeds))
-  step, wall = 0, 0.0
+  step, wall, last = 0, 0.0, [None] * len(config.seeds)
   checkpoint = run_dir / CHECKPOINT
   if checkpoint.exists():
     state, step, extra = load_checkpoint(checkpoint, (params, opt_state, loss_state),
                                          config=expected)
     params, opt_state, loss_state = jax.device_put(state)
-    wall = extra["wall_seconds"]
+    wall, last = extra["wall_seconds"], extra.get("last_loss", last)
   train = config.train
   counts = jnp.asarray(data.class_counts)
   count = len(data.train_images)
   bar = tqdm(total=train.steps, initial=step, desc=f"{loss.name} ×{len(config.seeds)} seeds",
              disable=not progress, dynamic_ncols=True, leave=False)
   started = time.perf_counter()
-  value = None
   try:
     while step < train.steps:
       index = np.stack([batch_indices(s, step, count, train.batch_size) for s in config.seeds])
@@ -291,18 +290,18 @@ def train_loss(config: LongTailDetectionConfig, loss: DetectionLoss, data: Train
       step += 1
       bar.update(1)
       if step % train.checkpoint_every == 0 or step == train.steps:
-        values = np.asarray(value)
-        if not np.all(np.isfinite(values)):
-          raise FloatingPointError(f"{loss.name}: loss is {values.tolist()} at step {step}")
-        bar.set_postfix(loss=f"{float(values.mean()):.3f}", refresh=False)
+        last = np.asarray(value).tolist()
+        if not np.all(np.isfinite(last)):
+          raise FloatingPointError(f"{loss.name}: loss is {last} at step {step}")
+        bar.set_postfix(loss=f"{float(np.mean(last)):.3f}", refresh=False)
         save_checkpoint(checkpoint, (params, opt_state, loss_state), step=step, config=expected,
-                        extra={"wall_seconds": wall + time.perf_counter() - started})
+                        extra={"wall_seconds": wall + time.perf_counter() - started,
+                               "last_loss": last})
       if on_step is not None:
         on_step(step)
   finally:
     bar.close()
   wall += time.perf_counter() - started
-  final_loss = np.asarray(value).tolist() if value is not None else [None] * len(config.seeds)
   candidates = [np.asarray(a) for a in predict(
       params, data.test_images, data.anchors, graphdef=graphdef, head=loss.head,
       top_k=train.pre_nms_top_k, side=float(config.data.canvas_size),
@@ -315,7 +314,7 @@ def train_loss(config: LongTailDetectionConfig, loss: DetectionLoss, data: Train
                           iou_threshold=0.5)
     record = {"loss": loss.name, "label": loss.label, "seed": seed, "steps": train.steps,
               "ap": [None if math.isnan(a) else float(a) for a in result.ap],
-              "map": result.mean_ap, "final_loss": final_loss[i],
+              "map": result.mean_ap, "final_loss": last[i],
               "detections_per_image": float(np.mean([len(d.scores) for d in found])),
               "train_wall_seconds": wall, "backend": jax.default_backend(), "config": expected}
     atomic_write_json(seed_result_path(run_dir, seed), record)
