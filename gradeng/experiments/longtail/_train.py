@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 import gradeng as ge
 import gradeng.longtail as lt
@@ -26,7 +27,7 @@ def _stateful(sl, reduce):
   return sl.init, (lambda z, y, s: (lambda v, n: (reduce(v), n))(*sl.loss(z, y, s)))
 
 
-def objective(name: str, class_counts, *, drw_step: int):
+def objective(name: str, class_counts: ArrayLike, *, drw_step: int):
   """``(init_state, fn(logits, labels, state) -> (scalar loss, new state))`` for a loss name.
 
   Softmax losses are averaged over the batch; the sigmoid-head losses (EQL v2, EFL) are summed over
