@@ -39,9 +39,13 @@ def card_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(tmp_path_factory):
+  # Chromium writes its crash-report settings and dconf cache under $HOME: give it one of ours.
+  home = tmp_path_factory.mktemp("chromium-home")
+  env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+         "XDG_CACHE_HOME": str(home / ".cache")}
   with sync_api.sync_playwright() as playwright:
-    browser = playwright.chromium.launch(executable_path=CHROMIUM)
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, env=env)
     yield browser
     browser.close()
 

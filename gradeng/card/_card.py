@@ -306,11 +306,12 @@ def write_card(formula: str, *, params: Mapping[str, float] | None = None,
     ``out`` as a `Path`.
 
   Example:
-    >>> import tempfile, pathlib
+    >>> import pathlib, tempfile
     >>> from gradeng.card import write_card
-    >>> path = write_card("-(1-p)**gamma/p", params={"gamma": 2}, slider_values={"gamma": [1, 3]},
-    ...                   out=pathlib.Path(tempfile.mkdtemp()) / "maki.html")
-    >>> path.read_text().count('class="plot"')
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...   path = write_card("-(1-p)**gamma/p", params={"gamma": 2},
+    ...                     slider_values={"gamma": [1, 3]}, out=pathlib.Path(out) / "maki.html")
+    ...   path.read_text().count('class="plot"')
     3
   """
   from gradeng.experiments.common import atomic_write_text
