@@ -27,7 +27,7 @@ from ._config import LearnConfig
 from ._evaluate import evaluate
 from ._meta import learn
 from ._report import LEARNED, derivation_markdown, draw_figures, table_markdown
-from gradeng.experiments.common import atomic_write_json, atomic_write_text
+from gradeng.experiments.common import atomic_write_json, atomic_write_text, on_main_process
 
 
 def run_experiment(config: LearnConfig, out_dir, *, figures_dir=None, derivation_path=None,
@@ -64,9 +64,13 @@ def run_experiment(config: LearnConfig, out_dir, *, figures_dir=None, derivation
     return {"learned": learned, "files": [], "seconds": time.perf_counter() - start}
   evaluation = evaluate(config, {LEARNED[m]: np.asarray(v["weights"]) for m, v in learned.items()})
   results = {"config": config.to_dict(), "learned": learned, "evaluation": evaluation}
-  paths = [out_dir / "results.json", figures_dir / "results.md", derivation_path]
-  atomic_write_json(paths[0], results, indent=1)
-  atomic_write_text(paths[1], table_markdown(results) + "\n")
-  atomic_write_text(paths[2], derivation_markdown(results) + "\n")
-  paths += draw_figures(results, figures_dir)
+
+  def write() -> list[Path]:  # several processes: process 0 writes
+    paths = [out_dir / "results.json", figures_dir / "results.md", derivation_path]
+    atomic_write_json(paths[0], results, indent=1)
+    atomic_write_text(paths[1], table_markdown(results) + "\n")
+    atomic_write_text(paths[2], derivation_markdown(results) + "\n")
+    return paths + draw_figures(results, figures_dir)
+
+  paths = on_main_process(write)
   return {**results, "files": [str(p) for p in paths], "seconds": time.perf_counter() - start}

@@ -16,6 +16,12 @@ The whole step is one ``jit``: the tasks are ``vmap``ped, and the task axis is s
 copies), as in the toy sweeps. Every step's state (θ, the Adam state, the history) is saved
 atomically to ``<out>/<method>/state.npz``; a killed run resumes from the last saved step and
 produces bit-identical numbers (the tasks of step t depend only on t).
+
+Several processes (`gradeng.experiments.common.initialize_distributed` first): the mesh spans
+every process's devices; each process builds its shards of the step's tasks (`global_array`), θ
+and the Adam state are replicated on every device, and only process 0 reads and writes the run
+directory (the state to resume from is sent to the others), as in the toy sweeps. θ equals that of
+one process with as many devices.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from gradeng.runtime import weights_from_theta
-from gradeng.experiments.common import atomic_write_bytes, claim_run_dir
+from gradeng.experiments.common import (atomic_write_bytes, claim_run_dir, gather_to_host,
+                                        global_array, is_main_process, on_main_process)
 
 from ._config import META_SEED_BASE, LearnConfig
 from ._train import make_train
@@ -107,10 +114,10 @@ def _outer_step(task, exponents, outer_lr, es_pairs, es_sigma, method, objective
                  out_shardings=replicated), optimizer
 
 
-def _save_state(path: Path, step: int, theta, opt_state, history: dict) -> None:
-  leaves = jax.tree_util.tree_leaves(opt_state)
+def _save_state(path: Path, step: int, theta: np.ndarray, opt_leaves: list[np.ndarray],
+                history: dict) -> None:
   arrays = {"step": np.asarray(step), "theta": np.asarray(theta),
-            **{f"opt_{i}": np.asarray(leaf) for i, leaf in enumerate(leaves)},
+            **{f"opt_{i}": np.asarray(leaf) for i, leaf in enumerate(opt_leaves)},
             **{f"history_{k}": np.asarray(v) for k, v in history.items()}}
 
   def write(f):
@@ -121,13 +128,14 @@ def _save_state(path: Path, step: int, theta, opt_state, history: dict) -> None:
   atomic_write_bytes(path, write)
 
 
-def _load_state(path: Path, opt_template):
+def _load_state(path: Path, n_leaves: int):
+  """(steps done, θ, the Adam state's leaves, history) saved in ``path``, or None if absent."""
+  if not path.exists():
+    return None
   with np.load(path) as data:
-    leaves, treedef = jax.tree_util.tree_flatten(opt_template)
-    opt_state = jax.tree_util.tree_unflatten(
-        treedef, [jnp.asarray(data[f"opt_{i}"]) for i in range(len(leaves))])
+    leaves = [data[f"opt_{i}"] for i in range(n_leaves)]
     history = {k[len("history_"):]: data[k].tolist() for k in data.files if k.startswith("history_")}
-    return int(data["step"]), jnp.asarray(data["theta"]), opt_state, history
+    return int(data["step"]), data["theta"], leaves, history
 
 
 def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | None = None,
@@ -143,40 +151,55 @@ def learn(config: LearnConfig, method: str, out_dir: Path, *, stop_after: int | 
       calling again without it).
     progress: tqdm bar over the outer steps.
     after_step: called with the number of steps done after each step's state is saved.
-    devices: the devices the task axis is sharded over (default: all of this process's).
+    devices: the devices the task axis is sharded over (default: all, ``jax.devices()``, every
+      process's in a multi-process run, where only process 0 reads and writes ``out_dir``).
 
   Returns:
     ``{"theta", "weights", "history": {"objective", "theta"}, "steps_done", "seconds"}``
     (``seconds``: wall time of the steps run by this call, compilation included).
   """
   out_dir = Path(out_dir)
-  claim_run_dir(out_dir, config.to_dict())  # another config's directory is refused
   path = out_dir / method / "state.npz"
   devices = tuple(jax.devices() if devices is None else devices)
   step_fn, optimizer = make_outer_step(config, method, devices)
-  theta = jnp.zeros(len(config.exponents), jnp.float32)
-  opt_state = optimizer.init(theta)
+  mesh = _mesh(devices)
+  replicated = NamedSharding(mesh, PartitionSpec())
+  sharded = NamedSharding(mesh, PartitionSpec(AXIS))
+  theta_host = np.zeros(len(config.exponents), np.float32)
+  opt_leaves, opt_tree = jax.tree_util.tree_flatten(optimizer.init(jnp.asarray(theta_host)))
+  opt_leaves = [np.asarray(leaf) for leaf in opt_leaves]
   history = {"objective": [], "theta": []}
   done = 0
-  if path.exists():
-    done, theta, opt_state, history = _load_state(path, opt_state)
+
+  def claim_and_load():
+    claim_run_dir(out_dir, config.to_dict())  # another config's directory is refused
+    return _load_state(path, len(opt_leaves))
+
+  saved = on_main_process(claim_and_load)  # every process resumes from process 0's state
+  if saved is not None:
+    done, theta_host, opt_leaves, history = saved
+  theta = global_array(theta_host, replicated)
+  opt_state = jax.tree_util.tree_unflatten(
+      opt_tree, [global_array(leaf, replicated) for leaf in opt_leaves])
   last = config.outer_steps if stop_after is None else min(stop_after, config.outer_steps)
   n_devices = len(devices)
   key = jax.random.key(7 if method == "es" else 0)
   start = time.perf_counter()
-  bar = tqdm(range(done, last), desc=f"learn θ ({method})", unit="step", disable=not progress,
-             initial=done, total=config.outer_steps, dynamic_ncols=True)
+  bar = tqdm(range(done, last), desc=f"learn θ ({method})", unit="step",
+             disable=not progress or not is_main_process(), initial=done,
+             total=config.outer_steps, dynamic_ncols=True)
   for step in bar:
-    ratios, seeds, weights = step_tasks(config, step, n_devices)
-    theta_before = np.asarray(theta)
-    theta, opt_state, value, _ = step_fn(theta, opt_state, ratios, seeds, weights,
-                                         jax.random.fold_in(key, step))
-    history["objective"].append(float(value))
-    history["theta"].append(theta_before.tolist())
-    bar.set_postfix(objective=f"{float(value):.4f}")
-    _save_state(path, step + 1, theta, opt_state, history)
+    tasks = [global_array(x, sharded) for x in step_tasks(config, step, n_devices)]
+    key_data = np.asarray(jax.random.key_data(jax.random.fold_in(key, step)))
+    step_key = jax.random.wrap_key_data(global_array(key_data, replicated))  # the same everywhere
+    theta, opt_state, value, _ = step_fn(theta, opt_state, *tasks, step_key)
+    history["objective"].append(float(gather_to_host(value)))
+    history["theta"].append(theta_host.tolist())
+    theta_host, opt_leaves = gather_to_host((theta, jax.tree_util.tree_leaves(opt_state)))
+    bar.set_postfix(objective=f"{history['objective'][-1]:.4f}")
+    on_main_process(lambda: _save_state(path, step + 1, theta_host, opt_leaves, history))
     if after_step is not None:
       after_step(step + 1)
   bar.close()
-  return {"theta": np.asarray(theta), "weights": np.asarray(weights_from_theta(theta)),
+  return {"theta": theta_host, "weights": np.asarray(weights_from_theta(jnp.asarray(theta_host))),
           "history": history, "steps_done": max(done, last), "seconds": time.perf_counter() - start}

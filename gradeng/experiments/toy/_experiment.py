@@ -6,6 +6,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from gradeng.experiments.common import on_main_process
+
 from ._config import PRESETS, ToyConfig, get_preset, parse_override
 from ._report import make_figures
 from ._sweep import SweepResult, run_sweep
@@ -31,8 +33,10 @@ def simulate(name: str, *, quick: bool = False, out: str | os.PathLike = "runs/t
   for assignment in overrides:
     config = parse_override(config, assignment)
   result = run_sweep(config, Path(out) / config.name, progress=progress)
-  paths = [] if figures is None else make_figures(result, Path(figures) / "toy_imbalance" / config.name)
-  return result, paths
+  if figures is None:
+    return result, []
+  return result, on_main_process(  # several processes: process 0 draws
+      lambda: make_figures(result, Path(figures) / "toy_imbalance" / config.name))
 
 
 def run(config: ToyConfig, out_dir: str | os.PathLike, *, progress: bool = False) -> dict:
@@ -51,7 +55,8 @@ def run(config: ToyConfig, out_dir: str | os.PathLike, *, progress: bool = False
   for sweep in config.sweeps:
     result = run_sweep(sweep, out_dir / "runs" / sweep.name, progress=progress)
     summary["sweeps"][sweep.name] = result.summary["n_trainings"]
-    summary["paths"] += [str(p) for p in make_figures(result, out_dir / "figures" / sweep.name)]
+    paths = on_main_process(lambda: make_figures(result, out_dir / "figures" / sweep.name))
+    summary["paths"] += [str(p) for p in paths]
   return summary
 
 

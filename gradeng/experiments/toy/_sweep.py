@@ -19,12 +19,15 @@ Results directory::
 
 Re-running skips chunks already saved, so a killed run resumes where it stopped.
 
-Multi-host: call ``jax.distributed.initialize()`` (coordinator address, process count and id, or
-a cluster auto-detected by JAX) in every process before `run_sweep`; ``jax.devices()`` is then
-the global device list, inputs are built with ``jax.make_array_from_callback`` (each process
-provides its addressable shards), outputs are gathered with
-``multihost_utils.process_allgather``, and only process 0 writes. The results directory must be
-on a filesystem all processes see. Tested single-host only (including 8 simulated CPU devices).
+Several processes (hosts, or one process per GPU): call
+`gradeng.experiments.common.initialize_distributed` in every process before any JAX computation
+and run the same sweep in each; ``jax.devices()`` is then every process's devices and the mesh
+spans them all. Every process plans the same chunks; each builds the shards of its own devices
+(`global_array`) and every chunk's outputs are gathered to every host (`gather_to_host`). Only
+process 0 touches the results directory (claims it, lists the finished chunks, writes chunks and
+results: `on_main_process`) and sends the others what it read, so the directory need only be on
+process 0's filesystem. The numbers equal those of one process with as many devices (tested with
+2 local CPU processes against 1 process of 2 devices, ``tests/test_distributed.py``).
 """
 
 from __future__ import annotations
@@ -45,7 +48,9 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
-from gradeng.experiments.common import atomic_write_bytes, atomic_write_json, claim_run_dir
+from gradeng.experiments.common import (atomic_write_bytes, atomic_write_json, claim_run_dir,
+                                        gather_to_host, global_array, is_main_process,
+                                        on_main_process)
 
 from . import _classify, _free_logit
 from ._config import Config, grid_cells
@@ -116,9 +121,8 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
     return {k: data[k] for k in data.files}
 
 
-def _prepare_directory(directory: Path, config: Config, write: bool) -> None:
-  claim_run_dir(directory, config.to_dict(), require_empty=True, write=write, indent=1,
-                sort_keys=False)
+def _prepare_directory(directory: Path, config: Config) -> None:
+  claim_run_dir(directory, config.to_dict(), require_empty=True, indent=1, sort_keys=False)
 
 
 def _cell_inputs(config: Config, start: int, stop: int) -> tuple[np.ndarray, ...]:
@@ -127,13 +131,6 @@ def _cell_inputs(config: Config, start: int, stop: int) -> tuple[np.ndarray, ...
   ratio = np.array([r for _, _, r, _ in cells], np.float32)
   seed = np.array([s for _, _, _, s in cells], np.uint32)
   return hyper, ratio, seed
-
-
-def _to_host(tree):
-  if jax.process_count() == 1:
-    return jax.tree.map(np.asarray, tree)
-  from jax.experimental import multihost_utils
-  return multihost_utils.process_allgather(tree, tiled=True)
 
 
 @functools.lru_cache(maxsize=64)
@@ -180,8 +177,8 @@ class _Executor:
     inputs = []
     for host in _cell_inputs(self.config, chunk.start, chunk.stop):
       padded = np.concatenate([host, np.repeat(host[-1:], size - n)])
-      inputs.append(jax.make_array_from_callback(padded.shape, sharding, lambda i, a=padded: a[i]))
-    outputs = _to_host(function(*inputs))
+      inputs.append(global_array(padded, sharding))
+    outputs = gather_to_host(function(*inputs))
     return {name: value[:n] for name, value in outputs.items()}
 
 
@@ -193,40 +190,45 @@ def run_sweep(config: Config, directory: str | os.PathLike, *,
   Args:
     config: a `FreeLogitConfig` or `ClassificationConfig`.
     directory: results directory; created if absent; refused if written by another config.
+      In a multi-process run only process 0 reads and writes it.
     devices: devices of the 1-D mesh the sweep axis is sharded over (default: all,
-      ``jax.devices()``).
-    progress: show a tqdm progress bar over chunks.
+      ``jax.devices()``, every process's in a multi-process run).
+    progress: show a tqdm progress bar over chunks (in process 0).
     after_chunk: called after each chunk is saved (for tests that interrupt a run).
 
   Returns:
-    The `SweepResult` (also saved as ``results.npz`` and ``summary.json``).
+    The `SweepResult` (also saved as ``results.npz`` and ``summary.json``), the same in every
+    process.
   """
   begin = time.perf_counter()
   directory = Path(directory)
   devices = list(jax.devices() if devices is None else devices)
-  writer = jax.process_index() == 0
-  _prepare_directory(directory, config, writer)
   chunks = plan_chunks(config)
   chunk_dir = directory / "chunks"
-  todo = [c for c in chunks if not (chunk_dir / c.filename).exists()]
-  if jax.process_count() > 1:  # every process decides on the same listing before anyone writes
-    from jax.experimental import multihost_utils
-    multihost_utils.sync_global_devices(f"gradeng.experiments.toy listing {directory}")
+
+  def claim_and_list() -> list[int]:
+    _prepare_directory(directory, config)
+    return [c.index for c in chunks if not (chunk_dir / c.filename).exists()]
+
+  todo = [chunks[i] for i in on_main_process(claim_and_list)]  # one listing for every process
   execute = _Executor(config, devices)
   with tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc=config.name, unit="chunk",
-            disable=not progress) as bar:
+            disable=not progress or not is_main_process()) as bar:
     for chunk in todo:
       outputs = execute(chunk)
-      if writer:
-        save_npz(chunk_dir / chunk.filename,
-                 {**outputs, "cell_index": np.arange(chunk.start, chunk.stop)})
+      on_main_process(lambda: save_npz(chunk_dir / chunk.filename,
+                                        {**outputs, "cell_index": np.arange(chunk.start, chunk.stop)}))
       bar.update(1)
       if after_chunk is not None:
         after_chunk(chunk)
-  arrays, summary = _assemble(config, directory, chunks)
-  if writer:
+
+  def assemble_and_save() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays, summary = _assemble(config, directory, chunks)
     save_npz(directory / "results.npz", arrays)
     save_json(directory / "summary.json", summary)
+    return arrays, summary
+
+  arrays, summary = on_main_process(assemble_and_save)
   return SweepResult(directory, arrays, summary, len(todo), time.perf_counter() - begin)
 
 

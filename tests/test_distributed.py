@@ -1,0 +1,176 @@
+"""One program over several processes (`jax.distributed`): 2 local CPU processes of one device
+each give the numbers of 1 process with 2 devices, for the toy sweep (through ``gradeng
+simulate --coordinator ...``) and its resumption; only process 0 writes; an error in process 0
+is raised in both. Plus the option checks (no JAX)."""
+
+from __future__ import annotations
+
+import doctest
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gradeng import InputError
+from gradeng import cli as _cli
+from gradeng.experiments.common import _distributed, initialize_distributed
+
+#: The tiny sweep (one loss kind: one compilation): 4 trainings in 2 chunks of 2, one per device.
+SWEEP = ["losses=maki:gamma=1", "steps=3", "imbalance=10,100", "seeds=0,1", "chunk_size=2",
+         "batch=1"]
+
+# Runs in each process: the CLI (which connects the processes from its options before any JAX
+# computation), then through the library a sweep killed after its first chunk and resumed, a
+# refused directory, and a replicated array read back on every host. (The learned coefficient's
+# outer loop is checked the same way by benchmarks/distributed.py: its compilation alone would
+# double this test's time.)
+_WORKER = textwrap.dedent("""
+    import pickle, sys
+    from gradeng import cli
+    out, report, overrides, flags = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
+    argv = ["simulate", "free_logit", "--quick", "--out", out, "--no-figures", "--no-progress"]
+    assert cli.main(argv + [a for o in overrides for a in ("--set", o)] + flags) == 0
+
+    import jax
+    import numpy as np
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    from gradeng.experiments import toy
+    from gradeng.experiments.common import gather_to_host, global_array
+
+    class Stop(Exception):
+      pass
+
+    def stop(chunk):
+      raise Stop
+
+    config = toy.get_preset("free_logit", quick=True)
+    for assignment in overrides:
+      config = toy.parse_override(config, assignment)
+    try:
+      toy.run_sweep(config, f"{out}/resumed", progress=False, after_chunk=stop)
+    except Stop:
+      pass
+    resumed = toy.run_sweep(config, f"{out}/resumed", progress=False)
+    try:
+      toy.run_sweep(config.replace(steps=4), f"{out}/resumed", progress=False)
+      refused = None
+    except ValueError as error:
+      refused = str(error)
+    mesh = Mesh(np.array(jax.devices()), ("x",))
+    replicated = gather_to_host(global_array(np.arange(3.0), NamedSharding(mesh, P())))
+    with open(report, "wb") as f:
+      pickle.dump({"devices": jax.device_count(), "processes": jax.process_count(),
+                   "resumed": resumed.arrays, "resumed_chunks": resumed.computed_chunks,
+                   "refused": refused, "replicated": replicated}, f)
+""")
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _start(out: Path, report: Path, devices: int, flags: list[str]) -> subprocess.Popen:
+  env = {**os.environ, "JAX_PLATFORMS": "cpu",
+         "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+  return subprocess.Popen([sys.executable, "-c", _WORKER, str(out), str(report), " ".join(SWEEP),
+                           *flags], env=env, cwd=out.parent, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+
+
+def _assert_same(a: dict, b: dict) -> None:
+  assert sorted(a) == sorted(b)
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_two_processes_give_the_numbers_of_one_process_with_two_devices(tmp_path):
+  coordinator = f"127.0.0.1:{_free_port()}"
+  runs = {  # name -> (output directory, devices per process, options)
+      "process 0": (tmp_path / "p0", 1, ["--coordinator", coordinator, "--num-processes", "2",
+                                         "--process-id", "0"]),
+      "process 1": (tmp_path / "p1", 1, ["--coordinator", coordinator, "--num-processes", "2",
+                                         "--process-id", "1"]),
+      "one process": (tmp_path / "one", 2, []),
+  }
+  started = {name: _start(out, tmp_path / f"{out.name}.pkl", devices, flags)
+             for name, (out, devices, flags) in runs.items()}
+  outputs, deadline = {}, time.monotonic() + 240  # a hung coordinator fails, not hangs, the test
+  try:
+    for name, process in started.items():
+      outputs[name] = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+      assert process.returncode == 0, f"{name}:\n{outputs[name][1][-3000:]}"
+  finally:
+    for process in started.values():
+      if process.poll() is None:
+        process.kill()
+        process.wait()
+  reports = {name: pickle.loads((tmp_path / f"{out.name}.pkl").read_bytes())
+             for name, (out, _, _) in runs.items()}
+
+  # the mesh spans both processes: 2 devices in every run
+  assert [(r["devices"], r["processes"]) for r in reports.values()] == [(2, 2), (2, 2), (2, 1)]
+  # the CLI's sweep: process 0 wrote it, bit-identical to one process; process 1 wrote nothing
+  one, two = tmp_path / "one" / "free_logit-quick", tmp_path / "p0" / "free_logit-quick"
+  assert sorted(p.name for p in (two / "chunks").iterdir()) == ["00000.npz", "00001.npz"]
+  _assert_same(np.load(two / "results.npz"), np.load(one / "results.npz"))
+  assert (two / "summary.json").read_text() == (one / "summary.json").read_text()
+  assert not (tmp_path / "p1").exists()
+  assert "free_logit-quick: 4 trainings" in outputs["process 0"][0]
+  assert "trainings" not in outputs["process 1"][0]  # process 0 reports
+  # resumed after a kill: process 0's listing (1 chunk left) in both; the same numbers again
+  for report in reports.values():
+    assert report["resumed_chunks"] == 1
+    _assert_same(report["resumed"], dict(np.load(one / "results.npz")))
+  # process 0 refused the directory of another config, and process 1 raised its error too
+  refusals = [r["refused"] for r in reports.values()]
+  assert refusals[0] == refusals[1] == refusals[2].replace("/one/", "/p0/")
+  assert "different config: `steps` is 3 there and 4 here" in refusals[0]
+  for report in reports.values():
+    np.testing.assert_array_equal(report["replicated"], [0.0, 1.0, 2.0])
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--coordinator", "localhost:1234"], "missing --num-processes, --process-id"),
+    (["--distributed", "--process-id", "1"], "drop --process-id or --distributed"),
+    (["--coordinator", "localhost", "--num-processes", "2", "--process-id", "0"],
+     "must read HOST:PORT"),
+    (["--coordinator", "localhost:1234", "--num-processes", "2", "--process-id", "2"],
+     "`process_id` must be in [0, num_processes=2); got 2"),
+    (["--coordinator", "localhost:70000", "--num-processes", "2", "--process-id", "0"],
+     "must be in [1, 65535]; got 70000"),
+])
+def test_bad_process_options_exit_2_before_jax_starts(options, message, tmp_path, capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    _cli.main(["simulate", "free_logit", "--out", str(tmp_path), "--no-figures", *options])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith("gradeng simulate: error:") and message in err and err.count("\n") == 1
+  assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_processes": 0}, "`num_processes` must be an integer ≥ 1; got 0"),
+    ({"process_id": -1}, "`process_id` must be an integer ≥ 0; got -1"),
+    ({"coordinator_address": "10.0.0.1:12355", "initialization_timeout": 0}, "> 0 seconds"),
+])
+def test_initialize_distributed_refuses_bad_arguments(kwargs, message):
+  with pytest.raises(InputError, match=message.replace("[", r"\[").replace(")", r"\)")):
+    initialize_distributed(**kwargs)
+
+
+def test_single_process_helpers_are_the_identity_and_their_examples_run():
+  assert _distributed.broadcast_from_main({"a": [1, 2]}) == {"a": [1, 2]}
+  with pytest.raises(KeyError):  # an error raised in process 0 is raised as is
+    _distributed.on_main_process(lambda: {}["missing"])
+  assert [_distributed._bucket(n) for n in (0, 256, 257, 5000)] == [256, 256, 512, 8192]
+  failures, tried = doctest.testmod(_distributed, optionflags=doctest.ELLIPSIS)
+  assert tried >= 8 and failures == 0
