@@ -9,7 +9,6 @@ from __future__ import annotations
 import doctest
 import html.parser
 import json
-import math
 import re
 
 import numpy as np
@@ -245,6 +244,8 @@ def test_math_svg_is_inline_and_prefixed():
     ({"params": {"beta": 1}}, r"no parameter\(s\) \['beta'\]"),
     ({"params": {"gamma": "two"}}, "must be a number"),
     ({"slider_values": {"gamma": [-3]}}, "slider values of `gamma`"),
+    ({"slider_values": {"gamma": ["x"]}}, "slider values of `gamma` must be numbers"),
+    ({"params": {"gamma": -1}}, r"`gamma` must be a real number in \(-1, inf\)"),
     ({"slider_values": {"delta": [1]}}, "does not have"),
     ({"evaluation": [1, 2]}, "`evaluation` must be a dict"),
 ])

@@ -65,9 +65,16 @@ def _sliders(derivation: Any, given: Mapping[str, float],
   sliders = []
   for name in names:
     domain = derivation.domains[name]
+    if name in given and not domain.contains(given[name]):
+      raise InputError(f"`{name}` must be {domain.describe()} (where the loss exists); got "
+                       f"{given[name]:g}.")
     if name in grid:
-      values = tuple(sorted({float(v) for v in grid[name]} | ({given[name]} if name in given
-                                                               else set())))
+      try:
+        chosen = {float(v) for v in grid[name]}
+      except (TypeError, ValueError):
+        raise InputError(f"slider values of `{name}` must be numbers; got "
+                         f"{grid[name]!r}.") from None
+      values = tuple(sorted(chosen | ({given[name]} if name in given else set())))
       outside = [v for v in values if not domain.contains(v)]
       if not values or outside:
         raise InputError(f"slider values of `{name}` must be in {domain.describe()}; got "
@@ -84,14 +91,14 @@ def _sliders(derivation: Any, given: Mapping[str, float],
   return sliders
 
 
-def _ranges(curves: list[Mapping[str, list]]) -> dict[str, list[float]]:
+def _ranges(curves: list[Mapping[str, np.ndarray]]) -> dict[str, list[float]]:
   """The plots' y-ranges: the curves given (the references and this loss at the sliders' start)
   over p ≥ 0.1, 0 included, padded by 5 %; other slider positions may leave the frame."""
   keep = P_GRID >= _RANGE_FROM_P
   ranges = {}
   for q in ("g", "L", "w"):
-    values = np.array([v for c in curves for v, k in zip(c[q], keep) if k and v is not None],
-                      np.float64)
+    values = np.concatenate([np.asarray(c[q], np.float64)[keep] for c in curves])
+    values = values[np.isfinite(values)]
     lo, hi = (float(values.min()), float(values.max())) if values.size else (-1.0, 1.0)
     lo, hi = min(lo, 0.0), max(hi, 0.0)
     pad = 0.05 * (hi - lo) or 1.0

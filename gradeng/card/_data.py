@@ -185,6 +185,6 @@ def budget_rows(coefficient: ScaleCoefficient, params: Mapping[str, float]
   the coefficient at ``params``: the `GradientBudget` and its loss labels in that order."""
   from gradeng.paper import PAPER_GROUPS, gradient_budget
 
-  losses = [(name, dict(p)) for _, name, p in REFERENCES] + [(coefficient, dict(params))]
+  losses = [(name, dict(values)) for _, name, values in REFERENCES] + [(coefficient, dict(params))]
   budget = gradient_budget(PAPER_GROUPS, losses)
   return budget, list(budget.losses)
