@@ -1,5 +1,5 @@
-"""The numbers a loss card shows: the derivation, the curves on a p grid (one set per slider
-position), the verification on that grid and the §2.1 gradient budget."""
+"""The numbers a loss card shows: the slider positions, the curves on a p grid (one set per
+slider position), their check against 30-digit values and the §2.1 gradient budget."""
 
 from __future__ import annotations
 
