@@ -28,7 +28,8 @@ SWEEP = ["losses=maki:gamma=1", "steps=3", "imbalance=10,100", "seeds=0,1", "chu
 
 # Runs in each process: the CLI (which connects the processes from its options before any JAX
 # computation), then through the library a sweep killed after its first chunk and resumed, a
-# refused directory, and a replicated array read back on every host. (The learned coefficient's
+# refused directory, a value process 0 cannot send, and a replicated array read back on every
+# host. (The learned coefficient's
 # outer loop is checked the same way by benchmarks/distributed.py: its compilation alone would
 # double this test's time.)
 _WORKER = textwrap.dedent("""
@@ -42,7 +43,7 @@ _WORKER = textwrap.dedent("""
     import numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
     from gradeng.experiments import toy
-    from gradeng.experiments.common import gather_to_host, global_array
+    from gradeng.experiments.common import gather_to_host, global_array, on_main_process
 
     class Stop(Exception):
       pass
@@ -63,12 +64,17 @@ _WORKER = textwrap.dedent("""
       refused = None
     except ValueError as error:
       refused = str(error)
+    try:
+      on_main_process(lambda: lambda: None)  # process 0 cannot send a function: both raise
+      unsent = None
+    except RuntimeError as error:
+      unsent = str(error)
     mesh = Mesh(np.array(jax.devices()), ("x",))
     replicated = gather_to_host(global_array(np.arange(3.0), NamedSharding(mesh, P())))
     with open(report, "wb") as f:
       pickle.dump({"devices": jax.device_count(), "processes": jax.process_count(),
                    "resumed": resumed.arrays, "resumed_chunks": resumed.computed_chunks,
-                   "refused": refused, "replicated": replicated}, f)
+                   "refused": refused, "unsent": unsent, "replicated": replicated}, f)
 """)
 
 
@@ -134,6 +140,10 @@ def test_two_processes_give_the_numbers_of_one_process_with_two_devices(tmp_path
   refusals = [r["refused"] for r in reports.values()]
   assert refusals[0] == refusals[1] == refusals[2].replace("/one/", "/p0/")
   assert "different config: `steps` is 3 there and 4 here" in refusals[0]
+  unsent = [r["unsent"] for r in reports.values()]
+  assert unsent[0] == unsent[1] and unsent[2] is None  # one process returns the function itself
+  assert unsent[0].startswith("process 0 could not send its value to the other processes: ")
+  assert "lambda" in unsent[0]  # pickle's reason names the function
   for report in reports.values():
     np.testing.assert_array_equal(report["replicated"], [0.0, 1.0, 2.0])
 

@@ -130,12 +130,19 @@ def _bucket(size: int) -> int:
   return 1 << max(8, math.ceil(math.log2(max(size, 1))))
 
 
+class _NotSent(RuntimeError):
+  """Sent instead of a value that cannot be pickled; raised in every process."""
+
+
 def broadcast_from_main(value: T) -> T:
   """The main process's ``value`` (any picklable object), returned in every process.
 
   The other processes' ``value`` is ignored. The object travels pickled, as bytes, through one
   cross-process sum of a ``uint8`` array (`jax.experimental.multihost_utils.broadcast_one_to_all`),
-  preceded by its length.
+  preceded by its length. Every process must call it, in the same order.
+
+  Raises:
+    RuntimeError: in every process, if process 0's ``value`` cannot be pickled.
 
   Example::
 
@@ -147,14 +154,21 @@ def broadcast_from_main(value: T) -> T:
     return value
   from jax.experimental import multihost_utils
 
-  main = is_main_process()
-  payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL) if main else b""
+  main, payload = is_main_process(), b""
+  if main:
+    try:
+      payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:  # noqa: BLE001 -- every process must still join the collectives
+      payload = pickle.dumps(_NotSent(f"process 0 could not send its value to the other "
+                                      f"processes: {error}"))
   length = int(multihost_utils.broadcast_one_to_all(np.int32(len(payload))))
   buffer = np.zeros(_bucket(length), np.uint8)
   if main:
     buffer[:length] = np.frombuffer(payload, np.uint8)
-  received = np.asarray(multihost_utils.broadcast_one_to_all(buffer))
-  return value if main else pickle.loads(received[:length].tobytes())
+  received = pickle.loads(np.asarray(multihost_utils.broadcast_one_to_all(buffer))[:length].tobytes())
+  if isinstance(received, _NotSent):
+    raise received
+  return value if main else received
 
 
 def on_main_process(function: Callable[[], T]) -> T:
