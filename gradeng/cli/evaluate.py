@@ -54,7 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="experiments to train in (space- or comma-separated); default toy")
   parser.add_argument("--seeds", type=int, default=3, metavar="N",
                       help="number of seeds, the same for every loss (default 3)")
-  parser.add_argument("--quick", action="store_true", help="the experiments' quick budgets")
+  parser.add_argument("--quick", action="store_true", help="the experiments' quick budgets (default: their full ones)")
   parser.add_argument("--out", default=None,
                       help="directory for everything it writes (default runs/evaluate or "
                            "runs/evaluate_quick); rerunning resumes, another evaluation's "
