@@ -5,7 +5,7 @@ Examples::
   gradeng simulate free_logit --quick            # runs/toy/free_logit-quick, figures/toy_imbalance/...
   gradeng simulate all --quick                   # every preset, small
   gradeng simulate gaussian_mlp --set seeds=0,1,2 --set imbalance=10,1000
-  gradeng simulate free_logit --coordinator HOST:PORT --num-processes 2 --process-id I  # in each process
+  gradeng simulate free_logit --coordinator HOST:PORT --num-processes 2 --process-id I  # process I
 """
 
 from __future__ import annotations

@@ -165,7 +165,8 @@ def broadcast_from_main(value: T) -> T:
   buffer = np.zeros(_bucket(length), np.uint8)
   if main:
     buffer[:length] = np.frombuffer(payload, np.uint8)
-  received = pickle.loads(np.asarray(multihost_utils.broadcast_one_to_all(buffer))[:length].tobytes())
+  received = np.asarray(multihost_utils.broadcast_one_to_all(buffer))[:length]
+  received = pickle.loads(received.tobytes())
   if isinstance(received, _NotSent):
     raise received
   return value if main else received

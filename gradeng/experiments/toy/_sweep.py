@@ -216,8 +216,8 @@ def run_sweep(config: Config, directory: str | os.PathLike, *,
             disable=not progress or not is_main_process()) as bar:
     for chunk in todo:
       outputs = execute(chunk)
-      on_main_process(lambda: save_npz(chunk_dir / chunk.filename,
-                                        {**outputs, "cell_index": np.arange(chunk.start, chunk.stop)}))
+      saved = {**outputs, "cell_index": np.arange(chunk.start, chunk.stop)}
+      on_main_process(lambda: save_npz(chunk_dir / chunk.filename, saved))
       bar.update(1)
       if after_chunk is not None:
         after_chunk(chunk)
