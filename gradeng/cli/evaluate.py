@@ -32,7 +32,8 @@ def _params(assignments: list[str]) -> dict[str, float]:
     try:
       params[key.strip()] = float(fractions.Fraction(text.strip()))
     except (ValueError, ZeroDivisionError):
-      raise UsageError(f"--param {key.strip()}: {text!r} is not a number (e.g. 3, 0.5, 1/3)") from None
+      raise UsageError(f"--param {key.strip()}: {text!r} is not a number (e.g. 3, 0.5, "
+                       "1/3)") from None
   return params
 
 
@@ -54,7 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                       help="experiments to train in (space- or comma-separated); default toy")
   parser.add_argument("--seeds", type=int, default=3, metavar="N",
                       help="number of seeds, the same for every loss (default 3)")
-  parser.add_argument("--quick", action="store_true", help="the experiments' quick budgets (default: their full ones)")
+  parser.add_argument("--quick", action="store_true",
+                      help="the experiments' quick budgets (default: their full ones)")
   parser.add_argument("--out", default=None,
                       help="directory for everything it writes (default runs/evaluate or "
                            "runs/evaluate_quick); rerunning resumes, another evaluation's "

@@ -1,4 +1,5 @@
-"""Evaluate your own loss against baselines: `evaluate` (``gradeng.evaluate``, ``gradeng evaluate``).
+"""Evaluate your own loss against baselines: `evaluate` (``gradeng.evaluate``, the CLI's
+``gradeng evaluate``).
 
 A loss is given by its scale coefficient g(p) = dL/dp as a formula. `evaluate` builds it (and
 refuses, before any training, a formula that does not build or whose loss is negative somewhere

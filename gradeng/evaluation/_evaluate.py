@@ -1,4 +1,5 @@
-"""`evaluate`: train a user's loss and the baselines on the same seeds, data and budgets; compare."""
+"""`evaluate`: train a user's loss and the baselines on the same seeds, data and budgets, and
+compare them."""
 
 from __future__ import annotations
 

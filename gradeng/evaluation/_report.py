@@ -47,7 +47,8 @@ def markdown(result: EvaluationResult) -> str:
             "|---|---|---|" + "---|" * len(labels)]
   for row in result.rows:
     cells = [_interval(row.means[label]) for label in labels]
-    lines.append(f"| {row.experiment} | {row.setting} | {row.metric} {arrows[row.higher_is_better]} | "
+    lines.append(f"| {row.experiment} | {row.setting} | "
+                 f"{row.metric} {arrows[row.higher_is_better]} | "
                  + " | ".join(cells) + " |")
   lines += ["", "## Paired differences, yours − baseline (95 % CI)", "",
             "| experiment | setting | metric | " + " | ".join(result.against) + " |",
@@ -61,7 +62,8 @@ def markdown(result: EvaluationResult) -> str:
         better = (difference.mean > 0) == row.higher_is_better
         verdict = f"exceeds the seed noise ({'better' if better else 'worse'})"
       cells.append(f"{_interval(difference, signed=True)}: {verdict}")
-    lines.append(f"| {row.experiment} | {row.setting} | {row.metric} {arrows[row.higher_is_better]} | "
+    lines.append(f"| {row.experiment} | {row.setting} | "
+                 f"{row.metric} {arrows[row.higher_is_better]} | "
                  + " | ".join(cells) + " |")
   described = {row.metric for row in result.rows}
   lines += ["", "Metrics (↑ higher is better, ↓ lower is better):", ""]

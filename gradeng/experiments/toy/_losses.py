@@ -58,7 +58,8 @@ class FormulaLoss:
   params: tuple[tuple[str, float], ...] = ()
 
   @classmethod
-  def create(cls, formula: str, params: Mapping[str, float] | Sequence | None = None) -> "FormulaLoss":
+  def create(cls, formula: str,
+             params: Mapping[str, float] | Sequence | None = None) -> "FormulaLoss":
     """A checked `FormulaLoss` from a formula and a parameter mapping (or pairs, as JSON gives)."""
     if not isinstance(formula, str) or not formula.strip():
       raise InputError(f"A formula loss needs g(p) as a non-empty string; got {formula!r}.")
@@ -66,7 +67,8 @@ class FormulaLoss:
     checked = []
     for key, value in items.items():
       if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise InputError(f"Parameter `{key}` of `{formula}` must be a finite number; got {value!r}.")
+        raise InputError(f"Parameter `{key}` of `{formula}` must be a finite number; got "
+                         f"{value!r}.")
       checked.append((str(key), float(value)))
     return cls(formula.strip(), tuple(sorted(checked)))
 
