@@ -1,12 +1,12 @@
 """Configuration of the LVIS-style long-tailed detection experiment (frozen dataclasses).
 
-Quick (six losses × 3 seeds vmapped, 48×48 canvases, 250 steps; about 100 s on an idle 2-core
-CPU; a step of the ``longtail`` experiment)::
+Quick (six losses × 3 seeds vmapped, 48×48 canvases, 120 steps of batch 8; 68 s on a 2-core
+CPU at load ≈ 2, 157 s at load ≈ 11; the detection part of the ``longtail`` experiment)::
 
     python -c "from gradeng.experiments.longtail import detection as e; print(e.run(e.get_config(True), 'runs/longtail_detection', progress=True)['table'])"
 
-Full (the same losses, 3 seeds, 64×64 canvases, 1,500 steps; about an hour on a shared 2-core
-CPU, resumable)::
+Full (the same losses and canvases, 1,200 training canvases, 5 seeds, 1,200 steps of batch 8;
+22 min (1,321 s) on a 2-core CPU shared with other jobs under ``nice -n 19``; resumable)::
 
     python -c "from gradeng.experiments.longtail import detection as e; print(e.run(e.get_config(False), 'runs/longtail_detection_full', progress=True)['table'])"
 
