@@ -139,7 +139,7 @@ def test_a_coefficient_is_data_with_a_formula():
 def test_public_api_is_all_and_all_resolves():
   import gradeng as ge
 
-  modules = {"cli", "experiments", "card"}  # sub-packages set on `gradeng` once imported
+  modules = {"cli", "experiments", "card", "evaluation"}  # sub-packages set on `gradeng` once imported
   public = {n for n in dir(ge) if not n.startswith("_")} - modules
   assert public == set(ge.__all__), "add public names to gradeng.__all__ (and only those)"
   assert len(ge.__all__) == len(set(ge.__all__))
