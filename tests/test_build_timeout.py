@@ -1,6 +1,7 @@
 """Builds are deterministic (issue "Any g, fast and the same everywhere", item 1): the kernel a
 formula gets depends on SymPy's work, not on wall time, and every outcome is remembered."""
 
+import json
 import os
 import subprocess
 import sys
@@ -26,22 +27,42 @@ def _reference(z):
     return float(mp.quad(lambda u: -g(1 - u), [0, q])), float(g(p) * p * q)
 
 
-def test_a_formula_without_closed_form_is_derived_once(tmp_path, monkeypatch):
-  monkeypatch.setenv("GRADENG_CACHE_DIR", str(tmp_path))
-  monkeypatch.setattr(_derive, "_SOLUTIONS", {})
-  monkeypatch.setattr(_approximant, "_FITTED", {})
-  calls = []
-  real = _derive.run_in_worker
-  monkeypatch.setattr(_derive, "run_in_worker",
-                      lambda fn, *a, **k: calls.append(fn.__name__) or real(fn, *a, **k))
-  loss = ge.loss_from_coefficient(ge.coefficient(FORMULA))
+@pytest.fixture(scope="module")
+def quiet_build(tmp_path_factory):
+  """`FORMULA` built with an empty cache in this process (a quiet one: the load test builds it
+  again under busy loops and compares): its loss, a second build's, the worker calls, the cache."""
+  cache = tmp_path_factory.mktemp("quiet_cache")
+  # A fresh SymPy worker, as in a new process: SymPy's one-time tables (built by whatever this
+  # worker derived before) change the work a step needs.
+  _limits._stop_worker()
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GRADENG_CACHE_DIR", str(cache))
+    patch.setattr(_derive, "_SOLUTIONS", {})
+    patch.setattr(_approximant, "_FITTED", {})
+    calls = []
+    real = _derive.run_in_worker
+    patch.setattr(_derive, "run_in_worker",
+                  lambda fn, *a, **k: calls.append(fn.__name__) or real(fn, *a, **k))
+    loss = ge.loss_from_coefficient(ge.coefficient(FORMULA))
+    solved_first = calls.count("_solve")
+    again = ge.loss_from_coefficient(ge.coefficient(FORMULA))  # a new coefficient, same formula
+    solved_again = calls.count("_solve")
+    # A new process: the outcome "no closed form" is read from disk, SymPy does not run.
+    _derive._SOLUTIONS.clear()
+    method = ge.derive(FORMULA).method
+    solved_new_process = calls.count("_solve")
+  grid = jnp.linspace(-40.0, 40.0, 81)  # as in _BUILD
+  values = np.asarray(loss(grid, jnp.ones_like(grid))).tolist()
+  return {"loss": loss, "again": again, "solves": (solved_first, solved_again, solved_new_process),
+          "method": method, "built": {FORMULA: [loss.forward_method, values]}}
+
+
+def test_a_formula_without_closed_form_is_derived_once(quiet_build):
+  loss = quiet_build["loss"]
   assert loss.forward_method.startswith("approximant (")
-  assert calls.count("_solve") == 1
-  again = ge.loss_from_coefficient(ge.coefficient(FORMULA))  # a new coefficient, same formula
-  assert again.forward_method == loss.forward_method and calls.count("_solve") == 1
-  # A new process: the outcome "no closed form" is read from disk, SymPy does not run.
-  _derive._SOLUTIONS.clear()
-  assert ge.derive(FORMULA).method == "numeric" and calls.count("_solve") == 1
+  assert quiet_build["solves"] == (1, 1, 1)
+  assert quiet_build["again"].forward_method == loss.forward_method
+  assert quiet_build["method"] == "numeric"
   z = jnp.array([-40.0, -3.0, 0.0, 2.5, 11.0, 25.0])  # L(σ(40)) is below float32's range
   values, gradients = np.array([_reference(float(v)) for v in z]).T
   np.testing.assert_allclose(loss(z, jnp.ones_like(z)), values, rtol=2e-6, atol=0)
@@ -102,14 +123,14 @@ def _build(cache, env_extra=None):
   done = subprocess.run([sys.executable, "-c", _BUILD, *FORMULAS], capture_output=True,
                         text=True, env=env, timeout=1200)
   assert done.returncode == 0, done.stderr[-3000:]
-  return done.stdout.strip().splitlines()[-1]
+  return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
-def test_the_kernel_does_not_depend_on_the_load(tmp_path):
-  """Built with an empty cache on a quiet machine and under a busy loop on every core: the
-  same forward methods and bit-identical float32 values."""
-  quiet = _build(tmp_path / "quiet")
+def test_the_kernel_does_not_depend_on_the_load(tmp_path, quiet_build):
+  """Built with an empty cache on a quiet machine (`quiet_build`) and, in a new process with an
+  empty cache, under a busy loop on every core: the same forward methods and bit-identical
+  float32 values."""
   # Busy loops beside the build (one per core but one, so the rest of the suite keeps a core).
   spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
               for _ in range(max(1, (os.cpu_count() or 2) - 1))]
@@ -119,7 +140,7 @@ def test_the_kernel_does_not_depend_on_the_load(tmp_path):
     for spinner in spinners:
       spinner.kill()
       spinner.wait()
-  assert loaded == quiet
+  assert loaded == quiet_build["built"]
 
 
 def test_a_build_has_no_wall_clock_limit_by_default():
