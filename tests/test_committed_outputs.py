@@ -350,3 +350,38 @@ def test_readme_readings_survive_the_seed_spread(claim):
     lower_is_better = metric == "mae"
     assert _apart(first, second), f"{a} vs {b} on {metric} is within the spread: {first}, {second}"
     assert (first[0] < second[0]) == lower_is_better, f"{a} does not beat {b} on {metric}"
+
+
+def _detection_rows(text: str) -> dict[str, list[str]]:
+  return {cells[0]: cells[1:] for cells in map(_cells, text.splitlines())
+          if len(cells) == 5 and "±" in cells[1]}
+
+
+def test_longtail_detection_full_table_is_its_seeds_and_the_readme_copy():
+  folder = FIGURES / "longtail" / "detection_full"
+  rows = _detection_rows((folder / "table.md").read_text())
+  summary = json.loads((folder / "summary.json").read_text())
+  assert len(rows) == 6 and _detection_rows(README[README.index("LVIS-style (the"):]) == rows
+  for record in summary.values():
+    cells = rows[record["label"]]
+    for cell, metric in zip(cells, ("ap_r", "ap_c", "ap_f", "map")):
+      values = record[metric]["values"]
+      assert len(values) == 5
+      want = f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+      assert cell == want, (record["label"], metric)
+  # The readings' orderings (means apart by more than the two sds together).
+  ap = {name: {m: (r[m]["mean"], r[m]["sd"]) for m in ("ap_r", "ap_c", "ap_f", "map")}
+        for name, r in summary.items()}
+  for metric in ("ap_r", "ap_f", "map"):
+    for worse in ("focal", "efl"):
+      assert all(_apart(ap[worse][metric], ap[better][metric]) and
+                 ap[worse][metric][0] < ap[better][metric][0]
+                 for better in ("ce_ohem", "seesaw", "eqlv2")), (metric, worse)
+  assert not any(_apart(ap["focal"][m], ap["efl"][m]) for m in ap["focal"])
+  assert not any(_apart(ap[a]["ap_r"], ap[b]["ap_r"])
+                 for a, b in (("seesaw", "eqlv2"), ("seesaw", "ce_ohem"), ("eqlv2", "ce_ohem")))
+  assert all(_apart(ap["eql"]["ap_c"], ap[b]["ap_c"]) and ap["eql"]["ap_c"][0] < ap[b]["ap_c"][0]
+             for b in ("ce_ohem", "seesaw", "eqlv2"))
+  assert all(_apart(ap["eqlv2"]["ap_f"], ap[b]["ap_f"]) for b in ap if b != "eqlv2")
+  assert all(_apart(ap["eqlv2"]["map"], ap[b]["map"]) for b in ap if b not in ("eqlv2", "seesaw"))
+  assert not _apart(ap["eqlv2"]["map"], ap["seesaw"]["map"])
