@@ -1,11 +1,13 @@
 """One program over several processes (`jax.distributed`): 2 local CPU processes of one device
-each give the numbers of 1 process with 2 devices, for the toy sweep (through ``gradeng
-simulate --coordinator ...``) and its resumption; only process 0 writes; an error in process 0
-is raised in both. Plus the option checks (no JAX)."""
+each give the numbers of 1 process with 2 devices, for ``gradeng evaluate --on toy --coordinator
+...`` (a tiny toy sweep: its runs and its evaluation files) and the toy sweep's resumption; only
+process 0 writes and prints; an error in process 0 is raised in both; an experiment that runs in
+one process only is refused. Plus the option checks (no JAX)."""
 
 from __future__ import annotations
 
 import doctest
+import json
 import os
 import pickle
 import socket
@@ -22,28 +24,42 @@ from gradeng import InputError
 from gradeng import cli as _cli
 from gradeng.experiments.common import _distributed, initialize_distributed
 
-#: The tiny sweep (one loss kind: one compilation): 4 trainings in 2 chunks of 2, one per device.
+#: The tiny sweep: 4 trainings per loss kind in 2 chunks of 2, one per device.
 SWEEP = ["losses=maki:gamma=1", "steps=3", "imbalance=10,100", "seeds=0,1", "chunk_size=2",
          "batch=1"]
+#: The same sweep evaluated: the user's "-1/p" (CE's formula, built without SymPy integration)
+#: against CE, seeds 0 and 1 (`evaluate` sets the losses and seeds itself).
+EVALUATE = ["evaluate", "-1/p", "--quick", "--on", "toy", "--against", "ce", "--seeds", "2",
+            "--no-card", "--no-progress", "--set", "toy.sweeps=free_logit",
+            *[a for o in SWEEP[1:] if not o.startswith("seeds=") for a in ("--set", f"toy.{o}")]]
 
-# Runs in each process: the CLI (which connects the processes from its options before any JAX
-# computation), then through the library a sweep killed after its first chunk and resumed, a
-# refused directory, a value process 0 cannot send, and a replicated array read back on every
-# host. (The learned coefficient's
-# outer loop is checked the same way by benchmarks/distributed.py: its compilation alone would
-# double this test's time.)
+# Runs in each process: the CLI's evaluation (which connects the processes from its options
+# before any JAX computation) and its rerun (everything loaded, nothing trained), an evaluation
+# on an experiment that runs in one process only, then through the library a sweep killed after
+# its first chunk and resumed, a refused directory, a value process 0 cannot send, and a
+# replicated array read back on every host. (The learned coefficient's outer loop is checked the
+# same way by benchmarks/distributed.py: its compilation alone would double this test's time.)
 _WORKER = textwrap.dedent("""
-    import pickle, sys
+    import json, pickle, sys
     from gradeng import cli
     out, report, overrides, flags = sys.argv[1], sys.argv[2], sys.argv[3].split(), sys.argv[4:]
-    argv = ["simulate", "free_logit", "--quick", "--out", out, "--no-figures", "--no-progress"]
-    assert cli.main(argv + [a for o in overrides for a in ("--set", o)] + flags) == 0
+    evaluate_argv = json.loads(flags.pop(0))
+    assert cli.main(evaluate_argv + ["--out", out] + flags) == 0
+    assert cli.main(evaluate_argv + ["--out", out] + flags) == 0  # resumed: nothing left to train
 
     import jax
     import numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    from gradeng import InputError, evaluate
     from gradeng.experiments import toy
     from gradeng.experiments.common import gather_to_host, global_array, on_main_process
+
+    single = None
+    if jax.process_count() > 1:  # in one process it would train
+      try:
+        evaluate("-1/p", on=("toy", "longtail"), out_dir=f"{out}/single")
+      except InputError as error:
+        single = str(error)
 
     class Stop(Exception):
       pass
@@ -74,7 +90,8 @@ _WORKER = textwrap.dedent("""
     with open(report, "wb") as f:
       pickle.dump({"devices": jax.device_count(), "processes": jax.process_count(),
                    "resumed": resumed.arrays, "resumed_chunks": resumed.computed_chunks,
-                   "refused": refused, "unsent": unsent, "replicated": replicated}, f)
+                   "refused": refused, "unsent": unsent, "replicated": replicated,
+                   "single": single}, f)
 """)
 
 
@@ -88,8 +105,8 @@ def _start(out: Path, report: Path, devices: int, flags: list[str]) -> subproces
   env = {**os.environ, "JAX_PLATFORMS": "cpu",
          "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
   return subprocess.Popen([sys.executable, "-c", _WORKER, str(out), str(report), " ".join(SWEEP),
-                           *flags], env=env, cwd=out.parent, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
+                           json.dumps(EVALUATE), *flags], env=env, cwd=out.parent,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _assert_same(a: dict, b: dict) -> None:
@@ -124,18 +141,39 @@ def test_two_processes_give_the_numbers_of_one_process_with_two_devices(tmp_path
 
   # the mesh spans both processes: 2 devices in every run
   assert [(r["devices"], r["processes"]) for r in reports.values()] == [(2, 2), (2, 2), (2, 1)]
-  # the CLI's sweep: process 0 wrote it, bit-identical to one process; process 1 wrote nothing
-  one, two = tmp_path / "one" / "free_logit-quick", tmp_path / "p0" / "free_logit-quick"
-  assert sorted(p.name for p in (two / "chunks").iterdir()) == ["00000.npz", "00001.npz"]
-  _assert_same(np.load(two / "results.npz"), np.load(one / "results.npz"))
-  assert (two / "summary.json").read_text() == (one / "summary.json").read_text()
+  # the evaluation's sweep: process 0 wrote it, bit-identical to one process; so are the
+  # evaluation's files; process 1 wrote nothing and printed nothing
+  one, two = tmp_path / "one", tmp_path / "p0"
+  sweep = Path("toy", "runs", "free_logit-quick")
+  assert sorted(p.name for p in (two / sweep / "chunks").iterdir()) == [
+      "00000.npz", "00001.npz", "00002.npz", "00003.npz"]  # ce, then yours: 2 chunks each
+  _assert_same(np.load(two / sweep / "results.npz"), np.load(one / sweep / "results.npz"))
+  assert (two / sweep / "summary.json").read_text() == (one / sweep / "summary.json").read_text()
+  for name in ("evaluation.md", "evaluation_config.json"):
+    assert (two / name).read_text() == (one / name).read_text(), name
+  evaluation = json.loads((two / "evaluation.json").read_text())
+  assert evaluation == json.loads((one / "evaluation.json").read_text().replace("/one/", "/p0/"))
+  assert [row["setting"] for row in evaluation["rows"]] == ["free_logit-quick, 1:10"] * 2 + [
+      "free_logit-quick, 1:100"] * 2
+  for row in evaluation["rows"]:  # "-1/p" trained as CE: the same numbers on both seeds
+    assert row["values"]["yours"] == row["values"]["ce"] and len(set(row["values"]["ce"])) == 2
   assert not (tmp_path / "p1").exists()
-  assert "free_logit-quick: 4 trainings" in outputs["process 0"][0]
-  assert "trainings" not in outputs["process 1"][0]  # process 0 reports
-  # resumed after a kill: process 0's listing (1 chunk left) in both; the same numbers again
+  printed = outputs["process 0"][0]
+  assert printed.count("# Evaluation of `g(p) = -1/p`") == 2  # the run and its rerun
+  assert f"json: {two / 'evaluation.json'}" in printed
+  gloo = "[Gloo] Rank 1 is connected"  # gloo's own line is the only one process 1 prints
+  assert [line for line in outputs["process 1"][0].splitlines() if gloo not in line] == []
+  # an experiment that does not span processes is refused in both, before anything is written
+  assert reports["process 0"]["single"] == reports["process 1"]["single"]
+  assert "2 processes are running, but ['longtail'] run(s) in one process only" in (
+      reports["process 0"]["single"])
+  assert not (two / "single").exists()
+  # resumed after a kill: process 0's listing (1 chunk left) in both; the numbers of one process
+  # (the uninterrupted sweep is compared with a resumed one in tests/test_toy_sweep.py)
   for report in reports.values():
     assert report["resumed_chunks"] == 1
-    _assert_same(report["resumed"], dict(np.load(one / "results.npz")))
+    _assert_same(report["resumed"], dict(np.load(one / "resumed" / "results.npz")))
+  assert reports["one process"]["resumed"]["p_hard"].shape[0] == 4  # the 4 trainings
   # process 0 refused the directory of another config, and process 1 raised its error too
   refusals = [r["refused"] for r in reports.values()]
   assert refusals[0] == refusals[1] == refusals[2].replace("/one/", "/p0/")

@@ -172,3 +172,37 @@ def test_detection_trains_the_users_formula_as_makis_row_and_names_it_in_its_run
   assert to_jsonable(other) != data  # a run directory belongs to one formula and its values
   with pytest.raises(ge.InputError, match="not a loss of the detection experiment"):
     evaluate("-1/p", against=("poly1",), on=("detection",), out_dir="unused")
+
+
+def test_longtail_trains_the_users_formula_as_its_own_loss(tmp_path):
+  from gradeng.experiments import longtail
+
+  # one imbalance factor, few steps: the compilation dominates
+  tiny = longtail.LongTailConfig(name="tiny", imbalance_factors=(10,), steps=20, batch=16,
+                                 hidden=8, test_per_class=5, augment=False)
+  result = evaluate("-1/p", against=("ce",), on=("longtail",), seeds=2,
+                    out_dir=tmp_path / "ev", configs={"longtail": tiny}, card=False)
+  assert [(r.setting, r.metric) for r in result.rows] == [
+      ("tiny, IF 10", f"top1_{m}") for m in ("overall", "many", "medium", "few")]
+  for row in result.rows:
+    # CE's g trains as CE: the same accuracies seed by seed (the user loss is what trains)
+    assert row.values["yours"] == row.values["ce"]
+    assert all(0.0 <= v <= 1.0 for v in row.values["yours"])
+  overall = result.rows[0].values["ce"]
+  assert overall[0] != overall[1] and all(v > 0.1 for v in overall)  # two seeds, above chance
+  # the run config names the formula; a fixed-loss config's JSON has no `formulas` key
+  run_config = json.loads((tmp_path / "ev" / "longtail" / "config.json").read_text())
+  assert run_config["formulas"] == [["yours", "-1/p", []]]
+  assert run_config["losses"] == ["yours", "ce"]
+  from gradeng.experiments.common import to_jsonable
+
+  assert "formulas" not in to_jsonable(longtail.get_config(True))
+  # the experiment's baselines are its own names (not only catalog ones: `seesaw` gets as far as
+  # the toy experiment's check), at its fixed hyper-parameters
+  with pytest.raises(ge.InputError, match="fixed hyper-parameters"):
+    evaluate("-1/p", against=("focal:gamma=1",), on=("longtail",), out_dir=tmp_path / "no")
+  with pytest.raises(ge.InputError, match="not a loss of the toy experiment"):
+    evaluate("-1/p", against=("seesaw",), on=("toy", "longtail"), out_dir=tmp_path / "no")
+  with pytest.raises(ge.InputError, match="new"):
+    longtail.LongTailConfig(formulas=(("ce", "-1/p", ()),))
+  assert not (tmp_path / "no").exists()

@@ -20,7 +20,12 @@ imbalanced classifications; the user's loss enters as a `gradeng.experiments.toy
 and ``detection`` (SSD-lite on digit canvases, final mAP@0.5: the baselines as their paper
 Table 1 rows, CE with OHEM 1:1; yours as Maki's row, through
 `gradeng.experiments.detection.LossSpec.from_formula`; the quick budget is one run of about a
-minute per loss and seed on a 2-core CPU).
+minute per loss and seed on a 2-core CPU) and ``longtail`` (long-tailed digits, top-1 accuracy
+overall and on many/medium/few-shot classes per imbalance factor; the baselines by the
+experiment's loss names, yours through `gradeng.experiments.longtail.LongTailConfig.formulas`).
+Over several processes (`jax.distributed`, the CLI's ``--coordinator``) only the experiments of
+`MULTI_PROCESS` (the toy sweeps) run, their mesh spanning every process's devices; process 0
+alone reads and writes ``out_dir``; the others are refused.
 The statistics (`t_interval`, `paired_difference`, `noise_statement`) are public too.
 """
 
@@ -30,10 +35,12 @@ from gradeng.evaluation._evaluate import MetricRow as MetricRow
 from gradeng.evaluation._evaluate import check_formula as check_formula
 from gradeng.evaluation._evaluate import evaluate as evaluate
 from gradeng.evaluation._experiments import ADAPTERS as ADAPTERS
+from gradeng.evaluation._experiments import MULTI_PROCESS as MULTI_PROCESS
 from gradeng.evaluation._stats import Interval as Interval
 from gradeng.evaluation._stats import noise_statement as noise_statement
 from gradeng.evaluation._stats import paired_difference as paired_difference
 from gradeng.evaluation._stats import t_interval as t_interval
 
 __all__ = ["evaluate", "EvaluationResult", "MetricRow", "check_formula", "DEFAULT_BASELINES",
-           "ADAPTERS", "Interval", "t_interval", "paired_difference", "noise_statement"]
+           "ADAPTERS", "MULTI_PROCESS", "Interval", "t_interval", "paired_difference",
+           "noise_statement"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from gradeng.runtime import InputError, ScaleCoefficient
 
-from ._experiments import ADAPTERS, YOURS, Contender, Samples
+from ._experiments import ADAPTERS, MULTI_PROCESS, YOURS, Contender, Samples, extra_baselines
 from ._stats import Interval, noise_statement, paired_difference, t_interval
 
 #: the baselines of `evaluate` (paper Figure 1: CE, focal γ=2, Maki γ=1 at the catalog defaults)
@@ -141,8 +141,11 @@ def _check_params(params: Any) -> dict[str, float]:
   return checked
 
 
-def parse_baseline(text: str) -> Contender:
+def parse_baseline(text: str, extra: frozenset[str] = frozenset()) -> Contender:
   """A baseline from its command-line spec: ``"focal"`` (catalog defaults) or ``"focal:gamma=1"``.
+
+  ``extra``: names that are not catalog losses but losses of a chosen experiment (taken
+  as given, without parameters; the experiment's own check judges them).
 
   Raises:
     InputError: not a catalog loss, a parameter it does not take, or a swept (``|``) value.
@@ -151,6 +154,11 @@ def parse_baseline(text: str) -> Contender:
   from gradeng.symbolic import parse_loss_spec
 
   name, spec = parse_loss_spec(text)
+  if name not in ge.CATALOG and name in extra:
+    if spec:
+      raise InputError(f"Baseline `{text}`: `{name}` is trained at its experiment's fixed "
+                       f"hyper-parameters; give it without parameters.")
+    return Contender(text.strip(), name)
   if name not in ge.CATALOG:
     raise InputError(f"Baseline `{text}` is not a catalog loss; expected one of "
                      f"{sorted(ge.CATALOG)} (with parameters as `focal:gamma=1`).")
@@ -246,7 +254,9 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
     against: baselines: catalog names at their defaults (``"focal"``: γ = 2) or with
       parameters (``"focal:gamma=1"``).
     on: experiments (`gradeng.experiments.EXPERIMENTS`) that `evaluate` supports: ``"toy"``,
-      ``"detection"``.
+      ``"detection"``, ``"longtail"``. Over several processes (`jax.distributed` initialised,
+      e.g. by the CLI's ``--coordinator``) only ``"toy"``, whose sweeps span every process's
+      devices; process 0 alone reads and writes ``out_dir``.
     seeds: number of seeds (at least 2 for an interval).
     quick: use each experiment's quick budget (``get_config(quick=True)``).
     out_dir: the output directory (a directory of another evaluation is refused).
@@ -259,7 +269,8 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
 
   Raises:
     InputError: an unknown experiment or baseline, a formula that does not build or whose loss
-      is negative somewhere on (0, 1), bad seeds: all before any training.
+      is negative somewhere on (0, 1), bad seeds, an experiment other than ``"toy"`` over
+      several processes: all before any training.
 
   Example:
     >>> import gradeng as ge
@@ -267,7 +278,7 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
     ...   ge.evaluate("-(1-p)**3/p", on=("mnist",), out_dir="unused")
     ... except ge.InputError as error:
     ...   print(error)
-    `gradeng evaluate` trains on ['detection', 'toy']; got unknown experiment `mnist`.
+    `gradeng evaluate` trains on ['detection', 'longtail', 'toy']; got unknown experiment `mnist`.
 
     On the command line (quick toy sweeps, three seeds, CE, focal and Maki as baselines)::
 
@@ -278,7 +289,8 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
     if name not in ADAPTERS:
       raise InputError(f"`gradeng evaluate` trains on {sorted(ADAPTERS)}; got unknown "
                        f"experiment `{name}`.")
-  baselines = [parse_baseline(text) for text in _check_names(against, "against")]
+  baselines = [parse_baseline(text, extra_baselines(on))
+               for text in _check_names(against, "against")]
   if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral) or not 1 <= seeds <= 1000:
     raise InputError(f"`seeds` must be a number of seeds in [1, 1000]; got {seeds!r}.")
   configs = dict(configs or {})
@@ -291,7 +303,15 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
   if not isinstance(formula, str):
     raise InputError(f"`formula` must be g(p) as a string, e.g. \"-(1-p)**3/p\"; got {formula!r}.")
 
-  from gradeng.experiments.common import claim_run_dir
+  import jax
+
+  from gradeng.experiments.common import claim_run_dir, on_main_process
+
+  single = sorted(set(on) - MULTI_PROCESS)
+  if jax.process_count() > 1 and single:
+    raise InputError(f"{jax.process_count()} processes are running, but {single} run(s) in one "
+                     f"process only (over several processes: {sorted(MULTI_PROCESS)}); run "
+                     f"`--on {','.join(single)}` without --coordinator/--distributed.")
 
   from ._report import write_outputs
 
@@ -300,9 +320,12 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
   claimed = {"formula": formula.strip(), "params": params, "against": [b.label for b in baselines],
              "on": list(on), "seeds": list(seed_list), "quick": bool(quick)}
   claim = dict(filename="evaluation_config.json", require_empty=True)
-  claim_run_dir(out_dir, claimed, write=False, **claim)  # another evaluation's directory: refused
+  # only process 0 reads and writes out_dir (the experiments' runs do the same): its outcome, or
+  # its error, reaches every process
+  # another evaluation's directory is refused before the formula is built
+  on_main_process(lambda: claim_run_dir(out_dir, claimed, write=False, **claim))
   check_formula(formula, params)
-  claim_run_dir(out_dir, claimed, **claim)
+  on_main_process(lambda: claim_run_dir(out_dir, claimed, **claim))
   yours = Contender(YOURS, None, tuple(sorted(params.items())), formula.strip())
   rows = []
   for name in on:
@@ -312,4 +335,5 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
       rows.append(compare(samples, [b.label for b in baselines]))
   result = EvaluationResult(formula.strip(), params, tuple(b.label for b in baselines), on,
                             seed_list, bool(quick), tuple(rows), out_dir)
-  return dataclasses.replace(result, files=write_outputs(result, card=card))
+  files = on_main_process(lambda: write_outputs(result, card=card))
+  return dataclasses.replace(result, files=files)

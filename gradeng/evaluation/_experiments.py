@@ -212,15 +212,84 @@ def run_detection(yours: Contender, baselines: Sequence[Contender], *, seeds: Se
                   tuple(int(s) for s in seeds), values)]
 
 
+def longtail_baselines(baselines: Sequence[Contender]) -> None:
+  """Raises `InputError` unless every baseline is a loss of the long-tail experiment
+  (`gradeng.experiments.longtail.LOSSES`), without parameters (it trains them at fixed ones)."""
+  from gradeng.experiments import longtail
+
+  for baseline in baselines:
+    if baseline.name not in longtail.LOSSES:
+      raise InputError(f"Baseline `{baseline.label}` is not a loss of the long-tail experiment; "
+                       f"expected one of {list(longtail.LOSSES)}.")
+    if baseline.params:
+      raise InputError(f"Baseline `{baseline.label}`: the long-tail experiment trains "
+                       f"`{baseline.name}` at its fixed hyper-parameters "
+                       f"({longtail.LABELS[baseline.name]}); give it without parameters.")
+
+
+def run_longtail(yours: Contender, baselines: Sequence[Contender], *, seeds: Sequence[int],
+                 quick: bool, config: Any, out_dir: str | os.PathLike,
+                 progress: bool = False) -> list[Samples]:
+  """Trains ``yours`` and the ``baselines`` in the classification part of the long-tail
+  experiment (long-tailed digits, balanced test set; default ``longtail.get_config(quick)``,
+  its detection part left out): yours as the config's user loss (`LongTailConfig.formulas`),
+  every loss with the same seeds, initial weights and batches. Runs go to
+  ``out_dir/runs/if<IF>/<loss>.json`` (finished ones are not trained again).
+
+  Returns:
+    `Samples` per imbalance factor and top-1 accuracy (overall, many-, medium-, few-shot).
+  """
+  from gradeng.experiments import longtail
+
+  config = longtail.get_config(quick) if config is None else config
+  if not isinstance(config, longtail.LongTailConfig):
+    raise InputError(f"The long-tail experiment's config must be a `LongTailConfig`; got "
+                     f"{type(config).__name__}.")
+  names = {b.label: b.name for b in baselines}
+  config = dataclasses.replace(
+      config, seeds=tuple(int(s) for s in seeds), detection=None,
+      losses=(YOURS, *dict.fromkeys(names.values())),
+      formulas=((YOURS, yours.formula, tuple(yours.params)),))
+  summary = longtail.run(config, out_dir, progress=progress)
+  names = {YOURS: YOURS, **names}
+  samples = []
+  for imbalance in config.imbalance_factors:
+    results = summary["results"][str(imbalance)]
+    for metric in longtail.METRICS:
+      values = {label: np.asarray(results[name][metric], np.float64)
+                for label, name in names.items()}
+      samples.append(Samples("longtail", f"{config.name}, IF {imbalance}", f"top1_{metric}",
+                             True, tuple(int(s) for s in seeds), values))
+  return samples
+
+
 #: experiment -> (check of the baselines, runner); the experiments `evaluate` supports
 ADAPTERS: dict[str, tuple[Callable[[Sequence[Contender]], None], Adapter]] = {
     "toy": (toy_baselines, run_toy),
     "detection": (detection_baselines, run_detection),
+    "longtail": (longtail_baselines, run_longtail),
 }
+
+#: the experiments whose runs span several processes (`jax.distributed`); `evaluate` refuses the
+#: others when more than one process runs, instead of running them once per process
+MULTI_PROCESS = frozenset({"toy"})
+
+
+def extra_baselines(on: Sequence[str]) -> frozenset[str]:
+  """Baseline names that are not catalog losses but losses of an experiment of ``on`` (the
+  long-tail experiment's re-weighting losses, e.g. ``balanced_softmax``)."""
+  if "longtail" not in on:
+    return frozenset()
+  from gradeng.experiments import longtail
+
+  return frozenset(longtail.LOSSES)
 
 
 def metric_descriptions() -> dict[str, str]:
   """metric name -> what it measures (every supported experiment)."""
   described = {m: text for metrics in _TOY_METRICS.values() for m, (_, text) in metrics.items()}
   described["final_map"] = "mAP@0.5 on the test canvases after the last step"
+  for metric, group in (("overall", "all classes"), ("many", "the 3 most frequent classes"),
+                        ("medium", "the 4 middle classes"), ("few", "the 3 rarest classes")):
+    described[f"top1_{metric}"] = f"top-1 accuracy on the balanced test set, {group}"
   return described

@@ -41,6 +41,27 @@ def _positive_int(name: str, value: Any) -> None:
     raise InputError(f"`{name}` must be a positive integer, got {value!r}")
 
 
+def _check_formulas(formulas: Any) -> None:
+  """Raises `InputError` unless ``formulas`` is ``((name, g(p), ((param, value), ...)), ...)``
+  with new, distinct names."""
+  if not isinstance(formulas, tuple):
+    raise InputError(f"`formulas` must be a tuple of (name, formula, params); got {formulas!r}")
+  seen = set()
+  for entry in formulas:
+    if not (isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str)
+            and isinstance(entry[1], str) and entry[1].strip() and isinstance(entry[2], tuple)
+            and all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+                    and isinstance(p[1], (int, float)) and not isinstance(p[1], bool)
+                    for p in entry[2])):
+      raise InputError(f"`formulas` entries must be (name, formula, ((param, value), ...)); got "
+                       f"{entry!r}")
+    name = entry[0]
+    if not name.replace("_", "").isalnum() or name in LOSSES or name in seen:
+      raise InputError(f"`formulas`: a name must be letters, digits and '_', new (not one of "
+                       f"{LOSSES}) and distinct; got {name!r}")
+    seen.add(name)
+
+
 @dataclasses.dataclass(frozen=True)
 class LongTailConfig:
   """The whole experiment.
@@ -61,6 +82,11 @@ class LongTailConfig:
     drw_fraction: LDAM-DRW switches re-weighting on after this fraction of the steps.
     detection: the detection part's config (`gradeng.experiments.longtail.detection`); ``None``
       skips it.
+    formulas: user losses given by their scale coefficient, ``((name, g(p), ((param, value),
+      ...)), ...)``: each ``name`` may then appear in ``losses`` and trains
+      ``gradeng.loss_from_coefficient(gradeng.coefficient(g), head="softmax", **params)``
+      averaged over the batch (``gradeng evaluate --on longtail`` uses it). Kept in the config
+      JSON only when non-empty, so the run directories of the fixed losses stay valid.
   """
 
   name: str = "quick"
@@ -75,6 +101,8 @@ class LongTailConfig:
   losses: tuple[str, ...] = LOSSES
   drw_fraction: float = 0.8
   detection: Any = dataclasses.field(default=None, metadata={"omit_if_default": True})
+  formulas: tuple[tuple[str, str, tuple[tuple[str, float], ...]], ...] = dataclasses.field(
+      default=(), metadata={"omit_if_default": True})
 
   def __post_init__(self):
     if not self.name.replace("_", "").isalnum():
@@ -93,9 +121,11 @@ class LongTailConfig:
       raise InputError(f"`learning_rate` must be a finite number > 0, got {self.learning_rate!r}")
     if not 0.0 <= self.drw_fraction <= 1.0:
       raise InputError(f"`drw_fraction` must be in [0, 1], got {self.drw_fraction!r}")
-    unknown = [n for n in self.losses if n not in LOSSES]
+    _check_formulas(self.formulas)
+    names = LOSSES + tuple(entry[0] for entry in self.formulas)
+    unknown = [n for n in self.losses if n not in names]
     if not self.losses or unknown or len(set(self.losses)) != len(self.losses):
-      raise InputError(f"`losses` must be distinct names from {LOSSES}, got {self.losses}")
+      raise InputError(f"`losses` must be distinct names from {names}, got {self.losses}")
 
   @property
   def figure_stem(self) -> str:

@@ -84,7 +84,7 @@ def _table(config: LongTailConfig, results) -> str:
               "|---|---:|---:|---:|---:|"]
     for name, acc in by_loss.items():
       cells = " | ".join("{:.3f} ± {:.3f}".format(*mean_sd(acc[m])) for m in METRICS)
-      lines.append(f"| {LABELS[name]} | {cells} |")
+      lines.append(f"| {LABELS.get(name, name)} | {cells} |")
     lines.append("")
   return "\n".join(lines)
 
@@ -102,7 +102,8 @@ def _differences_markdown(config: LongTailConfig, rows) -> str:
         lines += ["No pair of losses differs beyond the spread.", ""]
         continue
       lines += ["| ahead | behind | Δ accuracy |", "|---|---|---:|"]
-      lines += [f"| {LABELS[r['ahead']]} | {LABELS[r['behind']]} | "
+      lines += [f"| {LABELS.get(r['ahead'], r['ahead'])} | "
+                f"{LABELS.get(r['behind'], r['behind'])} | "
                 f"{r['delta_mean']:+.3f} ± {r['delta_sd']:.3f} |" for r in pairs]
       lines.append("")
   return "\n".join(lines)
@@ -129,7 +130,7 @@ def _figure(config: LongTailConfig, results, path: Path) -> None:
     ax.set_ylabel("top-1 accuracy")
     ax.set_title(f"imbalance factor {imbalance}", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.set_xticks(x, [LABELS[n] for n in by_loss], rotation=25, ha="right", fontsize=8)
+    ax.set_xticks(x, [LABELS.get(n, n) for n in by_loss], rotation=25, ha="right", fontsize=8)
   axes[0, 0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0))
   fig.suptitle(f"Long-tailed digits, balanced test set ({config.name}: {len(config.seeds)} seeds, "
                f"{config.steps} steps; bars: mean, whiskers: sample sd)", fontsize=10)
@@ -167,7 +168,7 @@ def summarize(config: LongTailConfig, out_dir: str | os.PathLike, *,
   atomic_write_text(paths["differences"], _differences_markdown(config, rows))
   summary = {"config": config.name, "seeds": list(config.seeds), "steps": config.steps,
              "imbalance_factors": list(config.imbalance_factors),
-             "results": {imbalance: {name: {"label": LABELS[name], **acc,
+             "results": {imbalance: {name: {"label": LABELS.get(name, name), **acc,
                                             **{f"{m}_mean": mean_sd(acc[m])[0] for m in METRICS},
                                             **{f"{m}_sd": mean_sd(acc[m])[1] for m in METRICS}}
                                      for name, acc in by_loss.items()}

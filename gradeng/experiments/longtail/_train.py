@@ -27,15 +27,23 @@ def _stateful(sl, reduce):
   return sl.init, (lambda z, y, s: (lambda v, n: (reduce(v), n))(*sl.loss(z, y, s)))
 
 
-def objective(name: str, class_counts: ArrayLike, *, drw_step: int):
+def objective(name: str, class_counts: ArrayLike, *, drw_step: int, formulas: tuple = ()):
   """``(init_state, fn(logits, labels, state) -> (scalar loss, new state))`` for a loss name.
 
   Softmax losses are averaged over the batch; the sigmoid-head losses (EQL v2, EFL) are summed over
-  the classes and averaged over the batch. ``class_counts`` may be traced.
+  the classes and averaged over the batch. ``class_counts`` may be traced. A name of
+  ``formulas`` (`LongTailConfig.formulas`: ``(name, g(p), ((param, value), ...))``) is the loss
+  of that scale coefficient on the softmax head,
+  ``gradeng.loss_from_coefficient(gradeng.coefficient(g), head="softmax", **params)``, averaged
+  over the batch.
   """
   n = class_counts
   mean = jnp.mean
   per_logit = lambda v: jnp.mean(jnp.sum(v, -1))  # noqa: E731 - sigmoid heads: Σ classes, mean batch
+  for entry_name, formula, params in formulas:
+    if entry_name == name:
+      user = ge.loss_from_coefficient(ge.coefficient(formula), head="softmax", **dict(params))
+      return _stateless(lambda z, y: mean(user(z, y)))
   if name == "ce":
     return _stateless(lambda z, y: mean(ge.cross_entropy_loss(z, y, head="softmax")))
   if name == "focal":
@@ -60,16 +68,17 @@ def objective(name: str, class_counts: ArrayLike, *, drw_step: int):
 
 @functools.lru_cache(maxsize=None)
 def compiled_trainer(name: str, steps: int, batch: int, learning_rate: float, hidden: int,
-                     augment: bool, drw_step: int):
+                     augment: bool, drw_step: int, formulas: tuple = ()):
   """The jitted ``(seeds [S], x_train, y_train, num_train, class_counts, x_test) ->
   (test predictions [S, N_test], training loss of the last step [S])`` of one loss.
 
   One compilation per loss and shape: the imbalance factors differ only in array values.
+  ``formulas``: the `LongTailConfig.formulas` entry of a user loss ``name`` (else empty).
   """
   optimizer = optax.adam(learning_rate)
 
   def one_seed(seed, x_train, y_train, num_train, class_counts, x_test):
-    init_state, fn = objective(name, class_counts, drw_step=drw_step)
+    init_state, fn = objective(name, class_counts, drw_step=drw_step, formulas=formulas)
     key = jax.random.PRNGKey(seed)
     key, init_key = jax.random.split(key)
     params = init_mlp(init_key, x_train.shape[1], hidden, NUM_CLASSES)
@@ -95,8 +104,9 @@ def compiled_trainer(name: str, steps: int, batch: int, learning_rate: float, hi
 def train_loss(name: str, data: LongTailData, config: LongTailConfig) -> tuple[np.ndarray, np.ndarray]:
   """Test-set predictions ``[seeds, N_test]`` and last-step training losses ``[seeds]`` of one
   loss, one run per seed of ``config`` (vmapped)."""
+  formulas = tuple(entry for entry in config.formulas if entry[0] == name)
   trainer = compiled_trainer(name, config.steps, config.batch, float(config.learning_rate),
-                             config.hidden, bool(config.augment), config.drw_step)
+                             config.hidden, bool(config.augment), config.drw_step, formulas)
   predictions, final = trainer(jnp.asarray(np.asarray(config.seeds), jnp.uint32),
                                jnp.asarray(data.x_train), jnp.asarray(data.y_train),
                                jnp.asarray(data.num_train, jnp.int32),
