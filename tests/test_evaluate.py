@@ -144,6 +144,10 @@ def test_end_to_end_writes_its_outputs_resumes_and_trains_the_users_g(tmp_path):
     (["-1/p", "--against", "ce", "hinge"], "Baseline `hinge`"),
     (["-1/p", "--param", "gamma"], "NAME=VALUE"),
     (["-1/p", "--param", "gamma=x"], "not a number"),
+    (["-1/p", "--set", "steps=3"], "--set must be EXP.FIELD=VALUE"),
+    (["-1/p", "--set", "longtail.steps=3"], "`longtail` is not one of --on ['toy']"),
+    (["-1/p", "--on", "longtail", "--set", "longtail.step=3"], "has no field `step`"),
+    (["-1/p", "--on", "longtail", "--set", "longtail.steps=x"], "'x' is not an integer"),
 ])
 def test_cli_reports_bad_input_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
   from gradeng.cli import main
@@ -174,31 +178,63 @@ def test_detection_trains_the_users_formula_as_makis_row_and_names_it_in_its_run
     evaluate("-1/p", against=("poly1",), on=("detection",), out_dir="unused")
 
 
-def test_longtail_trains_the_users_formula_as_its_own_loss(tmp_path):
+def test_longtail_objective_of_a_formula_is_that_loss_on_the_softmax_head():
+  import jax
+  import jax.numpy as jnp
+
   from gradeng.experiments import longtail
 
-  # one imbalance factor, few steps: the compilation dominates
-  tiny = longtail.LongTailConfig(name="tiny", imbalance_factors=(10,), steps=20, batch=16,
-                                 hidden=8, test_per_class=5, augment=False)
-  result = evaluate("-1/p", against=("ce",), on=("longtail",), seeds=2,
-                    out_dir=tmp_path / "ev", configs={"longtail": tiny}, card=False)
-  assert [(r.setting, r.metric) for r in result.rows] == [
-      ("tiny, IF 10", f"top1_{m}") for m in ("overall", "many", "medium", "few")]
-  for row in result.rows:
-    # CE's g trains as CE: the same accuracies seed by seed (the user loss is what trains)
-    assert row.values["yours"] == row.values["ce"]
-    assert all(0.0 <= v <= 1.0 for v in row.values["yours"])
-  overall = result.rows[0].values["ce"]
-  assert overall[0] != overall[1] and all(v > 0.1 for v in overall)  # two seeds, above chance
-  # the run config names the formula; a fixed-loss config's JSON has no `formulas` key
-  run_config = json.loads((tmp_path / "ev" / "longtail" / "config.json").read_text())
-  assert run_config["formulas"] == [["yours", "-1/p", []]]
-  assert run_config["losses"] == ["yours", "ce"]
+  counts = jnp.asarray([50, 30, 20, 10, 8, 6, 5, 4, 3, 2])
+  z = jax.random.normal(jax.random.PRNGKey(0), (6, 10)) * 3.0
+  y = jnp.asarray([0, 3, 9, 9, 5, 1])
+  formulas = (("other_name", "-(1-p)/p", ()), ("yours", "-1/p", ()))  # CE's g
+  init, fn = longtail.objective("yours", counts, drw_step=0, formulas=formulas)
+  init_ref, fn_ref = longtail.objective("ce", counts, drw_step=0)
+  both = jax.jit(lambda z: (jax.value_and_grad(lambda z: fn(z, y, init())[0])(z),
+                            jax.value_and_grad(lambda z: fn_ref(z, y, init_ref())[0])(z)))
+  (value, grad), (value_ref, grad_ref) = both(z)
+  assert float(value) == pytest.approx(float(value_ref), rel=1e-5)
+  assert float(value) > 1.0  # logits of scale 3, labels at random: a real loss
+  np.testing.assert_allclose(grad, grad_ref, rtol=1e-4, atol=1e-7)
+  with pytest.raises(ge.InputError, match="unknown long-tail loss 'other'"):
+    longtail.objective("other", counts, drw_step=0, formulas=formulas)
+
+
+def test_longtail_adapter_trains_yours_beside_the_baselines_and_reads_top1(tmp_path, monkeypatch):
+  from gradeng.experiments import longtail
   from gradeng.experiments.common import to_jsonable
 
-  assert "formulas" not in to_jsonable(longtail.get_config(True))
-  # the experiment's baselines are its own names (not only catalog ones: `seesaw` gets as far as
-  # the toy experiment's check), at its fixed hyper-parameters
+  seen = {}
+
+  def fake_run(config, out_dir, progress=False):  # the experiment's own run is tested elsewhere
+    seen.update(config=config, out_dir=out_dir)
+    accuracy = {"yours": 0.5, "ce": 0.25, "seesaw": 0.0}  # binary fractions: exact sums
+    return {"results": {str(f): {n: {m: [accuracy[n] + 0.125 * s + 0.0625 * k for s in (0, 1)]
+                                     for k, m in enumerate(longtail.METRICS)}
+                                 for n in config.losses} for f in config.imbalance_factors}}
+
+  monkeypatch.setattr(longtail, "run", fake_run)
+  tiny = longtail.LongTailConfig(name="tiny", imbalance_factors=(10, 100), steps=5)
+  result = evaluate("-(1-p)**gamma/p", params={"gamma": 2}, against=("ce", "seesaw"),
+                    on=("longtail",), seeds=2, out_dir=tmp_path / "ev",
+                    configs={"longtail": tiny}, card=False)
+  config = seen["config"]
+  assert (config.losses, config.seeds, config.detection, config.steps) == (
+      ("yours", "ce", "seesaw"), (0, 1), None, 5)
+  assert config.formulas == (("yours", "-(1-p)**gamma/p", (("gamma", 2.0),)),)
+  assert to_jsonable(config)["formulas"] == [["yours", "-(1-p)**gamma/p", [["gamma", 2.0]]]]
+  assert "formulas" not in to_jsonable(longtail.get_config(True))  # old run dirs stay valid
+  assert seen["out_dir"] == tmp_path / "ev" / "longtail"
+  assert [(r.setting, r.metric) for r in result.rows] == [
+      (f"tiny, IF {f}", f"top1_{m}") for f in (10, 100) for m in longtail.METRICS]
+  few = result.rows[3]
+  assert few.values == {"yours": (0.6875, 0.8125), "ce": (0.4375, 0.5625),
+                        "seesaw": (0.1875, 0.3125)}
+  assert few.differences["ce"].mean == 0.25 and few.higher_is_better
+  assert "top-1 accuracy on the balanced test set, the 3 rarest classes" in (
+      tmp_path / "ev" / "evaluation.md").read_text()
+  # the experiment's baselines are its own names (`seesaw` is no catalog loss; it gets as far
+  # as the toy experiment's check), at its fixed hyper-parameters
   with pytest.raises(ge.InputError, match="fixed hyper-parameters"):
     evaluate("-1/p", against=("focal:gamma=1",), on=("longtail",), out_dir=tmp_path / "no")
   with pytest.raises(ge.InputError, match="not a loss of the toy experiment"):

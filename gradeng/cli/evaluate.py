@@ -94,7 +94,8 @@ def _value(current: Any, text: str, assignment: str) -> Any:
     if isinstance(current, (int, float, str)):
       return type(current)(text.strip())
   except ValueError:
-    raise UsageError(f"--set {assignment}: {text!r} is not a {type(current).__name__}") from None
+    kind = {int: "an integer", float: "a number"}.get(type(current), "of the field's type")
+    raise UsageError(f"--set {assignment}: {text!r} is not {kind}") from None
   raise UsageError(f"--set {assignment}: that field cannot be set from the command line")
 
 
