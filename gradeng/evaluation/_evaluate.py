@@ -324,7 +324,7 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
   # its error, reaches every process
   # another evaluation's directory is refused before the formula is built
   on_main_process(lambda: claim_run_dir(out_dir, claimed, write=False, **claim))
-  check_formula(formula, params)
+  on_main_process(lambda: None if check_formula(formula, params) else None)  # its refusal in all
   on_main_process(lambda: claim_run_dir(out_dir, claimed, **claim))
   yours = Contender(YOURS, None, tuple(sorted(params.items())), formula.strip())
   rows = []
