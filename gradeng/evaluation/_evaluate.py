@@ -321,10 +321,14 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
              "on": list(on), "seeds": list(seed_list), "quick": bool(quick)}
   claim = dict(filename="evaluation_config.json", require_empty=True)
   # only process 0 reads and writes out_dir (the experiments' runs do the same): its outcome, or
-  # its error, reaches every process
-  # another evaluation's directory is refused before the formula is built
+  # its error, reaches every process. Another evaluation's directory is refused before the
+  # formula is built.
   on_main_process(lambda: claim_run_dir(out_dir, claimed, write=False, **claim))
-  on_main_process(lambda: None if check_formula(formula, params) else None)  # its refusal in all
+
+  def check() -> None:  # the coefficient itself stays in process 0 (it holds functions)
+    check_formula(formula, params)
+
+  on_main_process(check)  # a refusal is raised in every process
   on_main_process(lambda: claim_run_dir(out_dir, claimed, **claim))
   yours = Contender(YOURS, None, tuple(sorted(params.items())), formula.strip())
   rows = []
