@@ -358,7 +358,7 @@ def _detection_rows(text: str) -> dict[str, list[str]]:
 
 
 def test_longtail_detection_full_table_is_its_seeds_and_the_readme_copy():
-  folder = FIGURES / "longtail" / "detection_full"
+  folder = FIGURES / "longtail" / "longtail_detection"
   rows = _detection_rows((folder / "table.md").read_text())
   summary = json.loads((folder / "summary.json").read_text())
   assert len(rows) == 6 and _detection_rows(README[README.index("LVIS-style (the"):]) == rows

@@ -98,8 +98,8 @@ def test_detection_part_runs_after_classification_into_its_folder(tmp_path, monk
   [(passed, out_dir, before)] = calls
   assert passed == Detection() and out_dir == tmp_path / "run" / "detection"
   assert "runs" in before  # the classification part ran first
-  assert (tmp_path / "figures" / "detection" / "table.md").read_text() == "| AP |"
-  assert str(tmp_path / "figures" / "detection" / "table.md") in summary["paths"]
+  copy = tmp_path / "figures" / f"{TINY.figure_stem}_detection" / "table.md"  # beside its stem
+  assert copy.read_text() == "| AP |" and str(copy) in summary["paths"]
   assert summary["detection"]["table"] == "| AP |"
 
 

@@ -93,7 +93,7 @@ def run_experiment(config: LongTailConfig, out_dir: str | os.PathLike, *,
     reported = result["paths"]
     reported = [str(p) for p in (reported.values() if isinstance(reported, dict) else reported)]
     if figures_dir is not None:  # its report beside the classification one
-      copies = [Path(figures_dir) / "detection" / Path(p).name for p in reported]
+      copies = [Path(figures_dir) / f"{config.figure_stem}_detection" / Path(p).name for p in reported]
       for path, copy in zip(reported, copies):
         atomic_write_bytes(copy, lambda f, path=path: f.write(Path(path).read_bytes()))
       reported = [str(c) for c in copies]
