@@ -239,6 +239,20 @@ def _speed(loss, size: int, rounds: int) -> dict:
               ratio_median=float(np.median(ratios)), compile_seconds=compile_seconds)
 
 
+def _library_fingerprint() -> str:
+  """A short hash of gradeng's source files as this process imported them (others may be
+  editing the working tree while a long run goes on: rows are comparable only within one)."""
+  import hashlib
+
+  import gradeng
+
+  root = pathlib.Path(gradeng.__file__).parent
+  digest = hashlib.sha256()
+  for path in sorted(root.rglob("*.py")):
+    digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+  return digest.hexdigest()[:8]
+
+
 def _worker(index: int, phase: str, size: int, rounds: int, out: str) -> None:
   """Build formula ``index`` (timed) in this fresh process; in the second phase also measure
   its accuracy and speed. Writes a JSON object to ``out``."""
@@ -247,11 +261,12 @@ def _worker(index: int, phase: str, size: int, rounds: int, out: str) -> None:
 
   import gradeng as ge
   imported = time.perf_counter() - start
+  library = _library_fingerprint()
   formula = FORMULAS[index]
   start = time.perf_counter()
   loss = ge.loss_from_coefficient(ge.coefficient(formula.g), **formula.params)
   row = dict(build_seconds=time.perf_counter() - start, import_seconds=imported,
-             method=loss.forward_method, backend=jax.default_backend(),
+             method=loss.forward_method, library=library, backend=jax.default_backend(),
              device=str(jax.devices()[0].device_kind))
   if phase == "second":
     row.update(_accuracy(loss, formula))
@@ -306,7 +321,8 @@ def measure(index: int, args, env) -> dict:
     if "error" in first:
       row.update(first)
     else:
-      row.update(first_build_seconds=first["build_seconds"], first_method=first["method"])
+      row.update(first_build_seconds=first["build_seconds"], first_method=first["method"],
+                 first_library=first["library"])
       second = _run_worker(index, "second", args, cache, env)
       if "error" in second:
         row.update(second)
@@ -326,10 +342,6 @@ def _write_atomically(path: str, data) -> None:
   os.replace(handle.name, path)
 
 
-def _fmt(x, spec):
-  return "—" if x is None else format(x, spec)
-
-
 def _progress(row: dict, done: int, total: int) -> str:
   head = f"[{done}/{total}] #{row['index']} {row['formula']} {row['params'] or ''}".rstrip()
   if "error" in row:
@@ -337,27 +349,34 @@ def _progress(row: dict, done: int, total: int) -> str:
   return (f"{head}: {row['method']}; first {row['first_build_seconds']:.1f} s, second "
           f"{row['second_build_seconds']:.2f} s; value {row['value_error']:.1e}, gradient "
           f"{row['gradient_error']:.1e}; {row['ratio_best']:.2f}× focal (median "
-          f"{row['ratio_median']:.2f}×); "
+          f"{row['ratio_median']:.2f}×); library {_library(row)}; "
           + ("pass" if not row["misses"] else "misses " + ", ".join(row["misses"])))
+
+
+def _library(row: dict) -> str:
+  """The library fingerprint of the row's builds ("a→b" where it changed between them)."""
+  first, second = row.get("first_library", "?"), row.get("library", "?")
+  return first if first == second else f"{first}→{second}"
 
 
 def table(rows: list[dict]) -> str:
   """The Markdown table and a summary of the targets met."""
   lines = ["| # | g(p) | elem. | forward method | value err. | grad. err. | time/focal best "
-           "(median) | 1st build s | 2nd build s | misses |",
-           "|---:|---|:-:|---|---:|---:|---:|---:|---:|---|"]
+           "(median) | 1st build s | 2nd build s | misses | library |",
+           "|---:|---|:-:|---|---:|---:|---:|---:|---:|---|---|"]
   for r in rows:
     params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
     g = f"`{r['formula']}`" + (f" ({params})" if params else "")
     if "error" in r:
       lines.append(f"| {r['index']} | {g} | {'y' if r['elementary'] else 'n'} | "
-                   f"**{r['error']}** | | | | | | all |")
+                   f"**{r['error']}** | | | | | | all | {r.get('first_library', '')} |")
       continue
     lines.append(
         f"| {r['index']} | {g} | {'y' if r['elementary'] else 'n'} | {r['method']} | "
         f"{r['value_error']:.1e} | {r['gradient_error']:.1e} | {r['ratio_best']:.2f}× "
         f"({r['ratio_median']:.2f}×) | {r['first_build_seconds']:.1f} | "
-        f"{r['second_build_seconds']:.2f} | {', '.join(r['misses']) or '—'} |")
+        f"{r['second_build_seconds']:.2f} | {', '.join(r['misses']) or '—'} | "
+        f"{_library(r)} |")
   ok = [r for r in rows if "error" not in r]
   t = TARGETS
   count = lambda key, limit: sum(1 for r in ok if r[key] <= limit)  # noqa: E731
