@@ -26,7 +26,7 @@ from jax.typing import ArrayLike
 from gradeng.runtime._errors import InputError
 from gradeng.runtime._coefficient import NONNEGATIVE, Domain, ScaleCoefficient
 from gradeng.runtime._losses import loss_from_coefficient
-from gradeng.runtime._special import maki_tail
+from gradeng.runtime._special import maki_tail, power_from_log
 
 
 def _ce_weight(log_p, log_q):
@@ -38,8 +38,9 @@ def _ce_loss(log_p, log_q):
 
 
 def _power_of_q(log_q, gamma):
-  """(1 - p)^γ with 0^0 = 1 (γ·log q would be 0·(-inf) at p = 1)."""
-  return jnp.exp(jnp.where(gamma == 0, 0.0, gamma * log_q))
+  """(1 - p)^γ with 0^0 = 1 (γ·log q would be 0·(-inf) at p = 1), the rounding of γ·log q
+  compensated for a static γ (`power_from_log`)."""
+  return power_from_log(log_q, gamma)
 
 
 def _focal_weight(log_p, log_q, gamma):

@@ -218,46 +218,76 @@ def _margin_logs(rel_logit, shifted_c, rest, shifted_top, is_top, dtype):
   return jax.nn.log_sigmoid(margin), jax.nn.log_sigmoid(-margin)
 
 
+def _row_sums(*arrays):
+  """Σ over the last axis of each array, as one variadic reduction.
+
+  XLA fuses the elementwise producers of its operands (exponentials, selects) into the loop of
+  a variadic reduction, so the ``[..., C]`` inputs are read once and never stored; a lone sum
+  goes to the CPU's library reduction, which reads a materialised input (one more write and
+  read of ``[..., C]``).
+  """
+  zeros = tuple(np.zeros((), a.dtype) for a in arrays)
+  return jax.lax.reduce(arrays, zeros, lambda x, y: tuple(a + b for a, b in zip(x, y)),
+                        (arrays[0].ndim - 1,))
+
+
 class _Softmax:
-  """Softmax head: logits [..., C], integer labels [...], p_t = softmax(z)_y."""
+  """Softmax head: logits [..., C], integer labels [...], p_t = softmax(z)_y.
+
+  One pass over ``[..., C]`` after the max gives s = Σ_{j≠y} e_j, e_j = exp(z_j - max z), and
+  r = z_y - max z (`_row_sums`): s is (1 - p_t)·Σ_j e_j summed directly, never a total minus
+  e_y, which cancels as p_t → 1. Per row:
+
+  * y the arg-max (r = 0): log p_t = -log1p(s), accurate however small s is;
+  * otherwise p_t ≤ 1/2 and log p_t = r - log(s + e^r) (≥ log 2 in magnitude, no cancellation);
+  * log(1 - p_t) = log_sigmoid(log s - r), only for kernels that read it (`Kernel.uses_log_q`).
+
+  The backward pass w·(δ_jy - p_j) recomputes e_j from the logits in its single pass (read
+  the logits, write the gradient), so the whole forward+backward reads ``[..., C]`` three times
+  and writes it once; optax's log_softmax stores the exponentials (four reads, two writes).
+  """
 
   contract_labels = staticmethod(_elementwise)
 
   @staticmethod
   def forward(kernel, logits, labels, scale, mask, params, needs_log_q, with_partials):
     scale, class_mask = scale if isinstance(scale, tuple) else (scale, None)
-    rel, shifted, masked, top = _softmax_parts(logits, class_mask)
-    classes = jnp.arange(logits.shape[-1])
-    onehot = labels[..., None] == classes
-    # Gathered from the logits, not from z - max z (which would then be materialised).
-    rel_t = jnp.take_along_axis(masked, labels[..., None], axis=-1)[..., 0] - top[..., 0]
+    if class_mask is not None:
+      logits = jnp.where(class_mask, logits, -jnp.inf)
+    top = jnp.max(logits, axis=-1, keepdims=True)
+    top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    onehot = labels[..., None] == jnp.arange(logits.shape[-1])
+    rel = logits - top
+    others, rel_t = _row_sums(jnp.where(onehot, 0.0, jnp.exp(rel)), jnp.where(onehot, rel, 0.0))
+    total = others + jnp.exp(rel_t)
+    # log Σ_j e_j as log1p: of s itself when y is the arg-max (e_y = 1 exactly), else of
+    # (s + e_y) - 1 ≥ 0, where s ≥ 1 holds the arg-max's 1 and the subtraction is exact.
+    log_total = jnp.log1p(jnp.where(rel_t == 0.0, others, total - 1.0))
+    log_p_t = rel_t - log_total
+    log_q_t = None
     if needs_log_q:
-      is_top = jnp.argmax(rel, axis=-1) == labels
-      top_onehot = jnp.argmax(rel, axis=-1)[..., None] == classes
-      rest = jnp.sum(jnp.where(top_onehot, 0.0, shifted), axis=-1)
-      shifted_top = jnp.exp(jnp.max(rel, axis=-1))
-      log_p_t, log_q_t = _margin_logs(rel_t, jnp.exp(rel_t), rest, shifted_top, is_top, logits.dtype)
-      total = rest + shifted_top
-    else:  # one reduction gives the total and 1 - p_y = Σ_{j≠y} p_j, accurate as p_y → 1;
-      # log p_t = log_sigmoid(z_y - log Σ_{j≠y}) keeps its relative accuracy there too.
-      others = jnp.sum(jnp.where(onehot, 0.0, shifted), axis=-1)
-      total = others + jnp.exp(rel_t)
-      log_p_t = jax.nn.log_sigmoid(rel_t - jnp.log(jnp.maximum(others, jnp.finfo(logits.dtype).tiny)))
-      log_q_t = None
+      # A sum below the smallest normal float means a margin beyond ~87, where 1 - p_t and every
+      # loss value are below float32's normal range; flooring keeps log(1 - p_t) finite.
+      log_others = jnp.log(jnp.maximum(others, jnp.finfo(logits.dtype).tiny))
+      log_q_t = jax.nn.log_sigmoid(log_others - rel_t)
     value = jnp.where(mask, scale * _call(kernel, "value", log_p_t, log_q_t, params), 0.0)
     if not with_partials:
       return value, None, None
     weight = jnp.where(mask, scale * _call(kernel, "weight", log_p_t, log_q_t, params), 0.0)
-    # w·(δ_jy - p_j) kept factored (per-row factors, the exponentials, the one-hot) so the
-    # backward pass forms it in one fused pass instead of storing a [..., C] partial.
-    q_t = others / total if log_q_t is None else jnp.exp(log_q_t)
-    return value, (onehot, weight * q_t, -weight / total, shifted), None
+    # w·(δ_jy - p_j) kept factored (per-row factors, the logits and their max) so the backward
+    # pass forms it in one fused pass instead of storing a [..., C] partial.
+    return value, (labels, weight * (others / total), -weight / total, logits, top), None
 
   @staticmethod
   def contract(partial, tangent):
-    onehot, on_y, on_others, shifted = partial
+    labels, on_y, on_others, logits, top = partial
+    # e_j recomputed behind an optimisation barrier: otherwise XLA shares the forward's
+    # exponentials and stores them as a [..., C] array for this pass.
+    logits, top = jax.lax.optimization_barrier((logits, top))
+    onehot = labels[..., None] == jnp.arange(logits.shape[-1])
+    others_exp = jnp.where(onehot, 0.0, jnp.exp(logits - top))
     return (on_y * jnp.sum(jnp.where(onehot, tangent, 0.0), axis=-1)
-            + on_others * jnp.sum(jnp.where(onehot, 0.0, shifted * tangent), axis=-1))
+            + on_others * jnp.sum(others_exp * tangent, axis=-1))
 
 
 class _SoftmaxSoft:
