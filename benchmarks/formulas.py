@@ -36,7 +36,10 @@ device the workers ran on (``--device`` sets ``JAX_PLATFORMS`` for them).
 
 With ``--json`` each formula's row is written to that file (atomically) as soon as it is
 measured, and a rerun with the same file skips the formulas already measured with the same
-settings, so a killed run loses at most the formula it was measuring.
+settings, so a killed run loses at most the formula it was measuring. Each row records a
+fingerprint of gradeng's sources as each build saw them; a row whose two builds saw different
+code (someone edited the library in between: the warm cache's keys no longer match) is measured
+again on a rerun.
 """
 
 from __future__ import annotations
@@ -439,8 +442,8 @@ def main():
   meta = dict(probe=probe, command=" ".join(sys.argv), load_before=load_before)
   for done, index in enumerate(selected, 1):
     formula, old = FORMULAS[index], saved.get(str(index))
-    if old and "error" not in old and (old["formula"], old["params"], old["size"],
-                                       old["repeats"], old.get("backend")) == (
+    if old and "error" not in old and old.get("first_library") == old.get("library") and (
+        old["formula"], old["params"], old["size"], old["repeats"], old.get("backend")) == (
         formula.g, formula.params, args.size, args.repeats, probe.get("backend")):
       print(f"[{done}/{len(selected)}] #{index} {formula.g}: done earlier, skipped", flush=True)
       continue
