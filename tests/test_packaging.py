@@ -12,32 +12,23 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _loaded_after_import(modules):
-  code = ("import sys, gradeng; "
-          f"print(' '.join(m for m in {list(modules)!r} if m in sys.modules))")
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       cwd=ROOT).stdout
-  return out.split()
-
-
-def test_import_gradeng_loads_no_sympy_and_no_experiment_or_figure_dependency():
-  assert _loaded_after_import(["sympy", "mpmath", "flax", "matplotlib", "sklearn", "tqdm",
-                               "torch"]) == []
-
-
 _RUNTIME_PACKAGES = ("gradeng.runtime", "gradeng.embedding", "gradeng.boxes", "gradeng.ordinal",
                      "gradeng.longtail")
+_NOT_LOADED = ["sympy", "mpmath", "flax", "matplotlib", "sklearn", "tqdm", "torch"]
 
 
-def test_runtime_runs_with_sympy_and_mpmath_unimportable():
-  """The boundary: every runtime module imports, and every catalog loss runs (both heads, values,
-  gradients, weights, ``repr``), with SymPy and mpmath made unimportable."""
+@pytest.fixture(scope="module")
+def fresh_python_oo():
+  """One fresh `python -OO` (docstrings stripped) for the three import checks below: what
+  `import gradeng` loads, a focal value, then the runtime with SymPy and mpmath unimportable."""
   code = f"""
 import sys
+import gradeng, jax, jax.numpy as jnp
+print("loaded:" + ",".join(m for m in {_NOT_LOADED!r} if m in sys.modules))
+print("focal:" + repr(float(gradeng.focal_loss(jnp.zeros(2), jnp.ones(2))[0])))
 sys.modules["sympy"] = None  # `import sympy` now raises ImportError
 sys.modules["mpmath"] = None
 import importlib, pkgutil
-import jax, jax.numpy as jnp
 import gradeng as ge
 for package in {_RUNTIME_PACKAGES!r}:
   module = importlib.import_module(package)
@@ -54,11 +45,24 @@ for name, loss in ge.LOSSES.items():
   repr(ge.get_coefficient(name))
 ge.maki_loss(z, y, gamma=2.5), ge.focal_loss(z, y, gamma=0.5)
 ge.maki_mixture_loss(z, y, weights=[0.5, 0.5])
-print("ok")
+print("boundary:ok")
 """
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+  out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True, cwd=ROOT)
+  lines = dict(line.split(":", 1) for line in out.stdout.split())
+  return out, lines
+
+
+def test_import_gradeng_loads_no_sympy_and_no_experiment_or_figure_dependency(fresh_python_oo):
+  out, lines = fresh_python_oo
+  assert lines.get("loaded") == "", out.stderr
+
+
+def test_runtime_runs_with_sympy_and_mpmath_unimportable(fresh_python_oo):
+  """The boundary: every runtime module imports, and every catalog loss runs (both heads, values,
+  gradients, weights, ``repr``), with SymPy and mpmath made unimportable."""
+  out, lines = fresh_python_oo
   assert out.returncode == 0, out.stderr
-  assert out.stdout.split() == ["ok"]
+  assert lines.get("boundary") == "ok"
 
 
 def _imports(path: pathlib.Path, top_level_only: bool) -> set[str]:
@@ -117,12 +121,10 @@ def test_import_graph_has_no_cycle():
       visit(name, [])
 
 
-def test_python_oo_imports_and_runs():
-  code = ("import gradeng, jax.numpy as jnp; "
-          "print(float(gradeng.focal_loss(jnp.zeros(2), jnp.ones(2))[0]))")
-  out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True,
-                       cwd=ROOT, check=True).stdout
-  assert abs(float(out) - 0.25 * 0.6931472) < 1e-6
+def test_python_oo_imports_and_runs(fresh_python_oo):
+  out, lines = fresh_python_oo
+  assert "focal" in lines, out.stderr
+  assert abs(float(lines["focal"]) - 0.25 * 0.6931472) < 1e-6
 
 
 def test_a_coefficient_is_data_with_a_formula():
