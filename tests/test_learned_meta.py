@@ -27,24 +27,36 @@ def _objective(task, theta, seed=3):
   return make_train(task, "mixture", (0, 1, 2))(weights_from_theta(theta), 10.0, seed)["val_ce"]
 
 
-@pytest.mark.slow
-def test_meta_gradient_matches_finite_differences():
+@pytest.fixture(scope="module")
+def meta_value_and_grad():
+  """θ and the jitted float64 value-and-gradient of the validation CE of `TINY_TASK`: one
+  compilation serves the finite differences (values) and both gradient tests below."""
   with jax.enable_x64(True):
     theta = jnp.asarray([0.3, -0.2, 0.5], jnp.float64)
-    f = jax.jit(lambda t: _objective(TINY_TASK, t))
-    grad = np.asarray(jax.jit(jax.grad(lambda t: _objective(TINY_TASK, t)))(theta))
+    value_and_grad = jax.jit(jax.value_and_grad(lambda t: _objective(TINY_TASK, t)))
+    value_and_grad(theta)
+  return theta, value_and_grad
+
+
+@pytest.mark.slow
+def test_meta_gradient_matches_finite_differences(meta_value_and_grad):
+  theta, value_and_grad = meta_value_and_grad
+  with jax.enable_x64(True):
+    grad = np.asarray(value_and_grad(theta)[1])
     eps = 1e-5
+    f = lambda t: value_and_grad(t)[0]  # noqa: E731
     fd = np.array([(f(theta + eps * e) - f(theta - eps * e)) / (2 * eps) for e in np.eye(3)])
-  assert np.all(np.abs(grad) > 1e-6)  # the objective depends on θ at all
+  assert grad.dtype == np.float64 and np.all(np.abs(grad) > 1e-6)  # the objective depends on θ at all
   np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-9)
 
 
 @pytest.mark.slow
-def test_truncation_changes_the_gradient_but_keeps_it_finite():
-  theta = jnp.asarray([0.3, -0.2, 0.5])
-  grad = lambda task: np.asarray(jax.jit(jax.grad(lambda t: _objective(task, t)))(theta))
-  full = grad(TINY_TASK)
-  truncated = grad(dataclasses.replace(TINY_TASK, truncation=2))
+def test_truncation_changes_the_gradient_but_keeps_it_finite(meta_value_and_grad):
+  theta, value_and_grad = meta_value_and_grad
+  task = dataclasses.replace(TINY_TASK, truncation=2)
+  with jax.enable_x64(True):
+    full = np.asarray(value_and_grad(theta)[1])
+    truncated = np.asarray(jax.jit(jax.grad(lambda t: _objective(task, t)))(theta))
   assert np.all(np.isfinite(truncated)) and not np.allclose(truncated, full, rtol=1e-3)
 
 
@@ -118,8 +130,11 @@ def test_outer_step_sharded_over_two_devices_matches_one(tmp_path):
 
 
 def test_smooth_ap_tends_to_ap_and_ignores_the_logit_scale():
-  from gradeng.experiments.toy import average_precision, smooth_average_precision
+  from gradeng.experiments import toy
 
+  # jitted: one compilation each instead of compiling every operation eagerly
+  average_precision, smooth_average_precision = map(jax.jit, (toy.average_precision,
+                                                              toy.smooth_average_precision))
   rng = np.random.default_rng(0)
   labels = jnp.asarray(rng.integers(0, 2, 64))
   scores = jnp.asarray(rng.normal(size=64) + 1.5 * np.asarray(labels), jnp.float32)
@@ -141,9 +156,10 @@ def test_smooth_ap_objective_has_a_finite_meta_gradient():
   theta = jnp.asarray([0.3, -0.2, 0.5])
   train = make_train(TINY_TASK, "mixture", (0, 1, 2), "smooth_ap")
   value = lambda t: train(weights_from_theta(t), 10.0, 3)["val_objective"]  # noqa: E731
-  grad = np.asarray(jax.jit(jax.grad(value))(theta))
+  objective, grad = jax.jit(jax.value_and_grad(value))(theta)  # one compilation for both
+  grad = np.asarray(grad)
   assert np.all(np.isfinite(grad)) and np.any(np.abs(grad) > 0)
-  assert 0.0 <= float(value(theta)) < 1.0
+  assert 0.0 <= float(objective) < 1.0
 
 
 def test_baselines_are_picked_by_the_validation_objective(monkeypatch):
