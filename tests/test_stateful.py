@@ -24,6 +24,16 @@ def _update(sl, state, logits, labels, **kw):
   return sl.loss(logits, labels, state, **kw)[1]
 
 
+def _train_step(sl, y):
+  """``(logits, state) -> (values, state after the batch, ∂Σvalues/∂logits)``, compiled as one
+  function (one compilation serves a test's values, states and gradients)."""
+  @jax.jit
+  def step(a, s):
+    values, after = sl.loss(a, y, s)
+    return values, after, jax.grad(lambda b: sl.loss(b, y, s)[0].sum())(a)
+  return step
+
+
 def _surrogate_grad(weight_fn, z, y):
   """d/dz of Σ stop_gradient(w)·log p_t: the injected rule w·∂log p_t/∂z (sigmoid head)."""
   def f(z):
@@ -94,23 +104,23 @@ def test_warmup_bound_really_bounds_the_gradient(base, params, head):
   else:
     z = jnp.stack([jnp.linspace(-30.0, 30.0, 121), jnp.zeros(121), jnp.full(121, 1.0)], axis=-1)
     y = jnp.zeros(121, jnp.int32)
-  grad_fn = jax.jit(jax.grad(lambda a, s: sl.loss(a, y, s)[0].sum()))
+  train_step = _train_step(sl, y)
   for step in (0, 4, 7):
     state = st.StepState(jnp.int32(step))
     bound = float(jnp.exp(st.warmup_bound(state.step, bound=3.0, warmup_steps=8)))
-    grad = grad_fn(z, state)
+    grad = train_step(z, state)[2]
     g_true = grad if head == "sigmoid" else grad[:, 0]
     logit_true = z if head == "sigmoid" else z[:, 0] - jax.nn.logsumexp(z[:, 1:], axis=-1)
     p_q = jnp.exp(jax.nn.log_sigmoid(logit_true) + jax.nn.log_sigmoid(-logit_true))  # p(1-p)
     assert np.all(np.isfinite(grad))
     assert np.all(np.abs(g_true) <= bound * p_q * (1 + 1e-5))
   # After the warm-up the base loss and gradient are back (forward by quadrature: ~1e-6).
-  state = _update(sl, state, z, y)
+  state = train_step(z, state)[1]
   assert int(state.step) == 8
   base_loss = ge.loss_from_coefficient(ge.get_coefficient(base), head=head, **params)
-  np.testing.assert_allclose(jax.jit(sl.loss)(z, y, state)[0], base_loss(z, y), rtol=2e-5, atol=1e-7)
-  np.testing.assert_allclose(grad_fn(z, state),
-                             jax.grad(lambda a: base_loss(a, y).sum())(z), rtol=1e-5, atol=1e-7)
+  values, _, grad = train_step(z, state)
+  np.testing.assert_allclose(values, base_loss(z, y), rtol=2e-5, atol=1e-7)
+  np.testing.assert_allclose(grad, jax.grad(lambda a: base_loss(a, y).sum())(z), rtol=1e-5, atol=1e-7)
 
 
 def test_warmup_focal_gradient_against_mpmath():
@@ -142,16 +152,16 @@ def test_periodic_is_the_base_times_the_factor():
   sl = st.periodic_coefficient("maki", period=8, floor=0.1, gamma=2)
   z = jnp.linspace(-5.0, 5.0, 11)
   y = (jnp.arange(11) % 2).astype(jnp.int32)
-  loss = jax.jit(lambda *a: sl.loss(*a)[0])
-  grad = jax.jit(jax.grad(lambda a, s: sl.loss(a, y, s)[0].sum()))
+  train_step = _train_step(sl, y)
   base_loss = ge.maki_loss(z, y, gamma=2)
   base_grad = jax.grad(lambda a: ge.maki_loss(a, y, gamma=2).sum())(z)
   state = sl.init()
   for step in range(10):
     f = float(st.sgdr_factor(step, period=8, floor=0.1))
-    np.testing.assert_allclose(loss(z, y, state), f * base_loss, rtol=1e-6)
-    np.testing.assert_allclose(grad(z, state), f * base_grad, rtol=1e-6)
-    state = _update(sl, state, z, y)
+    values, after, grad = train_step(z, state)
+    np.testing.assert_allclose(values, f * base_loss, rtol=1e-6)
+    np.testing.assert_allclose(grad, f * base_grad, rtol=1e-6)
+    state = after
   assert int(state.step) == 10
 
 
@@ -177,22 +187,24 @@ def test_balanced_gamma_paper_numbers():
 @pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
 def test_adaptive_gamma_from_a_batch_and_empty_groups():
   sl = st.adaptive_gamma_coefficient("maki", gamma_init=1.0, momentum=0.5)
+  # One compiled loss per batch shape (eager mode would compile the bisection loop on every call).
+  loss = jax.jit(sl.loss)
   y = jnp.ones(1010, jnp.int32)
   z = jnp.concatenate([jnp.full(1000, _logits_for(0.9)), jnp.full(10, _logits_for(0.3))])
-  state = _update(sl, sl.init(), z, y)
+  state = loss(z, y, sl.init())[1]
   assert float(state.gamma[0]) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-4)
   # A batch with no hard example: the hard EMA is kept, the easy one moves (momentum 0.5).
   easy_only = jnp.full(500, _logits_for(0.9))
-  after = _update(sl, state, easy_only, jnp.ones(500, jnp.int32))
+  after = loss(easy_only, jnp.ones(500, jnp.int32), state)[1]
   assert float(after.count_hard[0]) == 10.0 and float(after.count_easy[0]) == pytest.approx(750.0)
   expected = math.log(750 * 0.3 / (10 * 0.9)) / math.log(7)
   assert float(after.gamma[0]) == pytest.approx(expected, rel=1e-4)
   # Before both groups have been seen, γ stays at gamma_init; the loss is finite.
-  first = _update(sl, sl.init(), easy_only, jnp.ones(500, jnp.int32))
+  first_loss, first = loss(easy_only, jnp.ones(500, jnp.int32), sl.init())
   assert float(first.gamma[0]) == 1.0 and not bool(first.seen_hard[0])
-  assert np.all(np.isfinite(jax.jit(sl.loss)(easy_only, jnp.ones(500, jnp.int32), sl.init())[0]))
+  assert np.all(np.isfinite(first_loss))
   # Masked entries are ignored; an all-masked batch changes nothing.
-  none = _update(sl, state, z, y, where=jnp.zeros(1010, bool))
+  none = loss(z, y, state, where=jnp.zeros(1010, bool))[1]
   jax.tree_util.tree_map(np.testing.assert_array_equal, none, state)
 
 
@@ -203,22 +215,21 @@ def test_adaptive_gamma_loss_and_gradient_use_the_solved_gamma():
   z = 3 * jax.random.normal(key, (64,))
   y = (jax.random.uniform(jax.random.PRNGKey(1), (64,)) < 0.3).astype(jnp.int32)
   state = sl.init()
-  gamma = _update(sl, state, z, y).gamma[0]
-  np.testing.assert_allclose(jax.jit(sl.loss)(z, y, state)[0], ge.maki_loss(z, y, gamma=gamma), rtol=1e-6)
+  values, after, grad = _train_step(sl, y)(z, state)  # the loss, the state it solved γ in
+  gamma = after.gamma[0]
+  np.testing.assert_allclose(values, ge.maki_loss(z, y, gamma=gamma), rtol=1e-6)
   expected = _surrogate_grad(lambda lp, lq: -jnp.exp(gamma * lq), z, y)
-  np.testing.assert_allclose(jax.jit(jax.grad(lambda a: sl.loss(a, y, state)[0].sum()))(z), expected,
-                             rtol=1e-5, atol=1e-8)
+  np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-8)
 
 
 def test_adaptive_gamma_per_class_sigmoid_no_positives():
   sl = st.adaptive_gamma_coefficient("focal", per_class=True, gamma_init=2.0)
   z = jnp.array([-3.0, -2.0, 1.0, 0.5])  # negatives only: two easy, two hard
   y = jnp.zeros(4, jnp.int32)
-  state = _update(sl, sl.init(), z, y)
+  loss, state = sl.loss(z, y, sl.init())  # the values and the state after the batch, one call
   assert state.gamma.shape == (2,)
   assert float(state.gamma[1]) == 2.0 and not bool(state.seen_easy[1]) and not bool(state.seen_hard[1])
   assert float(state.count_easy[0]) == 2.0 and float(state.count_hard[0]) == 2.0
-  loss = sl.loss(z, y, sl.init())[0]
   assert np.all(np.isfinite(loss)) and np.all(np.isfinite(jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z)))
 
 
@@ -231,11 +242,10 @@ def test_adaptive_gamma_per_class_softmax():
   logits = jnp.concatenate([jnp.tile(easy, (1000, 1)), jnp.tile(hard, (10, 1)),
                             jnp.tile(jnp.log(jnp.array([0.1, 0.8, 0.1])), (4, 1))])
   labels = jnp.concatenate([jnp.zeros(1010, jnp.int32), jnp.ones(4, jnp.int32)])
-  state = _update(sl, sl.init(), logits, labels)
+  per_element, state = jax.jit(sl.loss)(logits, labels, sl.init())  # values, state after the batch
   assert float(state.gamma[0]) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-3)
   assert float(state.gamma[2]) == 1.0  # never seen
   assert float(state.gamma[1]) == 1.0  # class 1: easy only so far
-  per_element = jax.jit(sl.loss)(logits, labels, sl.init())[0]
   np.testing.assert_allclose(per_element[:1010], ge.maki_loss(logits[:1010], labels[:1010], head="softmax",
                                                               gamma=state.gamma[0]), rtol=1e-5)
 
@@ -268,14 +278,14 @@ def test_ghm_mask_and_softmax():
   logits = jax.random.normal(jax.random.PRNGKey(2), (20, 4)) * 3
   labels = jnp.arange(20) % 4
   where = jnp.arange(20) < 15
-  loss = sl.loss(logits, labels, sl.init(), where=where)[0]
+  loss, after = sl.loss(logits, labels, sl.init(), where=where)  # values, state after the batch
   assert np.all(loss[15:] == 0)
   u = 1 - jax.nn.softmax(logits)[jnp.arange(20), labels]
   index = np.minimum((np.asarray(u) * 5).astype(int), 4)[:15]
   counts = np.bincount(index, minlength=5)
   beta = 15 / ((counts > 0).sum() * counts[index])
   np.testing.assert_allclose(loss[:15], beta * ge.cross_entropy_loss(logits, labels, head="softmax")[:15], rtol=1e-5)
-  assert float(jnp.sum(_update(sl, sl.init(), logits, labels, where=where).counts)) == 15.0
+  assert float(jnp.sum(after.counts)) == 15.0
 
 
 # ----------------------------------------------------------------------------- transformations, checkpoints
