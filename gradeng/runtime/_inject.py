@@ -267,7 +267,7 @@ class _Softmax:
     others, rel_t = _row_sums(jnp.where(onehot, 0.0, jnp.exp(rel)), jnp.where(onehot, rel, 0.0))
     total = others + jnp.exp(rel_t)
     # log Σ_j e_j as log1p: of s itself when y is the arg-max (e_y = 1 exactly), else of
-    # (s + e_y) - 1 ≥ 0, where s ≥ 1 holds the arg-max's 1 and the subtraction is exact.
+    # (s + e_y) - 1 ≥ 0, s ≥ 1 holding the arg-max's 1 (exact while s + e_y ≤ 2, where it counts).
     log_total = jnp.log1p(jnp.where(rel_t == 0.0, others, total - 1.0))
     log_p_t = rel_t - log_total
     log_q_t = None
