@@ -38,6 +38,18 @@ def _grad(fn, z):
   return np.asarray(jax.grad(lambda x: jnp.sum(fn(x)))(jnp.asarray(z, jnp.float32)), np.float64)
 
 
+def _compiled_step(sl, **kw):
+  """One compiled training step of a stateful loss: (values, state after, ∂Σvalues/∂z).
+
+  The forward and the gradient are computed as in eager code (the values are the loss's own
+  forward, not the primal of its derivative); compiled once for every step of a stream."""
+  @jax.jit
+  def step(z, y, state):
+    values, new = sl.loss(z, y, state, **kw)
+    return values, new, jax.grad(lambda x: jnp.sum(sl.loss(x, y, state, **kw)[0]))(z)
+  return step
+
+
 def _close(got, want, rtol=RTOL, atol=ATOL):
   np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=rtol, atol=atol)
 
@@ -228,13 +240,14 @@ class _EQLv2Ref:
 def test_eqlv2_values_gradients_and_state_over_steps():
   sl, ref = lt.eqlv2(4), _EQLv2Ref(4)
   state = sl.init()
+  train_step = _compiled_step(sl)
   rng = np.random.default_rng(1)
   for step in range(5):
     z = rng.normal(size=(8, 4)) * 3
     y = rng.choice(4, size=8, p=[0.7, 0.25, 0.05, 0.0])  # class 3 never seen
     want_value, want_grad = ref.step(z, y)
-    value, new = sl.loss(jnp.asarray(z, jnp.float32), y, state)
-    grad = _grad(lambda x: sl.loss(x, y, state)[0], z)
+    value, new, grad = train_step(jnp.asarray(z, jnp.float32), y, state)
+    grad = np.asarray(grad, np.float64)
     _close(value, want_value, rtol=1e-4, atol=1e-6)
     _close(grad, want_grad, rtol=1e-4, atol=1e-6)
     state = new
@@ -278,14 +291,15 @@ class _SeesawRef:
 def test_seesaw_values_gradients_and_counts_over_steps():
   sl, ref = lt.seesaw(4), _SeesawRef(4)
   state = sl.init()
+  train_step = _compiled_step(sl)
   rng = np.random.default_rng(2)
   for step in range(4):
     z = rng.normal(size=(8, 4)) * 2
     y = rng.choice(4, size=8, p=[0.8, 0.15, 0.05, 0.0])
     want_value, want_grad = ref.step(z, y)
-    value, new = sl.loss(jnp.asarray(z, jnp.float32), y, state)
+    value, new, grad = train_step(jnp.asarray(z, jnp.float32), y, state)
     _close(value, want_value, rtol=1e-4, atol=1e-6)
-    _close(_grad(lambda x: sl.loss(x, y, state)[0], z), want_grad, rtol=1e-4, atol=1e-6)
+    _close(grad, want_grad, rtol=1e-4, atol=1e-6)
     state = new
     _close(state.counts, ref.counts)
 
@@ -331,15 +345,16 @@ class _EFLRef:
 def test_equalized_focal_values_gradients_and_state_over_steps():
   sl, ref = lt.equalized_focal(4), _EFLRef(4)
   state = sl.init()
+  train_step = _compiled_step(sl, alpha=0.25)
   rng = np.random.default_rng(3)
   for step in range(4):
     z = rng.normal(size=(6, 4)) * 2
     y = rng.choice(4, size=6, p=[0.7, 0.2, 0.1, 0.0])
     _close(lt.equalized_focal_gammas(state), ref.gammas(), rtol=1e-5)
     want_value, want_grad = ref.step(z, y)
-    value, new = sl.loss(jnp.asarray(z, jnp.float32), y, state, alpha=0.25)
+    value, new, grad = train_step(jnp.asarray(z, jnp.float32), y, state)
     _close(value, want_value, rtol=1e-4, atol=1e-6)
-    _close(_grad(lambda x: sl.loss(x, y, state, alpha=0.25)[0], z), want_grad, rtol=1e-3, atol=1e-5)
+    _close(grad, want_grad, rtol=1e-3, atol=1e-5)
     state = new
     _close(state.positive, ref.pos, rtol=1e-3, atol=1e-5)
     _close(state.negative, ref.neg, rtol=1e-3, atol=1e-5)
@@ -381,8 +396,11 @@ def _all_losses():
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
 def test_extreme_logits_give_finite_values_and_gradients(dtype):
-  z = jnp.asarray([[40.0, -40.0, 0.0], [-40.0, 40.0, -40.0], [40.0, 40.0, -40.0]], dtype)
-  y = jnp.array([1, 2, 0])
+  # Six rows of three classes, the shape of `test_jit_and_masks` (eager mode compiles each
+  # operation once per shape): the extreme rows, then their mirror images.
+  z = jnp.asarray([[40.0, -40.0, 0.0], [-40.0, 40.0, -40.0], [40.0, 40.0, -40.0],
+                   [-40.0, 40.0, 0.0], [40.0, -40.0, 40.0], [-40.0, -40.0, 40.0]], dtype)
+  y = jnp.array([1, 2, 0, 0, 1, 2])
   for name, fn in _all_losses().items():
     value = fn(z, y)
     grad = jax.grad(lambda x: jnp.sum(fn(x, y).astype(jnp.float32)))(z)
@@ -417,7 +435,7 @@ def test_vmap_over_states():
   states = jax.vmap(lambda _: sl.init())(jnp.arange(2))
   z = jnp.zeros((2, 4, 3))
   y = jnp.array([[0, 1, 2, 0], [0, 0, 0, 0]])
-  _, new = jax.vmap(sl.loss)(z, y, states)
+  _, new = jax.jit(jax.vmap(sl.loss))(z, y, states)  # compiled: one program, not op-by-op under vmap
   assert new.positive.shape == (2, 3)
   assert float(new.positive[1, 2]) == 0.0
 

@@ -87,12 +87,13 @@ def _sigmoid_focal_reference(z, gamma, y):
 def test_focal_hessian_at_saturated_logits_against_mpmath(gamma, y):
   z = np.array([-40.0, -15.0, -3.0, 0.0, 2.0, 15.0, 40.0])
   hessian = jax.jit(jax.vmap(jax.hessian(lambda a: ge.focal_loss(a, y, gamma=gamma))))
-  got = np.asarray(hessian(jnp.asarray(z, jnp.float32)), np.float64)
+  # One compiled call: the grid, then a logit where p_t = 1 exactly in float32 (log p_t = 0).
+  both = np.asarray(hessian(jnp.asarray([*z, 1e4 if y == 1 else -1e4], jnp.float32)), np.float64)
+  got, far = both[:-1], both[-1:]
   expected = np.array([_sigmoid_focal_reference(x, gamma, y) for x in z])
   assert np.all(np.isfinite(got))
   np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-30)
-  # p_t = 1 exactly in float32 (log p_t = 0): the second derivative is finite (0), not NaN.
-  far = np.asarray(hessian(jnp.array([1e4 if y == 1 else -1e4], jnp.float32)))
+  # p_t = 1 exactly in float32: the second derivative is finite (0), not NaN.
   assert np.all(np.isfinite(far)) and abs(float(far[0])) < 1e-30
 
 
@@ -100,8 +101,8 @@ def test_focal_hessian_at_saturated_logits_against_mpmath(gamma, y):
 def test_softmax_focal_hessian_is_finite_at_saturated_logits():
   z = jnp.array([[40.0, -40.0, 0.0], [-40.0, 40.0, 0.0], [1e4, -1e4, 0.0]], jnp.float32)
   labels = jnp.array([0, 0, 0])
-  for gamma in (0.5, 2.0):
-    hessian = jax.hessian(lambda a: ge.focal_loss(a, labels, gamma=gamma, head="softmax").sum())(z)
+  for gamma in (0.5, 2.0):  # compiled: one program per γ instead of op-by-op second derivatives
+    hessian = jax.jit(jax.hessian(lambda a: ge.focal_loss(a, labels, gamma=gamma, head="softmax").sum()))(z)
     assert np.all(np.isfinite(hessian))
 
 
