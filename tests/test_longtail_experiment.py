@@ -78,7 +78,9 @@ def test_with_seeds_reaches_the_detection_part():
   assert experiment.with_seeds(quick, [5, 6, 7]).detection.seeds == (5, 6, 7)
 
 
-def test_detection_part_runs_after_classification_into_its_folder(tmp_path, monkeypatch):
+def _check_detection_part_runs_after_classification_into_its_folder(tmp_path, monkeypatch):
+  """Called by the end-to-end test below, once its cold-cache trace count is done: the
+  classification part here reuses the compiled trainer instead of compiling its own."""
   @dataclasses.dataclass(frozen=True)
   class Detection:
     seeds: tuple = (0, 1, 2)
@@ -103,7 +105,7 @@ def test_detection_part_runs_after_classification_into_its_folder(tmp_path, monk
   assert summary["detection"]["table"] == "| AP |"
 
 
-def test_tiny_run_end_to_end_resumes_refuses_and_repeats(tmp_path, monkeypatch):
+def test_tiny_run_end_to_end_resumes_refuses_repeats_and_runs_the_detection_part(tmp_path, monkeypatch):
   cwd = tmp_path / "cwd"
   cwd.mkdir()
   monkeypatch.chdir(cwd)
@@ -150,6 +152,9 @@ def test_tiny_run_end_to_end_resumes_refuses_and_repeats(tmp_path, monkeypatch):
   # Another config in the same directory is refused, naming what differs.
   with pytest.raises(ge.InputError, match="`steps` is 200 there and 201 here"):
     experiment.run(dataclasses.replace(TINY, steps=201), run, progress=False)
+  # With a detection part (faked): it runs after the classification part, into its folder.
+  _check_detection_part_runs_after_classification_into_its_folder(tmp_path / "with_detection",
+                                                                  monkeypatch)
 
 
 def test_registered_with_reproduce_and_cli(capsys):
