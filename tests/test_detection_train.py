@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import jax
 import numpy as np
 import pytest
 
@@ -194,8 +195,9 @@ def test_periodic_spec_scales_the_catalog_loss_by_the_sgdr_factor():
   logits = np.random.default_rng(0).normal(size=(2, 5, 11)).astype(np.float32) * 4
   labels = np.array([[0, 3, 0, 10, 0], [1, 0, 0, 0, 2]])
   ce = np.asarray(ge.cross_entropy_loss(logits, labels, head="softmax"))
+  loss = jax.jit(lambda z, y, state: _train.classification_loss(spec, z, y, state))  # compiled once
   for step, factor in ((0, 1.0), (4, 0.5), (2, 0.5 * (1 + np.cos(np.pi / 4)))):
-    got, after = _train.classification_loss(spec, logits, labels, ge.StepState(step=np.int32(step)))
+    got, after = loss(logits, labels, ge.StepState(step=np.int32(step)))
     np.testing.assert_allclose(got, factor * ce, rtol=1e-6)
     assert int(after.step) == step + 1
 
@@ -261,9 +263,10 @@ def test_learning_rate_warmup_grows_linearly_from_zero():
   optimizer = _train.optimizer(spec)
   params = {"w": np.ones(3, np.float32)}
   state = optimizer.init(params)
+  update = jax.jit(optimizer.update)  # one compilation for the six steps
   sizes = []
   for _ in range(6):  # Adam's first steps move each weight by ≈ lr(t) (|m̂/√v̂| = 1)
-    updates, state = optimizer.update({"w": np.full(3, 0.5, np.float32)}, state, params)
+    updates, state = update({"w": np.full(3, 0.5, np.float32)}, state, params)
     sizes.append(float(np.abs(updates["w"]).max()))
   np.testing.assert_allclose(sizes, [0.0, 2.5e-3, 5e-3, 7.5e-3, 1e-2, 1e-2], rtol=1e-4)
   with pytest.raises(ValueError, match="`lr_warmup_steps` must be an integer >= 0"):
