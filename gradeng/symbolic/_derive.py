@@ -28,8 +28,9 @@ from gradeng.symbolic._variable import P
 from gradeng.runtime import InputError
 from gradeng.symbolic._integrate import (antiderivative_loss, check_convergence, definite_loss,
                                      maki_forms, rank, realify, unevaluated)
-from gradeng.symbolic._limits import (ATTEMPT_SECONDS, IMPROVE_SECONDS, STEP_SECONDS, WorkerTimeout,
-                                  attempt, run_in_worker)
+from gradeng.symbolic._limits import (ATTEMPT_SECONDS, IMPROVE_SECONDS, NUMERIC_ATTEMPT_SECONDS,
+                                      STEP_SECONDS, WorkerTimeout, attempt, gave_up_note,
+                                      run_in_worker)
 from gradeng.symbolic._mpeval import lerch_to_hyper
 from gradeng.symbolic._properties import PropertyCheck, check_properties
 from gradeng.symbolic._recognise import Combination, Term, recognise
@@ -186,12 +187,21 @@ def _solve(g: sp.Expr, domains_key: tuple[tuple[str, Domain], ...],
   x, r = variable.name, variable.reference
   definite = ("definite integral in q = 1 - p" if variable == PROBABILITY else
               f"definite integral from {x} = {r}")
+  # g of p alone has the fitted approximant when SymPy finds nothing (parameters left free
+  # have only quadrature): a smaller budget for it.
+  budget = ATTEMPT_SECONDS if parametric or variable != PROBABILITY else NUMERIC_ATTEMPT_SECONDS
+  ran_out = False
   for source, strategy in ((definite, definite_loss), (f"antiderivative in {x}",
                                                        antiderivative_loss)):
     if done:
       break
-    seconds = IMPROVE_SECONDS if any(c[2] is True for c in candidates) else ATTEMPT_SECONDS
+    # Once a checked form is in hand, or the definite integral used all of its budget (the
+    # antiderivative is the same integration, in p instead of q = 1 - p), the next strategy
+    # gets the smaller budget.
+    seconds = (IMPROVE_SECONDS if ran_out or any(c[2] is True for c in candidates)
+               else budget)
     raw = attempt(lambda strategy=strategy: strategy(g, notes, variable), seconds, notes, source)
+    ran_out = bool(notes) and notes[-1] == gave_up_note(source, seconds)
     if raw is None:
       continue
     loss = attempt(lambda raw=raw: sp.simplify(raw), STEP_SECONDS, notes, "simplify")

@@ -16,9 +16,12 @@ without pause while it works), which is the same on a quiet and on a saturated m
 computation. A limit of ``seconds`` allows `WORK_PER_SECOND` × ``seconds`` runs (calibrated so that
 one unit is about a CPU second of SymPy on the 2-core reference machine). The worker runs with
 ``PYTHONHASHSEED=0`` and fixed collector thresholds, so that set orders and hence SymPy's paths
-are the same in every worker. A step past its budget is interrupted (a signal raised after the
-collector's callback has returned) and its result discarded whatever happened after the budget ran
-out, so that the outcome is a function of the work alone. A computation that allocates nothing for
+are the same in every worker; it builds SymPy's one-time tables when it starts (`_warm_up`) and
+clears the recursion marks an interrupted step leaves in SymPy before each task
+(`_reset_sympy_marks`), so that a task does the same work whatever the worker ran before. A step
+past its budget is interrupted (a signal raised after the collector's callback has returned) and
+its result discarded whatever happened after the budget ran out, so that the outcome is a
+function of the work alone. A computation that allocates nothing for
 long (pure integer arithmetic) is still ended by a CPU-time backstop at `BACKSTOP_FACTOR` × its
 budget (SIGVTALRM); only that rare case depends on the machine. `attempt` turns a limit or a SymPy
 failure into a note and ``None`` so that the next strategy is tried; a `DerivationError` (e.g. a
@@ -50,6 +53,11 @@ T = TypeVar("T")
 #: elementary form besides the Lerch Φ one).
 ATTEMPT_SECONDS = 30.0
 IMPROVE_SECONDS = 5.0
+#: Work allowed for one integration attempt of a g without free parameters, which a fitted
+#: approximant serves where SymPy finds nothing: every closed form SymPy found for the
+#: benchmark's formulas took at most 2.6 units (117 collector runs), a failing attempt took
+#: all it was given (30 units: ~80 s of a first build).
+NUMERIC_ATTEMPT_SECONDS = 8.0
 #: Work allowed for one SymPy simplification, limit or symbolic check.
 STEP_SECONDS = 8.0
 #: Garbage-collector runs per unit of work: SymPy's integration ran 42-48 per CPU second on the
@@ -193,13 +201,18 @@ def time_limited(fn: Callable[[], T], seconds: float) -> T:
     raise _TimeUp() from None
 
 
+def gave_up_note(what: str, seconds: float) -> str:
+  """The note `attempt` leaves when step ``what`` ran out of its budget."""
+  return f"{what}: gave up after {seconds:g} s"
+
+
 def attempt(fn: Callable[[], T], seconds: float, notes: list[str], what: str) -> T | None:
   """``fn()`` under a time limit; ``None`` (with a note) on time-out or a SymPy failure."""
   progress(what)
   try:
     return time_limited(fn, seconds)
   except _TimeUp:
-    notes.append(f"{what}: gave up after {seconds:g} s")
+    notes.append(gave_up_note(what, seconds))
   except DerivationError:
     raise
   except Exception as error:  # pylint: disable=broad-except
@@ -224,13 +237,16 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
   global _IN_WORKER, _CONNECTION
   _IN_WORKER, _CONNECTION = True, outbox
   gc.set_threshold(*_GC_THRESHOLDS)
-  gc.callbacks.append(_count_work)
+  # Only ours from the start (JAX, imported with `gradeng.runtime`, registers one; a step's
+  # `_with_work_limit` drops it too), so that a task's first step sees what later ones see.
+  gc.callbacks[:] = [_count_work]
   signal.signal(signal.SIGALRM, _raise_out_of_work)
   while True:
     try:
       fn, args = inbox.recv()
     except (EOFError, OSError):
       return  # the caller has gone
+    _reset_sympy_marks()
     try:
       reply = ("ok", fn(*args))
     except BaseException as error:  # pylint: disable=broad-except  # re-raised in the caller
@@ -243,10 +259,72 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
                    if kind == "error" else RuntimeError("the result cannot be sent back")))
 
 
+#: SymPy modules imported on first use by its integration and its sets (their import would count
+#: as the work of the first step that needs them, in the first task only).
+_LAZY_MODULES = ("sympy.integrals.prde", "sympy.integrals.rde", "sympy.integrals.risch",
+                 "sympy.polys.domains.old_fractionfield", "sympy.polys.domains.old_polynomialring",
+                 "sympy.polys.polymatrix", "sympy.physics.units", "sympy.sets.handlers.functions",
+                 "sympy.sets.handlers.issubset", "sympy.sets.setexpr", "sympy.assumptions.wrapper")
+
+
+def _warm_up() -> None:
+  """Build SymPy's one-time tables before the first task, so that every task starts from the
+  same state whatever the worker did before.
+
+  SymPy builds them on first use: the modules it imports lazily (`_LAZY_MODULES`), the Meijer
+  G lookup table of `meijerint` (filled in place, so that a step interrupted at its budget while
+  building it leaves it half built for every later task), the formula collections of
+  `hyperexpand`, the special-function patterns of `manualintegrate`, the patterns of
+  `trigsimp`. Without this the outcome of a budgeted step
+  depended on the worker's history (tested in ``tests/test_build_timeout.py``).
+  """
+  import importlib
+
+  import sympy as sp
+  # (`sympy.simplify` is also a function: the modules are looked up by name.)
+  heurisch, manualintegrate, meijerint, hyperexpand, trigsimp = (
+      importlib.import_module(f"sympy.{name}") for name in (
+          "integrals.heurisch", "integrals.manualintegrate", "integrals.meijerint",
+          "simplify.hyperexpand", "simplify.trigsimp"))
+
+  for name in _LAZY_MODULES:
+    importlib.import_module(name)
+  # pylint: disable=protected-access
+  x = sp.Dummy("x", positive=True)
+  meijerint._rewrite_single(x, x)  # builds `_lookup_table`
+  hyperexpand.hyperexpand(sp.hyper([1, 1], [2], x))  # `_collection`
+  hyperexpand.hyperexpand(sp.meijerg([], [], [0], [], x))  # `_meijercollection`
+  trigsimp._trigpats()
+  manualintegrate.special_function_rule(manualintegrate.IntegralInfo(sp.exp(x) / x, x))
+  heurisch.DiffCache(x)  # `_bessel_table`
+  sp.core.cache.clear_cache()
+  gc.collect()
+
+
+def _reset_sympy_marks() -> None:
+  """Forget what earlier tasks left in SymPy's module-level recursion marks, so that each task
+  starts from the same state (`_warm_up` built the one-time tables).
+
+  `manualintegrate` marks an integrand as in progress in ``_integral_cache`` and unmarks it on
+  return, not when an exception (a step's budget, or SymPy's own failure) passes through; a
+  marked integrand is given up at once by every later `manualintegrate`, so that a derivation
+  after an interrupted one did less work and could find something else.
+  """
+  module = sys.modules.get("sympy.integrals.manualintegrate")
+  for name in ("_integral_cache", "_parts_u_cache"):
+    marks = getattr(module, name, None)
+    if isinstance(marks, dict):
+      marks.clear()
+
+
 def _main() -> None:
   """Entry point of the worker process: ``python -c ... <inbox fd> <outbox fd>``."""
   inbox, outbox = (int(fd) for fd in sys.argv[1:3])
   outbox_connection = Connection(outbox, readable=False)
+  try:
+    _warm_up()
+  except Exception:  # pylint: disable=broad-except  # another SymPy: its tables build on use
+    pass
   outbox_connection.send(("ready", None))
   _serve(Connection(inbox, writable=False), outbox_connection)
 
