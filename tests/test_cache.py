@@ -51,3 +51,33 @@ def test_expressions_round_trip(expr):
 def test_only_sympy_constructors_are_run(text):
   with pytest.raises((ValueError, SyntaxError)):
     _cache.load_expr(text)
+
+
+def test_a_second_build_reuses_the_kernel_choice(cache_dir, monkeypatch):
+  """The choice of a kernel's programs is kept with the derivation: a second build (a new
+  coefficient, this process's memos emptied, as in a new process) measures nothing and gives the
+  same loss, bit for bit."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  import gradeng as ge
+  from gradeng.symbolic import _approximant, _compile
+
+  formula = "-(1 - p**2)/p"  # the weight is rewritten in q (w = p² - 1 cancels as p → 1)
+  first = ge.loss_from_coefficient(ge.coefficient(formula))
+  monkeypatch.setattr(_derive, "_SOLUTIONS", {})
+  monkeypatch.setattr(_approximant, "_FITTED", {})
+
+  def measured(*args, **kwargs):
+    raise AssertionError("a cached kernel choice was measured again")
+
+  for name in ("choose_weight", "stabilize", "_closed_form_error", "_approximant_candidate",
+               "kernel_cost"):
+    monkeypatch.setattr(_compile, name, measured)
+  second = ge.loss_from_coefficient(ge.coefficient(formula))
+  assert second.forward_method == first.forward_method
+  z = jnp.linspace(-40.0, 40.0, 81)
+  y = jnp.ones_like(z)
+  for loss in (lambda f: f(z, y), lambda f: jax.grad(lambda v: f(v, y).sum())(z)):
+    np.testing.assert_array_equal(loss(second), loss(first))

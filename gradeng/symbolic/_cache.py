@@ -1,8 +1,10 @@
 """An on-disk cache of derivations, keyed by the coefficient, its parameters and the code.
 
 `gradeng.symbolic._derive.derive` asks SymPy for a closed form once per (g, parameter domains,
-variable) and machine, and `gradeng.symbolic._approximant.approximant` fits L once per g;
-every outcome ("no closed form found" and a refused fit included) is stored as JSON under
+variable) and machine, `gradeng.symbolic._approximant.approximant` fits L once per g, and
+`gradeng.symbolic._compile` measures which programs a kernel is made of once per (g, Python-number
+parameters; its key adds the compiling modules' source and the JAX version); every outcome ("no
+closed form found" and a refused fit included) is stored as JSON under
 ``$GRADENG_CACHE_DIR`` (default ``~/.cache/gradeng``) in ``derivations/<sha256>.json``, written atomically (a temporary file
 renamed into place), so that a killed process leaves either the old entry or the new one. The
 key includes the SymPy version and a hash of the symbolic modules' source, so that a new version
@@ -40,8 +42,15 @@ def cache_dir() -> pathlib.Path:
 
 @functools.lru_cache(maxsize=1)
 def _code_version() -> str:
+  return source_version(_SOURCES)
+
+
+@functools.lru_cache(maxsize=8)
+def source_version(modules: tuple[str, ...]) -> str:
+  """A hash of the SymPy version and of these modules' source, for a key that must change with
+  them."""
   digest = hashlib.sha256(sp.__version__.encode())
-  for name in _SOURCES:
+  for name in modules:
     digest.update(pathlib.Path(importlib.util.find_spec(name).origin).read_bytes())
   return digest.hexdigest()[:16]
 

@@ -4,7 +4,9 @@
 loss. `FormulaBuilder` is the kernel builder `coefficient` attaches: when the runtime asks for a
 kernel it derives L (cached), rewrites w = p·g and L onto stable log-space primitives, checks
 the closed form in float32 against float64 quadrature over logits ±40 and falls back to
-quadrature where it does not hold. The runtime only evaluates what it is given.
+quadrature where it does not hold; which programs it chose is kept on disk, so that a later
+build (in a new process too) builds them again without measuring. The runtime only evaluates
+what it is given.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
 from gradeng.symbolic._parse import (FormulaError, _check_param_names, parse_formula,
                                      read_variable)
 from gradeng.symbolic._properties import NONNEGATIVE_LOSS
-from gradeng.symbolic._stabilize import stable_closed_form, stable_weight
+from gradeng.symbolic._stabilize import (choose_weight, stabilize, stable_method, stable_program,
+                                         weight_program)
 from gradeng.runtime._variable import Variable
 from gradeng.symbolic._variable import P, PROBABILITY, SymbolicVariable, as_variable, to_runtime
 
@@ -85,18 +88,27 @@ def formula_coefficient(name: str, expr: sp.Expr, *, formula: str | None = None,
       builder=FormulaBuilder(expr, variable), **fields)
 
 
-def _closed_form_error(value: Callable, weight: Callable, params: Mapping[str, Any]) -> float:
-  """Max relative error of a float32 closed form against float64 quadrature on logits ±40.
+def _quadrature_reference(weight: Callable, params: Mapping[str, Any]) -> np.ndarray:
+  """L by float64 quadrature of the weight on `_CHECK_LOGITS` (the closed forms' reference).
 
   Runs on constants only (the grid and Python-number parameters), evaluated eagerly even while
-  a caller is being traced by `jax.jit`, so a loss can be built inside a jitted function.
+  a caller is being traced by `jax.jit`, so a loss can be built inside a jitted function; one
+  compiled program, not one per primitive.
   """
   with jax.ensure_compile_time_eval():
     with jax.enable_x64(True):
       z64 = jnp.asarray(_CHECK_LOGITS, jnp.float64)
-      reference = np.asarray(quadrature_loss(weight)(jax.nn.log_sigmoid(z64), None, **params))
+      return np.asarray(jax.jit(lambda log_p: quadrature_loss(weight)(log_p, None, **params))(
+          jax.nn.log_sigmoid(z64)))
+
+
+def _closed_form_error(value: Callable, reference: np.ndarray, params: Mapping[str, Any]) -> float:
+  """Max relative error of a float32 closed form against the float64 quadrature ``reference``
+  (`_quadrature_reference`) on logits ±40."""
+  with jax.ensure_compile_time_eval():
     z32 = jnp.asarray(_CHECK_LOGITS, jnp.float32)
-    got = np.asarray(value(jax.nn.log_sigmoid(z32), jax.nn.log_sigmoid(-z32), **params), np.float64)
+    got = np.asarray(jax.jit(lambda log_p, log_q: value(log_p, log_q, **params))(
+        jax.nn.log_sigmoid(z32), jax.nn.log_sigmoid(-z32)), np.float64)
   normal = np.abs(reference) > np.finfo(np.float32).tiny / np.finfo(np.float32).eps
   if not np.all(np.isfinite(got[normal])):
     return math.inf
@@ -211,6 +223,7 @@ class _Candidate:
   method: str
   error: float
   cost: int
+  recipe: dict[str, Any]  # how to build `value` again without measuring (see `_kernel`)
 
   @property
   def tier(self) -> int:
@@ -222,19 +235,22 @@ def _closed_forms(derivation: Derivation, weight: Callable, names: list[str],
   """The derived closed form and its stabilised rewrite, each where it passes
   `CLOSED_FORM_TOLERANCE` against float64 quadrature of the weight."""
   forms = []
-  stable = stable_closed_form(derivation.g, derivation.loss)
+  stable = stabilize(derivation.g, derivation.loss)
   if stable is not None:
-    forms.append(stable)
-  if stable is None or stable[1] != "closed form (derived)":
+    forms.append((stable.value, stable_method(stable.near, stable.far),
+                  {"form": "stabilised", "near": stable.near, "far": stable.far}))
+  if stable is None or forms[0][1] != "closed form (derived)":
     try:
-      forms.append((log_space_function(derivation.loss, names), "closed form (derived)"))
+      forms.append((log_space_function(derivation.loss, names), "closed form (derived)",
+                    {"form": "derived"}))
     except NotJaxifiable:
       pass
   out = []
-  for value, method in forms:
-    error = _closed_form_error(value, weight, params)
+  reference = _quadrature_reference(weight, params) if forms else None
+  for value, method, recipe in forms:
+    error = _closed_form_error(value, reference, params)
     if error <= CLOSED_FORM_TOLERANCE:
-      out.append(_Candidate(value, method, error, kernel_cost(value, params)))
+      out.append(_Candidate(value, method, error, kernel_cost(value, params), recipe))
   return out
 
 
@@ -252,7 +268,7 @@ def _approximant_candidate(g: sp.Expr) -> tuple[_Candidate | None, str]:
   if error > CLOSED_FORM_TOLERANCE:
     return None, f"approximant refused: float32 error {error:.1e} > {CLOSED_FORM_TOLERANCE:g}"
   return _Candidate(value, f"approximant ({fitted.describe()})", error,
-                    kernel_cost(value, {})), note
+                    kernel_cost(value, {}), {"form": "approximant"}), note
 
 
 @functools.lru_cache(maxsize=1)
@@ -262,6 +278,38 @@ def _typical_approximant_cost() -> int:
   typical = Approximant(0.5, (3, 1), Piece(1, 0.5, (1.0,) * 25), ((-1.0, (0, 1), 1),),
                         Piece(1, 0.5, (1.0,) * 17), 0.0, 1.0)
   return kernel_cost(approximant_function(typical), {})
+
+
+#: The modules whose code decides which programs a kernel is made of: part of the key of a
+#: cached choice (`_kernel`), with those of the derivation (`gradeng.symbolic._cache`).
+_KERNEL_SOURCES = ("gradeng.symbolic._compile", "gradeng.symbolic._stabilize",
+                   "gradeng.symbolic._jaxify", "gradeng.symbolic._functions",
+                   "gradeng.symbolic._expression", "gradeng.runtime._special",
+                   "gradeng.runtime._quadrature")
+
+
+def _rebuild(recipe: Any, derivation: Derivation, default_weight: Callable,
+             names: list[str]) -> tuple[Callable, Callable | None, str] | None:
+  """(weight, value or None for quadrature, forward method) from a cached choice, built without
+  measuring anything; None when the entry does not describe a kernel of this code."""
+  try:
+    weight = weight_program(derivation.g, default_weight, *recipe["weight"])
+    form, method = recipe["loss"]["form"], str(recipe["method"])
+    if form == "quadrature":
+      return weight, None, method
+    if form == "stabilised":
+      value = stable_program(derivation.g, derivation.loss, recipe["loss"]["near"],
+                             recipe["loss"]["far"])
+    elif form == "derived":
+      value = log_space_function(derivation.loss, names)
+    elif form == "approximant":
+      fitted = approximant(derivation.g)[0]
+      value = None if fitted is None else approximant_function(fitted)
+    else:
+      return None
+  except (KeyError, TypeError, ValueError, NotJaxifiable):
+    return None
+  return None if value is None else (weight, value, method)
 
 
 @functools.lru_cache(maxsize=256)
@@ -277,19 +325,45 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
   is the same on every machine). The approximant is fitted only when no closed form reaches
   `TARGET_TOLERANCE` or the best one costs more than a typical approximant. Quadrature is the
   last resort, and the only path for traced (JAX) parameters.
+
+  The choice (which weight and which form of L, not the programs) is a function of the
+  derivation, the parameters and the code, so it is kept on disk beside the derivation
+  (`gradeng.symbolic._cache`): a later build, in this process or another, builds the chosen
+  programs again without measuring them.
   """
   params = dict(frozen_params)
   names = list(coefficient.params)
-  weight = coefficient.weight  # hand-written, or generated from g
-  if weight is None:
-    weight = log_space_function(weight_expression(expression(coefficient)), names)
+  default_weight = coefficient.weight  # hand-written, or generated from g
+  if default_weight is None:
+    default_weight = log_space_function(weight_expression(expression(coefficient)), names)
   if coefficient.loss is not None:
-    return Kernel(coefficient.loss, weight, coefficient.name), "closed form (catalog)"
+    return Kernel(coefficient.loss, default_weight, coefficient.name), "closed form (catalog)"
   if not all(is_concrete_number(v) for v in params.values()):
-    return Kernel(quadrature_loss(weight), weight, coefficient.name), "quadrature (traced parameters)"
+    return (Kernel(quadrature_loss(default_weight), default_weight, coefficient.name),
+            "quadrature (traced parameters)")
   derivation = derive_coefficient(coefficient, timeout=timeout, **params)
   _warn_if_negative(coefficient, derivation)
-  weight = stable_weight(derivation.g, weight, params)  # w = p·g, no cancellation (backward)
+  # Only a choice made on a remembered derivation and on weights generated from g is kept.
+  remembered = coefficient.weight is None and derivation.verification != "gave up (time limit)"
+  name = _cache.key("kernel", _cache.source_version(_KERNEL_SOURCES), jax.__version__,
+                    expression(coefficient), derivation.g, derivation.loss, tuple(names),
+                    frozen_params, repr(symbolic_variable(coefficient)))
+  built = _rebuild(_cache.load(name), derivation, default_weight, names) if remembered else None
+  if built is None:
+    built, recipe = _choose(coefficient, derivation, default_weight, names, params, timeout)
+    if remembered:
+      _cache.store(name, recipe)
+  weight, value, method = built
+  return Kernel(quadrature_loss(weight) if value is None else value, weight,
+                coefficient.name), method
+
+
+def _choose(coefficient: ScaleCoefficient, derivation: Derivation, default_weight: Callable,
+            names: list[str], params: Mapping[str, Any], timeout: float | None
+            ) -> tuple[tuple[Callable, Callable | None, str], dict[str, Any]]:
+  """The kernel's programs by measurement (see `_kernel`) and the recipe that names them."""
+  near, far = choose_weight(derivation.g, default_weight, params)
+  weight = weight_program(derivation.g, default_weight, near, far)  # w = p·g, no cancellation
   candidates = [] if derivation.loss is None else _closed_forms(derivation, weight, names, params)
   best = min(candidates, key=lambda c: (c.tier, c.cost), default=None)
   note = ""
@@ -299,13 +373,15 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
     if fitted is not None:
       candidates.append(fitted)
       best = min(candidates, key=lambda c: (c.tier, c.cost))
+  recipe: dict[str, Any] = {"weight": [near, far]}
   if best is not None:
-    return Kernel(best.value, weight, coefficient.name), best.method
+    return (weight, best.value, best.method), {**recipe, "loss": best.recipe,
+                                               "method": best.method}
   method = "quadrature" + (f" ({note})" if note else "")
   if derivation.verification == "gave up (time limit)":
     method = (f"quadrature (SymPy stopped after {timeout:g} s; `gradeng.derive(..., "
               "timeout=None)` derives and caches a closed form for later builds)")
-  return Kernel(quadrature_loss(weight), weight, coefficient.name), method
+  return (weight, None, method), {**recipe, "loss": {"form": "quadrature"}, "method": method}
 
 
 def coefficient(formula: str | sp.Expr, *, name: str | None = None,

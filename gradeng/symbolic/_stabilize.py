@@ -195,8 +195,12 @@ def _errors(value: Callable, reference: np.ndarray, params: Mapping[str, Any] | 
   """Per-point float32 relative error (inf where not finite; 0 where the reference is below
   float32's normal range)."""
   z = jnp.asarray(CHECK_LOGITS, jnp.float32)
+  bound = dict(params or {})
+  # One compiled program (as a jitted loss runs), not one per primitive as eager evaluation
+  # compiles: most of a first build's time otherwise.
+  program = jax.jit(lambda log_p, log_q: value(log_p, log_q, **bound))
   with np.errstate(all="ignore"):
-    got = np.asarray(value(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z), **(params or {})), np.float64)
+    got = np.asarray(program(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z)), np.float64)
     error = np.abs(got - reference) / np.abs(reference)
   error[~np.isfinite(got)] = np.inf
   error[~(np.abs(reference) > 1e1 * np.finfo(np.float32).tiny)] = 0.0
@@ -223,12 +227,9 @@ def stabilize(g: sp.Expr, loss: sp.Expr) -> StableLoss | None:
       return None
     near_region = CHECK_LOGITS >= 0.0  # p = σ(z) ≥ 1/2
     candidates = []
-    for name, build, regions in (("maki basis", lambda: _maki_basis(g), "both"),
-                                 ("power basis", lambda: _power_basis(g), "both"),
-                                 ("taylor", lambda: _taylor(g), "near"),
-                                 ("derived", lambda: _derived(loss), "both")):
+    for name, regions in _PROGRAMS.items():
       try:
-        value = build()
+        value = _program(name, g, loss)
         errors = None if value is None else _errors(value, reference)
       except (TypeError, ValueError, ArithmeticError, NotJaxifiable):  # a program that cannot run
         value = None
@@ -255,7 +256,25 @@ def stabilize(g: sp.Expr, loss: sp.Expr) -> StableLoss | None:
   far = pick(4, lambda r: r == "both")
   if far is None:
     return None
-  near_fn, far_fn = near[1], far[1]
+  return StableLoss(_split(near[1], far[1]), near[0], far[0], max(near[3], far[4]))
+
+
+#: The candidate programs for L in the order of preference, and where each may be used.
+_PROGRAMS = {"maki basis": "both", "power basis": "both", "taylor": "near", "derived": "both"}
+
+
+def _program(name: str, g: sp.Expr, loss: sp.Expr) -> Callable | None:
+  if name == "maki basis":
+    return _maki_basis(g)
+  if name == "power basis":
+    return _power_basis(g)
+  if name == "taylor":
+    return _taylor(g)
+  return _derived(loss)
+
+
+def _split(near_fn: Callable, far_fn: Callable) -> Callable:
+  """``near_fn`` for p ≥ 1/2, ``far_fn`` below."""
 
   def value(log_p, log_q, **_):
     is_near = log_p >= _LOG_HALF
@@ -264,7 +283,17 @@ def stabilize(g: sp.Expr, loss: sp.Expr) -> StableLoss | None:
     far_value = far_fn(jnp.where(is_near, _LOG_HALF, log_p), jnp.where(is_near, _LOG_HALF, log_q))
     return jnp.where(is_near, near_value, far_value)
 
-  return StableLoss(value, near[0], far[0], max(near[3], far[4]))
+  return value
+
+
+def stable_program(g: sp.Expr, loss: sp.Expr, near: str, far: str) -> Callable | None:
+  """The program `stabilize` chose (its ``near`` and ``far`` names), built again without
+  measuring anything: for a kernel whose choice is cached (`gradeng.symbolic._compile`)."""
+  near_fn = _program(near, g, loss)
+  far_fn = near_fn if far == near else _program(far, g, loss)
+  if near_fn is None or far_fn is None:
+    return None
+  return near_fn if far == near else _split(near_fn, far_fn)
 
 
 def stable_closed_form(g: sp.Expr, loss: sp.Expr, params: Sequence[str] = ()) -> tuple[Callable, str] | None:
@@ -277,9 +306,15 @@ def stable_closed_form(g: sp.Expr, loss: sp.Expr, params: Sequence[str] = ()) ->
   stable = stabilize(g, loss)
   if stable is None:
     return None
-  if stable.near == stable.far == "derived":
-    return stable.value, "closed form (derived)"
-  return stable.value, f"closed form (stabilised: {stable.description})"
+  return stable.value, stable_method(stable.near, stable.far)
+
+
+def stable_method(near: str, far: str) -> str:
+  """The ``forward_method`` of a loss on the programs ``near`` (p ≥ 1/2) and ``far``."""
+  if near == far == "derived":
+    return "closed form (derived)"
+  shown = near if near == far else f"{near} (p ≥ 1/2), {far} (p < 1/2)"
+  return f"closed form (stabilised: {shown})"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,8 +388,16 @@ def stable_weight(g: sp.Expr, default: Callable, params: Mapping[str, Any] | Non
     default: the generic weight ``w(log_p, log_q, **params)``.
     params: the Python-number parameters ``default`` takes (already substituted in ``g``).
   """
+  return weight_program(g, default, *choose_weight(g, default, params))
+
+
+def choose_weight(g: sp.Expr, default: Callable,
+                  params: Mapping[str, Any] | None = None) -> tuple[str, str]:
+  """The names of the weight programs `stable_weight` uses for p ≥ 1/2 and for p < 1/2:
+  ``"default"``, ``"q"`` (a polynomial in q = 1 - p) or ``"p"`` (one in p); measured against
+  60-digit mpmath values of p·g (arguments as for `stable_weight`)."""
   if not _numbers_only(g):
-    return default
+    return "default", "default"
   with jax.ensure_compile_time_eval():
     f = sp.lambdify(P, P * g, modules="mpmath")
     with mpmath.workdps(60):
@@ -363,28 +406,42 @@ def stable_weight(g: sp.Expr, default: Callable, params: Mapping[str, Any] | Non
         try:
           reference.append(float(f(1 / (1 + mpmath.exp(-mpmath.mpf(float(z)))))))
         except (TypeError, ValueError, ArithmeticError):
-          return default
+          return "default", "default"
     reference = np.asarray(reference)
     candidates = []
-    for name, build in (("default", lambda: default), ("q", lambda: _weight_in_q(g)),
-                        ("p", lambda: _weight_in_p(g))):
+    for name in ("default", "q", "p"):
       try:
-        fn = build()
+        fn = _weight(name, g, default)
         errors = None if fn is None else _errors(fn, reference, params)
       except (TypeError, ValueError, ArithmeticError, NotJaxifiable):
         fn = None
       if fn is not None:
         near = CHECK_LOGITS >= 0.0
-        candidates.append((fn, float(np.max(errors[near], initial=0.0)),
+        candidates.append((name, float(np.max(errors[near], initial=0.0)),
                            float(np.max(errors[~near], initial=0.0))))
   default_error = max(candidates[0][1], candidates[0][2])
   if default_error <= GOOD_ERROR:
-    return default
+    return "default", "default"
   single = min(candidates, key=lambda c: max(c[1], c[2]))
-  near_fn = min(candidates, key=lambda c: c[1])[0]
-  far_fn = min(candidates, key=lambda c: c[2])[0]
-  if max(single[1], single[2]) <= SINGLE_ERROR or near_fn is far_fn:
-    return single[0]
+  near_name = min(candidates, key=lambda c: c[1])[0]
+  far_name = min(candidates, key=lambda c: c[2])[0]
+  if max(single[1], single[2]) <= SINGLE_ERROR or near_name == far_name:
+    return single[0], single[0]
+  return near_name, far_name
+
+
+def _weight(name: str, g: sp.Expr, default: Callable) -> Callable | None:
+  return {"default": lambda: default, "q": lambda: _weight_in_q(g),
+          "p": lambda: _weight_in_p(g)}[name]()
+
+
+def weight_program(g: sp.Expr, default: Callable, near: str, far: str) -> Callable:
+  """The weight `choose_weight` named, built without measuring anything (``default`` where a
+  named program cannot be built)."""
+  near_fn = _weight(near, g, default) or default
+  if far == near:
+    return near_fn
+  far_fn = _weight(far, g, default) or default
 
   def weight(log_p, log_q, **params):
     is_near = log_p >= _LOG_HALF
