@@ -2,8 +2,11 @@
 
 One lookup table (`gradeng.symbolic._functions`) maps SymPy nodes to JAX functions. The probability never appears as a bare
 float when a log-space form exists: ``log(p)`` becomes ``log_p``, ``log(1 - p)`` becomes
-``log_q``, ``p**a`` becomes ``exp(a·log_p)`` and ``(1 - p)**a`` becomes ``exp(a·log_q)``.
-That removes the overflow/underflow of p and 1 - p at extreme logits.
+``log_q``, ``p**a`` becomes ``exp(a·log_p)`` and ``(1 - p)**a`` becomes ``exp(a·log_q)`` (for a
+number a with the float32 rounding of a·log x compensated, `power_from_log`). That removes the
+overflow/underflow of p and 1 - p at extreme logits. A trigonometric function of a linear
+argument that is a multiple of π/2 at p = 1 is evaluated in q = 1 - p for p ≥ 1/2
+(sin(πp) = sin(πq): float32 p is 1 once q < 6e-8).
 
 A logarithm of a rational function a(p) is the one place where cancellation *inside* a term is
 removed here (Herbie's log1p rewrite). Writing a(1 - q) = q^k·c·(1 + r(q)), with c ≠ 0 the
@@ -48,6 +51,8 @@ import jax.numpy as jnp
 import sympy as sp
 
 from gradeng.runtime import InputError
+# Not re-exported by `gradeng.runtime` (yet): the one compensated x^a, shared with the catalog.
+from gradeng.runtime._special import power_from_log
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
 
@@ -226,6 +231,44 @@ def _within_unit_interval(arg: sp.Expr) -> bool:
   return all(e.is_number and -1 <= e <= 1 for e in ends) and bool(ends[0] * ends[1] >= 0)
 
 
+def _power(log_x: jax.Array, a: float) -> jax.Array:
+  """x^a from log x for a number a: `power_from_log`'s compensated product a·log x (exp(a·log x)
+  turns the float32 rounding of a·log x, up to 2⁻²⁴|a·log x|, into as much relative error: 3.8e-6
+  for p^6 at log p = -14.3); a < 0 as (1/x)^|a| from log(1/x) = -log x."""
+  if a >= 0:
+    return power_from_log(log_x, a)
+  log_inverse = -log_x
+  if jnp.dtype(jnp.result_type(log_x)) == jnp.float32:
+    # Beyond 128/|a|, x^a overflows float32 anyway; the cap keeps x = 0 (log x = -inf) at inf
+    # rather than NaN (inf - inf inside the split).
+    log_inverse = jnp.minimum(log_inverse, 128.0 / -a)
+  return power_from_log(log_inverse, -a)
+
+
+_TRIG = (sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc)
+
+
+def _trig_near_one(node: sp.Expr) -> sp.Expr | None:
+  """A trigonometric function of a linear argument a·p + b that is a multiple of π/2 at p = 1
+  (where the function is 0, ±1 or a pole), rewritten in q = 1 - p; else None.
+
+  With p = 1 - q the argument is (a + b) - a·q and SymPy's own reduction by multiples of π/2 is
+  exact: sin(πp) becomes sin(πq), cos(πp/2) becomes sin(πq/2), tan(πp) becomes -tan(πq).
+  Evaluated at p instead, such a function loses all of its value as p → 1: float32 p rounds to 1
+  once q < 6e-8 (and π to 3.1415927), and sin(π·1.0f) is -8.7e-8 whatever q. Elsewhere the
+  function is far from 0 at p = 1 and p serves.
+  """
+  (arg,) = node.args
+  if not (arg.has(P) and arg.is_polynomial(P)) or sp.Poly(arg, P).degree() != 1:
+    return None
+  if not (2 * arg.subs(P, 1) / sp.pi).is_integer:
+    return None
+  near = type(node)(sp.expand(arg.subs(P, 1 - _Q)))
+  reduced = all(not f.args[0].as_independent(_Q, as_Add=True)[0]
+                for f in near.atoms(*_TRIG))  # no constant left in the argument
+  return near if reduced else None
+
+
 def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..., jax.Array]:
   """Compile ``expr`` (in p and ``params``) into ``f(log_p, log_q, **params)``.
 
@@ -272,6 +315,9 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       exp_fn = build(exponent)
       if base in (P, _ONE_MINUS_P, _Q):
         pick = 0 if base == P else 1
+        if exponent.is_number and exponent.is_real:
+          a = float(exponent)
+          return lambda lp, lq, kw: _power((lp, lq)[pick], a)
         return lambda lp, lq, kw: jnp.exp(exp_fn(lp, lq, kw) * (lp, lq)[pick])
       base_fn = build(base)
       if exponent.is_Integer:
@@ -301,6 +347,12 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
     if isinstance(node, sp.Ei) and _within_unit_interval(node.args[0]):
       arg_fn = build(node.args[0])  # Ei's series alone, not all of its regimes
       return lambda lp, lq, kw: expi_near_zero(arg_fn(lp, lq, kw))
+    near = _trig_near_one(node) if isinstance(node, _TRIG) else None
+    if near is not None:  # in q = exp(log q) for p ≥ 1/2, in p = exp(log p) below
+      return split(build(near), plain_function(node))
+    return plain_function(node)
+
+  def plain_function(node: sp.Expr) -> Callable:
     fn = jax_function(type(node))
     if fn is None:
       raise NotJaxifiable(f"no JAX translation for `{type(node).__name__}` in `{node}`.")
