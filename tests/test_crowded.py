@@ -50,8 +50,8 @@ def test_matching_cost_by_hand():
   boxes = jnp.array([[0.0, 0.0, 2.0, 2.0]])
   gt = jnp.array([[1.0, 0.0, 3.0, 2.0]])
   # L1 = (1 + 0 + 1 + 0) / 10; GIoU loss = 1 - 1/3 + 0 (the union fills the enclosing box)
-  cost = matching_cost(logits, boxes, gt, jnp.array([0]), canvas_size=10.0, l1_weight=5.0,
-                       giou_weight=2.0, class_weight=1.0)
+  cost = jax.jit(lambda *a: matching_cost(*a, canvas_size=10.0, l1_weight=5.0, giou_weight=2.0,
+                                          class_weight=1.0))(logits, boxes, gt, jnp.array([0]))  # one compilation
   assert float(cost[0, 0]) == pytest.approx(5 * 0.2 + 2 * (2 / 3) - 0.25, rel=1e-6)
 
 
@@ -161,7 +161,7 @@ def _tiny_config():
 def test_set_head_shapes_prior_and_slots():
   config = _tiny_config()
   graphdef, params = init_set_head(config.set_head, 10, seed=0)
-  logits, boxes = nnx.merge(graphdef, params)(jnp.zeros((2, 16, 16, 1)))
+  logits, boxes = jax.jit(lambda p, x: nnx.merge(graphdef, p)(x))(params, jnp.zeros((2, 16, 16, 1)))  # one compilation
   k = num_hypotheses(config.set_head, 16)
   assert k == 4 * 4 * 2 and logits.shape == (2, k, 11) and boxes.shape == (2, k, 4)
   assert np.all(boxes[..., 2:] > boxes[..., :2])
