@@ -88,6 +88,19 @@ def test_compiled_expression_at_its_float32_inputs(expr, exact):
   assert errors and max(errors) <= TOLERANCE, (str(expr), [f"{float(e):.1e}" for e in errors])
 
 
+def test_python_number_parameter_exponent_is_compensated():
+  """(1 - p)^γ with γ = 2.5 given as a Python number (static): compensated like a literal; a traced γ
+  keeps exp(γ·log q), differentiable in γ."""
+  log_p, log_q = _logs(_UNIT_LOGITS)
+  fn = log_space_function((1 - P)**sp.Symbol("gamma") / P, ["gamma"])
+  want = _at_inputs(lambda p, q: q**mpmath.mpf(2.5) / p, log_p, log_q)
+  errors = _relative_errors(fn(log_p, log_q, gamma=2.5), want)
+  assert max(errors) <= TOLERANCE, [f"{float(e):.1e}" for e in errors]
+  d_gamma = jax.grad(lambda g: fn(log_p[:1], log_q[:1], gamma=g)[0])(2.5)
+  np.testing.assert_allclose(d_gamma, float(want[0] * mpmath.log(1 - mpmath.exp(float(log_p[0])))),
+                             rtol=1e-5)
+
+
 def test_nonlinear_trig_argument_compiles_as_before():
   """sin(p²) and sin(e^p) are not rewritten in q (the rule needs a linear argument) and still compile."""
   log_p, log_q = _logs(_UNIT_LOGITS)

@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import sympy as sp
 
-from gradeng.runtime import InputError
+from gradeng.runtime import InputError, is_concrete_number
 # Not re-exported by `gradeng.runtime` (yet): the one compensated x^a, shared with the catalog.
 from gradeng.runtime._special import power_from_log
 from gradeng.symbolic._variable import P
@@ -231,10 +231,14 @@ def _within_unit_interval(arg: sp.Expr) -> bool:
   return all(e.is_number and -1 <= e <= 1 for e in ends) and bool(ends[0] * ends[1] >= 0)
 
 
-def _power(log_x: jax.Array, a: float) -> jax.Array:
+def _power(log_x: jax.Array, a: float | jax.Array) -> jax.Array:
   """x^a from log x for a number a: `power_from_log`'s compensated product a·log x (exp(a·log x)
   turns the float32 rounding of a·log x, up to 2⁻²⁴|a·log x|, into as much relative error: 3.8e-6
-  for p^6 at log p = -14.3); a < 0 as (1/x)^|a| from log(1/x) = -log x."""
+  for p^6 at log p = -14.3); a < 0 as (1/x)^|a| from log(1/x) = -log x. A traced a (a JAX
+  value: a differentiable parameter, or an exponent in p) gives exp(a·log x)."""
+  if not is_concrete_number(a):
+    return jnp.exp(a * log_x)
+  a = float(a)
   if a >= 0:
     return power_from_log(log_x, a)
   log_inverse = -log_x
@@ -318,7 +322,8 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
         if exponent.is_number and exponent.is_real:
           a = float(exponent)
           return lambda lp, lq, kw: _power((lp, lq)[pick], a)
-        return lambda lp, lq, kw: jnp.exp(exp_fn(lp, lq, kw) * (lp, lq)[pick])
+        # a Python-number parameter (γ = 2.5) is a number here too; a traced one is not
+        return lambda lp, lq, kw: _power((lp, lq)[pick], exp_fn(lp, lq, kw))
       base_fn = build(base)
       if exponent.is_Integer:
         k = int(exponent)
