@@ -194,7 +194,7 @@ def test_periodic_spec_scales_the_catalog_loss_by_the_sgdr_factor():
                   learning_rate=1e-3, loc_weight=1.0, stateful=ge.periodic_coefficient)
   logits = np.random.default_rng(0).normal(size=(2, 5, 11)).astype(np.float32) * 4
   labels = np.array([[0, 3, 0, 10, 0], [1, 0, 0, 0, 2]])
-  ce = np.asarray(ge.cross_entropy_loss(logits, labels, head="softmax"))
+  ce = np.asarray(jax.jit(lambda z, y: ge.cross_entropy_loss(z, y, head="softmax"))(logits, labels))
   loss = jax.jit(lambda z, y, state: _train.classification_loss(spec, z, y, state))  # compiled once
   for step, factor in ((0, 1.0), (4, 0.5), (2, 0.5 * (1 + np.cos(np.pi / 4)))):
     got, after = loss(logits, labels, ge.StepState(step=np.int32(step)))
