@@ -164,8 +164,10 @@ def test_soft_targets_are_differentiable():
 
 def test_soft_targets_stay_accurate_at_extreme_logits():
   # q = 1 - p_0 = 3e^{-12}/(1 + 3e^{-12}): Maki γ=2 is q³/3 + q⁴/4 + …, not noise from 1 - p_0.
-  z = np.array([[12.0, 0.0, 0.0, 0.0]], np.float32)
-  targets = np.array([[1.0, 0.0, 0.0, 0.0]], np.float32)
+  # The row repeated to the [5, 4] shape of the other soft-target tests (eager mode compiles
+  # each operation once per shape); every row is checked.
+  z = np.tile(np.array([[12.0, 0.0, 0.0, 0.0]], np.float32), (5, 1))
+  targets = np.tile(np.array([[1.0, 0.0, 0.0, 0.0]], np.float32), (5, 1))
   q = 3.0 * np.exp(-12.0) / (1.0 + 3.0 * np.exp(-12.0))
-  got = float(ge.maki_loss(z, targets, head="softmax", gamma=2)[0])
-  np.testing.assert_allclose(got, q ** 3 / 3.0 + q ** 4 / 4.0, rtol=1e-5)
+  got = np.asarray(ge.maki_loss(z, targets, head="softmax", gamma=2))
+  np.testing.assert_allclose(got, np.full(5, q ** 3 / 3.0 + q ** 4 / 4.0), rtol=1e-5)
