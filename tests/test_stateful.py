@@ -87,8 +87,8 @@ def test_warmup_ce_closed_form_and_gradient():
   y = jnp.ones(4, jnp.int32)
   state = sl.init()
   p = jax.nn.sigmoid(z)
-  np.testing.assert_allclose(sl.loss(z, y, state)[0], jnp.log(1.5 / (p + 0.5)), rtol=1e-5)
-  grad = jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z)
+  values, _, grad = _train_step(sl, y)(z, state)
+  np.testing.assert_allclose(values, jnp.log(1.5 / (p + 0.5)), rtol=1e-5)
   np.testing.assert_allclose(grad, -p * (1 - p) / (p + 0.5), rtol=1e-5)
 
 
@@ -140,8 +140,7 @@ def test_warmup_focal_gradient_against_mpmath():
     return float(g_c * p * (1 - p) * (1 if yi == 1 else -1))
 
   expected = np.array([reference(zi, yi) for zi, yi in zip(z, y)])
-  got = jax.grad(lambda a: sl.loss(a, jnp.asarray(y), st.StepState(jnp.int32(1)))[0].sum())(
-      jnp.asarray(z, jnp.float32))
+  got = _train_step(sl, jnp.asarray(y))(jnp.asarray(z, jnp.float32), st.StepState(jnp.int32(1)))[2]
   np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-9)
 
 
@@ -226,11 +225,12 @@ def test_adaptive_gamma_per_class_sigmoid_no_positives():
   sl = st.adaptive_gamma_coefficient("focal", per_class=True, gamma_init=2.0)
   z = jnp.array([-3.0, -2.0, 1.0, 0.5])  # negatives only: two easy, two hard
   y = jnp.zeros(4, jnp.int32)
-  loss, state = sl.loss(z, y, sl.init())  # the values and the state after the batch, one call
+  train_step = _train_step(sl, y)  # compiled once: the eager bisection loop compiles per call
+  loss, state, _ = train_step(z, sl.init())  # the values and the state after the batch
   assert state.gamma.shape == (2,)
   assert float(state.gamma[1]) == 2.0 and not bool(state.seen_easy[1]) and not bool(state.seen_hard[1])
   assert float(state.count_easy[0]) == 2.0 and float(state.count_hard[0]) == 2.0
-  assert np.all(np.isfinite(loss)) and np.all(np.isfinite(jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z)))
+  assert np.all(np.isfinite(loss)) and np.all(np.isfinite(train_step(z, state)[2]))
 
 
 @pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
@@ -260,17 +260,16 @@ def test_ghm_weights_on_a_hand_made_batch():
   z = jnp.array([-6.0, -1.0, 0.0, 2.0])
   y = jnp.ones(4, jnp.int32)
   beta = jnp.array([4 / 3, 2 / 3, 2 / 3, 4 / 3])
-  state = sl.init()
-  np.testing.assert_allclose(sl.loss(z, y, state)[0], beta * ge.cross_entropy_loss(z, y), rtol=1e-6)
-  np.testing.assert_allclose(jax.grad(lambda a: sl.loss(a, y, state)[0].sum())(z),
-                             beta * jax.grad(lambda a: ge.cross_entropy_loss(a, y).sum())(z), rtol=1e-6)
-  state = _update(sl, state, z, y)
+  train_step = _train_step(sl, y)  # each batch's values, state after it and gradient: one compile
+  values, state, grad = train_step(z, sl.init())
+  np.testing.assert_allclose(values, beta * ge.cross_entropy_loss(z, y), rtol=1e-6)
+  np.testing.assert_allclose(grad, beta * jax.grad(lambda a: ge.cross_entropy_loss(a, y).sum())(z), rtol=1e-6)
   np.testing.assert_array_equal(state.counts, [1.0, 0.0, 2.0, 1.0])
   # Second batch: all four in bin 0 -> R_0 = 0.75·1 + 0.25·4 = 1.75, other bins kept.
   z2 = jnp.full(4, 5.0)
-  state2 = _update(sl, state, z2, y)
+  values2, state2, _ = train_step(z2, state)
   np.testing.assert_allclose(state2.counts, [1.75, 0.0, 2.0, 1.0])
-  np.testing.assert_allclose(sl.loss(z2, y, state)[0], 4 / (1 * 1.75) * ge.cross_entropy_loss(z2, y), rtol=1e-6)
+  np.testing.assert_allclose(values2, 4 / (1 * 1.75) * ge.cross_entropy_loss(z2, y), rtol=1e-6)
 
 
 def test_ghm_mask_and_softmax():
@@ -278,7 +277,8 @@ def test_ghm_mask_and_softmax():
   logits = jax.random.normal(jax.random.PRNGKey(2), (20, 4)) * 3
   labels = jnp.arange(20) % 4
   where = jnp.arange(20) < 15
-  loss, after = sl.loss(logits, labels, sl.init(), where=where)  # values, state after the batch
+  # The values and the state after the batch, from one compiled call.
+  loss, after = jax.jit(lambda *a: sl.loss(*a, where=where))(logits, labels, sl.init())
   assert np.all(loss[15:] == 0)
   u = 1 - jax.nn.softmax(logits)[jnp.arange(20), labels]
   index = np.minimum((np.asarray(u) * 5).astype(int), 4)[:15]
