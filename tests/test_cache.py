@@ -41,6 +41,9 @@ def test_a_corrupt_entry_is_ignored(cache_dir):
     sp.Sum(1 / sp.Symbol("j", integer=True, positive=True)**2,
            (sp.Symbol("j", integer=True, positive=True), 3, sp.oo)),
     sp.lerchphi(1 - sp.Symbol("p", positive=True), 1, sp.Rational(7, 2)) + sp.pi * sp.I,
+    # `TupleArg` is not exported at sympy's top level (-log(2-p)/p's derived L has one in a
+    # condition: its derivation was read back as missing and redone at every build)
+    sp.hyper([1, 1], [2], sp.Symbol("p", positive=True)),
 ])
 def test_expressions_round_trip(expr):
   assert _cache.load_expr(_cache.dump_expr(expr)) == expr

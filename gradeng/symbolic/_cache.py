@@ -21,6 +21,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -102,9 +103,24 @@ def _constructor(name: str) -> Callable[..., Any]:
   if isinstance(value, type) and issubclass(value, sp.Basic) or isinstance(
       value, sp.FunctionClass):
     return value
-  if name == "ExprCondPair":  # a Piecewise branch; not exported at sympy's top level
-    return sp.functions.elementary.piecewise.ExprCondPair
-  raise ValueError(f"not a SymPy constructor: {name!r}")
+  value = _inner_class(name)
+  if value is None:
+    raise ValueError(f"not a SymPy constructor: {name!r}")
+  return value
+
+
+@functools.lru_cache(maxsize=64)
+def _inner_class(name: str) -> type | None:
+  """A SymPy expression class not exported at sympy's top level (a Piecewise branch's
+  `ExprCondPair`, the `TupleArg` of a hypergeometric function in a Piecewise condition), or
+  None."""
+  for module_name, module in sorted(sys.modules.items()):
+    if module_name.startswith("sympy.") and module is not None:
+      value = getattr(module, name, None)
+      if isinstance(value, type) and issubclass(value, sp.Basic) and (
+          value.__module__.startswith("sympy.")):
+        return value
+  return None
 
 
 def _build(node: ast.AST) -> Any:
