@@ -234,11 +234,14 @@ def _within_unit_interval(arg: sp.Expr) -> bool:
 def _power(log_x: jax.Array, a: float | jax.Array) -> jax.Array:
   """x^a from log x for a number a: `power_from_log`'s compensated product a·log x (exp(a·log x)
   turns the float32 rounding of a·log x, up to 2⁻²⁴|a·log x|, into as much relative error: 3.8e-6
-  for p^6 at log p = -14.3); a < 0 as (1/x)^|a| from log(1/x) = -log x. A traced a (a JAX
-  value: a differentiable parameter, or an exponent in p) gives exp(a·log x)."""
+  for p^6 at log p = -14.3); a < 0 as (1/x)^|a| from log(1/x) = -log x. A power of two (p², 1/p,
+  √q), whose product is exact, and a traced a (a JAX value: a differentiable parameter, or an
+  exponent in p) give exp(a·log x)."""
   if not is_concrete_number(a):
     return jnp.exp(a * log_x)
   a = float(a)
+  if a != 0 and abs(math.frexp(a)[0]) == 0.5:  # ±2^k: a·log x is exact in float32
+    return jnp.exp(a * log_x)
   if a >= 0:
     return power_from_log(log_x, a)
   log_inverse = -log_x
