@@ -30,6 +30,7 @@ from gradeng.runtime._quadrature import integrate_weight as integrate_weight
 from gradeng.runtime._quadrature import quadrature_loss as quadrature_loss
 from gradeng.runtime._special import maki_tail as maki_tail
 from gradeng.runtime._special import maki_combination as maki_combination
+from gradeng.runtime._special import power_from_log as power_from_log
 from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
 from gradeng.runtime._losses import freeze_params as freeze_params
 from gradeng.runtime._losses import loss_from_coefficient as loss_from_coefficient
@@ -100,6 +101,7 @@ __all__ = [
     "quadrature_loss",
     "maki_tail",
     "maki_combination",
+    "power_from_log",
     "coefficient_kernel",
     "freeze_params",
     "loss_from_coefficient",

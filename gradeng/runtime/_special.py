@@ -83,6 +83,12 @@ def power_from_log(log_x, a):
 
   Returns:
     x^a in the dtype of ``log_x``, differentiable in ``log_x`` (and in a traced ``a``).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from gradeng.runtime import power_from_log
+    >>> [round(float(v), 6) for v in power_from_log(jnp.log(jnp.array([0.25, 0.5])), 2.5)]
+    [0.03125, 0.176777]
   """
   if not is_concrete_number(a):
     return jnp.exp(jnp.where(a == 0, 0.0, a * log_x))

@@ -10,7 +10,7 @@ from typing import Any
 
 import sympy as sp
 
-from gradeng.runtime._coefficient import ScaleCoefficient, is_concrete_number
+from gradeng.runtime import ScaleCoefficient, is_concrete_number
 from gradeng.symbolic._parse import parse_formula, read_variable
 from gradeng.symbolic._variable import P, SymbolicVariable
 

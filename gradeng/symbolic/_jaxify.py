@@ -50,9 +50,7 @@ import jax
 import jax.numpy as jnp
 import sympy as sp
 
-from gradeng.runtime import InputError, is_concrete_number
-# Not re-exported by `gradeng.runtime` (yet): the one compensated x^a, shared with the catalog.
-from gradeng.runtime._special import power_from_log
+from gradeng.runtime import InputError, is_concrete_number, power_from_log
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
 

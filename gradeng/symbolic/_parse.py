@@ -23,7 +23,7 @@ import sympy as sp
 
 from gradeng.runtime import InputError
 from gradeng.runtime import Domain, ScaleCoefficient, as_domain
-from gradeng.runtime._variable import Variable
+from gradeng.runtime import Variable
 from gradeng.symbolic._variable import P, SymbolicVariable, as_variable
 
 #: Longest formula accepted, in characters.
