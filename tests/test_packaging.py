@@ -84,6 +84,27 @@ def _module_name(path: pathlib.Path) -> str:
   return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _owner(module: str) -> str:
+  """The package that owns a module: gradeng.X, or gradeng.experiments.Y for an experiment."""
+  parts = module.split(".")
+  return ".".join(parts[:3] if parts[1:2] == ["experiments"] and len(parts) > 2 else parts[:2])
+
+
+def test_no_package_imports_another_packages_private_names():
+  """What one package uses from another is public where it lives: no import (at any level) of a
+  ``_private`` module or name that belongs to another package (runtime, symbolic, each
+  experiment, ...)."""
+  found = []
+  for path in sorted((ROOT / "gradeng").rglob("*.py")):
+    own = _owner(_module_name(path))
+    for imported in _imports(path, top_level_only=False):
+      parts = imported.split(".")
+      private = any(part.startswith("_") and not part.startswith("__") for part in parts[1:])
+      if parts[0] == "gradeng" and private and not imported.startswith(own + "."):
+        found.append((_module_name(path), imported))
+  assert not found, found
+
+
 def test_runtime_never_imports_the_symbolic_side():
   """No runtime module imports gradeng.symbolic, gradeng.paper, SymPy or mpmath, at any level
   (a function-level import is an import too)."""

@@ -23,11 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import sympy as sp
 
-from gradeng.runtime import Domain, ScaleCoefficient, as_domain, is_concrete_number
-from gradeng.runtime import InputError
-from gradeng.runtime import Kernel
-from gradeng.runtime import freeze_params
-from gradeng.runtime import quadrature_loss
+from gradeng.runtime import (Domain, InputError, Kernel, ScaleCoefficient, Variable, as_domain,
+                             freeze_params, is_concrete_number, quadrature_loss)
 from gradeng.symbolic import _cache as _cache
 from gradeng.symbolic._approximant import CHECK_LOGITS as APPROXIMANT_LOGITS
 from gradeng.symbolic._approximant import Approximant, Piece, approximant, approximant_function
@@ -40,7 +37,6 @@ from gradeng.symbolic._parse import (FormulaError, _check_param_names, parse_for
 from gradeng.symbolic._properties import NONNEGATIVE_LOSS
 from gradeng.symbolic._stabilize import (choose_weight, stabilize, stable_method, stable_program,
                                          weight_program)
-from gradeng.runtime._variable import Variable
 from gradeng.symbolic._variable import P, PROBABILITY, SymbolicVariable, as_variable, to_runtime
 
 
