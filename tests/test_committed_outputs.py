@@ -222,14 +222,16 @@ CLAIMS += [
     # README, embedding (quick): the pixels lead Recall@1 and trail ROC AUC ...
     *[("embedding", "recall1", PIXELS, ">", b) for b in LEARNED],
     *[("embedding", "auc", a, ">", PIXELS) for a in LEARNED],
-    # ... on MAP@R most learned embeddings are ahead of them, four are not ...
-    *[("embedding", "map_r", a, ">", PIXELS) for a in LEARNED
-      if a not in (CONTRASTIVE, MS, "ArcFace + focal γ=2", CIRCLE)],
-    *[("embedding", "map_r", a, "~", PIXELS) for a in (CONTRASTIVE, MS, "ArcFace + focal γ=2")],
+    # ... on MAP@R most learned embeddings are ahead of them, three are not ...
+    *[("embedding", "map_r", a, ">", PIXELS) for a in LEARNED if a not in (CONTRASTIVE, MS, CIRCLE)],
+    *[("embedding", "map_r", a, "~", PIXELS) for a in (CONTRASTIVE, MS)],
     ("embedding", "map_r", PIXELS, ">", CIRCLE),
-    # ... three classification-style losses lead MAP@R and AUC, CosFace is level with both groups,
+    # ... three classification-style losses lead MAP@R and AUC, CosFace is level with both groups
+    # except that it is ahead of ArcFace + focal on AUC,
     *[("embedding", m, a, ">", b) for m in ("map_r", "auc") for a in LEADERS for b in FOLLOWERS],
-    *[("embedding", m, "CosFace", "~", b) for m in ("map_r", "auc") for b in LEADERS + FOLLOWERS],
+    *[("embedding", m, "CosFace", "~", b) for m in ("map_r", "auc") for b in LEADERS + FOLLOWERS
+      if (m, b) != ("auc", "ArcFace + focal γ=2")],
+    ("embedding", "auc", "CosFace", ">", "ArcFace + focal γ=2"),
     # ... circle is last, multi-similarity level with contrastive ...
     *[("embedding", m, CONTRASTIVE, ">", CIRCLE) for m in ("map_r", "auc")],
     *[("embedding", m, CONTRASTIVE, "~", MS) for m in ("map_r", "auc")],
