@@ -2,7 +2,7 @@
 
 Example::
 
-  gradeng reproduce              # quick (default): about 7 minutes on a 2-core CPU
+  gradeng reproduce              # quick (default): about 8 minutes on a 2-core CPU
   gradeng reproduce --full       # the full toy sweeps and detection configuration
   gradeng reproduce --out /tmp/r --only figures --only budget
 
@@ -155,7 +155,7 @@ def summary(results: list[StepResult], out_dir: Path) -> str:
 def configure(parser: argparse.ArgumentParser) -> None:
   mode = parser.add_mutually_exclusive_group()
   mode.add_argument("--quick", dest="quick", action="store_true", default=True,
-                    help="small configurations, about 7 minutes on a 2-core CPU (default; see README)")
+                    help="small configurations, about 8 minutes on a 2-core CPU (default; see README)")
   mode.add_argument("--full", dest="quick", action="store_false",
                     help="the full toy sweeps and detection configuration")
   parser.add_argument("--out", default=".", help="root directory for figures/, derivations/, "
