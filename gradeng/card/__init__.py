@@ -3,6 +3,8 @@
 ``gradeng card FORMULA [--param NAME=VALUE ...] --out card.html`` writes one; so does
 ``gradeng evaluate`` (with its results). The page needs no network: math as inline SVG, plots
 drawn by an inline script from precomputed float64 curves, a slider per parameter.
+It builds on the symbolic side (`gradeng.symbolic`, SymPy and mpmath), like the experiments;
+`import gradeng` does not load it.
 
 Example:
   >>> import gradeng.card as card

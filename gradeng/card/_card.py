@@ -18,6 +18,7 @@ from gradeng.card._html import (COLOURS, SCRIPT, STYLE, escape, evaluation_html,
                                 number, script_json, table)
 from gradeng.card._math import math_svg
 from gradeng.runtime import InputError, ScaleCoefficient
+from gradeng.symbolic import coefficient, derive
 
 #: Largest relative difference of a plotted curve from its 30-digit value that passes.
 CURVE_TOLERANCE = 1e-8
@@ -141,7 +142,6 @@ def _budget_html(budget: Any, labels: list[str], user_label: str) -> str:
 def _coefficient(formula: str) -> ScaleCoefficient:
   """One coefficient object per formula, so that its compiled kernels are reused by the next
   card of the same formula (coefficients compare by identity)."""
-  from gradeng.symbolic import coefficient
 
   return coefficient(formula)
 
@@ -187,7 +187,6 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
     >>> page.startswith("<!DOCTYPE html>"), "http" in page, page.count('type="range"')
     (True, False, 1)
   """
-  from gradeng.symbolic import derive
 
   if not isinstance(formula, str) or not formula.strip():
     raise InputError(f"`formula` must be a non-empty string for g(p); got {formula!r}.")

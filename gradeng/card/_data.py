@@ -12,9 +12,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import mpmath
 import numpy as np
 
 from gradeng.runtime import Domain, InputError, ScaleCoefficient, logit_weight, loss_value
+from gradeng.symbolic import P, numeric_function
 
 #: Logit grid of the curves: p = σ(z), z uniform in [-ln 999, ln 999], so p runs from 0.001 to
 #: 0.999 log-spaced towards both ends (in p near 0, in 1 - p near 1).
@@ -161,10 +163,6 @@ def closed_form_error(derivation: Any, curves: Curves, p: np.ndarray = P_GRID
 
   .. math:: \\max_i |L_\\text{JAX}(p_i) - L(p_i)| / |L(p_i)|
   """
-  import mpmath
-
-  from gradeng.symbolic import P, numeric_function
-
   def worst(expr: Any, values: np.ndarray) -> float:
     f = numeric_function(expr, (P,))
     errors = []

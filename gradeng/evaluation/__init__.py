@@ -27,6 +27,8 @@ Over several processes (`jax.distributed`, the CLI's ``--coordinator``) only the
 `MULTI_PROCESS` (the toy sweeps) run, their mesh spanning every process's devices; process 0
 alone reads and writes ``out_dir``; the others are refused.
 The statistics (`t_interval`, `paired_difference`, `noise_statement`) are public too.
+It builds on the symbolic side (`gradeng.symbolic`) and the experiments; `import gradeng` loads it
+on first use of `gradeng.evaluate`.
 """
 
 from gradeng.evaluation._evaluate import DEFAULT_BASELINES as DEFAULT_BASELINES

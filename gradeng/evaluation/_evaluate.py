@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gradeng.runtime import InputError, ScaleCoefficient
+from gradeng.symbolic import NegativeLossWarning, parse_loss_spec
 
 from ._experiments import ADAPTERS, MULTI_PROCESS, YOURS, Contender, Samples, extra_baselines
 from ._stats import Interval, noise_statement, paired_difference, t_interval
@@ -151,7 +152,6 @@ def parse_baseline(text: str, extra: frozenset[str] = frozenset()) -> Contender:
     InputError: not a catalog loss, a parameter it does not take, or a swept (``|``) value.
   """
   import gradeng as ge
-  from gradeng.symbolic import parse_loss_spec
 
   name, spec = parse_loss_spec(text)
   if name not in ge.CATALOG and name in extra:
@@ -187,7 +187,6 @@ def check_formula(formula: str, params: Mapping[str, float] | None = None) -> Sc
       diverges, or L < 0 somewhere on (0, 1).
   """
   import gradeng as ge
-  from gradeng.symbolic import NegativeLossWarning
 
   if not isinstance(formula, str) or not formula.strip():
     raise InputError(f"`formula` must be g(p) as a non-empty string, e.g. \"-(1-p)**3/p\"; got "
