@@ -192,12 +192,18 @@ class _SigmoidModulated:
     return value, jnp.where(mask, d_logits, 0.0), jnp.where(mask, d_labels, 0.0)
 
 
-def _softmax_parts(logits, class_mask):
-  """z - max z, its exponentials and the max, with excluded classes (``class_mask`` false) at 0."""
+def _masked_top(logits, class_mask):
+  """The logits with excluded classes (``class_mask`` false) at -inf, and their row max (0 for a
+  row with no class left), kept out of the gradient."""
   if class_mask is not None:
     logits = jnp.where(class_mask, logits, -jnp.inf)
   top = jnp.max(logits, axis=-1, keepdims=True)
-  top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+  return logits, jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+
+
+def _softmax_parts(logits, class_mask):
+  """z - max z, its exponentials and the max, with excluded classes (``class_mask`` false) at 0."""
+  logits, top = _masked_top(logits, class_mask)
   shifted = jnp.exp(logits - top)
   return logits - top, shifted, logits, top
 
@@ -258,10 +264,7 @@ class _Softmax:
   @staticmethod
   def forward(kernel, logits, labels, scale, mask, params, needs_log_q, with_partials):
     scale, class_mask = scale if isinstance(scale, tuple) else (scale, None)
-    if class_mask is not None:
-      logits = jnp.where(class_mask, logits, -jnp.inf)
-    top = jnp.max(logits, axis=-1, keepdims=True)
-    top = jax.lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    logits, top = _masked_top(logits, class_mask)
     onehot = labels[..., None] == jnp.arange(logits.shape[-1])
     rel = logits - top
     others, rel_t = _row_sums(jnp.where(onehot, 0.0, jnp.exp(rel)), jnp.where(onehot, rel, 0.0))
