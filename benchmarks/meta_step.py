@@ -107,7 +107,8 @@ def main() -> None:
   header = (f"config `{config.name}`: {tasks} tasks per outer step, inner training "
             f"{config.task.steps} steps × {config.task.n_train} examples, MLP {config.task.hidden}; "
             f"jax {jax.__version__}, {platform.machine()} {os.cpu_count()}-core CPU, "
-            f"{jax.device_count()} device(s); load average {load:.1f} at start, {load_end:.1f} at end; "
+            f"{jax.device_count()} {jax.default_backend()} device(s) "
+            f"({jax.devices()[0].device_kind}); load average {load:.1f} at start, {load_end:.1f} at end; "
             f"median of {args.repeats} steps")
   lines = [header, "", "| outer step | ms / step | steps / s | vs loop | first call (compile) s | trainings / step |",
            "|---|---:|---:|---:|---:|---:|"]
