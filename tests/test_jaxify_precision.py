@@ -9,7 +9,8 @@ Two rules of the compiler are checked where float32 breaks them without care:
   in float32 p rounds to 1 once q < 6e-8 and sin(π·1.0f) is -8.7e-8 whatever q.
 
 The unit tests compare each compiled expression with its value at the float32 inputs themselves
-(p = exp(log p) for p < 1/2, 1 - exp(log q) above), so that only the compiler's rounding counts;
+(the larger of p and q from its own logarithm, the smaller as 1 minus it), so that only the
+compiler's rounding counts;
 the head tests run the compiled weight w = p·g (and L where it is elementary) through the sigmoid
 head as `ge.loss_from_coefficient` does, without SymPy's derivation (seconds per formula), and
 compare the value and the injected gradient with the exact ones at logits where log_sigmoid's own
@@ -48,12 +49,20 @@ def _relative_errors(got, want):
 
 
 def _at_inputs(f, log_p, log_q):
-  """f at the probability the float32 inputs stand for: exp(log p) below 1/2, 1 - exp(log q) above."""
+  """f at the probability the float32 inputs stand for: the larger of p and q from its own
+  logarithm (small in magnitude, so exact to float32's rounding), the smaller one as 1 minus it
+  (its own logarithm carries a rounding of up to 2⁻²⁵|log x|, which the compiler's integer powers
+  avoid by the same complement, `gradeng.runtime.integer_power`)."""
   out = []
   with mpmath.workdps(_DIGITS):
     for lp, lq in zip(np.asarray(log_p, np.float64), np.asarray(log_q, np.float64)):
-      q = mpmath.exp(mpmath.mpf(lq))
-      out.append(f(mpmath.exp(mpmath.mpf(lp)) if lp < np.log(0.5) else 1 - q, q))
+      if lp < np.log(0.5):
+        q = mpmath.exp(mpmath.mpf(lq))
+        p = 1 - q
+      else:
+        p = mpmath.exp(mpmath.mpf(lp))
+        q = 1 - p
+      out.append(f(p, q))
   return out
 
 
@@ -120,10 +129,11 @@ def test_negative_power_at_p_zero_is_infinite():
 
 # --- through the sigmoid head: the runtime's injected gradient with the compiler's kernels ------
 
-#: Logits where log_sigmoid(±z) is within ~1e-7 of log σ(±z) (|z| ≥ 16, where log σ(-|z|) ≈ -|z|
-#: is nearly a float32, and |z| ≤ 3): the inputs' rounding, times the exponents, stays below the
-#: tolerance (between, it alone reaches 2.4e-6 for p⁶: log σ(-11) is off by 4.6e-7).
-_LOGITS = np.array([-40, -30, -20, -17, -16, -3, -1, 0, 1, 3, 16, 17, 20, 30, 40], np.float32)
+#: Logits over ±40, with 5 ≤ |z| ≤ 14 among them, where log σ(-|z|) is off by up to 4.8e-7 (log σ(-11)
+#: by 4.6e-7) and exp(6·log p) carried it to 2.4e-6 for p⁶: whole powers of p and q are now
+#: multiplied out from the other logarithm (`gradeng.runtime.integer_power`), which is exact there.
+_LOGITS = np.array([-40, -30, -20, -17, -16, -14, -11, -9, -5, -3, -1, 0, 1, 3, 5, 9, 11, 14, 16, 17,
+                    20, 30, 40], np.float32)
 
 HEAD = {  # g(p): (a closed form of L(p) = ∫_p^1 -g in SymPy, the same and g in mpmath)
     "-sin(pi*p)/p": (None, None, lambda p: -mpmath.sin(mpmath.pi * p) / p),

@@ -8,6 +8,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
+from gradeng.runtime import complement_probability, integer_power
 from gradeng.runtime._special import _integer_plan, maki_combination, maki_tail, power_from_log
 
 TOLERANCE = 1e-5
@@ -201,3 +202,31 @@ def test_power_from_log_compensates_the_rounded_exponent():
     normal = gamma * got > 1e-30  # below, the product itself is rounded to few digits
     np.testing.assert_allclose(grad[normal], gamma * got[normal], rtol=1e-6)
     np.testing.assert_array_equal(edges, [0.0, 1.0])
+
+
+def test_powers_of_q_from_log_p_do_not_carry_the_rounding_of_log_q():
+  """q^n at q = σ(-z) (the true q of the float32 logit, 50 digits): from -expm1(log p)
+  (`integer_power`) ≤ n·2.5e-7 over the logits; from the float32 log q (exp(n·log q), even with
+  the product compensated) the rounding of log q itself, up to 2⁻²⁵|log q|, is multiplied by n:
+  above 2.5e-6 for n = 9 at some logit."""
+  log_p, log_q = _log_pq()
+  for n in (1, 4, 9):
+    got, naive = jax.jit(lambda a, b, n=n: (integer_power(a, n), power_from_log(b, n)))(log_p, log_q)
+    with mp.workdps(50):
+      want = [(1 / (1 + mp.exp(mp.mpf(float(z)))))**n for z in LOGITS]
+    errors = _relative_errors(np.asarray(got), want)
+    assert len(errors) > 100 and max(errors) <= n * 2.5e-7, (n, max(errors))
+    if n == 9:
+      assert max(_relative_errors(np.asarray(naive), want)) > 2.5e-6
+  np.testing.assert_array_equal(complement_probability(jnp.array([-jnp.inf, 0.0])), [1.0, 0.0])
+
+
+@pytest.mark.parametrize("k", [4, 8])
+def test_maki_tails_from_the_complement_reach_the_benchmark_target(k):
+  """L_k with q taken from log p (`complement=True`, as the kernels built from formulas do) is
+  within 2e-6 of 50 digits for k = 4 (2.4e-6 from exp(log q)) and 2.5e-6 for k = 8 (3.2e-6):
+  what is left is n·(the rounding of log p) for the ~k+1 powers of q."""
+  log_p, log_q = _log_pq()
+  got = jax.jit(lambda a, b: maki_tail(a, b, k, complement=True))(log_p, log_q)
+  errors = _relative_errors(np.asarray(got), [_reference_tail(float(z), k) for z in LOGITS])
+  assert len(errors) > 100 and max(errors) <= (2e-6 if k == 4 else 2.5e-6), max(errors)

@@ -31,6 +31,9 @@ from gradeng.runtime._quadrature import quadrature_loss as quadrature_loss
 from gradeng.runtime._special import maki_tail as maki_tail
 from gradeng.runtime._special import maki_combination as maki_combination
 from gradeng.runtime._special import power_from_log as power_from_log
+from gradeng.runtime._special import complement_probability as complement_probability
+from gradeng.runtime._special import integer_power as integer_power
+from gradeng.runtime._special import MAX_INTEGER_POWER as MAX_INTEGER_POWER
 from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
 from gradeng.runtime._losses import freeze_params as freeze_params
 from gradeng.runtime._losses import loss_from_coefficient as loss_from_coefficient
@@ -102,6 +105,9 @@ __all__ = [
     "maki_tail",
     "maki_combination",
     "power_from_log",
+    "complement_probability",
+    "integer_power",
+    "MAX_INTEGER_POWER",
     "coefficient_kernel",
     "freeze_params",
     "loss_from_coefficient",

@@ -107,6 +107,52 @@ def power_from_log(log_x, a):
   return jnp.exp(a_hi * head) * correction
 
 
+def complement_probability(log_complement):
+  """x = 1 - exp(log(1 - x)) = -expm1(log(1 - x)), to float32's rounding at every x.
+
+  The kernels get x as log x; below x = 1/2, exp(log x) carries the rounding of log x, up to
+  2⁻²⁵|log x| absolute, as relative error (2.4e-7 at log x = -8, and a power x^n multiplies it
+  by n: 2.4e-6 for q⁵ at log q = -11). -expm1 of the other logarithm is exact to about 1e-7
+  relative whatever |log x|, as long as log(1 - x) is (as `log_sigmoid` gives it), and costs the
+  same one transcendental call.
+
+  Args:
+    log_complement: log(1 - x) ≤ 0.
+
+  Returns:
+    x, in the dtype of the input.
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from gradeng.runtime import complement_probability
+    >>> q = complement_probability(jax.nn.log_sigmoid(jnp.float32(9.0)))  # q = σ(-9)
+    >>> print(f"{float(q):.7e}")
+    1.2339458e-04
+  """
+  return -jnp.expm1(log_complement)
+
+
+#: Largest exponent `integer_power` is used for: its error grows as n·2e-7 (1.9e-6 at n = 9
+#: over logits ±40, where exp(9·log q) reached 3.4e-6); for larger n the powers that stay in
+#: float32's range come from small |log x|, where `power_from_log` is the better one.
+MAX_INTEGER_POWER = 9
+
+
+def integer_power(log_complement, n: int):
+  """x^n for a Python int 1 ≤ n ≤ `MAX_INTEGER_POWER`: `complement_probability`'s x multiplied
+  out (`jax.lax.integer_pow`), relative error about n·2e-7 at every x, where exp(n·log x) has up
+  to n·2⁻²⁵|log x| more (3.4e-6 for n = 9 over logits ±40).
+
+  Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from gradeng.runtime import integer_power
+    >>> q5 = integer_power(jax.nn.log_sigmoid(jnp.float32(11.0)), 5)  # σ(-11)^5
+    >>> print(f"{float(q5):.6e}")
+    1.299473e-24
+  """
+  return jax.lax.integer_pow(complement_probability(log_complement), n)
+
+
 def _tail_series(log_q, a):
   """Regime 1: q^a Σ_k q^k / (a + k), Horner from the smallest term."""
   q = jnp.exp(log_q)
@@ -274,7 +320,8 @@ def _horner_in_q(coefficients, q):
   return acc
 
 
-def maki_combination(log_p, log_q, coefficients: Mapping[int, float]) -> jax.Array | None:
+def maki_combination(log_p, log_q, coefficients: Mapping[int, float], *,
+                     complement: bool = False) -> jax.Array | None:
   """Σ_k c_k L_k(p) for non-negative integer k without cancellation, or None if it cannot.
 
   With S = Σ_k c_k, C_j = Σ_{k<j} c_k and T_j = Σ_{k≥j} c_k (k ≤ n),
@@ -295,6 +342,9 @@ def maki_combination(log_p, log_q, coefficients: Mapping[int, float]) -> jax.Arr
     log_p: log p.
     log_q: log(1 - p).
     coefficients: {k: c_k}, k ≥ 0 Python ints, c_k Python numbers.
+    complement: take q from log p where p ≥ 1/2 (`complement_probability`), so that the powers
+      of q do not multiply the rounding of log q (the kernels built from formulas do; the
+      catalog's Maki keeps exp(log q), its committed outputs with it).
 
   Returns:
     Σ_k c_k L_k(p) in the (float32 or wider) dtype of the inputs, or None.
@@ -310,7 +360,7 @@ def maki_combination(log_p, log_q, coefficients: Mapping[int, float]) -> jax.Arr
   plan = _integer_plan(key, jnp.dtype(dtype).itemsize)
   if plan is None:
     return None
-  q = jnp.exp(log_q)
+  q = complement_probability(log_p) if complement else jnp.exp(log_q)
   tail = _horner_in_q(plan.tail, q)
   if plan.log_q_switch is None:
     return tail
@@ -406,17 +456,21 @@ def _real_plan(gamma: float) -> _RealPlan | None:
   return _RealPlan(a, p_split, chebyshev, taylor, (leading, harmonic - leading))
 
 
-def _planned_tail(log_p, log_q, plan: _RealPlan):
+def _planned_tail(log_p, log_q, plan: _RealPlan, complement: bool = False):
   """L_γ by a `_RealPlan`: q^A·S(q) by Clenshaw's recurrence above p_s, -log p - H_γ - T(p) by
-  Horner below (each on a harmless point of its own regime elsewhere)."""
+  Horner below (each on a harmless point of its own regime elsewhere); ``complement``: q and an
+  integer q^A from log p (`complement_probability`, `integer_power`)."""
   near = log_p >= math.log(plan.p_split)
-  q = jnp.exp(jnp.where(near, log_q, math.log(0.5 * (1.0 - plan.p_split))))
+  q = (jnp.where(near, complement_probability(log_p), 0.5 * (1.0 - plan.p_split)) if complement
+       else jnp.exp(jnp.where(near, log_q, math.log(0.5 * (1.0 - plan.p_split)))))
   x = q * (2.0 / (1.0 - plan.p_split)) - 1.0
   b1 = b2 = jnp.zeros_like(q)
   for c in reversed(plan.chebyshev[1:]):
     b1, b2 = 2.0 * x * b1 - b2 + c, b1
   ratio = plan.chebyshev[0] + x * b1 - b2
-  upper = power_from_log(log_q, plan.a) * ratio
+  whole = complement and float(plan.a).is_integer() and plan.a <= MAX_INTEGER_POWER
+  upper = (integer_power(log_p, int(plan.a)) if whole
+           else power_from_log(log_q, plan.a)) * ratio
   safe_log_p = jnp.where(near, math.log(0.5 * plan.p_split), log_p)
   p = jnp.exp(safe_log_p)
   series = jnp.zeros_like(p)
@@ -427,13 +481,15 @@ def _planned_tail(log_p, log_q, plan: _RealPlan):
   return jnp.where(near, upper, lower)
 
 
-def maki_tail(log_p, log_q, gamma):
+def maki_tail(log_p, log_q, gamma, *, complement: bool = False):
   """L_γ(p) = ∫_p^1 (1-t)^γ / t dt for real γ ≥ 0, accurate in float32 over all of (0, 1).
 
   Args:
     log_p: log p, e.g. ``log_sigmoid(z)``.
     log_q: log(1 - p), e.g. ``log_sigmoid(-z)``; passed separately so that 1 - p never cancels.
     gamma: γ ≥ 0, a Python number (regimes chosen at trace time) or a JAX scalar/array.
+    complement: q (and integer powers of it) from log p where p ≥ 1/2, as in
+      `maki_combination` (its two static regimes only).
 
   Returns:
     L_γ(p), same shape as the broadcast inputs. γ = 0 gives -log p (cross-entropy).
@@ -449,13 +505,13 @@ def maki_tail(log_p, log_q, gamma):
   if is_concrete_number(gamma) and gamma == 0:
     return (-log_p).astype(dtype)
   if is_concrete_number(gamma) and float(gamma).is_integer():
-    fast = maki_combination(log_p, log_q, {int(gamma): 1.0})
+    fast = maki_combination(log_p, log_q, {int(gamma): 1.0}, complement=complement)
     if fast is not None:  # γ ≤ 6 in float32: two polynomial regimes, no transcendental calls
       return fast.astype(dtype)
   if is_concrete_number(gamma) and jnp.dtype(compute).itemsize == 4:
     plan = _real_plan(float(gamma))
     if plan is not None:  # γ ≲ 10 in float32: two fitted polynomials, one exp and one log
-      return _planned_tail(log_p, log_q, plan).astype(dtype)
+      return _planned_tail(log_p, log_q, plan, complement).astype(dtype)
   series = _tail_series(jnp.where(near_one, log_q, -1.0), a)
   small_p = jnp.exp(log_p) * a <= 1.0
   safe_log_p = jnp.where(near_one, math.log(0.25), log_p)

@@ -43,7 +43,7 @@ import numpy as np
 import sympy as sp
 
 from gradeng.symbolic._variable import P
-from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function
+from gradeng.symbolic._jaxify import NotJaxifiable, log_space_function, power_of_probability
 from gradeng.symbolic._mpeval import numeric_function
 from gradeng.runtime import maki_combination, maki_tail
 
@@ -106,12 +106,12 @@ def _maki_basis(g: sp.Expr) -> Callable | None:
   def value(log_p, log_q, **_):
     total = jnp.zeros_like(log_p)
     if integer:
-      combined = maki_combination(log_p, log_q, integer)
+      combined = maki_combination(log_p, log_q, integer, complement=True)
       if combined is None:  # high degree: each tail in its own regimes
-        combined = sum(c * maki_tail(log_p, log_q, k) for k, c in integer.items())
+        combined = sum(c * maki_tail(log_p, log_q, k, complement=True) for k, c in integer.items())
       total = total + combined
     for b, c in real.items():
-      total = total + c * maki_tail(log_p, log_q, b)
+      total = total + c * maki_tail(log_p, log_q, b, complement=True)
     return total
 
   return value
@@ -329,7 +329,8 @@ def _weight_in_q(g: sp.Expr) -> Callable | None:
     return None
 
   def weight(log_p, log_q, **_):
-    return sum(c * (1.0 if b == 0 else jnp.exp(b * log_q)) for b, c in terms.items()) + jnp.zeros_like(log_q)
+    return sum(c * (1.0 if b == 0 else power_of_probability(log_q, b, log_p))
+               for b, c in terms.items()) + jnp.zeros_like(log_q)
 
   return weight
 
@@ -341,7 +342,8 @@ def _weight_in_p(g: sp.Expr) -> Callable | None:
     return None
 
   def weight(log_p, log_q, **_):
-    return sum(c * (1.0 if a == 0 else jnp.exp(a * log_p)) for a, c in terms.items()) + jnp.zeros_like(log_p)
+    return sum(c * (1.0 if a == 0 else power_of_probability(log_p, a, log_q))
+               for a, c in terms.items()) + jnp.zeros_like(log_p)
 
   return weight
 
