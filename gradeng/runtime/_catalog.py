@@ -87,7 +87,7 @@ def _poly1_weight(log_p, log_q, epsilon):
 
 def _poly1_loss(log_p, log_q, epsilon):
   # -log p + ε(1 - p) = [-log p - (1 - p)] + (1 + ε)(1 - p); the bracket is Maki γ=1 (stable).
-  return maki_tail(log_p, log_q, 1) + (1.0 + epsilon) * jnp.exp(log_q)
+  return maki_tail(log_p, log_q, 1, complement=True) + (1.0 + epsilon) * jnp.exp(log_q)
 
 
 def _gce_weight(log_p, log_q, q):
