@@ -342,9 +342,9 @@ def maki_combination(log_p, log_q, coefficients: Mapping[int, float], *,
     log_p: log p.
     log_q: log(1 - p).
     coefficients: {k: c_k}, k ≥ 0 Python ints, c_k Python numbers.
-    complement: take q as -expm1(log p) (`complement_probability`) instead of exp(log q), so that the powers
-      of q do not multiply the rounding of log q (the kernels built from formulas and the
-      catalog's Maki and Poly-1 values do; `maki_mixture` keeps exp(log q)).
+    complement: take q as -expm1(log p) (`complement_probability`) instead of exp(log q), so
+      that the powers of q do not multiply the rounding of log q (the kernels built from
+      formulas and the catalog's Maki and Poly-1 values do; `maki_mixture` keeps exp(log q)).
 
   Returns:
     Σ_k c_k L_k(p) in the (float32 or wider) dtype of the inputs, or None.
