@@ -1,7 +1,6 @@
 """Builds are deterministic (issue "Any g, fast and the same everywhere", item 1): the kernel a
 formula gets depends on SymPy's work, not on wall time, and every outcome is remembered."""
 
-import json
 import os
 import subprocess
 import sys
@@ -28,11 +27,10 @@ def _reference(z):
     return float(mp.quad(lambda u: -g(1 - u), [0, q])), float(g(p) * p * q)
 
 
-@pytest.fixture(scope="module")
-def quiet_build(tmp_path_factory):
-  """`FORMULA` built with an empty cache in this process (a quiet one: the load test builds it
-  again under busy loops and compares): its loss, a second build's, the worker calls, the cache."""
-  cache = tmp_path_factory.mktemp("quiet_cache")
+def _build_afresh(cache):
+  """`FORMULA` built as a new process would build it (an empty cache, nothing derived or fitted
+  in memory), in this process: its loss, a second build's, whether SymPy ran, the float32 values
+  on logits -40..40."""
   # The worker may have derived other formulas before: each task starts from the same SymPy
   # state (`test_every_task_starts_from_the_same_sympy_state`).
   with pytest.MonkeyPatch.context() as patch:
@@ -51,10 +49,17 @@ def quiet_build(tmp_path_factory):
     _derive._SOLUTIONS.clear()
     method = ge.derive(FORMULA).method
     solved_new_process = calls.count("_solve")
-  grid = jnp.linspace(-40.0, 40.0, 81)  # as in _BUILD
+  grid = jnp.linspace(-40.0, 40.0, 81)
   values = np.asarray(loss(grid, jnp.ones_like(grid))).tolist()
   return {"loss": loss, "again": again, "solves": (solved_first, solved_again, solved_new_process),
-          "method": method, "built": {FORMULA: [loss.forward_method, values]}}
+          "method": method, "built": [loss.forward_method, values]}
+
+
+@pytest.fixture(scope="module")
+def quiet_build(tmp_path_factory):
+  """`FORMULA` built afresh on a quiet machine (the load test builds it again under busy loops
+  and compares)."""
+  return _build_afresh(tmp_path_factory.mktemp("quiet_cache"))
 
 
 def test_a_formula_without_closed_form_is_derived_once(quiet_build):
@@ -104,45 +109,21 @@ def test_every_task_starts_from_the_same_sympy_state():
   assert all(used <= budget for run in outcomes for _, used in run)
 
 
-_BUILD = """
-import json, sys
-import jax, jax.numpy as jnp, numpy as np
-import gradeng as ge
-out = {}
-for formula in sys.argv[1:]:
-  loss = ge.loss_from_coefficient(ge.coefficient(formula))
-  z = jnp.linspace(-40.0, 40.0, 81)
-  out[formula] = [loss.forward_method, np.asarray(loss(z, jnp.ones_like(z))).tolist()]
-print(json.dumps(out))
-"""
-
-# The case that used to depend on the load: SymPy finds no closed form and stops at its limit.
-FORMULAS = [FORMULA]
-
-
-def _build(cache, env_extra=None):
-  env = {**os.environ, "GRADENG_CACHE_DIR": str(cache), **(env_extra or {})}
-  done = subprocess.run([sys.executable, "-c", _BUILD, *FORMULAS], capture_output=True,
-                        text=True, env=env, timeout=1200)
-  assert done.returncode == 0, done.stderr[-3000:]
-  return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.slow
 def test_the_kernel_does_not_depend_on_the_load(tmp_path, quiet_build):
-  """Built with an empty cache on a quiet machine (`quiet_build`) and, in a new process with an
-  empty cache, under a busy loop on every core: the same forward methods and bit-identical
-  float32 values."""
-  # Busy loops beside the build (one per core but one, so the rest of the suite keeps a core).
+  """Built afresh on a quiet machine (`quiet_build`) and again afresh under a busy loop on every
+  core but one (SymPy runs in its worker process, which the loops slow down): the same forward
+  method and bit-identical float32 values."""
   spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
               for _ in range(max(1, (os.cpu_count() or 2) - 1))]
   try:
-    loaded = _build(tmp_path / "loaded")
+    loaded = _build_afresh(tmp_path / "loaded")
   finally:
     for spinner in spinners:
       spinner.kill()
       spinner.wait()
-  assert loaded == quiet_build["built"]
+  assert loaded["solves"] == quiet_build["solves"] == (1, 1, 1)
+  assert loaded["built"] == quiet_build["built"]
 
 
 def test_a_build_has_no_wall_clock_limit_by_default():

@@ -1,16 +1,14 @@
 """Tests for the derivation reports (`gradeng derivations`)."""
 
 import math
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import mpmath
 import pytest
 
 from gradeng.paper import _derivations as D
+from gradeng.symbolic import _approximant, _derive
 from gradeng.runtime import CATALOG
 from gradeng.cli import main
 
@@ -19,13 +17,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory):
-  # A fresh process, exactly as `gradeng derivations` runs: SymPy's caches (and derive's) then
-  # hold nothing from other tests, so the comparison does not depend on test order.
+  # As `gradeng derivations` runs in a new process: an empty cache and nothing derived or fitted
+  # in memory (SymPy's own caches are emptied by its worker before each task), so the comparison
+  # does not depend on test order.
   out = tmp_path_factory.mktemp("derivations")
   cache = tmp_path_factory.mktemp("cache")  # derive afresh, not from ~/.cache/gradeng
-  subprocess.run([sys.executable, "-m", "gradeng", "derivations", "--out", str(out)],
-                 check=True, capture_output=True, cwd=ROOT,
-                 env={**os.environ, "GRADENG_CACHE_DIR": str(cache)})
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("GRADENG_CACHE_DIR", str(cache))
+    patch.setattr(_derive, "_SOLUTIONS", {})
+    patch.setattr(_approximant, "_FITTED", {})
+    assert main(["derivations", "--out", str(out)]) == 0
   return out, sorted(out.iterdir())
 
 
