@@ -321,31 +321,30 @@ def stable_method(near: str, far: str) -> str:
 # The logit weight w = p·g: the same idea, for the backward pass (and the quadrature fallback)
 
 
-def _weight_in_q(g: sp.Expr) -> Callable | None:
-  """w = Σ_b d_b q^b (numbers b ≥ 0) evaluated from log q: accurate where w → 0 as p → 1."""
-  w = sp.expand(sp.expand_power_base((P * g).subs(P, 1 - _Q), force=True))
-  terms = _monomials(w, _Q)
+def _weight_in_powers(w: sp.Expr, x: sp.Symbol, in_q: bool) -> Callable | None:
+  """w = Σ_b d_b x^b (numbers b ≥ 0; x is q = 1 - p where ``in_q``, else p) evaluated from
+  log x, the other logarithm giving the complement where a power needs it."""
+  terms = _monomials(w, x)
   if terms is None:
     return None
 
   def weight(log_p, log_q, **_):
-    return sum(c * (1.0 if b == 0 else power_of_probability(log_q, b, log_p))
-               for b, c in terms.items()) + jnp.zeros_like(log_q)
+    log_x, log_other = (log_q, log_p) if in_q else (log_p, log_q)
+    return sum(c * (1.0 if b == 0 else power_of_probability(log_x, b, log_other))
+               for b, c in terms.items()) + jnp.zeros_like(log_x)
 
   return weight
+
+
+def _weight_in_q(g: sp.Expr) -> Callable | None:
+  """w = p·g as powers of q evaluated from log q: accurate where w → 0 as p → 1."""
+  w = sp.expand(sp.expand_power_base((P * g).subs(P, 1 - _Q), force=True))
+  return _weight_in_powers(w, _Q, in_q=True)
 
 
 def _weight_in_p(g: sp.Expr) -> Callable | None:
-  """w = Σ_a d_a p^a (numbers a ≥ 0) evaluated from log p."""
-  terms = _monomials(sp.expand(P * g), P)
-  if terms is None:
-    return None
-
-  def weight(log_p, log_q, **_):
-    return sum(c * (1.0 if a == 0 else power_of_probability(log_p, a, log_q))
-               for a, c in terms.items()) + jnp.zeros_like(log_p)
-
-  return weight
+  """w = p·g as powers of p evaluated from log p."""
+  return _weight_in_powers(sp.expand(P * g), P, in_q=False)
 
 
 def _monomial_terms(expr: sp.Expr, x: sp.Symbol) -> list[tuple[sp.Expr, sp.Expr]] | None:
