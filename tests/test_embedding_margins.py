@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -33,12 +34,27 @@ def _mp_psi(c, m):
 COSINES = np.concatenate([np.linspace(-0.999, 0.999, 41), [-0.5, 0.0, 0.3, 0.97]])
 
 
-@pytest.mark.parametrize("margin", [0.1, 0.35, 0.5, 1.0])
-def test_arcface_target_value_and_slope_match_mpmath(margin):
+@functools.cache
+def _targets_and_slopes(cosines, margins, *easy_margin):
+  """`arcface_target` and its slope (float64) at ``cosines`` for every margin, in one compiled
+  program (instead of each margin op by op)."""
   with jax.enable_x64(True):
-    c = jnp.asarray(COSINES, jnp.float64)
-    value = np.asarray(_margins.arcface_target(c, margin))
-    slope = np.asarray(jax.vmap(jax.grad(lambda t: _margins.arcface_target(t, margin)))(c))
+    @jax.jit
+    def targets_and_slopes(c):
+      target = lambda t, m: _margins.arcface_target(t, m, *easy_margin)  # noqa: E731
+      return [(target(c, m), jax.vmap(jax.grad(lambda t, m=m: target(t, m)))(c)) for m in margins]
+
+    out = targets_and_slopes(jnp.asarray(cosines, jnp.float64))
+  return {m: tuple(np.asarray(a) for a in pair) for m, pair in zip(margins, out)}
+
+
+ARCFACE_MARGINS = (0.1, 0.35, 0.5, 1.0)
+
+
+@pytest.mark.parametrize("margin", ARCFACE_MARGINS)
+def test_arcface_target_value_and_slope_match_mpmath(margin):
+  value, slope = _targets_and_slopes(tuple(COSINES), ARCFACE_MARGINS)[margin]
+  assert value.dtype == slope.dtype == np.float64
   ref = np.array([float(_mp_arcface(v, margin)) for v in COSINES])
   ref_slope = np.array([float(mp.diff(lambda t: _mp_arcface(t, margin), mp.mpf(v)))
                         for v in COSINES])
@@ -49,7 +65,7 @@ def test_arcface_target_value_and_slope_match_mpmath(margin):
 def test_arcface_fallback_below_pi_minus_m_is_linear_and_monotone():
   m = 0.5
   c = jnp.linspace(-1.0, 1.0, 2001)
-  f = np.asarray(_margins.arcface_target(c, m))
+  f = np.asarray(jax.jit(_margins.arcface_target, static_argnums=1)(c, m))
   assert np.all(np.diff(f) > 0)  # the target logit never rises as θ grows
   # at c = -1 (θ = π) the fallback value c − m·sin m, by hand: −1 − 0.5·sin 0.5
   assert f[0] == pytest.approx(-1 - 0.5 * math.sin(0.5), rel=1e-6)
@@ -111,9 +127,9 @@ def test_heads_value_and_embedding_gradient_match_mpmath(head):
   mp_name = "normface" if head == "normface" else head
   with jax.enable_x64(True):
     f = HEADS[head]
-    logits = np.asarray(jax.jit(f)(jnp.asarray(x), jnp.asarray(w), jnp.asarray(y)))
-    # gradient of the sum of all logits w.r.t. the embeddings
-    grad = np.asarray(jax.jit(jax.grad(lambda e: jnp.sum(f(e, jnp.asarray(w), jnp.asarray(y)))))(jnp.asarray(x)))
+    # the logits, and the gradient of the sum of all logits w.r.t. the embeddings: one compilation
+    logits, grad = (np.asarray(a) for a in jax.jit(lambda e, w, y: (f(e, w, y), jax.grad(
+        lambda u: jnp.sum(f(u, w, y)))(e)))(jnp.asarray(x), jnp.asarray(w), jnp.asarray(y)))
   for i in range(4):
     ref = _mp_logits(x[i], w, y[i] if head != "normface" else -1, mp_name, scale, margin, lam=2.0)
     np.testing.assert_allclose(logits[i], [float(v) for v in ref], rtol=1e-10, atol=1e-12)
@@ -126,15 +142,28 @@ def test_heads_value_and_embedding_gradient_match_mpmath(head):
       assert grad[i, d] == pytest.approx(float(mp.diff(total, mp.mpf(x[i, d]))), rel=1e-7, abs=1e-9)
 
 
-@pytest.mark.parametrize("head", sorted(HEADS))
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-def test_heads_finite_at_parallel_antiparallel_and_zero_embeddings(head, dtype):
+DTYPES = (jnp.float32, jnp.bfloat16)
+
+
+@functools.cache
+def _logits_and_grads_at_special_embeddings():
+  """Every head's logits and gradient at parallel, antiparallel and zero embeddings, in each dtype:
+  one compiled program."""
   w = jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-  x = jnp.array([[3.0, 0.0], [-2.0, 0.0], [0.0, 0.0], [1.0, 1e-4], [40.0, -40.0]], dtype)
+  xs = [jnp.array([[3.0, 0.0], [-2.0, 0.0], [0.0, 0.0], [1.0, 1e-4], [40.0, -40.0]], dtype) for dtype in DTYPES]
   y = jnp.array([0, 0, 1, 0, 2])
-  f = HEADS[head]
-  logits, grad = jax.jit(lambda e: (f(e, w, y), jax.grad(
-      lambda u: jnp.sum(f(u, w, y).astype(jnp.float32) ** 2))(e)))(x)
+
+  def logits_and_grad(f, e):
+    return f(e, w, y), jax.grad(lambda u: jnp.sum(f(u, w, y).astype(jnp.float32) ** 2))(e)
+
+  out = jax.jit(lambda *es: [{head: logits_and_grad(f, e) for head, f in HEADS.items()} for e in es])(*xs)
+  return dict(zip(DTYPES, out))
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_heads_finite_at_parallel_antiparallel_and_zero_embeddings(head, dtype):
+  logits, grad = _logits_and_grads_at_special_embeddings()[dtype][head]
   assert logits.dtype == dtype
   assert np.all(np.isfinite(np.asarray(logits, np.float32)))
   assert np.all(np.isfinite(np.asarray(grad, np.float32)))
@@ -207,9 +236,10 @@ def test_injected_arcface_slope_is_finite_where_naive_autodiff_is_not():
   def naive(c):  # the textbook form, differentiated by JAX (the benchmark's autodiff peer)
     return c * math.cos(m) - jnp.sqrt(jnp.maximum(1.0 - c * c, 0.0)) * math.sin(m)
 
+  naive_slope = jax.jit(jax.grad(naive))  # one compilation for both points
   for c in (1.0, -1.0):  # ±inf, and inf·0 = NaN once chained to a parallel embedding
-    assert not np.isfinite(float(jax.grad(naive)(jnp.float32(c))))
-  assert np.isfinite(float(jax.grad(lambda c: _margins.arcface_target(c, m))(jnp.float32(1.0))))
+    assert not np.isfinite(float(naive_slope(jnp.float32(c))))
+  assert np.isfinite(float(jax.jit(jax.grad(lambda c: _margins.arcface_target(c, m)))(jnp.float32(1.0))))
 
 
 # --- ArcFace's easy margin (insightface / pytorch-metric-learning `easy_margin`) ---------------
@@ -226,12 +256,13 @@ def _np_arcface_easy(c, m):
 EASY_COSINES = np.concatenate([COSINES, [-1e-6, -1e-12, 1e-12, 1e-6, 1e-3, -1e-3]])
 
 
-@pytest.mark.parametrize("margin", [0.1, 0.5, 1.0])
+EASY_MARGINS = (0.1, 0.5, 1.0)
+
+
+@pytest.mark.parametrize("margin", EASY_MARGINS)
 def test_arcface_easy_margin_target_and_slope_match_numpy(margin):
-  with jax.enable_x64(True):
-    c = jnp.asarray(EASY_COSINES, jnp.float64)
-    value = np.asarray(_margins.arcface_target(c, margin, True))
-    slope = np.asarray(jax.vmap(jax.grad(lambda t: _margins.arcface_target(t, margin, True)))(c))
+  value, slope = _targets_and_slopes(tuple(EASY_COSINES), EASY_MARGINS, True)[margin]
+  assert value.dtype == slope.dtype == np.float64
   ref, ref_slope = _np_arcface_easy(EASY_COSINES, margin)
   np.testing.assert_allclose(value, ref, rtol=1e-12, atol=1e-15)
   np.testing.assert_allclose(slope, ref_slope, rtol=1e-9)
@@ -271,11 +302,13 @@ def test_arcface_logits_easy_margin_values_and_gradients_match_numpy(easy_margin
   x = np.stack([np.cos(angles), np.sin(angles)], -1) * norms[:, None]
   w = np.array([[1.0, 0.0], [0.0, 1.0]])
   labels = np.zeros(len(angles), int)
-  logits = ge.embedding.arcface_logits(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32),
-                                       jnp.asarray(labels), scale=scale, margin=m, easy_margin=easy_margin)
-  grads = jax.jit(jax.vmap(jax.grad(lambda e, y: ge.embedding.arcface_logits(
-      e[None], jnp.asarray(w, jnp.float32), y[None], scale=scale, margin=m,
-      easy_margin=easy_margin)[0, 0])))(jnp.asarray(x, jnp.float32), jnp.asarray(labels))
+  def logits_of(e, y):
+    return ge.embedding.arcface_logits(e, jnp.asarray(w, jnp.float32), y, scale=scale, margin=m,
+                                       easy_margin=easy_margin)
+
+  # The logits and the per-embedding gradients of the target logit in one compiled program.
+  logits, grads = jax.jit(lambda e, y: (logits_of(e, y), jax.vmap(jax.grad(
+      lambda e, y: logits_of(e[None], y[None])[0, 0]))(e, y)))(jnp.asarray(x, jnp.float32), jnp.asarray(labels))
   c = np.cos(angles)
   if easy_margin:
     f, slope = _np_arcface_easy(c, m)
@@ -301,7 +334,8 @@ def test_arcface_default_is_the_fallback_and_easy_margin_must_be_a_bool():
   x = jnp.asarray(rng.normal(size=(16, 4)), jnp.float32)
   w = jnp.asarray(rng.normal(size=(5, 4)), jnp.float32)
   y = jnp.asarray(rng.integers(0, 5, 16))
-  np.testing.assert_array_equal(ge.embedding.arcface_logits(x, w, y),
-                                ge.embedding.arcface_logits(x, w, y, easy_margin=False))
+  # Each compiled on its own (one program holding both would share the computation).
+  np.testing.assert_array_equal(jax.jit(ge.embedding.arcface_logits)(x, w, y),
+                                jax.jit(lambda *a: ge.embedding.arcface_logits(*a, easy_margin=False))(x, w, y))
   with pytest.raises(ge.runtime.InputError, match=r"`easy_margin` must be True or False; got 'yes'"):
     ge.embedding.arcface_logits(x, w, y, easy_margin="yes")

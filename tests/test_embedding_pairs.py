@@ -3,6 +3,7 @@ pair weights against autodiff, the three triplet conditions, the center update r
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -65,10 +66,18 @@ LOSSES = {
 }
 
 
+@functools.cache
+def _pair_losses():
+  """Every pair loss of X, Y in one compiled program (float64)."""
+  with jax.enable_x64(True):
+    losses = jax.jit(lambda x, y: {name: f(x, y) for name, f in LOSSES.items()})
+    return {k: np.asarray(v) for k, v in losses(jnp.asarray(X), jnp.asarray(Y)).items()}
+
+
 @pytest.mark.parametrize("name", sorted(LOSSES))
 def test_pair_losses_match_loop_reference(name):
-  with jax.enable_x64(True):
-    got = np.asarray(jax.jit(LOSSES[name])(jnp.asarray(X), jnp.asarray(Y)))
+  got = _pair_losses()[name]
+  assert got.dtype == np.float64
   np.testing.assert_allclose(got, _reference(name, X, Y), rtol=1e-10)
 
 
@@ -93,11 +102,12 @@ def test_contrastive_pair_weights_by_hand():
   x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
   pos_d = jax.grad(lambda d: ge.embedding.pair_loss(_pairs._contrastive_rule, d, jnp.array([[False, True], [True, False]]),
                                           jnp.zeros((2, 2), bool), 1.0).sum())
-  d = ge.embedding.pairwise_distances(x)
-  np.testing.assert_allclose(pos_d(d), [[0, math.sqrt(2)], [math.sqrt(2), 0]], rtol=1e-6)
   # a negative pair at d = 0.5 inside margin 2: value (2 − 0.5)²/2 = 1.125, weight −1.5
-  value, weight = _pairs._contrastive_rule(jnp.array([[0.0, 0.5], [0.5, 0.0]]), jnp.zeros((2, 2), bool),
-                                           ~jnp.eye(2, dtype=bool), 2.0)
+  rule = lambda d: _pairs._contrastive_rule(d, jnp.zeros((2, 2), bool), ~jnp.eye(2, dtype=bool), 2.0)  # noqa: E731
+  # Both in one compiled program.
+  weights, (value, weight) = jax.jit(lambda x, d: (pos_d(ge.embedding.pairwise_distances(x)), rule(d)))(
+      x, jnp.array([[0.0, 0.5], [0.5, 0.0]]))
+  np.testing.assert_allclose(weights, [[0, math.sqrt(2)], [math.sqrt(2), 0]], rtol=1e-6)
   np.testing.assert_allclose(value, [1.125, 1.125])
   np.testing.assert_allclose(weight, [[0, -1.5], [-1.5, 0]])
 
@@ -112,10 +122,19 @@ def test_triplet_three_conditions_by_hand():
   # 1-D embeddings: a = 0, p = ±d_ap, n = d_an on the other side
   a = jnp.zeros((3, 1))
   p, n = d_ap[:, None], -d_an[:, None]
+
+  @jax.jit  # both variants, values and gradients, in one compiled program
+  def values_and_grads(*t):
+    out = {}
+    for drop in (False, True):
+      f = lambda *u, drop=drop: ge.embedding.triplet_margin_loss(*u, margin=0.2, drop_outliers=drop)  # noqa: E731
+      out[drop] = f(*t), jax.grad(lambda *u: f(*u).sum(), argnums=(0, 1, 2))(*t)
+    return out
+
+  results = values_and_grads(a, p, n)
   for drop, expected in [(False, [0.0, 0.1, 0.9]), (True, [0.0, 0.1, 0.0])]:
-    f = lambda a, p, n: ge.embedding.triplet_margin_loss(a, p, n, margin=0.2, drop_outliers=drop)
-    np.testing.assert_allclose(f(a, p, n), expected, atol=1e-6)
-    ga, gp, gn = jax.grad(lambda *t: f(*t).sum(), argnums=(0, 1, 2))(a, p, n)
+    values, (ga, gp, gn) = results[drop]
+    np.testing.assert_allclose(values, expected, atol=1e-6)
     live = np.array([0.0, 1.0, 0.0 if drop else 1.0])
     # ∂/∂p of d(a,p) = sign(p − a) = +1, ∂/∂n of −d(a,n) = −sign(n − a) = +1
     np.testing.assert_allclose(gp[:, 0], live)
@@ -125,12 +144,20 @@ def test_triplet_three_conditions_by_hand():
 
 def test_triplet_margin_loss_matches_optax():
   a, p, n = (jnp.asarray(RNG.normal(size=(64, 6)), jnp.float32) for _ in range(3))
-  for margin in (0.0, 0.5, 2.0):
-    def both(f):
-      return jax.jit(lambda *t: (f(*t), jax.grad(lambda *u: f(*u).sum(), (0, 1, 2))(*t)))
+  margins = (0.0, 0.5, 2.0)
 
-    ours, g_ours = both(lambda *t: ge.embedding.triplet_margin_loss(*t, margin=margin))(a, p, n)
-    peer, g_peer = both(lambda *t: optax.losses.triplet_margin_loss(*t, margin=margin, eps=0.0))(a, p, n)
+  @jax.jit  # every margin, ours and the peer's, values and gradients: one compilation
+  def values_and_grads(*t):
+    out = []
+    for margin in margins:
+      for f in (lambda *u, m=margin: ge.embedding.triplet_margin_loss(*u, margin=m),
+                lambda *u, m=margin: optax.losses.triplet_margin_loss(*u, margin=m, eps=0.0)):
+        out.append((f(*t), jax.grad(lambda *u: f(*u).sum(), (0, 1, 2))(*t)))
+    return out
+
+  results = values_and_grads(a, p, n)
+  for k, margin in enumerate(margins):
+    (ours, g_ours), (peer, g_peer) = results[2 * k:2 * k + 2]
     np.testing.assert_allclose(ours, peer, rtol=1e-5, atol=1e-6)
     for mine, theirs in zip(g_ours, g_peer):
       np.testing.assert_allclose(mine, theirs, rtol=1e-4, atol=1e-5)
@@ -178,12 +205,21 @@ def _mined_weights_reference(x, y, margin, mining, drop):
   return weights
 
 
+@functools.cache
+def _mined_losses():
+  """Every (mining, drop_outliers) triplet loss of X, Y in one compiled program (float64)."""
+  with jax.enable_x64(True):
+    losses = jax.jit(lambda x, y: {(m, d): ge.embedding.triplet_loss(x, y, margin=2.0, mining=m, drop_outliers=d,
+                                                                     normalize=False)
+                                   for m in _pairs.TRIPLET_MINING for d in (False, True)})
+    return {k: np.asarray(v) for k, v in losses(jnp.asarray(X), jnp.asarray(Y)).items()}
+
+
 @pytest.mark.parametrize("mining", _pairs.TRIPLET_MINING)
 @pytest.mark.parametrize("drop", [False, True])
 def test_mined_triplet_loss_matches_loop_reference(mining, drop):
-  with jax.enable_x64(True):
-    got = np.asarray(ge.embedding.triplet_loss(jnp.asarray(X), jnp.asarray(Y), margin=2.0, mining=mining,
-                                     drop_outliers=drop, normalize=False))
+  got = _mined_losses()[mining, drop]
+  assert got.dtype == np.float64
   np.testing.assert_allclose(got, _mined_reference(X, Y, 2.0, mining, drop), rtol=1e-10)
 
 
@@ -193,12 +229,12 @@ def test_mined_triplet_injected_gradient_equals_autodiff(mining):
   with jax.enable_x64(True):
     d = ge.embedding.pairwise_distances(jnp.asarray(X), squared=True)
     pos, neg = ge.embedding.pair_masks(jnp.asarray(Y))
-    # drop_outliers is an argument (a traced scalar): one compilation of each Jacobian per mining.
-    auto_at = jax.jit(jax.jacrev(lambda t, drop: rule(t, pos, neg, jnp.float64(2.0), drop)[0]))
-    injected_at = jax.jit(jax.jacrev(lambda t, drop: ge.embedding.pair_loss(rule, t, pos, neg, 2.0, drop)))
+    # drop_outliers is an argument (a traced scalar): one compilation of both Jacobians per mining.
+    jacobians_at = jax.jit(lambda t, drop: (
+        jax.jacrev(lambda u: rule(u, pos, neg, jnp.float64(2.0), drop)[0])(t),
+        jax.jacrev(lambda u: ge.embedding.pair_loss(rule, u, pos, neg, 2.0, drop))(t)))
     for drop in (0.0, 1.0):
-      auto = auto_at(d, jnp.float64(drop))
-      injected = injected_at(d, jnp.float64(drop))
+      auto, injected = jacobians_at(d, jnp.float64(drop))
       np.testing.assert_allclose(injected, auto, atol=1e-12)
 
 
@@ -223,9 +259,9 @@ def test_drop_outliers_changes_only_condition_three():
   # batch-hard on these points picks an outlier for anchor 0 (its negative is nearer than its positive)
   x = jnp.array([[0.0], [3.0], [1.0], [10.0]])
   y = jnp.array([0, 0, 1, 1])
-  keep = ge.embedding.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False)
-  drop = ge.embedding.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False, squared=False,
-                         drop_outliers=True)
+  keep, drop = jax.jit(lambda x, y: [ge.embedding.triplet_loss(x, y, margin=0.5, mining="hard", normalize=False,
+                                                               squared=False, drop_outliers=d)
+                                     for d in (False, True)])(x, y)  # one compilation
   # anchor 0: d(a,p) = 3, d(a,n) = 1 → condition 3: 3 − 1 + 0.5 = 2.5 kept, 0 dropped
   assert float(keep[0]) == pytest.approx(2.5) and float(drop[0]) == 0.0
   # anchor 1: p = 0 (d 3), n = 2 (d 2) → 1.5; anchor 2: p = 3 (d 9), n = 0 (d 1) → 8.5;
@@ -247,16 +283,26 @@ def test_no_valid_triplet_or_pair_gives_documented_zero_not_nan():
         assert float(value) == 0.0 and float(jnp.abs(grad).sum()) == 0.0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
-def test_zero_and_duplicate_embeddings_are_finite(dtype):
-  x = jnp.array([[0.0, 0.0], [0.0, 0.0], [1.0, 2.0], [1.0, 2.0], [-40.0, 40.0]], dtype)
+DTYPES = (jnp.float32, jnp.bfloat16)
+
+
+@functools.cache
+def _zero_and_duplicate_values_and_grads():
+  """Each loss's value and gradient at zero and duplicate embeddings, in each dtype: one compiled
+  program for both dtypes."""
+  x = jnp.array([[0.0, 0.0], [0.0, 0.0], [1.0, 2.0], [1.0, 2.0], [-40.0, 40.0]])
   y = jnp.array([0, 0, 1, 1, 0])
   fs = list(LOSSES.values()) + [lambda x, y, m=m: ge.embedding.triplet_loss(x, y, mining=m, squared=False)
                                 for m in _pairs.TRIPLET_MINING]
-  both = jax.jit(lambda e: [jax.value_and_grad(lambda u: f(u, y).astype(jnp.float32).sum())(e)
-                            for f in fs])
-  for value, grad in both(x):
+  both = jax.jit(lambda *es: [[jax.value_and_grad(lambda u: f(u, y).astype(jnp.float32).sum())(e) for f in fs]
+                              for e in es])
+  return dict(zip(DTYPES, both(*(x.astype(dtype) for dtype in DTYPES))))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_and_duplicate_embeddings_are_finite(dtype):
+  for value, grad in _zero_and_duplicate_values_and_grads()[dtype]:
     assert value.dtype == jnp.float32 and grad.dtype == dtype
     assert np.isfinite(float(value)) and np.all(np.isfinite(np.asarray(grad, np.float32)))
 
@@ -332,9 +378,10 @@ def test_center_loss_injected_gradient_and_state_contract():
   x = jnp.array([[2.0, 1.0], [0.0, 3.0]])
   y = jnp.array([0, 1])
   # value λ/2‖x − c‖² = 0.25·2 = 0.5 and 0.25·4 = 1.0; gradient λ(x − c) = [0.5, 0.5], [0, 1]
-  values, after = cl.loss(x, y, state)
+  # The loss, its state after the batch and its gradients in one compiled program.
+  (values, after), (g_x, g_state) = jax.jit(lambda e, s: (cl.loss(e, y, s), jax.grad(
+      lambda e, s: cl.loss(e, y, s)[0].sum(), argnums=(0, 1))(e, s)))(x, state)
   np.testing.assert_allclose(values, [0.5, 1.0])
-  g_x, g_state = jax.grad(lambda e, s: cl.loss(e, y, s)[0].sum(), argnums=(0, 1))(x, state)
   np.testing.assert_allclose(g_x, [[0.5, 0.5], [0.0, 1.0]])
   np.testing.assert_array_equal(g_state.centers, np.zeros((3, 2)))  # centers move only by the rule
   new = cl.update(state, x, y)
@@ -349,10 +396,11 @@ def test_update_rule_is_not_the_gradient_of_the_trained_variant():
   centers = jnp.zeros((2, 2))
   x = jnp.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
   y = jnp.array([0, 0, 0, 1])
-  grad = jax.grad(lambda c: ge.embedding.trained_center_loss(x, y, c, lam=1.0).sum())(centers)
+  grad, step = jax.jit(lambda c: (  # one compilation
+      jax.grad(lambda c: ge.embedding.trained_center_loss(x, y, c, lam=1.0).sum())(c),
+      ge.embedding.center_update(c, x, y, update_rate=1.0) - c))(centers)
   # true gradient −λΣ(x_i − c_j): grows with the class count (3 vs 1)
   np.testing.assert_allclose(grad, [[-3.0, 0.0], [0.0, -1.0]])
-  step = ge.embedding.center_update(centers, x, y, update_rate=1.0) - centers
   # α-rule: Σ(x_i − c_j)/(1 + n_j): 3/4 and 1/2, not proportional to the gradient
   np.testing.assert_allclose(step, [[0.75, 0.0], [0.0, 0.5]])
 

@@ -1,7 +1,6 @@
 """IoU-family box losses: hand-derived values and gradients at degenerate inputs, an mpmath
 reference in general position, SSD offsets, dtypes, and bad boxes."""
 
-import functools
 import json
 import math
 
@@ -20,13 +19,10 @@ from gradeng.boxes import BOX_LOSSES, decode_offsets
 KINDS = tuple(BOX_LOSSES)
 
 
-@functools.cache
-def _jitted_grad(kind):
-  return jax.jit(jax.grad(BOX_LOSSES[kind]))
-
-
 def _grad(kind, box, target):
-  return np.asarray(_jitted_grad(kind)(jnp.asarray(box, jnp.float32), jnp.asarray(target, jnp.float32)))
+  # One compiled program for every kind's gradient at a box pair (`_all_losses`, shared with the
+  # property test): one compilation instead of one per kind.
+  return np.asarray(_all_losses(jnp.asarray(box, jnp.float32), jnp.asarray(target, jnp.float32))[1][kind])
 
 
 # --- mpmath reference (textbook formulas, 40 digits) -------------------------------------------
@@ -100,8 +96,7 @@ def _random_pairs(seed, count, scale):
 @pytest.mark.parametrize("kind", KINDS)
 def test_values_and_gradients_match_mpmath(kind):
   a, b = (np.concatenate(p) for p in zip(_random_pairs(0, 6, 1.0), _random_pairs(1, 6, 300.0)))
-  values = jax.jit(BOX_LOSSES[kind])(a, b)
-  grads = jax.jit(jax.vmap(jax.grad(BOX_LOSSES[kind])))(a, b)
+  values, grads = _batched(kind, a, b)
   for i in range(len(a)):
     want = float(_reference(kind, a[i], b[i]))
     assert abs(float(values[i]) - want) <= 2e-6 * max(1.0, abs(want)), (i, float(values[i]), want)
@@ -238,9 +233,10 @@ def test_bfloat16_and_large_coordinates_finite(kind):
 
 def test_broadcasting_gives_pairwise_matrix():
   a, b = _random_pairs(3, 5, 10.0)
-  matrix = ge.boxes.box_iou(a[:, None], b[None, :3])
+  box_iou = jax.jit(ge.boxes.box_iou)
+  matrix = box_iou(a[:, None], b[None, :3])
   assert matrix.shape == (5, 3)
-  np.testing.assert_allclose(matrix[2, 1], ge.boxes.box_iou(a[2], b[1]))
+  np.testing.assert_allclose(matrix[2, 1], box_iou(a[2], b[1]))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -290,14 +286,19 @@ def test_detection_box_loss_field_keeps_old_config_identity_and_trains_iou():
   targets = jnp.asarray(rng.normal(size=(2, 3, 4)), jnp.float32)
   labels = jnp.array([[1, 0, 3], [0, 0, 2]])
   spec = LOSSES["ce_ohem_giou"]
-  total, parts, _ = jax.jit(functools.partial(det.detection_loss, spec, variances=(0.1, 0.2)))(
-      logits, offsets, labels, targets, anchors=anchors)
+
+  @jax.jit  # the loss and the per-box reference in one compiled program
+  def loss_and_per_box(logits, offsets, labels, targets):
+    return (det.detection_loss(spec, logits, offsets, labels, targets, anchors=anchors, variances=(0.1, 0.2)),
+            ge.boxes.giou_loss(offsets, targets, anchors=anchors))
+
+  (total, parts, _), per_box = loss_and_per_box(logits, offsets, labels, targets)
   positive = np.asarray(labels) > 0
-  per_box = np.asarray(ge.boxes.giou_loss(offsets, targets, anchors=anchors))
+  per_box = np.asarray(per_box)
   assert float(parts["loc"]) == pytest.approx(per_box[positive].sum() / positive.sum(), rel=1e-5)
   assert float(total) == pytest.approx(float(parts["cls"]) + 2.0 * float(parts["loc"]), rel=1e-5)
-  with pytest.raises(ValueError, match="needs the `anchors`"):
-    det.detection_loss(spec, logits, offsets, labels, targets)
+  with pytest.raises(ValueError, match="needs the `anchors`"):  # raised while tracing: nothing compiled
+    jax.jit(functools.partial(det.detection_loss, spec))(logits, offsets, labels, targets)
 
 
 def test_localisation_map_thresholds_agree_with_pycocotools():
@@ -413,9 +414,22 @@ def _nearby(boxes, relative, seed=1):
   return np.concatenate([np.minimum(moved[:, :2], moved[:, 2:]), np.maximum(moved[:, :2], moved[:, 2:])], -1)
 
 
-@functools.cache
-def _batched(kind):
-  return jax.jit(BOX_LOSSES[kind]), jax.jit(jax.vmap(jax.grad(BOX_LOSSES[kind])))
+@jax.jit
+def _batched_all(boxes, target):
+  """Every kind's values and gradients over a batch, in one compiled program per shape."""
+  return ({k: f(boxes, target) for k, f in BOX_LOSSES.items()},
+          {k: jax.vmap(jax.grad(f))(boxes, target) for k, f in BOX_LOSSES.items()})
+
+
+_ROWS = 200  # every batch is padded to this many rows: one compilation for all the batched checks
+
+
+def _batched(kind, boxes, target):
+  """``_batched_all``'s values and gradients of ``kind`` (each row is independent of the others)."""
+  count = len(boxes)
+  pad = lambda x: np.concatenate([x, np.broadcast_to(x[:1], (_ROWS - count, 4))])  # noqa: E731
+  values, grads = _batched_all(pad(np.asarray(boxes, np.float32)), pad(np.asarray(target, np.float32)))
+  return values[kind][:count], grads[kind][:count]
 
 
 FAMILIES = ("thin", "tiny", "large", "random")
@@ -442,7 +456,7 @@ def test_issue_thin_box_giou_is_zero_and_exact():
 @pytest.mark.parametrize("kind", KINDS)
 def test_identical_boxes_exactly_zero_loss_and_gradient(kind, family):
   boxes = _box_family(family)
-  values, grads = (np.asarray(f(boxes, boxes)) for f in _batched(kind))
+  values, grads = (np.asarray(v) for v in _batched(kind, boxes, boxes))
   np.testing.assert_array_equal(values, 0.0)
   np.testing.assert_array_equal(grads, 0.0)
 
@@ -457,7 +471,7 @@ def test_nearly_identical_boxes_match_float64_relatively(kind, family, relative)
   boxes = _nearby(target, relative)
   want = _reference64(kind, boxes, target)
   assert np.all(want > 0)
-  got = np.asarray(_batched(kind)[0](boxes, target), np.float64)
+  got = np.asarray(_batched(kind, boxes, target)[0], np.float64)
   np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
 
 
@@ -482,7 +496,7 @@ def test_nearly_identical_boxes_gradients_match_float64(kind, family):
     up[:, i] += steps[:, i]
     down[:, i] -= steps[:, i]
     want[:, i] = (_reference64(kind, up, target, alpha) - _reference64(kind, down, target, alpha)) / (2 * steps[:, i])
-  got = np.asarray(_batched(kind)[1](boxes, target), np.float64)
+  got = np.asarray(_batched(kind, boxes, target)[1], np.float64)
   scale = np.abs(want).max(axis=1, keepdims=True)
   worst = np.max(np.abs(got - want) / scale)  # measured: 1.03e-6 (thin), 2.2e-7 to 2.7e-7 (others)
   assert worst <= 4e-6, worst

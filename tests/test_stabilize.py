@@ -24,9 +24,15 @@ def _derivation(formula):
   return ge.derive(formula)
 
 
+@functools.lru_cache(maxsize=None)
+def _minus_g(formula):
+  return sp.lambdify(P, -ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
+
+
+@functools.lru_cache(maxsize=None)  # the same formula is checked at the same logits by several tests
 def _reference(formula, z):
   """L(σ(z)) = ∫_0^q -g(1 - u) du by mpmath quadrature at 30 digits (no SymPy antiderivative)."""
-  f = sp.lambdify(P, -ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
+  f = _minus_g(formula)
   with mp.workdps(30):
     q = 1 / (1 + mp.exp(mp.mpf(float(z))))
     return mp.quad(lambda u: f(1 - u), [0, q])
@@ -55,10 +61,11 @@ def test_readme_formula_sympy_form_cancels_and_the_rewrite_does_not():
   assert stable.near == stable.far == "maki basis"
   assert stable.error <= 2e-6
   # (1+p)(1-p)^2 = 2q^2 - q^3, so L = 2·L_2 - L_3 (Maki tails), exactly what is evaluated.
-  log_p, log_q = _log_pq()
-  np.testing.assert_allclose(stable.value(log_p, log_q),
-                             2 * maki_tail(log_p, log_q, 2) - maki_tail(log_p, log_q, 3), rtol=2e-6)
-  assert _max_error(stable.value(log_p, log_q), README) <= 3e-6
+  # The rewrite and the Maki tails in one compiled program.
+  values, tails = jax.jit(lambda lp, lq: (stable.value(lp, lq), 2 * maki_tail(lp, lq, 2) - maki_tail(lp, lq, 3)))(
+      *_log_pq())
+  np.testing.assert_allclose(values, tails, rtol=2e-6)
+  assert _max_error(values, README) <= 3e-6
 
 
 @pytest.mark.parametrize("formula,near,far", [
@@ -81,10 +88,11 @@ def test_loss_from_formula_takes_the_closed_form_path(formula):
   loss = ge.loss_from_coefficient(ge.coefficient(formula))
   assert loss.forward_method.startswith("closed form (")
   z = jnp.asarray(LOGITS)
-  values = jax.jit(loss)(z, jnp.ones(z.shape, jnp.int32))
+  # The values and the per-logit gradients in one compiled program.
+  values, grads = jax.jit(lambda z: (loss(z, jnp.ones(z.shape, jnp.int32)),
+                                     jax.vmap(jax.grad(lambda a: loss(a, jnp.ones((), jnp.int32))))(z)))(z)
   assert _max_error(values, formula) <= 1e-5
   # The gradient is injected from g, whatever program computes L: dL/dz = g(p)·p(1 - p).
-  grads = jax.vmap(jax.grad(lambda a: loss(a, jnp.ones((), jnp.int32))))(z)
   g = sp.lambdify(P, ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
   with mp.workdps(30):
     want = [g(p) * p * (1 - p) for p in (1 / (1 + mp.exp(-mp.mpf(float(v)))) for v in LOGITS)]
@@ -149,8 +157,9 @@ def test_log_2_minus_p_loss_and_gradient_match_mpmath_at_extreme_logits():
   assert loss.forward_method.startswith("approximant ("), loss.forward_method
   z = jnp.asarray(np.concatenate([LOGITS, [16.5, 18.0, 20.0, 21.0]]).astype(np.float32))
   labels = jnp.ones(z.shape, jnp.int32)
-  values = np.asarray(jax.jit(loss)(z, labels), np.float64)
-  grads = np.asarray(jax.grad(lambda a: loss(a, labels).sum())(z), np.float64)
+  # The values and the gradient in one compiled program.
+  values, grads = jax.jit(lambda a: (loss(a, labels), jax.grad(lambda b: loss(b, labels).sum())(a)))(z)
+  values, grads = np.asarray(values, np.float64), np.asarray(grads, np.float64)
   g = sp.lambdify(P, ge.symbolic.expression(ge.coefficient(formula)), modules="mpmath")
   tiny = 1e1 * np.finfo(np.float32).tiny  # L ~ q⁴/4: below it float32 is subnormal
   loss_errors, grad_errors = [], []

@@ -44,9 +44,10 @@ def test_formula_losses_match_mpmath(formula, params, g):
   loss = ge.loss_from_coefficient(ge.coefficient(formula), **params)
   assert loss.forward_method.startswith(("closed form (", "approximant (")) or loss.forward_method == "quadrature"
   memo = {}
+  values_and_grads = jax.jit(jax.vmap(jax.value_and_grad(lambda z, y: loss(z, y))))  # both labels: one compilation
   for label in (0, 1):
     labels = jnp.full(LOGITS.shape, label, jnp.int32)
-    values, grads = jax.vmap(jax.value_and_grad(lambda z, y: loss(z, y)))(jnp.asarray(LOGITS), labels)
+    values, grads = values_and_grads(jnp.asarray(LOGITS), labels)
     assert np.all(np.isfinite(values)) and np.all(np.isfinite(grads))
     refs = [_reference(g, z, label, memo) for z in LOGITS]
     for got, want in ((values, [r[0] for r in refs]), (grads, [r[1] for r in refs])):
@@ -58,16 +59,23 @@ def test_formula_equal_to_catalog_maki():
   z = jnp.linspace(-12, 12, 25)
   y = (jnp.arange(25) % 2).astype(jnp.int32)
   user = ge.loss_from_coefficient(ge.coefficient("-(1-p)**gamma/p"), gamma=2)
-  np.testing.assert_allclose(user(z, y), ge.maki_loss(z, y, gamma=2), rtol=1e-5, atol=1e-30)
-  np.testing.assert_allclose(jax.grad(lambda a: user(a, y).sum())(z),
-                             jax.grad(lambda a: ge.maki_loss(a, y, gamma=2).sum())(z), rtol=1e-6)
+  maki = lambda a, y: ge.maki_loss(a, y, gamma=2)  # noqa: E731
+
+  @jax.jit  # both losses and their gradients in one compiled program
+  def values_and_grads(z):
+    return [(f(z, y), jax.grad(lambda a: f(a, y).sum())(z)) for f in (user, maki)]
+
+  (user_values, user_grad), (maki_values, maki_grad) = values_and_grads(z)
+  np.testing.assert_allclose(user_values, maki_values, rtol=1e-5, atol=1e-30)
+  np.testing.assert_allclose(user_grad, maki_grad, rtol=1e-6)
 
 
 def test_softmax_head_for_a_formula():
   logits = 3 * jax.random.normal(jax.random.PRNGKey(0), (16, 5))
   labels = jnp.arange(16) % 5
   user = ge.loss_from_coefficient(ge.coefficient("log(p)/p"), head="softmax")
-  np.testing.assert_allclose(user(logits, labels), ge.qce_loss(logits, labels, head="softmax"), rtol=1e-5)
+  both = jax.jit(lambda z: (user(z, labels), ge.qce_loss(z, labels, head="softmax")))  # one compilation
+  np.testing.assert_allclose(*both(logits), rtol=1e-5)
 
 
 def test_loss_from_gradient_with_a_training_time_argument():
@@ -88,8 +96,8 @@ def test_loss_from_gradient_with_a_training_time_argument():
   # L(p) = ∫_p^1 dt / (t + 1/c) = log((1 + 1/c) / (p + 1/c)).
   expected = jnp.log((1 + 1 / 2.0) / (p + 1 / 2.0))
   np.testing.assert_allclose(step_loss(z, 2.0), expected, rtol=1e-5)
-  grad = jax.grad(lambda a: step_loss(a, 2.0).sum())(z)
+  grad = jax.jit(jax.grad(lambda a: step_loss(a, 2.0).sum()))(z)
   np.testing.assert_allclose(grad, -p * (1 - p) / (p + 0.5), rtol=1e-5)
   # With a huge cap it is cross-entropy.
-  np.testing.assert_allclose(step_loss(z, 1e30), ge.cross_entropy_loss(z, y), rtol=1e-5)
+  np.testing.assert_allclose(step_loss(z, 1e30), jax.jit(ge.cross_entropy_loss)(z, y), rtol=1e-5)
   assert loss.forward_method == "quadrature"
