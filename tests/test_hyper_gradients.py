@@ -53,11 +53,14 @@ def test_d_loss_d_theta_matches_finite_differences(name):
   f, theta = LOSSES[name]
   z = jnp.asarray(Z)
   # Compiling the traced-γ graphs of Maki's three regimes costs far more than running them op by
-  # op once; the user loss's quadrature is the other way round.
-  compiled = jax.jit if name == "user" else (lambda fn: fn)
-  got = compiled(jax.grad(f, argnums=1))(z, jnp.float64(theta))
-  f = compiled(f)
-  expected = _fd(lambda t: f(z, t), theta)
+  # op once; focal and the user loss's quadrature are the other way round.
+  if name in ("focal", "user"):  # one compilation: the differences' values come with the gradient
+    value_and_grad = jax.jit(jax.value_and_grad(f, argnums=1))
+    got = value_and_grad(z, jnp.float64(theta))[1]
+    expected = _fd(lambda t: value_and_grad(z, jnp.float64(t))[0], theta)
+  else:
+    got = jax.grad(f, argnums=1)(z, jnp.float64(theta))
+    expected = _fd(lambda t: f(z, t), theta)
   np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
@@ -67,9 +70,9 @@ def test_d_loss_d_theta_matches_finite_differences(name):
 def test_d_theta_of_d_loss_d_z_matches_finite_differences(name):
   f, theta = LOSSES[name]
   z = jnp.asarray(Z)
-  compiled = jax.jit if name == "user" else (lambda fn: fn)  # as above
-  grad_z = compiled(jax.grad(f, argnums=0))
-  mixed = compiled(jax.jacfwd(grad_z, argnums=1))(z, jnp.float64(theta))
+  grad_z = jax.grad(f, argnums=0)
+  # Unlike the gradient in θ, forward over scalar θ of the gradient in z compiles fast (measured).
+  mixed = jax.jit(jax.jacfwd(grad_z, argnums=1))(z, jnp.float64(theta))
   expected = _fd(lambda t: grad_z(z, t), theta)
   np.testing.assert_allclose(mixed, expected, rtol=1e-5, atol=1e-10)
   # The other order (d/dz of dL/dθ, reverse over forward) is the same matrix column.
@@ -86,14 +89,18 @@ def test_hessian_in_logits_and_theta(name):
     return f(x[:-1], x[-1])
 
   x = jnp.concatenate([jnp.asarray(Z), jnp.array([theta])])
-  # Op by op: compiling the forward-over-reverse graph of real-γ Maki costs 4× running it.
-  hessian = jax.hessian(packed)(x)
-  grad = jax.grad(packed)
-  expected = np.stack([_fd(lambda e: grad(x + e * np.eye(len(x))[i]), 0.0) for i in range(len(x))])
+  # Compiled where that costs less than op by op (measured): focal throughout, the user loss only
+  # reverse over reverse. Compiling forward over reverse of real-γ Maki costs 4× running it.
+  compiled = jax.jit if name == "focal" else (lambda fn: fn)
+  hessian = compiled(jax.hessian(packed))(x)
+  # Row i shifts x along e_i; batched, the long op-by-op graphs run twice, not 2·len(x) times.
+  grad = compiled(jax.vmap(jax.grad(packed)))
+  expected = _fd(lambda e: grad(x + e * np.eye(len(x))), 0.0)
   np.testing.assert_allclose(hessian, expected, rtol=1e-5, atol=1e-9)
   np.testing.assert_allclose(hessian, hessian.T, rtol=1e-9, atol=1e-12)
   # The mixed column d/dθ of dL/dz also in the other order (reverse over reverse: d/dz of dL/dθ).
-  other = jax.jacrev(jax.grad(f, argnums=1), argnums=0)(x[:-1], x[-1])
+  compiled = jax.jit if name in ("focal", "user") else (lambda fn: fn)
+  other = compiled(jax.jacrev(jax.grad(f, argnums=1), argnums=0))(x[:-1], x[-1])
   np.testing.assert_allclose(other, expected[-1, :-1], rtol=1e-5, atol=1e-10)
 
 
@@ -109,16 +116,16 @@ def test_vmap_over_theta_matches_per_theta_gradients():
 
 def test_theta_gradient_of_a_known_closed_form():
   # CE-weighted focal at γ: ∂/∂γ [-(1-p)^γ log p] = -(1-p)^γ log(1-p) log p; z = 0 → p = 1/2.
-  # Six logits (the shape of the cases above, whose compiled operations this reuses).
-  got = jax.grad(lambda g: ge.focal_loss(jnp.zeros(6), np.ones(6, int), gamma=g).sum())(2.0)
+  got = jax.jit(jax.grad(lambda g: ge.focal_loss(jnp.zeros(6), np.ones(6, int), gamma=g).sum()))(2.0)
   np.testing.assert_allclose(got, -6 * (0.5 ** 2) * np.log(0.5) ** 2, rtol=1e-12)
 
 
 def test_alpha_is_differentiable():
   # L = α·L(p) for positives, (1 - α)·L(1 - p) for negatives: ∂ΣL/∂α = Σ_pos L - Σ_neg L.
   z = jnp.asarray(Z)
-  got = jax.grad(lambda a: ge.focal_loss(z, Y, alpha=a).sum())(0.25)
-  unweighted = np.asarray(ge.focal_loss(z, Y))
+  got, unweighted = jax.jit(lambda a: (jax.grad(lambda b: ge.focal_loss(z, Y, alpha=b).sum())(a),
+                                       ge.focal_loss(z, Y)))(0.25)
+  unweighted = np.asarray(unweighted)
   np.testing.assert_allclose(got, unweighted[Y == 1].sum() - unweighted[Y == 0].sum(), rtol=1e-12)
 
 

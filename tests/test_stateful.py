@@ -47,7 +47,8 @@ def _surrogate_grad(weight_fn, z, y):
 
 
 def test_sgdr_factor_hand_values():
-  f = lambda t, **kw: float(st.sgdr_factor(t, **kw))
+  factor = jax.jit(st.sgdr_factor, static_argnames=("period", "t_mult", "floor"))  # 3 compiles
+  f = lambda t, **kw: float(factor(t, **kw))
   assert f(0, period=10) == 1.0
   assert f(5, period=10) == pytest.approx(0.5, abs=1e-7)
   assert f(10, period=10) == 1.0  # restart
@@ -63,8 +64,9 @@ def test_sgdr_factor_hand_values():
 def test_sgdr_factor_is_optax_cosine_decay_repeated():
   schedule = optax.cosine_decay_schedule(1.0, decay_steps=16, alpha=0.1)
   steps = jnp.arange(48)
-  ours = jax.vmap(lambda t: st.sgdr_factor(t, period=16, floor=0.1))(steps)
-  np.testing.assert_allclose(ours, jax.vmap(schedule)(steps % 16), rtol=1e-6)
+  ours, theirs = jax.jit(lambda s: (jax.vmap(lambda t: st.sgdr_factor(t, period=16, floor=0.1))(s),
+                                    jax.vmap(schedule)(s % 16)))(steps)
+  np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
 def test_warmup_bound_hand_values():
@@ -86,10 +88,11 @@ def test_warmup_ce_closed_form_and_gradient():
   z = jnp.array([-6.0, -1.0, 0.0, 2.0])
   y = jnp.ones(4, jnp.int32)
   state = sl.init()
-  p = jax.nn.sigmoid(z)
   values, _, grad = _train_step(sl, y)(z, state)
-  np.testing.assert_allclose(values, jnp.log(1.5 / (p + 0.5)), rtol=1e-5)
-  np.testing.assert_allclose(grad, -p * (1 - p) / (p + 0.5), rtol=1e-5)
+  closed_form = jax.jit(lambda p: (jnp.log(1.5 / (p + 0.5)), -p * (1 - p) / (p + 0.5)))
+  want_values, want_grad = closed_form(jax.nn.sigmoid(z))
+  np.testing.assert_allclose(values, want_values, rtol=1e-5)
+  np.testing.assert_allclose(grad, want_grad, rtol=1e-5)
 
 
 @pytest.mark.parametrize("base,params", [("ce", {}), ("focal", {"gamma": 2.0}), ("maki", {"gamma": 1.5}),
@@ -119,8 +122,10 @@ def test_warmup_bound_really_bounds_the_gradient(base, params, head):
   assert int(state.step) == 8
   base_loss = ge.loss_from_coefficient(ge.get_coefficient(base), head=head, **params)
   values, _, grad = train_step(z, state)
-  np.testing.assert_allclose(values, base_loss(z, y), rtol=2e-5, atol=1e-7)
-  np.testing.assert_allclose(grad, jax.grad(lambda a: base_loss(a, y).sum())(z), rtol=1e-5, atol=1e-7)
+  expected_values, expected_grad = jax.jit(
+      lambda a: (base_loss(a, y), jax.grad(lambda b: base_loss(b, y).sum())(a)))(z)
+  np.testing.assert_allclose(values, expected_values, rtol=2e-5, atol=1e-7)
+  np.testing.assert_allclose(grad, expected_grad, rtol=1e-5, atol=1e-7)
 
 
 def test_warmup_focal_gradient_against_mpmath():
@@ -152,8 +157,8 @@ def test_periodic_is_the_base_times_the_factor():
   z = jnp.linspace(-5.0, 5.0, 11)
   y = (jnp.arange(11) % 2).astype(jnp.int32)
   train_step = _train_step(sl, y)
-  base_loss = ge.maki_loss(z, y, gamma=2)
-  base_grad = jax.grad(lambda a: ge.maki_loss(a, y, gamma=2).sum())(z)
+  base_loss, base_grad = jax.jit(lambda a: (ge.maki_loss(a, y, gamma=2),
+                                            jax.grad(lambda b: ge.maki_loss(b, y, gamma=2).sum())(a)))(z)
   state = sl.init()
   for step in range(10):
     f = float(st.sgdr_factor(step, period=8, floor=0.1))
@@ -169,18 +174,20 @@ def test_periodic_is_the_base_times_the_factor():
 
 def test_balanced_gamma_paper_numbers():
   """1000 easy at p = 0.9, 10 hard at p = 0.3 (§2.1): Maki γ = log(1000·0.3/(10·0.9))/log 7."""
+  # One compiled bisection per weight (op by op, every call compiles its loop).
+  balanced_gamma = jax.jit(st._balanced_gamma, static_argnums=0, static_argnames="gamma_max")
   maki = ge.loss_from_coefficient(MAKI, gamma=jnp.float32(0)).kernel.weight
-  gamma = st._balanced_gamma(maki, 1000.0, 0.9, 10.0, 0.3, gamma_max=5.0)
+  gamma = balanced_gamma(maki, 1000.0, 0.9, 10.0, 0.3, gamma_max=5.0)
   assert float(gamma) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-5)
   # Focal: the summed |g| balance at the solved γ (the paper's γ = 2 gives -32 vs -33).
-  gamma_focal = float(st._balanced_gamma(ge.loss_from_coefficient(FOCAL, gamma=jnp.float32(0)).kernel.weight,
-                                         1000.0, 0.9, 10.0, 0.3, gamma_max=5.0))
+  gamma_focal = float(balanced_gamma(ge.loss_from_coefficient(FOCAL, gamma=jnp.float32(0)).kernel.weight,
+                                     1000.0, 0.9, 10.0, 0.3, gamma_max=5.0))
   easy = 1000 * float(ge.scale_coefficient("focal", 0.9, gamma=gamma_focal))
   hard = 10 * float(ge.scale_coefficient("focal", 0.3, gamma=gamma_focal))
   assert easy == pytest.approx(hard, rel=1e-4) and 1.9 < gamma_focal < 2.0
   # Clipping: hard examples already dominate -> 0; easy ones dominate beyond γ_max -> γ_max.
-  assert float(st._balanced_gamma(maki, 10.0, 0.9, 1000.0, 0.3, gamma_max=5.0)) == 0.0
-  assert float(st._balanced_gamma(maki, 1e9, 0.9, 1.0, 0.3, gamma_max=5.0)) == 5.0
+  assert float(balanced_gamma(maki, 10.0, 0.9, 1000.0, 0.3, gamma_max=5.0)) == 0.0
+  assert float(balanced_gamma(maki, 1e9, 0.9, 1.0, 0.3, gamma_max=5.0)) == 5.0
 
 
 @pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
@@ -215,9 +222,11 @@ def test_adaptive_gamma_loss_and_gradient_use_the_solved_gamma():
   y = (jax.random.uniform(jax.random.PRNGKey(1), (64,)) < 0.3).astype(jnp.int32)
   state = sl.init()
   values, after, grad = _train_step(sl, y)(z, state)  # the loss, the state it solved γ in
-  gamma = after.gamma[0]
-  np.testing.assert_allclose(values, ge.maki_loss(z, y, gamma=gamma), rtol=1e-6)
-  expected = _surrogate_grad(lambda lp, lq: -jnp.exp(gamma * lq), z, y)
+  # The references at that γ, compiled as one function (op by op costs twice as much).
+  reference = jax.jit(lambda gamma: (ge.maki_loss(z, y, gamma=gamma),
+                                     _surrogate_grad(lambda lp, lq: -jnp.exp(gamma * lq), z, y)))
+  expected_values, expected = reference(after.gamma[0])
+  np.testing.assert_allclose(values, expected_values, rtol=1e-6)
   np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-8)
 
 
@@ -246,8 +255,9 @@ def test_adaptive_gamma_per_class_softmax():
   assert float(state.gamma[0]) == pytest.approx(math.log(1000 * 0.3 / (10 * 0.9)) / math.log(7), rel=1e-3)
   assert float(state.gamma[2]) == 1.0  # never seen
   assert float(state.gamma[1]) == 1.0  # class 1: easy only so far
-  np.testing.assert_allclose(per_element[:1010], ge.maki_loss(logits[:1010], labels[:1010], head="softmax",
-                                                              gamma=state.gamma[0]), rtol=1e-5)
+  reference = jax.jit(lambda a, b, gamma: ge.maki_loss(a, b, head="softmax", gamma=gamma))
+  np.testing.assert_allclose(per_element[:1010], reference(logits[:1010], labels[:1010], state.gamma[0]),
+                             rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- GHM-C
@@ -262,14 +272,18 @@ def test_ghm_weights_on_a_hand_made_batch():
   beta = jnp.array([4 / 3, 2 / 3, 2 / 3, 4 / 3])
   train_step = _train_step(sl, y)  # each batch's values, state after it and gradient: one compile
   values, state, grad = train_step(z, sl.init())
-  np.testing.assert_allclose(values, beta * ge.cross_entropy_loss(z, y), rtol=1e-6)
-  np.testing.assert_allclose(grad, beta * jax.grad(lambda a: ge.cross_entropy_loss(a, y).sum())(z), rtol=1e-6)
+  # CE and its gradient, compiled once for both batches.
+  ce = jax.jit(lambda a: (ge.cross_entropy_loss(a, y),
+                          jax.grad(lambda b: ge.cross_entropy_loss(b, y).sum())(a)))
+  ce_values, ce_grad = ce(z)
+  np.testing.assert_allclose(values, beta * ce_values, rtol=1e-6)
+  np.testing.assert_allclose(grad, beta * ce_grad, rtol=1e-6)
   np.testing.assert_array_equal(state.counts, [1.0, 0.0, 2.0, 1.0])
   # Second batch: all four in bin 0 -> R_0 = 0.75·1 + 0.25·4 = 1.75, other bins kept.
   z2 = jnp.full(4, 5.0)
   values2, state2, _ = train_step(z2, state)
   np.testing.assert_allclose(state2.counts, [1.75, 0.0, 2.0, 1.0])
-  np.testing.assert_allclose(values2, 4 / (1 * 1.75) * ge.cross_entropy_loss(z2, y), rtol=1e-6)
+  np.testing.assert_allclose(values2, 4 / (1 * 1.75) * ce(z2)[0], rtol=1e-6)
 
 
 def test_ghm_mask_and_softmax():
@@ -280,11 +294,12 @@ def test_ghm_mask_and_softmax():
   # The values and the state after the batch, from one compiled call.
   loss, after = jax.jit(lambda *a: sl.loss(*a, where=where))(logits, labels, sl.init())
   assert np.all(loss[15:] == 0)
-  u = 1 - jax.nn.softmax(logits)[jnp.arange(20), labels]
+  u, ce = jax.jit(lambda a: (1 - jax.nn.softmax(a)[jnp.arange(20), labels],
+                             ge.cross_entropy_loss(a, labels, head="softmax")))(logits)
   index = np.minimum((np.asarray(u) * 5).astype(int), 4)[:15]
   counts = np.bincount(index, minlength=5)
   beta = 15 / ((counts > 0).sum() * counts[index])
-  np.testing.assert_allclose(loss[:15], beta * ge.cross_entropy_loss(logits, labels, head="softmax")[:15], rtol=1e-5)
+  np.testing.assert_allclose(loss[:15], beta * ce[:15], rtol=1e-5)
   assert float(jnp.sum(after.counts)) == 15.0
 
 
@@ -356,7 +371,7 @@ def test_batch_statistics_run_once_per_training_step(name, monkeypatch):
   step(z, state)  # a second step reuses the compiled function
   assert len(calls) == 1
   # The state that comes back is the one the statistics give for this batch, with no gradient.
-  jax.tree_util.tree_map(np.testing.assert_array_equal, state, sl.loss(z, y, sl.init())[1])
+  jax.tree_util.tree_map(np.testing.assert_array_equal, state, jax.jit(sl.loss)(z, y, sl.init())[1])
   assert np.isfinite(float(value)) and np.all(np.isfinite(grad))
 
 
