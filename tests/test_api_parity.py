@@ -25,17 +25,21 @@ IDS = ["ce", "focal", "maki2", "maki0.5", "qce", "poly1", "gce"]
 
 
 def test_soft_targets_cross_entropy_is_optax_softmax_cross_entropy():
+  # Ours op by op (its operations at this shape are shared with the tests below); the optax
+  # reference compiled, one program.
   got = ge.cross_entropy_loss(LOGITS, SOFT, head="softmax")
-  np.testing.assert_allclose(got, optax.softmax_cross_entropy(LOGITS, SOFT), rtol=1e-6)
   g = jax.grad(lambda z: ge.cross_entropy_loss(z, SOFT, head="softmax").sum())(LOGITS)
-  g_ref = jax.grad(lambda z: optax.softmax_cross_entropy(z, SOFT).sum())(LOGITS)
+  reference = jax.jit(lambda z: (optax.softmax_cross_entropy(z, SOFT),
+                                 jax.grad(lambda z: optax.softmax_cross_entropy(z, SOFT).sum())(z)))
+  expected, g_ref = reference(LOGITS)
+  np.testing.assert_allclose(got, expected, rtol=1e-6)
   np.testing.assert_allclose(g, g_ref, rtol=1e-5, atol=1e-7)
 
 
 def test_integer_cross_entropy_is_optax_with_integer_labels():
   got = ge.cross_entropy_loss(LOGITS, INT_LABELS, head="softmax")
-  np.testing.assert_allclose(
-      got, optax.softmax_cross_entropy_with_integer_labels(LOGITS, INT_LABELS), rtol=1e-6)
+  expected = jax.jit(optax.softmax_cross_entropy_with_integer_labels)(LOGITS, INT_LABELS)
+  np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize(("loss", "hyper"), CATALOG, ids=IDS)
@@ -90,9 +94,10 @@ def test_scalar_alpha_on_the_softmax_head_is_keras_and_kornia():
   # probabilities; mean of α(1-p_t)^γ(-log p_t) = (0.25·0.05²·(-log 0.95) + 0.25·0.9²·(-log 0.1))/2.
   probs = np.array([[0.05, 0.95, 1e-7], [0.1, 0.8, 0.1]])
   labels = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], np.float32)
-  got = ge.focal_loss(jnp.log(jnp.asarray(probs / probs.sum(-1, keepdims=True), jnp.float32)), labels,
-                      head="softmax", alpha=0.25, gamma=2.0)
-  np.testing.assert_allclose(got.mean(), 0.23315276, rtol=1e-5)
+  keras = jax.jit(lambda probs: ge.focal_loss(jnp.log(probs), labels, head="softmax", alpha=0.25,
+                                               gamma=2.0).mean())  # compiled: a shape of its own
+  got = keras(jnp.asarray(probs / probs.sum(-1, keepdims=True), jnp.float32))
+  np.testing.assert_allclose(got, 0.23315276, rtol=1e-5)
   # kornia.losses.focal_loss(alpha=α): α(1-p_t)^γ(-log p_t) for integer targets: α scales every class.
   base = ge.focal_loss(LOGITS, INT_LABELS, head="softmax")
   np.testing.assert_allclose(ge.focal_loss(LOGITS, INT_LABELS, head="softmax", alpha=0.3), 0.3 * base,
@@ -108,11 +113,16 @@ SIGMOID_Y = np.array([0.0, 0.3, 1.0, 0.5, 0.9, 0.1, 1.0], np.float32)
 
 @pytest.mark.parametrize("alpha", [None, 0.25])
 def test_sigmoid_focal_modulated_convention_is_optax(alpha):
-  got = ge.focal_loss(SIGMOID_Z, SIGMOID_Y, gamma=2.0, alpha=alpha, soft_labels="modulated")
-  expected = optax.losses.sigmoid_focal_loss(SIGMOID_Z, SIGMOID_Y, alpha=alpha, gamma=2.0)
+  @jax.jit  # one compiled program: op by op, the modulated convention's jvps compile ~140 operations
+  def values_and_grads(z):
+    got = ge.focal_loss(z, SIGMOID_Y, gamma=2.0, alpha=alpha, soft_labels="modulated")
+    expected = optax.losses.sigmoid_focal_loss(z, SIGMOID_Y, alpha=alpha, gamma=2.0)
+    g = jax.grad(lambda z: ge.focal_loss(z, SIGMOID_Y, alpha=alpha, soft_labels="modulated").sum())(z)
+    g_ref = jax.grad(lambda z: optax.losses.sigmoid_focal_loss(z, SIGMOID_Y, alpha=alpha).sum())(z)
+    return got, expected, g, g_ref
+
+  got, expected, g, g_ref = values_and_grads(SIGMOID_Z)
   np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-30)
-  g = jax.grad(lambda z: ge.focal_loss(z, SIGMOID_Y, alpha=alpha, soft_labels="modulated").sum())(SIGMOID_Z)
-  g_ref = jax.grad(lambda z: optax.losses.sigmoid_focal_loss(z, SIGMOID_Y, alpha=alpha).sum())(SIGMOID_Z)
   np.testing.assert_allclose(g, g_ref, rtol=1e-4, atol=1e-7)
 
 
@@ -122,8 +132,8 @@ def test_sigmoid_focal_default_soft_convention_is_kornia():
   p = 1.0 / (1.0 + np.exp(-z))
   fl_pos = -((1.0 - p) ** 2) * -np.logaddexp(0.0, -z)
   fl_neg = -(p ** 2) * -np.logaddexp(0.0, z)
-  np.testing.assert_allclose(ge.focal_loss(SIGMOID_Z, SIGMOID_Y), y * fl_pos + (1 - y) * fl_neg,
-                             rtol=2e-5, atol=1e-30)
+  got = jax.jit(lambda z: ge.focal_loss(z, SIGMOID_Y))(SIGMOID_Z)  # compiled: a shape of its own
+  np.testing.assert_allclose(got, y * fl_pos + (1 - y) * fl_neg, rtol=2e-5, atol=1e-30)
 
 
 def test_hard_labels_agree_in_both_conventions_and_with_torchvision():
@@ -134,9 +144,11 @@ def test_hard_labels_agree_in_both_conventions_and_with_torchvision():
   p_t = np.where(y == 1, p, 1 - p)
   bce = np.where(y == 1, np.logaddexp(0.0, -z), np.logaddexp(0.0, z))
   expected = np.where(y == 1, 0.25, 0.75) * (1 - p_t) ** 2 * bce
-  np.testing.assert_allclose(ge.focal_loss(SIGMOID_Z, y, alpha=0.25), expected, rtol=2e-5, atol=1e-30)
-  np.testing.assert_allclose(ge.focal_loss(SIGMOID_Z, y.astype(np.float32), alpha=0.25, soft_labels="modulated"),
-                             expected, rtol=2e-5, atol=1e-30)
+  both = jax.jit(lambda z: (ge.focal_loss(z, y, alpha=0.25),  # compiled: a shape of its own
+                            ge.focal_loss(z, y.astype(np.float32), alpha=0.25, soft_labels="modulated")))
+  hard, modulated = both(SIGMOID_Z)
+  np.testing.assert_allclose(hard, expected, rtol=2e-5, atol=1e-30)
+  np.testing.assert_allclose(modulated, expected, rtol=2e-5, atol=1e-30)
 
 
 def test_bad_soft_targets():

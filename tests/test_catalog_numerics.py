@@ -1,5 +1,7 @@
 """Catalog losses against 50-digit mpmath references over logits in [-40, 40], both heads."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,7 +33,12 @@ LOGITS = np.concatenate([np.linspace(-40, 40, 81), [-1e-3, 1e-4, 17.5, -17.5, 33
 
 
 def _value_and_grad(name, params, head):
-  fn = ge.LOSSES[name]
+  return _compiled_value_and_grad(name, tuple(sorted(params.items())), head)
+
+
+@functools.lru_cache(maxsize=None)  # one compilation per case, shared by both sigmoid labels
+def _compiled_value_and_grad(name, params, head):
+  fn, params = ge.LOSSES[name], dict(params)
   return jax.jit(jax.vmap(jax.value_and_grad(lambda z, y: fn(z, y, head=head, **params))))
 
 
@@ -89,22 +96,28 @@ def test_low_precision_inputs_are_finite(name, params, dtype):
     assert bool(jnp.all(jnp.isfinite(value))) and bool(jnp.all(jnp.isfinite(grad)))
 
 
+@functools.partial(jax.jit, static_argnames="gamma")
+def _focal_and_ce_gradients(z, y, rows, labels, gamma):
+  """Gradients of focal and CE on both heads, in one compiled program per γ."""
+  grad = lambda fn, x, t, **kw: jax.grad(lambda x: jnp.sum(fn(x, t, **kw)))(x)  # noqa: E731
+  return (grad(ge.focal_loss, z, y, gamma=gamma), grad(ge.cross_entropy_loss, z, y),
+          grad(ge.focal_loss, rows, labels, gamma=gamma, head="softmax"),
+          grad(ge.cross_entropy_loss, rows, labels, head="softmax"))
+
+
 @pytest.mark.parametrize("gamma", [0.5, 2.0])
 def test_focal_gradient_at_infinite_logits_is_cross_entropy_s(gamma):
   """At p = 0 and p = 1 exactly the focal weight is CE's (γ p q^{γ-1} log p → 0): finite
   gradients ±1 / 0 at logits ±inf, as for CE and Maki, where exp(-inf + inf) gave NaN."""
   z = jnp.array([-jnp.inf, jnp.inf, -jnp.inf, jnp.inf])
   y = jnp.array([1, 1, 0, 0])
-  grad = lambda fn: jax.grad(lambda x: jnp.sum(fn(x, y)))(z)  # noqa: E731
-  focal = grad(lambda x, t: ge.focal_loss(x, t, gamma=gamma))
-  np.testing.assert_array_equal(focal, grad(ge.cross_entropy_loss))
-  np.testing.assert_array_equal(focal, [-1.0, 0.0, 0.0, 1.0])
   # Softmax head: a class at -inf (p_c = 0) in the row, and the true class at -inf.
   rows = jnp.array([[0.0, -jnp.inf, 1.0], [-jnp.inf, 0.0, 1.0]])
   labels = jnp.array([0, 0])
-  grad = lambda fn: jax.grad(lambda x: jnp.sum(fn(x, labels, head="softmax")))(rows)  # noqa: E731
-  focal = grad(lambda x, t, **kw: ge.focal_loss(x, t, gamma=gamma, **kw))
-  assert np.all(np.isfinite(focal))
-  np.testing.assert_allclose(focal[1], grad(ge.cross_entropy_loss)[1], rtol=1e-6)
-  np.testing.assert_allclose(focal[1], [-1.0, 1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-6)
-  assert focal[0, 1] == 0.0
+  focal, ce, focal_rows, ce_rows = _focal_and_ce_gradients(z, y, rows, labels, gamma)
+  np.testing.assert_array_equal(focal, ce)
+  np.testing.assert_array_equal(focal, [-1.0, 0.0, 0.0, 1.0])
+  assert np.all(np.isfinite(focal_rows))
+  np.testing.assert_allclose(focal_rows[1], ce_rows[1], rtol=1e-6)
+  np.testing.assert_allclose(focal_rows[1], [-1.0, 1 / (1 + np.e), np.e / (1 + np.e)], rtol=1e-6)
+  assert focal_rows[0, 1] == 0.0

@@ -34,8 +34,8 @@ def _fd_grad(f, z, h=1e-6):
   return g
 
 
-def _grad(fn, z):
-  return np.asarray(jax.grad(lambda x: jnp.sum(fn(x)))(jnp.asarray(z, jnp.float32)), np.float64)
+def _grad(fn, z):  # compiled: one program, not each operation of the loss and its gradient
+  return np.asarray(jax.jit(jax.grad(lambda x: jnp.sum(fn(x))))(jnp.asarray(z, jnp.float32)), np.float64)
 
 
 def _compiled_step(sl, **kw):
@@ -307,11 +307,15 @@ def test_seesaw_values_gradients_and_counts_over_steps():
 def test_seesaw_pair_weights_equation():
   z = np.array([[0.0, 1.0, -1.0]])
   counts = np.array([1e6, 1.0, 0.0])
-  w = np.asarray(lt.seesaw_logit_weights(z, np.array([0]), counts, mitigation_power=0.8,
-                                         compensation_power=2.0), np.float64)
+  # Both calls in one compiled program (op by op, each operation compiles for this shape).
+  weights = jax.jit(lambda: (lt.seesaw_logit_weights(z, np.array([0]), counts, mitigation_power=0.8,
+                                                     compensation_power=2.0),
+                             lt.seesaw_logit_weights(z, np.array([1]), counts)))
+  frequent, rare = weights()
+  w = np.asarray(frequent, np.float64)
   _close(w[0], [1.0, (1 / 1e6) ** 0.8 * math.exp(2.0), (1 / 1e6) ** 0.8], rtol=1e-4)
   # a rare example (class 1) is not mitigated towards the frequent class; compensation only
-  w = np.asarray(lt.seesaw_logit_weights(z, np.array([1]), counts), np.float64)
+  w = np.asarray(rare, np.float64)
   _close(w[0], [1.0, 1.0, 1.0], rtol=1e-6)
 
 
@@ -371,7 +375,8 @@ def test_equalized_focal_logit_weights_relative_to_cross_entropy():
   p = np.where(t == 1, _sigmoid(z), _sigmoid(-z))
   # focal w(p) = γ p (1-p)^{γ-1} log p - (1-p)^γ, relative to CE's w = -1
   want = (gj / 2.0) * ((1 - p) ** gj - gj * p * (1 - p) ** (gj - 1) * np.log(p))
-  _close(lt.equalized_focal_logit_weights(state, z, y), want, rtol=1e-4)
+  got = jax.jit(lambda: lt.equalized_focal_logit_weights(state, z, y))()  # one compile, not one per op
+  _close(got, want, rtol=1e-4)
 
 
 # ----------------------------------------------------------------------------- numerics, API
@@ -424,7 +429,7 @@ def test_jit_and_masks():
 
 def test_state_survives_an_npz_round_trip(tmp_path):
   sl = lt.seesaw(3)
-  _, state = sl.loss(jnp.zeros((2, 3)), jnp.array([0, 2]), sl.init())
+  _, state = jax.jit(sl.loss)(jnp.zeros((2, 3)), jnp.array([0, 2]), sl.init())  # one compile
   np.savez(tmp_path / "s.npz", **state._asdict())
   restored = sl.init()._replace(**np.load(tmp_path / "s.npz"))
   assert np.array_equal(np.asarray(restored.counts), np.asarray(state.counts))
@@ -461,9 +466,12 @@ def test_bad_inputs_name_the_value_and_range(call, match):
 def test_runtime_side_never_imports_sympy():
   import subprocess
   import sys
-  code = ("import sys, jax.numpy as jnp, gradeng.longtail as lt; "
-          "sl = lt.equalized_focal(3); sl.loss(jnp.zeros((2, 3)), jnp.array([0, 1]), sl.init()); "
-          "lt.class_balanced_loss(jnp.zeros((2, 3)), jnp.array([0, 1]), class_counts=[3, 2, 1]); "
+  # Both losses built and run in one compiled program (op by op, the child compiled every
+  # operation separately).
+  code = ("import sys, jax, jax.numpy as jnp, gradeng.longtail as lt; "
+          "sl = lt.equalized_focal(3); "
+          "jax.jit(lambda z, y: (sl.loss(z, y, sl.init()), "
+          "lt.class_balanced_loss(z, y, class_counts=[3, 2, 1])))(jnp.zeros((2, 3)), jnp.array([0, 1])); "
           "print('sympy' in sys.modules or 'mpmath' in sys.modules)")
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert out.stdout.strip() == "False"
