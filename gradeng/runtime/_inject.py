@@ -233,8 +233,12 @@ def _row_sums(*arrays):
   read of ``[..., C]``).
   """
   zeros = tuple(np.zeros((), a.dtype) for a in arrays)
-  return jax.lax.reduce(arrays, zeros, lambda x, y: tuple(a + b for a, b in zip(x, y)),
-                        (arrays[0].ndim - 1,))
+  return jax.lax.reduce(arrays, zeros, _add_elementwise, (arrays[0].ndim - 1,))
+
+
+def _add_elementwise(x, y):
+  # One function object for every call: a fresh lambda made each eager call compile anew.
+  return tuple(a + b for a, b in zip(x, y))
 
 
 def _scaled(x, scale, mask):
