@@ -190,7 +190,7 @@ def test_balanced_gamma_paper_numbers():
   assert float(balanced_gamma(maki, 1e9, 0.9, 1.0, 0.3, gamma_max=5.0)) == 5.0
 
 
-@pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
+@pytest.mark.slow  # 4 s (--durations, 2 shared cores, 2026-12-04)
 def test_adaptive_gamma_from_a_batch_and_empty_groups():
   sl = st.adaptive_gamma_coefficient("maki", gamma_init=1.0, momentum=0.5)
   # One compiled loss per batch shape (eager mode would compile the bisection loop on every call).
@@ -214,7 +214,7 @@ def test_adaptive_gamma_from_a_batch_and_empty_groups():
   jax.tree_util.tree_map(np.testing.assert_array_equal, none, state)
 
 
-@pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
+@pytest.mark.slow  # 2.7 s (--durations, 2 shared cores, 2026-12-04)
 def test_adaptive_gamma_loss_and_gradient_use_the_solved_gamma():
   sl = st.adaptive_gamma_coefficient("maki", momentum=0.9)
   key = jax.random.PRNGKey(0)
@@ -242,7 +242,7 @@ def test_adaptive_gamma_per_class_sigmoid_no_positives():
   assert np.all(np.isfinite(loss)) and np.all(np.isfinite(train_step(z, state)[2]))
 
 
-@pytest.mark.slow  # 16-20 s (--durations, 2 shared cores)
+@pytest.mark.slow  # 2 s (--durations, 2 shared cores, 2026-12-04)
 def test_adaptive_gamma_per_class_softmax():
   sl = st.adaptive_gamma_coefficient("maki", per_class=True, num_classes=3, head="softmax", momentum=0.0)
   # Class 0: 1000 easy at p = 0.9 and 10 hard at 0.3 -> the paper's γ; class 2 absent -> γ_init.
