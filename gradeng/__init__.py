@@ -12,6 +12,11 @@ stateful coefficients (the runtime: JAX only), and the entry points of the symbo
 data), `gradeng.symbolic` (parse, derive, verify, compile),
 `gradeng.runtime` (kernels, injection, special functions), `gradeng.paper` (the paper's budget,
 figures and reports).
+
+Two sides: the runtime (`gradeng.runtime`, `embedding`, `boxes`, `ordinal`, `longtail`) imports
+JAX only; the symbolic side (`gradeng.symbolic`) and what builds on it (`paper`, `experiments`,
+`cli`, `card`: the loss card, `evaluation`: `evaluate`) may import SymPy, mpmath and the runtime,
+never the reverse.
 """
 
 import importlib as _importlib

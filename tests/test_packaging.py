@@ -14,6 +14,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 _RUNTIME_PACKAGES = ("gradeng.runtime", "gradeng.embedding", "gradeng.boxes", "gradeng.ordinal",
                      "gradeng.longtail")
+#: The symbolic side and what builds on it (SymPy, mpmath, the experiments): the runtime imports
+#: none of them. The loss card and `evaluate` turn a formula into a page or trained runs, so they
+#: sit here, beside the experiments and the CLI, not in the runtime.
+_SYMBOLIC_SIDE_PACKAGES = ("gradeng.symbolic", "gradeng.paper", "gradeng.experiments", "gradeng.cli",
+                           "gradeng.card", "gradeng.evaluation")
 _NOT_LOADED = ["sympy", "mpmath", "flax", "matplotlib", "sklearn", "tqdm", "torch"]
 
 
@@ -108,12 +113,19 @@ def test_no_package_imports_another_packages_private_names():
 def test_runtime_never_imports_the_symbolic_side():
   """No runtime module imports gradeng.symbolic, gradeng.paper, SymPy or mpmath, at any level
   (a function-level import is an import too)."""
-  banned = ("gradeng.symbolic", "gradeng.paper", "gradeng.experiments", "gradeng.cli", "sympy",
-            "mpmath")
+  banned = (*_SYMBOLIC_SIDE_PACKAGES, "sympy", "mpmath")
   for package in _RUNTIME_PACKAGES:
     for path in (ROOT / package.replace(".", "/")).glob("*.py"):
       bad = {m for m in _imports(path, top_level_only=False) if m.startswith(banned)}
       assert not bad, (path.name, bad)
+
+
+def test_every_package_is_on_one_side():
+  """Each sub-package of gradeng is either runtime or symbolic side, so a new one is placed, and
+  the boundary above covers it."""
+  packages = {f"gradeng.{path.parent.name}" for path in (ROOT / "gradeng").glob("*/__init__.py")}
+  assert sorted(packages) == sorted(_RUNTIME_PACKAGES + _SYMBOLIC_SIDE_PACKAGES)
+  assert not set(_RUNTIME_PACKAGES) & set(_SYMBOLIC_SIDE_PACKAGES)
 
 
 def test_import_graph_has_no_cycle():
