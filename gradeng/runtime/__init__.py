@@ -33,6 +33,7 @@ from gradeng.runtime._special import maki_combination as maki_combination
 from gradeng.runtime._special import power_from_log as power_from_log
 from gradeng.runtime._special import complement_probability as complement_probability
 from gradeng.runtime._special import integer_power as integer_power
+from gradeng.runtime._special import integer_power_applies as integer_power_applies
 from gradeng.runtime._special import MAX_INTEGER_POWER as MAX_INTEGER_POWER
 from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
 from gradeng.runtime._losses import freeze_params as freeze_params
@@ -107,6 +108,7 @@ __all__ = [
     "power_from_log",
     "complement_probability",
     "integer_power",
+    "integer_power_applies",
     "MAX_INTEGER_POWER",
     "coefficient_kernel",
     "freeze_params",

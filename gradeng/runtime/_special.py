@@ -138,6 +138,21 @@ def complement_probability(log_complement):
 MAX_INTEGER_POWER = 9
 
 
+def integer_power_applies(a, dtype) -> bool:
+  """Whether x^a is taken by `integer_power`: a is a whole Python number from 1 to
+  `MAX_INTEGER_POWER` and the arithmetic is float32 (wider floats keep exp(a·log x), whose
+  rounding is far below their target).
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from gradeng.runtime import integer_power_applies
+    >>> integer_power_applies(5.0, jnp.float32), integer_power_applies(2.5, jnp.float32)
+    (True, False)
+  """
+  return (is_concrete_number(a) and float(a).is_integer() and 1 <= a <= MAX_INTEGER_POWER
+          and jnp.dtype(dtype) == jnp.float32)
+
+
 def integer_power(log_complement, n: int):
   """x^n for a Python int 1 ≤ n ≤ `MAX_INTEGER_POWER`: `complement_probability`'s x multiplied
   out (`jax.lax.integer_pow`), relative error about n·2e-7 at every x, where exp(n·log x) has up
@@ -468,7 +483,7 @@ def _planned_tail(log_p, log_q, plan: _RealPlan, complement: bool = False):
   for c in reversed(plan.chebyshev[1:]):
     b1, b2 = 2.0 * x * b1 - b2 + c, b1
   ratio = plan.chebyshev[0] + x * b1 - b2
-  whole = complement and float(plan.a).is_integer() and plan.a <= MAX_INTEGER_POWER
+  whole = complement and integer_power_applies(plan.a, q.dtype)
   upper = (integer_power(log_p, int(plan.a)) if whole
            else power_from_log(log_q, plan.a)) * ratio
   safe_log_p = jnp.where(near, math.log(0.5 * plan.p_split), log_p)

@@ -50,7 +50,7 @@ import jax
 import jax.numpy as jnp
 import sympy as sp
 
-from gradeng.runtime import (MAX_INTEGER_POWER, InputError, integer_power, is_concrete_number,
+from gradeng.runtime import (InputError, integer_power, integer_power_applies, is_concrete_number,
                              power_from_log)
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
@@ -236,9 +236,7 @@ def power_of_probability(log_x: jax.Array, a: float | jax.Array,
   `gradeng.runtime.MAX_INTEGER_POWER` multiplies out x = -expm1(log(1 - x))
   (`gradeng.runtime.integer_power`: its error does not grow with |log x|, as exp(a·log x)'s
   does: 3.2e-6 for q⁹ at log q = -9), any other a goes through `_power`."""
-  if (log_complement is not None and is_concrete_number(a) and float(a).is_integer()
-      and 1 <= a <= MAX_INTEGER_POWER
-      and jnp.dtype(jnp.result_type(log_x)) == jnp.float32):
+  if log_complement is not None and integer_power_applies(a, jnp.result_type(log_x)):
     return integer_power(log_complement, int(a))
   return _power(log_x, a)
 
