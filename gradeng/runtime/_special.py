@@ -224,9 +224,17 @@ def _small_p_expansion(log_p, gamma):
 
 def _laguerre_integral(log_q, a):
   """Regime 3: q^a / a · Σ_i w_i / (1 - q e^{-v_i/a})."""
-  total = jnp.zeros_like(log_q)
-  for node, weight in zip(*_truncation(log_q.dtype)[2]):
-    total = total + weight / -jnp.expm1(log_q - node / a)
+  nodes, weights = _truncation(log_q.dtype)[2]
+  if is_concrete_number(a):  # v_i/a are constants: one fused elementwise sum, fastest to run
+    total = jnp.zeros_like(log_q)
+    for node, weight in zip(nodes, weights):
+      total = total + weight / -jnp.expm1(log_q - node / a)
+  else:  # a traced a: one reduction over the nodes, a program 2-3× faster to compile (its
+    # gradient in a included; float64's 96 nodes unrolled took 11 s), no slower to run
+    a = jnp.asarray(a)[..., None]
+    nodes, weights = (jnp.asarray(c, log_q.dtype) for c in (nodes, weights))
+    total = jnp.sum(weights / -jnp.expm1(log_q[..., None] - nodes / a), axis=-1)
+    a = a[..., 0]
   return power_from_log(log_q, a) / a * total
 
 
