@@ -1,9 +1,11 @@
 """Builds are deterministic (issue "Any g, fast and the same everywhere", item 1): the kernel a
 formula gets depends on SymPy's work, not on wall time, and every outcome is remembered."""
 
+import contextlib
 import os
-import subprocess
-import sys
+import signal
+import threading
+import time
 
 import jax
 import jax.numpy as jnp
@@ -37,10 +39,18 @@ def _build_afresh(cache):
     patch.setenv("GRADENG_CACHE_DIR", str(cache))
     patch.setattr(_derive, "_SOLUTIONS", {})
     patch.setattr(_approximant, "_FITTED", {})
-    calls = []
+    calls, worker_seconds = [], []
     real = _derive.run_in_worker
-    patch.setattr(_derive, "run_in_worker",
-                  lambda fn, *a, **k: calls.append(fn.__name__) or real(fn, *a, **k))
+
+    def counted(fn, *args, **kwargs):
+      calls.append(fn.__name__)
+      start = time.monotonic()
+      try:
+        return real(fn, *args, **kwargs)
+      finally:
+        worker_seconds.append(time.monotonic() - start)
+
+    patch.setattr(_derive, "run_in_worker", counted)
     loss = ge.loss_from_coefficient(ge.coefficient(FORMULA))
     solved_first = calls.count("_solve")
     again = ge.loss_from_coefficient(ge.coefficient(FORMULA))  # a new coefficient, same formula
@@ -52,7 +62,8 @@ def _build_afresh(cache):
   grid = jnp.linspace(-40.0, 40.0, 81)
   values = np.asarray(loss(grid, jnp.ones_like(grid))).tolist()
   return {"loss": loss, "again": again, "solves": (solved_first, solved_again, solved_new_process),
-          "method": method, "built": [loss.forward_method, values]}
+          "method": method, "built": [loss.forward_method, values],
+          "worker_seconds": sum(worker_seconds)}
 
 
 @pytest.fixture(scope="module")
@@ -109,19 +120,46 @@ def test_every_task_starts_from_the_same_sympy_state():
   assert all(used <= budget for run in outcomes for _, used in run)
 
 
+@contextlib.contextmanager
+def _sympy_worker_slowed_down(stopped=0.5, period=0.02):
+  """The SymPy worker process (whichever one runs) stopped (SIGSTOP) for ``stopped`` of every
+  ``period`` seconds: it gets half the wall-clock time it gets on a quiet machine, as on a
+  machine twice as loaded, without burning the CPU that busy loops would take from the other
+  tests."""
+  done = threading.Event()
+  slowed = []
+
+  def throttle():
+    while not done.is_set():
+      worker = _limits._WORKER
+      pid = worker.process.pid if worker is not None and worker.alive() else None
+      if pid is not None:
+        slowed.append(pid)
+        os.kill(pid, signal.SIGSTOP)
+      done.wait(stopped * period)
+      if pid is not None:
+        os.kill(pid, signal.SIGCONT)
+      done.wait((1 - stopped) * period)
+
+  thread = threading.Thread(target=throttle, daemon=True)
+  thread.start()
+  try:
+    yield slowed
+  finally:
+    done.set()
+    thread.join()
+
+
 @pytest.mark.slow
 def test_the_kernel_does_not_depend_on_the_load(tmp_path, quiet_build):
-  """Built afresh on a quiet machine (`quiet_build`) and again afresh under a busy loop on every
-  core but one (SymPy runs in its worker process, which the loops slow down): the same forward
-  method and bit-identical float32 values."""
-  spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-              for _ in range(max(1, (os.cpu_count() or 2) - 1))]
-  try:
+  """Built afresh on a quiet machine (`quiet_build`) and again afresh with SymPy's worker process
+  given half the wall-clock time: the same forward method and bit-identical float32
+  values."""
+  with _sympy_worker_slowed_down() as slowed:
     loaded = _build_afresh(tmp_path / "loaded")
-  finally:
-    for spinner in spinners:
-      spinner.kill()
-      spinner.wait()
+  assert slowed, "the worker was never slowed down"
+  # Its tasks took far longer in wall-clock time than on the quiet machine (about 2×).
+  assert loaded["worker_seconds"] > 1.5 * quiet_build["worker_seconds"]
   assert loaded["solves"] == quiet_build["solves"] == (1, 1, 1)
   assert loaded["built"] == quiet_build["built"]
 
