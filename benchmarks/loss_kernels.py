@@ -39,7 +39,7 @@ def _value_and_grad(loss):
   return jax.jit(jax.value_and_grad(lambda z, y: jnp.mean(loss(z, y))))
 
 
-def _interleaved(fns: dict, args: dict, repeats: int) -> tuple[dict, dict]:
+def interleaved(fns: dict, args: dict, repeats: int) -> tuple[dict, dict]:
   """name -> per-round wall seconds and process CPU seconds (all threads); every function runs
   once per round, in a new (seeded) random order each round: no fixed neighbours."""
   for name, fn in fns.items():
@@ -57,7 +57,7 @@ def _interleaved(fns: dict, args: dict, repeats: int) -> tuple[dict, dict]:
   return wall, cpu
 
 
-def _row(head, size, name, times, peer):
+def ratio_row(head, size, name, times, peer):
   wall, cpu = times
   ts, ps = np.asarray(wall[name]), np.asarray(wall[peer])
   return {"head": head, "size": size, "loss": name, "peer": peer, "best_s": float(ts.min()),
@@ -95,13 +95,13 @@ def run(sigmoid_size: int, repeats: int, softmax_images: int = 32) -> list[dict]
   for g in REAL_GAMMAS:
     cases[f"optax focal γ={g}"] = (_optax_focal(g), y_float)
     cases[f"gradeng maki γ={g}"] = (lambda a, b, g=g: ge.maki_loss(a, b, gamma=g), y_int)
-  times = _interleaved({k: _value_and_grad(f) for k, (f, _) in cases.items()},
+  times = interleaved({k: _value_and_grad(f) for k, (f, _) in cases.items()},
                        {k: (z, labels) for k, (_, labels) in cases.items()}, repeats)
   for name in cases:
-    rows.append(_row("sigmoid", size, name, times, peer))
+    rows.append(ratio_row("sigmoid", size, name, times, peer))
     gamma = name.partition("maki γ=")[2]
     if gamma and float(gamma) in REAL_GAMMAS:
-      rows.append(_row("sigmoid", size, name, times, f"optax focal γ={gamma}"))
+      rows.append(ratio_row("sigmoid", size, name, times, f"optax focal γ={gamma}"))
 
   shape = (softmax_images * 8732, 21)
   logits = 4.0 * jax.random.normal(key_z, shape, jnp.float32)
@@ -113,13 +113,13 @@ def run(sigmoid_size: int, repeats: int, softmax_images: int = 32) -> list[dict]
       "gradeng focal γ=2": lambda a, b: ge.focal_loss(a, b, gamma=2.0, head="softmax"),
       "gradeng maki γ=1": lambda a, b: ge.maki_loss(a, b, gamma=1, head="softmax"),
   }
-  times = _interleaved({k: _value_and_grad(f) for k, f in fns.items()},
+  times = interleaved({k: _value_and_grad(f) for k, f in fns.items()},
                        {k: (logits, labels) for k in fns}, repeats)
   peers = {"optax softmax CE": "optax softmax CE", "autodiff softmax focal γ=2": "optax softmax CE",
            "gradeng ce": "optax softmax CE", "gradeng focal γ=2": "autodiff softmax focal γ=2",
            "gradeng maki γ=1": "autodiff softmax focal γ=2"}
   for name in fns:
-    rows.append(_row("softmax", f"{softmax_images}·8732×21", name, times, peers[name]))
+    rows.append(ratio_row("softmax", f"{softmax_images}·8732×21", name, times, peers[name]))
   return rows
 
 
