@@ -28,7 +28,7 @@ import optax
 import gradeng as ge
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from loss_kernels import interleaved, ratio_row  # noqa: E402  (the benchmark script beside this one)
+from loss_kernels import interleaved, ratio_row, markdown as kernel_table  # noqa: E402  (the benchmark script beside this one)
 
 GAMMAS = (0.5, 1.7, 4.5, 12.5)
 LOSSES = {
@@ -64,15 +64,10 @@ def run(size: int, repeats: int) -> tuple[list[dict], dict]:
 
 
 def markdown(rows: list[dict], compile_seconds: dict) -> str:
+  """The compile seconds, then the rows as `loss_kernels.markdown` writes them."""
   lines = ["| loss | compile s |", "|---|---:|"]
   lines += [f"| {name} | {seconds:.2f} |" for name, seconds in compile_seconds.items()]
-  lines += ["", "| size | loss (value and gradient in z and γ) | best ms | peer | best / peer's best "
-            "| median per-round ratio | CPU time: median per-round ratio |",
-            "|---|---|---:|---|---:|---:|---:|"]
-  for r in rows:
-    lines.append(f"| {r['size']} | {r['loss']} | {1e3 * r['best_s']:.2f} | {r['peer']} | "
-                 f"{r['best_ratio']:.2f}× | {r['median_ratio']:.2f}× | {r['cpu_median_ratio']:.2f}× |")
-  return "\n".join(lines)
+  return "\n".join(lines) + "\n\n" + kernel_table(rows)
 
 
 def main():
