@@ -5,6 +5,8 @@ import sys
 import tempfile
 
 import hypothesis
+import mpmath
+import pytest
 
 sys.dont_write_bytecode = True  # no __pycache__ written into the checkout by the tests
 # Hypothesis keeps no example database in the working directory, and draws the same examples
@@ -30,3 +32,32 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                              + " --xla_force_host_platform_device_count=2").strip()
+
+
+def pytest_collection_modifyitems(items):
+  """Files with a ``slow`` test first, then the rest, each group by its number of tests (most
+  first), each file's tests in their own order. xdist hands out whole files in this order
+  (``--dist loadfile --no-loadscope-reorder``): ordered by the number of tests alone, as xdist
+  does by default, a long file of few tests (the build under load, the two-process run) came
+  last and ran alone on one worker while the other had nothing left."""
+  slow = {item.path for item in items if item.get_closest_marker("slow")}
+  counts = {}
+  for item in items:
+    counts[item.path] = counts.get(item.path, 0) + 1
+  items.sort(key=lambda item: (item.path not in slow, -counts[item.path]))
+
+
+# mpmath's working precision for every test's references: 50 digits (what modules used to set at
+# import, so that which one was imported last decided it); a module that wants other digits says
+# so locally (``mp.workdps``).
+mpmath.mp.dps = 50
+
+
+@pytest.fixture(autouse=True)
+def _mpmath_precision_left_as_found():
+  """mpmath's precision is one global of the process: a test that leaves it changed changes the
+  references of every later test in its worker (the catalog's 50-digit references, computed at
+  30 digits after one such test, failed where they cancel). Set it with ``mp.workdps``."""
+  before = mpmath.mp.prec
+  yield
+  assert mpmath.mp.prec == before, "this test left mpmath's global precision changed"

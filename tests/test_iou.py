@@ -27,7 +27,12 @@ def _grad(kind, box, target):
 
 # --- mpmath reference (textbook formulas, 40 digits) -------------------------------------------
 
-mp.mp.dps = 40
+@pytest.fixture(autouse=True)
+def _mpmath_digits():
+  """The references of this module at 40 digits, whatever precision another module's tests set
+  (mpmath's is one global of the process)."""
+  with mp.workdps(40):
+    yield
 
 
 def _mp(values):

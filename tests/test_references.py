@@ -13,7 +13,12 @@ import gradeng as ge
 from gradeng.runtime import integrate_weight
 from gradeng.runtime import maki_tail
 
-mp.mp.dps = 50
+@pytest.fixture(autouse=True)
+def _mpmath_digits():
+  """The references of this module at 50 digits, whatever precision another module's tests set
+  (mpmath's is one global of the process)."""
+  with mp.workdps(50):
+    yield
 
 
 def _maki_reference(p, gamma):

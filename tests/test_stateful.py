@@ -132,19 +132,19 @@ def test_warmup_focal_gradient_against_mpmath():
   """dL/dz = g_c(p_t)·p_t(1-p_t)(2y-1), g_c = g/(1 + |g|/B), g the focal coefficient (γ = 2) written
   out by hand and evaluated in mpmath at 30 digits; B = B_0/(1 - t/T) at t = 1, T = 4, B_0 = 1.5."""
   mp = pytest.importorskip("mpmath")
-  mp.mp.dps = 30
   sl = st.warmup_coefficient("focal", bound=1.5, warmup_steps=4, gamma=2.0)
   z = np.linspace(-8.0, 8.0, 33)
   y = np.arange(33) % 2
-  bound = mp.mpf(1.5) / (1 - mp.mpf(1) / 4)
 
   def reference(zi, yi):
+    bound = mp.mpf(1.5) / (1 - mp.mpf(1) / 4)
     p = 1 / (1 + mp.exp(-mp.mpf(float(zi)) if yi == 1 else mp.mpf(float(zi))))  # p_t
     g = 2 * (1 - p) * mp.log(p) - (1 - p) ** 2 / p
     g_c = g / (1 + abs(g) / bound)
     return float(g_c * p * (1 - p) * (1 if yi == 1 else -1))
 
-  expected = np.array([reference(zi, yi) for zi, yi in zip(z, y)])
+  with mp.workdps(30):
+    expected = np.array([reference(zi, yi) for zi, yi in zip(z, y)])
   got = _train_step(sl, jnp.asarray(y))(jnp.asarray(z, jnp.float32), st.StepState(jnp.int32(1)))[2]
   np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-9)
 
