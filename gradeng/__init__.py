@@ -14,9 +14,10 @@ data), `gradeng.symbolic` (parse, derive, verify, compile),
 figures and reports).
 
 Two sides: the runtime (`gradeng.runtime`, `embedding`, `boxes`, `ordinal`, `longtail`) imports
-JAX only; the symbolic side (`gradeng.symbolic`) and what builds on it (`paper`, `experiments`,
-`cli`, `card`: the loss card, `evaluation`: `evaluate`) may import SymPy, mpmath and the runtime,
-never the reverse.
+JAX only; the symbolic side (`gradeng.symbolic`, with the loss card in `gradeng.symbolic.card`)
+and what builds on it (`paper`, `experiments`, with `evaluate` in
+`gradeng.experiments.evaluation`, and `cli`) may import SymPy, mpmath and the runtime, never the
+reverse.
 """
 
 import importlib as _importlib
@@ -71,7 +72,8 @@ from gradeng.runtime import warmup_coefficient as warmup_coefficient
 #: (``import gradeng`` stays JAX-only).
 _SYMBOLIC = ("coefficient", "parse_formula", "derive", "Derivation", "check_properties",
              "PropertyCheck", "FormulaError", "NotJaxifiable")
-#: `gradeng.evaluation.evaluate` (it trains through the experiments): loaded on first use.
+#: `gradeng.experiments.evaluation.evaluate` (it trains through the experiments): loaded on
+#: first use.
 _EVALUATION = ("evaluate",)
 #: Sub-packages loaded on first use (SymPy, matplotlib).
 _SUBPACKAGES = ("symbolic", "paper")
@@ -81,7 +83,7 @@ def __getattr__(name: str):
   if name in _SYMBOLIC:
     value = getattr(_importlib.import_module("gradeng.symbolic"), name)
   elif name in _EVALUATION:
-    value = getattr(_importlib.import_module("gradeng.evaluation"), name)
+    value = getattr(_importlib.import_module("gradeng.experiments.evaluation"), name)
   elif name in _SUBPACKAGES:
     value = _importlib.import_module(f"gradeng.{name}")
   else:

@@ -1,4 +1,4 @@
-"""The loss card (gradeng.card, `gradeng card`) without a browser: the page's numbers against
+"""The loss card (gradeng.symbolic.card, `gradeng card`) without a browser: the page's numbers against
 hand-derived values, self-containment, determinism, the tables, the CLI's errors.
 
 The browser checks (drawn plots, slider, console) are in tests/test_card_browser.py.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gradeng as ge
-from gradeng import card
+from gradeng.symbolic import card
 from gradeng.cli import main
 
 MAKI = "-(1-p)**gamma/p"
@@ -290,11 +290,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, message):
 
 def _examples():
   finder = doctest.DocTestFinder(recurse=False)
-  tests = finder.find(card, "gradeng.card", globs={})
+  tests = finder.find(card, "gradeng.symbolic.card", globs={})
   for name in card.__all__:
     obj = getattr(card, name)
     if callable(obj):
-      tests += finder.find(obj, f"gradeng.card.{name}", globs={})
+      tests += finder.find(obj, f"gradeng.symbolic.card.{name}", globs={})
   return [t for t in tests if t.examples]
 
 

@@ -23,11 +23,11 @@ if not os.path.exists(CHROMIUM):
               allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]'")
 
-from gradeng import card  # noqa: E402  (after the skips)
+from gradeng.symbolic import card  # noqa: E402  (after the skips)
 
 MAKI = "-(1-p)**gamma/p"
 GAMMAS = (1.0, 2.0, 3.0)
-#: The colour of this loss's curve (gradeng.card's first colour, #d62728).
+#: The colour of this loss's curve (gradeng.symbolic.card's first colour, #d62728).
 USER_RGB = (0xD6, 0x27, 0x28)
 
 

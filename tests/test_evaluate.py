@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradeng as ge
-from gradeng.evaluation import (Interval, evaluate, noise_statement,
+from gradeng.experiments.evaluation import (Interval, evaluate, noise_statement,
                                 paired_difference, t_interval)
 
 # t quantiles t(0.975, df) from tables (df = 1, 2, 4)

@@ -15,10 +15,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 _RUNTIME_PACKAGES = ("gradeng.runtime", "gradeng.embedding", "gradeng.boxes", "gradeng.ordinal",
                      "gradeng.longtail")
 #: The symbolic side and what builds on it (SymPy, mpmath, the experiments): the runtime imports
-#: none of them. The loss card and `evaluate` turn a formula into a page or trained runs, so they
-#: sit here, beside the experiments and the CLI, not in the runtime.
-_SYMBOLIC_SIDE_PACKAGES = ("gradeng.symbolic", "gradeng.paper", "gradeng.experiments", "gradeng.cli",
-                           "gradeng.card", "gradeng.evaluation")
+#: none of them. The loss card (`gradeng.symbolic.card`, a formula's page) and `evaluate`
+#: (`gradeng.experiments.evaluation`, a formula trained through the experiments) live inside them.
+_SYMBOLIC_SIDE_PACKAGES = ("gradeng.symbolic", "gradeng.paper", "gradeng.experiments", "gradeng.cli")
 _NOT_LOADED = ["sympy", "mpmath", "flax", "matplotlib", "sklearn", "tqdm", "torch"]
 
 

@@ -2,7 +2,7 @@
 
 The formula and its closed form, the verification, the property table, plots of g, L and
 w = p·g next to CE, focal and Maki with a slider per parameter, and the §2.1 gradient budget
-(`gradeng.card.render_card`). The page needs no network. Example::
+(`gradeng.symbolic.card.render_card`). The page needs no network. Example::
 
   gradeng card "-(1-p)**gamma/p" --param gamma=2 --out maki.html
   gradeng card "log(p)/p" --out qce.html --evaluation evaluation.json
@@ -44,7 +44,7 @@ def _params(items: list[str]) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-  from gradeng.card import write_card
+  from gradeng.symbolic.card import write_card
 
   evaluation = None
   if args.evaluation is not None:

@@ -3,7 +3,7 @@
 baselines.
 
 Trains the loss of g(p) = FORMULA and the baselines through the experiments with the same
-seeds, data and budgets (`gradeng.evaluation.evaluate`), prints the tables and writes
+seeds, data and budgets (`gradeng.experiments.evaluation.evaluate`), prints the tables and writes
 ``evaluation.json``, ``evaluation.md``, ``evaluation.png``, the card and the runs under ``--out``
 (rerunning resumes). A formula that does not build, or whose loss is negative somewhere on
 (0, 1), is refused before any training. ``--set`` changes a field of an experiment's config
@@ -47,7 +47,7 @@ def _params(assignments: list[str]) -> dict[str, float]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-  from gradeng.evaluation import DEFAULT_BASELINES
+  from gradeng.experiments.evaluation import DEFAULT_BASELINES
 
   # Formulas usually start with a minus ("-1/p"): read any "-x..." that is not one of our
   # options as a value, as `gradeng derive` does ("--" also works).
@@ -138,7 +138,7 @@ def _configs(assignments: list[str], on: tuple[str, ...], quick: bool) -> dict[s
 
 def run(args: argparse.Namespace) -> int:
   _distributed.initialize(args)  # before any JAX computation
-  from gradeng.evaluation import evaluate
+  from gradeng.experiments.evaluation import evaluate
   from gradeng.experiments import default_out
   from gradeng.experiments.common import is_main_process
 
@@ -155,5 +155,5 @@ def run(args: argparse.Namespace) -> int:
   for name, path in result.files.items():
     print(f"{name}: {path}")
   if "card" not in result.files and not args.no_card:
-    print("card: not written (gradeng.card is not installed)")
+    print("card: not written (gradeng.symbolic.card is not installed)")
   return 0

@@ -12,8 +12,8 @@ line::
   gradeng evaluate "-(1-p)**gamma/p" --param gamma=3 --against ce focal:gamma=1 maki --seeds 5
 
 writes ``evaluation.json``, ``evaluation.md`` (tables), ``evaluation.png`` (the differences),
-the loss card ``card.html`` (when `gradeng.card` is installed) and the runs of each experiment in
-``OUT/<experiment>/``; rerun after a kill, it resumes (finished runs are not trained again).
+the loss card ``card.html`` (when `gradeng.symbolic.card` is installed) and the runs of each
+experiment in ``OUT/<experiment>/``; rerun after a kill, it resumes (finished runs are not trained again).
 
 Supported experiments: ``toy`` (every quick or full toy sweep: free-logit dynamics and the
 imbalanced classifications; the user's loss enters as a `gradeng.experiments.toy.FormulaLoss`)
@@ -31,17 +31,17 @@ It builds on the symbolic side (`gradeng.symbolic`) and the experiments; `import
 on first use of `gradeng.evaluate`.
 """
 
-from gradeng.evaluation._evaluate import DEFAULT_BASELINES as DEFAULT_BASELINES
-from gradeng.evaluation._evaluate import EvaluationResult as EvaluationResult
-from gradeng.evaluation._evaluate import MetricRow as MetricRow
-from gradeng.evaluation._evaluate import check_formula as check_formula
-from gradeng.evaluation._evaluate import evaluate as evaluate
-from gradeng.evaluation._experiments import ADAPTERS as ADAPTERS
-from gradeng.evaluation._experiments import MULTI_PROCESS as MULTI_PROCESS
-from gradeng.evaluation._stats import Interval as Interval
-from gradeng.evaluation._stats import noise_statement as noise_statement
-from gradeng.evaluation._stats import paired_difference as paired_difference
-from gradeng.evaluation._stats import t_interval as t_interval
+from gradeng.experiments.evaluation._evaluate import DEFAULT_BASELINES as DEFAULT_BASELINES
+from gradeng.experiments.evaluation._evaluate import EvaluationResult as EvaluationResult
+from gradeng.experiments.evaluation._evaluate import MetricRow as MetricRow
+from gradeng.experiments.evaluation._evaluate import check_formula as check_formula
+from gradeng.experiments.evaluation._evaluate import evaluate as evaluate
+from gradeng.experiments.evaluation._experiments import ADAPTERS as ADAPTERS
+from gradeng.experiments.evaluation._experiments import MULTI_PROCESS as MULTI_PROCESS
+from gradeng.experiments.evaluation._stats import Interval as Interval
+from gradeng.experiments.evaluation._stats import noise_statement as noise_statement
+from gradeng.experiments.evaluation._stats import paired_difference as paired_difference
+from gradeng.experiments.evaluation._stats import t_interval as t_interval
 
 __all__ = ["evaluate", "EvaluationResult", "MetricRow", "check_formula", "DEFAULT_BASELINES",
            "ADAPTERS", "MULTI_PROCESS", "Interval", "t_interval", "paired_difference",

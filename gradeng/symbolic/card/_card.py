@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from gradeng.card._data import (MAX_CURVE_SETS, P_GRID, REFERENCES, Slider, budget_rows,
+from gradeng.symbolic.card._data import (MAX_CURVE_SETS, P_GRID, REFERENCES, Slider, budget_rows,
                                 closed_form_error, coefficient_curves, reference_curves,
                                 rounded, slider_values)
-from gradeng.card._html import (COLOURS, SCRIPT, STYLE, escape, evaluation_html, holds_cell,
-                                number, script_json, table)
-from gradeng.card._math import math_svg
+from gradeng.symbolic.card._html import (COLOURS, SCRIPT, STYLE, escape, evaluation_html,
+                                         holds_cell, number, script_json, table)
+from gradeng.symbolic.card._math import math_svg
 from gradeng.runtime import InputError, ScaleCoefficient
 from gradeng.symbolic import coefficient, derive
 
@@ -181,7 +181,7 @@ def render_card(formula: str, *, params: Mapping[str, float] | None = None,
       their domains, a loss that diverges at p = 1.
 
   Example:
-    >>> from gradeng.card import render_card
+    >>> from gradeng.symbolic.card import render_card
     >>> page = render_card("-(1-p)**gamma/p", params={"gamma": 2},  # Maki, γ = 2
     ...                    slider_values={"gamma": [1, 3]})
     >>> page.startswith("<!DOCTYPE html>"), "http" in page, page.count('type="range"')
@@ -313,7 +313,7 @@ def write_card(formula: str, *, params: Mapping[str, float] | None = None,
 
   Example:
     >>> import pathlib, tempfile
-    >>> from gradeng.card import write_card
+    >>> from gradeng.symbolic.card import write_card
     >>> with tempfile.TemporaryDirectory() as out:
     ...   path = write_card("-(1-p)**gamma/p", params={"gamma": 2},
     ...                     slider_values={"gamma": [1, 3]}, out=pathlib.Path(out) / "maki.html")

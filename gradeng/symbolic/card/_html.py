@@ -208,7 +208,7 @@ def json_html(value: Any, depth: int = 3) -> str:
   scalars as lists, short number lists (confidence intervals) as ``[lo, hi]``.
 
   Example:
-    >>> from gradeng.card import json_html
+    >>> from gradeng.symbolic.card import json_html
     >>> json_html({"accuracy": {"mean": 0.9, "ci": [0.88, 0.92]}})
     '<table><thead><tr><th></th><th>mean</th><th>ci</th></tr></thead><tbody><tr><td>accuracy</td><td class="num">0.9</td><td>[0.88, 0.92]</td></tr></tbody></table>'
   """
@@ -321,7 +321,7 @@ def evaluation_html(evaluation: Mapping[str, Any]) -> str:
   paired difference with its verdict; everything else by `json_html`.
 
   Example:
-    >>> from gradeng.card import evaluation_html
+    >>> from gradeng.symbolic.card import evaluation_html
     >>> row = {"experiment": "toy", "setting": "1:10", "metric": "accuracy",
     ...        "means": {"yours": {"mean": 0.91, "low": 0.9, "high": 0.92}},
     ...        "differences": {"ce": {"mean": 0.02, "low": 0.01, "high": 0.03}},

@@ -107,7 +107,8 @@ class EvaluationResult:
     return markdown(self)
 
   def to_json(self) -> dict[str, Any]:
-    """The result as plain JSON data: the form `gradeng.card` and ``evaluation.json`` take."""
+    """The result as plain JSON data: the form `gradeng.symbolic.card` and ``evaluation.json``
+    take."""
     return {
         "formula": self.formula, "params": dict(self.params), "yours": YOURS,
         "against": list(self.against), "on": list(self.on), "seeds": list(self.seeds),
@@ -242,8 +243,8 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
   interval: it "exceeds the seed noise" only when that interval excludes 0.
 
   Everything goes under ``out_dir``: ``evaluation.json``, ``evaluation.md`` (tables),
-  ``evaluation.png`` (the differences), the loss card (``card.html``, when `gradeng.card` is
-  installed) and each experiment's runs in ``out_dir/<experiment>/``. A killed evaluation
+  ``evaluation.png`` (the differences), the loss card (``card.html``, when
+  `gradeng.symbolic.card` is installed) and each experiment's runs in ``out_dir/<experiment>/``. A killed evaluation
   resumes: finished runs are loaded, not trained again. The formula is built and checked
   before any training.
 
@@ -260,7 +261,8 @@ def evaluate(formula: str, *, params: Mapping[str, float] | None = None,
     quick: use each experiment's quick budget (``get_config(quick=True)``).
     out_dir: the output directory (a directory of another evaluation is refused).
     configs: experiment -> its config, replacing ``get_config(quick)`` (e.g. a smaller one).
-    card: also write the loss card ``card.html`` with the evaluation on it (`gradeng.card`).
+    card: also write the loss card ``card.html`` with the evaluation on it
+      (`gradeng.symbolic.card`).
     progress: tqdm progress bars.
 
   Returns:

@@ -33,7 +33,7 @@ def math_svg(latex: str, *, id_prefix: str, size: float = 13.0) -> str:
     ValueError: mathtext cannot parse ``latex``.
 
   Example:
-    >>> from gradeng.card import math_svg
+    >>> from gradeng.symbolic.card import math_svg
     >>> svg = math_svg(r"g(p) = -\\frac{1}{p}", id_prefix="m0-")
     >>> svg.startswith('<svg class="math"'), "http" in svg
     (True, False)

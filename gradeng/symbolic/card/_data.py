@@ -56,7 +56,7 @@ def slider_values(domain: Domain, *, count: int = 9, value: float | None = None
 
   Example:
     >>> import gradeng as ge
-    >>> from gradeng.card import slider_values
+    >>> from gradeng.symbolic.card import slider_values
     >>> slider_values(ge.Domain(lower=-1.0, lower_open=True), count=5)
     (-0.5, 0.25, 1.0, 3.0, 5.0)
     >>> slider_values(ge.Domain(lower=0.0, upper=1.0), count=5, value=0.3)

@@ -29,7 +29,7 @@ class Interval:
     confidence: the interval's coverage (0.95: a 95 % interval).
 
   Example:
-    >>> from gradeng.evaluation import Interval
+    >>> from gradeng.experiments.evaluation import Interval
     >>> Interval(mean=0.5, low=0.25, high=0.75, n=3).excludes_zero
     True
     >>> Interval(mean=0.5, low=None, high=None, n=1).excludes_zero
@@ -51,7 +51,7 @@ class Interval:
     """The interval as plain JSON data (NaN written as None).
 
     Example:
-      >>> from gradeng.evaluation import Interval
+      >>> from gradeng.experiments.evaluation import Interval
       >>> Interval(mean=0.5, low=0.25, high=0.75, n=3).to_json()
       {'mean': 0.5, 'low': 0.25, 'high': 0.75, 'n': 3, 'confidence': 0.95}
     """
@@ -92,7 +92,7 @@ def t_interval(values: ArrayLike, *, confidence: float = 0.95) -> Interval:
     The `Interval`.
 
   Example:
-    >>> from gradeng.evaluation import t_interval
+    >>> from gradeng.experiments.evaluation import t_interval
     >>> ci = t_interval([1.0, 2.0, 3.0])  # s = 1, t(0.975, 2) = 4.3027
     >>> round(ci.mean, 4), round(ci.low, 4), round(ci.high, 4), ci.n
     (2.0, -0.4841, 4.4841, 3)
@@ -127,7 +127,7 @@ def paired_difference(values: ArrayLike, baseline: ArrayLike, *,
     The `Interval` of the mean difference.
 
   Example:
-    >>> from gradeng.evaluation import paired_difference
+    >>> from gradeng.experiments.evaluation import paired_difference
     >>> d = paired_difference([0.9, 0.8, 0.7], [0.7, 0.7, 0.6])  # d = 0.2, 0.1, 0.1
     >>> round(d.mean, 4), round(d.low, 4), round(d.high, 4)
     (0.1333, -0.0101, 0.2768)
@@ -144,7 +144,7 @@ def noise_statement(difference: Interval) -> str:
   ``"within the seed noise"`` (also when there is no interval: fewer than 2 seeds).
 
   Example:
-    >>> from gradeng.evaluation import noise_statement, paired_difference
+    >>> from gradeng.experiments.evaluation import noise_statement, paired_difference
     >>> noise_statement(paired_difference([0.9, 0.8, 0.7], [0.7, 0.7, 0.6]))
     'within the seed noise'
     >>> noise_statement(paired_difference([0.9, 0.8, 0.7], [0.7, 0.6, 0.5]))

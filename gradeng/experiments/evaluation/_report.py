@@ -102,11 +102,12 @@ def figure(result: EvaluationResult):
 
 def write_card(result: EvaluationResult, out: Path) -> Path | None:
   """The loss card of the evaluated formula with the evaluation on it, written to ``out`` by
-  `gradeng.card.write_card` when that package is installed; None (nothing written) without it."""
+  `gradeng.symbolic.card.write_card` when that package is installed; None (nothing written)
+  without it."""
   try:
-    card = importlib.import_module("gradeng.card")
+    card = importlib.import_module("gradeng.symbolic.card")
   except ModuleNotFoundError as error:
-    if error.name in ("gradeng.card",):
+    if error.name in ("gradeng.symbolic.card",):
       return None
     raise
   if not hasattr(card, "write_card"):
