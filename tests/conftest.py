@@ -1,5 +1,6 @@
 """Shared test configuration: a hermetic run (no writes to $HOME or the tree)."""
 
+import collections
 import os
 import sys
 import tempfile
@@ -20,6 +21,10 @@ _SCRATCH = tempfile.TemporaryDirectory(prefix="gradeng-tests-")
 os.environ["GRADENG_CACHE_DIR"] = os.path.join(_SCRATCH.name, "gradeng")
 os.environ["MPLCONFIGDIR"] = os.path.join(_SCRATCH.name, "matplotlib")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# mpmath's working precision for every test's references: 50 digits (modules used to set it at
+# import, so that the one imported last decided it); a test wanting other digits says so locally
+# (``mp.workdps``).
+mpmath.mp.dps = 50
 # One compilation cache for the whole run, shared by the xdist workers (they inherit it from the
 # controlling process, which removes it at exit): a program one worker compiled, the other loads
 # (the eager operations at the shapes every test file uses, above all).
@@ -41,16 +46,9 @@ def pytest_collection_modifyitems(items):
   does by default, a long file of few tests (the build under load, the two-process run) came
   last and ran alone on one worker while the other had nothing left."""
   slow = {item.path for item in items if item.get_closest_marker("slow")}
-  counts = {}
-  for item in items:
-    counts[item.path] = counts.get(item.path, 0) + 1
+  counts = collections.Counter(item.path for item in items)
   items.sort(key=lambda item: (item.path not in slow, -counts[item.path]))
 
-
-# mpmath's working precision for every test's references: 50 digits (what modules used to set at
-# import, so that which one was imported last decided it); a module that wants other digits says
-# so locally (``mp.workdps``).
-mpmath.mp.dps = 50
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""High-precision (mpmath, 50 digits) references for the catalog losses: L(p) and g(p).
+"""High-precision (mpmath, 50 digits: the suite's precision, set in ``tests/conftest.py``)
+references for the catalog losses: L(p) and g(p).
 
 Written from the textbook formulas, independently of gradeng's log-space kernels.
 """
@@ -6,10 +7,6 @@ Written from the textbook formulas, independently of gradeng's log-space kernels
 from __future__ import annotations
 
 import mpmath as mp
-
-#: Digits of every reference here (set where each is computed: mpmath's global precision is
-#: shared by every test of the process).
-DIGITS = 50
 
 
 def _maki(p, q, gamma):
@@ -41,32 +38,30 @@ def _rename(params):
 def sigmoid_reference(name, z, y, params):
   """(L, dL/dz) for a sigmoid head at float logit z and hard label y ∈ {0, 1}."""
   loss, coefficient = LOSS_AND_COEFFICIENT[name]
-  with mp.workdps(DIGITS):
-    z = mp.mpf(float(z))
-    s = 1 if y == 1 else -1
-    p_t = 1 / (1 + mp.exp(-s * z))
-    q_t = 1 / (1 + mp.exp(s * z))
-    kw = _rename(params)
-    value = loss(p_t, q_t, **kw)
-    grad = coefficient(p_t, q_t, **kw) * p_t * q_t * s
+  z = mp.mpf(float(z))
+  s = 1 if y == 1 else -1
+  p_t = 1 / (1 + mp.exp(-s * z))
+  q_t = 1 / (1 + mp.exp(s * z))
+  kw = _rename(params)
+  value = loss(p_t, q_t, **kw)
+  grad = coefficient(p_t, q_t, **kw) * p_t * q_t * s
   return value, grad
 
 
 def softmax_reference(name, z_row, y, params):
   """(L, dL/dz [C]) for a softmax head at one row of float logits and label y."""
   loss, coefficient = LOSS_AND_COEFFICIENT[name]
-  with mp.workdps(DIGITS):
-    z = [mp.mpf(float(v)) for v in z_row]
-    top = max(z)
-    e = [mp.exp(v - top) for v in z]
-    total = mp.fsum(e)
-    probs = [v / total for v in e]
-    p_t = probs[y]
-    q_t = mp.fsum(probs[j] for j in range(len(z)) if j != y)
-    kw = _rename(params)
-    value = loss(p_t, q_t, **kw)
-    g = coefficient(p_t, q_t, **kw)
-    grad = [g * p_t * ((q_t if j == y else -probs[j])) for j in range(len(z))]
+  z = [mp.mpf(float(v)) for v in z_row]
+  top = max(z)
+  e = [mp.exp(v - top) for v in z]
+  total = mp.fsum(e)
+  probs = [v / total for v in e]
+  p_t = probs[y]
+  q_t = mp.fsum(probs[j] for j in range(len(z)) if j != y)
+  kw = _rename(params)
+  value = loss(p_t, q_t, **kw)
+  g = coefficient(p_t, q_t, **kw)
+  grad = [g * p_t * ((q_t if j == y else -probs[j])) for j in range(len(z))]
   return value, grad
 
 

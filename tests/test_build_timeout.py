@@ -70,8 +70,8 @@ def _build_afresh(cache):
 
 @pytest.fixture(scope="module")
 def quiet_build(tmp_path_factory):
-  """`FORMULA` built afresh on a quiet machine (the load test builds it again under busy loops
-  and compares)."""
+  """`FORMULA` built afresh on a quiet machine (the load test builds it again with SymPy's worker
+  slowed down and compares)."""
   return _build_afresh(tmp_path_factory.mktemp("quiet_cache"))
 
 

@@ -14,13 +14,6 @@ import pytest
 import gradeng as ge
 from gradeng.embedding import _margins
 
-@pytest.fixture(autouse=True)
-def _mpmath_digits():
-  """The references of this module at 40 digits, whatever precision another module's tests set
-  (mpmath's is one global of the process)."""
-  with mp.workdps(40):
-    yield
-
 
 def _mp_arcface(c, m):
   c, m = mp.mpf(c), mp.mpf(m)

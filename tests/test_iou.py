@@ -25,15 +25,7 @@ def _grad(kind, box, target):
   return np.asarray(_all_losses(jnp.asarray(box, jnp.float32), jnp.asarray(target, jnp.float32))[1][kind])
 
 
-# --- mpmath reference (textbook formulas, 40 digits) -------------------------------------------
-
-@pytest.fixture(autouse=True)
-def _mpmath_digits():
-  """The references of this module at 40 digits, whatever precision another module's tests set
-  (mpmath's is one global of the process)."""
-  with mp.workdps(40):
-    yield
-
+# --- mpmath reference (textbook formulas, the suite's 50 digits) -------------------------------
 
 def _mp(values):
   return [v if isinstance(v, mp.mpf) else mp.mpf(float(v)) for v in values]
@@ -61,7 +53,7 @@ def _reference(kind, a, b):
 
 
 def _reference_grad(kind, a, b):
-  """Central differences at 40 digits (the boxes are in general position: no kinks nearby).
+  """Central differences at 50 digits (the boxes are in general position: no kinks nearby).
   For CIoU, α is frozen at its value at ``a`` (the loss's documented gradient)."""
   h = mp.mpf("1e-15")
   if kind == "ciou":

@@ -17,18 +17,10 @@ import gradeng as ge
 from gradeng.runtime import (
     check_exponents, learned_coefficient, maki_mixture, maki_mixture_loss, mixture_formula,
     weights_from_theta)
-from tests.reference import DIGITS, LOSS_AND_COEFFICIENT
+from tests.reference import LOSS_AND_COEFFICIENT
 
 EXPONENTS = (0, 1, 2, 3, 4)
 LOGITS = np.array([-40.0, -20.0, -5.0, -1.0, 0.0, 0.5, 3.0, 10.0, 20.0, 40.0], np.float32)
-
-
-@pytest.fixture(autouse=True)
-def _mpmath_digits():
-  """The references of this module at `DIGITS` digits, whatever precision another module's tests set
-  (mpmath's is one global of the process)."""
-  with mp.workdps(DIGITS):
-    yield
 
 
 def _reference(p, q, weights, exponents):

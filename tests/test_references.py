@@ -13,13 +13,6 @@ import gradeng as ge
 from gradeng.runtime import integrate_weight
 from gradeng.runtime import maki_tail
 
-@pytest.fixture(autouse=True)
-def _mpmath_digits():
-  """The references of this module at 50 digits, whatever precision another module's tests set
-  (mpmath's is one global of the process)."""
-  with mp.workdps(50):
-    yield
-
 
 def _maki_reference(p, gamma):
   """L_γ(p) = ∫_p^1 (1-t)^γ/t dt = q^A/A · ₂F₁(1, A; A+1; q), A = γ + 1, q = 1 - p (50 digits)."""
