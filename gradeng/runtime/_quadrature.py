@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -59,12 +60,18 @@ def integrate_weight(weight_fn, log_p, **params):
     >>> print((np.log([0.5, 0.1]) ** 2 / 2).round(4))
     [0.2402 2.6509]
   """
-  length = -log_p
-  total = jnp.zeros_like(length)
-  for u, weight in zip(_U, _WEIGHTS):
-    s = length * u
-    total = total + weight * weight_fn(-s, jnp.log(-jnp.expm1(-s)), **params)
+  length = jnp.asarray(-log_p)
+  # The nodes in a loop, not unrolled: one copy of w in the compiled program (53 copies took
+  # 4-6x longer to compile and ran no faster). The nodes stay float32/float64 as before.
+  nodes, weights = jnp.asarray(_U), jnp.asarray(_WEIGHTS)
+
+  def term(k):
+    s = length * nodes[k]
+    return weights[k] * weight_fn(-s, jnp.log(-jnp.expm1(-s)), **params)
+
+  total = jax.lax.fori_loop(1, len(_U), lambda k, total: total + term(k), term(0))
   return -length * total
+
 
 
 def quadrature_loss(weight_fn):
