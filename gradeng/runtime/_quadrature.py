@@ -35,6 +35,7 @@ def _tanh_sinh_rule() -> tuple[np.ndarray, np.ndarray]:
 
 
 _U, _WEIGHTS = _tanh_sinh_rule()
+_RULE = {np.dtype(t): (_U.astype(t), _WEIGHTS.astype(t)) for t in (np.float32, np.float64)}
 
 
 def integrate_weight(weight_fn, log_p, **params):
@@ -62,8 +63,10 @@ def integrate_weight(weight_fn, log_p, **params):
   """
   length = jnp.asarray(-log_p)
   # The nodes in a loop, not unrolled: one copy of w in the compiled program (53 copies took
-  # 4-6x longer to compile and ran no faster). The nodes stay float32/float64 as before.
-  nodes, weights = jnp.asarray(_U), jnp.asarray(_WEIGHTS)
+  # 4-6x longer to compile and ran no faster). The rule in float64 where x64 is enabled, as
+  # NumPy arrays of that dtype: JAX remembers the conversion of a NumPy array, so a float64
+  # array converted once with x64 off stayed float32 inside a later `enable_x64` block.
+  nodes, weights = map(jnp.asarray, _RULE[jax.dtypes.canonicalize_dtype(np.float64)])
 
   def term(k):
     s = length * nodes[k]
