@@ -59,3 +59,16 @@ def _mpmath_precision_left_as_found():
   before = mpmath.mp.prec
   yield
   assert mpmath.mp.prec == before, "this test left mpmath's global precision changed"
+
+
+@pytest.fixture(autouse=True)
+def _xla_flags_left_as_found():
+  """The experiment commands pin the instruction set in ``XLA_FLAGS`` for the rest of their
+  process (`gradeng.experiments.common`); run in a test process, that stayed for every later test
+  and for the subprocesses those start. Put back after each test."""
+  before = os.environ.get("XLA_FLAGS")
+  yield
+  if before is None:
+    os.environ.pop("XLA_FLAGS", None)
+  else:
+    os.environ["XLA_FLAGS"] = before
