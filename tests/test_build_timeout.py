@@ -18,6 +18,17 @@ from gradeng.symbolic import _approximant, _derive, _limits
 
 # No closed form SymPy finds: both integration attempts stop at their budgets.
 FORMULA = "-(1-p)**2*exp(sin(3*p))/p"
+#: The integration budgets (work units, `gradeng.symbolic._limits`) of the builds here, in place
+#: of the library's 8 and 5: what is tested is that a build stopped by its budget does not depend
+#: on the load, whatever the budget; at 1 unit each a build costs SymPy's worker ~4 CPU seconds
+#: instead of ~12.
+BUDGETS = (1.0, 1.0)
+
+
+def _set_budgets(numeric: float, improve: float) -> None:
+  """In SymPy's worker: the budgets of a g of p alone's first integration attempt and of the
+  next."""
+  _derive.NUMERIC_ATTEMPT_SECONDS, _derive.IMPROVE_SECONDS = numeric, improve
 
 
 def _reference(z):
@@ -44,7 +55,9 @@ def _build_afresh(cache):
 
     def counted(fn, *args, **kwargs):
       calls.append(fn.__name__)
-      _limits.run_in_worker(int, ("0",))  # the worker is started (its start-up not counted)
+      # The worker is started (its start-up not counted) and given `BUDGETS` (again: a worker
+      # ended at a limit would be replaced by one with the library's).
+      _limits.run_in_worker(_set_budgets, BUDGETS)
       pid = _limits._WORKER.process.pid
       start, start_cpu = time.monotonic(), _limits._cpu_seconds(pid)
       try:
@@ -53,18 +66,22 @@ def _build_afresh(cache):
         worker_seconds.append((time.monotonic() - start, _limits._cpu_seconds(pid) - start_cpu))
 
     patch.setattr(_derive, "run_in_worker", counted)
-    loss = ge.loss_from_coefficient(ge.coefficient(FORMULA))
-    solved_first = calls.count("_solve")
-    again = ge.loss_from_coefficient(ge.coefficient(FORMULA))  # a new coefficient, same formula
-    solved_again = calls.count("_solve")
-    # A new process: the outcome "no closed form" is read from disk, SymPy does not run.
-    _derive._SOLUTIONS.clear()
-    method = ge.derive(FORMULA).method
-    solved_new_process = calls.count("_solve")
+    try:
+      loss = ge.loss_from_coefficient(ge.coefficient(FORMULA))
+      solved_first = calls.count("_solve")
+      again = ge.loss_from_coefficient(ge.coefficient(FORMULA))  # a new coefficient, same formula
+      solved_again = calls.count("_solve")
+      # A new process: the outcome "no closed form" is read from disk, SymPy does not run.
+      _derive._SOLUTIONS.clear()
+      derivation = ge.derive(FORMULA)
+      solved_new_process = calls.count("_solve")
+    finally:  # the worker serves the worker's later tests: the library's budgets back
+      _limits.run_in_worker(_set_budgets, (_derive.NUMERIC_ATTEMPT_SECONDS,
+                                           _derive.IMPROVE_SECONDS))
   grid = jnp.linspace(-40.0, 40.0, 81)
   values = np.asarray(loss(grid, jnp.ones_like(grid))).tolist()
   return {"loss": loss, "again": again, "solves": (solved_first, solved_again, solved_new_process),
-          "method": method, "built": [loss.forward_method, values],
+          "method": derivation.method, "notes": derivation.notes, "built": [loss.forward_method, values],
           "worker_seconds": np.sum(worker_seconds, axis=0).tolist()}
 
 
@@ -81,6 +98,8 @@ def test_a_formula_without_closed_form_is_derived_once(quiet_build):
   assert quiet_build["solves"] == (1, 1, 1)
   assert quiet_build["again"].forward_method == loss.forward_method
   assert quiet_build["method"] == "numeric"
+  assert quiet_build["notes"][:2] == ("definite integral in q = 1 - p: gave up after 1 s",
+                                      "antiderivative in p: gave up after 1 s")  # `BUDGETS`
   z = jnp.array([-40.0, -3.0, 0.0, 2.5, 11.0, 25.0])  # L(σ(40)) is below float32's range
   values, gradients = np.array([_reference(float(v)) for v in z]).T
   np.testing.assert_allclose(loss(z, jnp.ones_like(z)), values, rtol=2e-6, atol=0)
