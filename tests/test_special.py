@@ -100,13 +100,14 @@ def test_float64_integer_gamma_is_accurate_to_1e_13():
   assert max(errors) <= 1e-13
 
 
-def _reference_by_quadrature(z: float, gamma: float, log_pq: tuple[float, float] | None = None):
-  """L_γ(σ(z)) = q^A/A ∫_0^∞ e^{-v} / (p - q·expm1(-v/A)) dv (A = γ + 1), 40 digits: the
+def _reference_by_quadrature(z: float, gamma: float, log_pq: tuple[float, float] | None = None,
+                             dps: int = 40):
+  """L_γ(σ(z)) = q^A/A ∫_0^∞ e^{-v} / (p - q·expm1(-v/A)) dv (A = γ + 1), ``dps`` digits: the
   substitution t = e^{-v/A} of ∫_0^1 t^{A-1}/(1 - qt) dt, written without 1 - q; valid for any
   γ where mpmath's ₂F₁ gives up (A ≥ 10⁴ at q → 1). With ``log_pq`` (float32 log p, log q), at
   the p that `maki_tail` reads from them instead of σ(z): exp(log q) where q ≤ 1/2 or A·p > 1
   (the regimes built on log q), exp(log p) where A·p ≤ 1."""
-  with mp.workdps(40):
+  with mp.workdps(dps):
     z = mp.mpf(z)
     p, q, a = 1 / (1 + mp.exp(-z)), 1 / (1 + mp.exp(z)), mp.mpf(gamma) + 1
     if log_pq is not None:
@@ -139,14 +140,17 @@ def test_huge_gamma_is_bounded_and_accurate(gamma):
   z = z.astype(np.float32)
   log_p, log_q = jax.nn.log_sigmoid(jnp.asarray(z)), jax.nn.log_sigmoid(-jnp.asarray(z))
   got = np.asarray(jax.jit(maki_tail, static_argnums=2)(log_p, log_q, gamma))
-  errors = _relative_errors(got, [_reference_by_quadrature(float(v), gamma, (lp, lq))
+  # References at 20 digits: within 3.5e-12 of 40 digits' at these γ and z (measured), in half
+  # the time.
+  errors = _relative_errors(got, [_reference_by_quadrature(float(v), gamma, (lp, lq), dps=20)
                                   for v, lp, lq in zip(z, np.asarray(log_p), np.asarray(log_q))])
   assert np.all(np.isfinite(got)) and len(errors) >= 12
   assert max(errors) <= 2e-6
   # Traced γ: the same regimes, no overflow either.
   traced = np.asarray(jax.jit(maki_tail)(log_p, log_q, jnp.float32(gamma)))
   assert np.all(np.isfinite(traced))
-  errors = _relative_errors(traced, [_reference_by_quadrature(float(v), float(np.float32(gamma))) for v in z])
+  errors = _relative_errors(traced, [_reference_by_quadrature(float(v), float(np.float32(gamma)), dps=20)
+                                     for v in z])
   assert max(errors) <= 1e-5
 
 
