@@ -81,7 +81,8 @@ def _build_afresh(cache):
   grid = jnp.linspace(-40.0, 40.0, 81)
   values = np.asarray(loss(grid, jnp.ones_like(grid))).tolist()
   return {"loss": loss, "again": again, "solves": (solved_first, solved_again, solved_new_process),
-          "method": derivation.method, "notes": derivation.notes, "built": [loss.forward_method, values],
+          "method": derivation.method, "notes": derivation.notes,
+          "built": [loss.forward_method, values],
           "worker_seconds": np.sum(worker_seconds, axis=0).tolist()}
 
 
