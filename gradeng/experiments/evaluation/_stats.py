@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import special  # stdtrit, not scipy.stats: the same t quantile, ~0.4 s less to import
 
 from gradeng.runtime import InputError
 
@@ -106,7 +106,8 @@ def t_interval(values: ArrayLike, *, confidence: float = 0.95) -> Interval:
   mean = float(np.mean(finite))
   if n < 2:
     return Interval(mean, None, None, n, confidence)
-  half = float(stats.t.ppf((1 + confidence) / 2, n - 1) * np.std(finite, ddof=1) / math.sqrt(n))
+  half = float(special.stdtrit(n - 1, (1 + confidence) / 2) * np.std(finite, ddof=1)
+               / math.sqrt(n))
   return Interval(mean, mean - half, mean + half, n, confidence)
 
 
