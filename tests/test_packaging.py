@@ -24,7 +24,8 @@ _NOT_LOADED = ["sympy", "mpmath", "flax", "matplotlib", "sklearn", "tqdm", "torc
 @pytest.fixture(scope="module")
 def fresh_python_oo():
   """One fresh `python -OO` (docstrings stripped) for the three import checks below: what
-  `import gradeng` loads, a focal value, then the runtime with SymPy and mpmath unimportable."""
+  `import gradeng` loads, a focal value, then the runtime with SymPy and mpmath unimportable
+  (the catalog, and the long-tail losses under jit)."""
   code = f"""
 import sys
 import gradeng, jax, jax.numpy as jnp
@@ -49,6 +50,11 @@ for name, loss in ge.LOSSES.items():
   repr(ge.get_coefficient(name))
 ge.maki_loss(z, y, gamma=2.5), ge.focal_loss(z, y, gamma=0.5)
 ge.maki_mixture_loss(z, y, weights=[0.5, 0.5])
+import gradeng.longtail as lt  # a stateful loss and a class-count one, in one compiled program
+sl = lt.equalized_focal(3)
+both = lambda z, y: (sl.loss(z, y, sl.init()), lt.class_balanced_loss(z, y, class_counts=[3, 2, 1]))
+jax.jit(both)(jnp.zeros((2, 3)), jnp.array([0, 1]))
+assert sys.modules["sympy"] is None and sys.modules["mpmath"] is None  # nothing brought them back
 print("boundary:ok")
 """
   out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -63,7 +69,8 @@ def test_import_gradeng_loads_no_sympy_and_no_experiment_or_figure_dependency(fr
 
 def test_runtime_runs_with_sympy_and_mpmath_unimportable(fresh_python_oo):
   """The boundary: every runtime module imports, and every catalog loss runs (both heads, values,
-  gradients, weights, ``repr``), with SymPy and mpmath made unimportable."""
+  gradients, weights, ``repr``), and so do `gradeng.longtail`'s equalized focal (its state) and
+  class-balanced loss in one jit, with SymPy and mpmath made unimportable."""
   out, lines = fresh_python_oo
   assert out.returncode == 0, out.stderr
   assert lines.get("boundary") == "ok"
