@@ -75,7 +75,7 @@ def _build_afresh(cache):
       _derive._SOLUTIONS.clear()
       derivation = ge.derive(FORMULA)
       solved_new_process = calls.count("_solve")
-    finally:  # the worker serves the worker's later tests: the library's budgets back
+    finally:  # the SymPy worker serves this process's later tests: the library's budgets back
       _limits.run_in_worker(_set_budgets, (_derive.NUMERIC_ATTEMPT_SECONDS,
                                            _derive.IMPROVE_SECONDS))
   grid = jnp.linspace(-40.0, 40.0, 81)
