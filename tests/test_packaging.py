@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -231,12 +232,23 @@ def test_non_editable_wheel_runs_the_experiment_cli(tmp_path):
   env = {**os.environ, "PYTHONPATH": str(target)}
   run = lambda *args: subprocess.run([sys.executable, *args], capture_output=True, text=True,
                                      cwd=tmp_path, env=env, check=True).stdout
-  assert "--variant" in run("-m", "gradeng", "experiment", "detection", "--help")
-  out = run("-c", "import gradeng, sys\n"
-                  "from gradeng.experiments.detection import load_config\n"
-                  "config = load_config(quick=True)\n"
-                  f"assert {str(ROOT)!r} not in sys.path, sys.path\n"
-                  "print(gradeng.__file__); print(config.name, len(config.losses))")
+  # one process (one JAX start-up): ``python -m gradeng experiment detection --help`` as runpy
+  # runs it, then the packaged config read from the installed copy
+  out = run("-c", textwrap.dedent(f"""
+      import contextlib, io, runpy, sys
+      sys.argv = ["gradeng", "experiment", "detection", "--help"]
+      with contextlib.redirect_stdout(io.StringIO()) as printed:
+        try:
+          runpy.run_module("gradeng", run_name="__main__", alter_sys=True)
+        except SystemExit as exit:
+          assert exit.code in (0, None), exit.code
+      assert "--variant" in printed.getvalue(), printed.getvalue()
+      import gradeng
+      from gradeng.experiments.detection import load_config
+      config = load_config(quick=True)
+      assert {str(ROOT)!r} not in sys.path, sys.path
+      print(gradeng.__file__); print(config.name, len(config.losses))
+  """))
   location, summary = out.splitlines()
   assert location.startswith(str(target))
   assert summary.split()[-1].isdigit() and int(summary.split()[-1]) > 0
