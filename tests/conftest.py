@@ -47,7 +47,7 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 # XLA:CPU compiles the suite's ~5,000 programs with LLVM at -O1 instead of its default -O2: the
 # same numbers (FMA contraction is on at both; -O0, which drops it, changes the last bits of
 # log1p, exp and with them every loss) for 8% less CPU over the suite (633 -> 584 core-seconds,
-# measured on the 2-core CI machine). Checked bit for bit by test_toy_sweep's 8-device process,
+# measured on a 2-core machine). Checked bit for bit by test_toy_sweep's 8-device process,
 # which runs at the default level: the catalog's values and gradients and the toy sweeps' trainings.
 if "xla_backend_optimization_level" not in os.environ["XLA_FLAGS"]:
   os.environ["XLA_FLAGS"] += " --xla_backend_optimization_level=1"
