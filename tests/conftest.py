@@ -1,7 +1,6 @@
 """Shared test configuration: a hermetic run (no writes to $HOME or the tree)."""
 
 import collections
-import gc
 import os
 import sys
 import tempfile
@@ -15,12 +14,6 @@ sys.dont_write_bytecode = True  # no __pycache__ written into the checkout by th
 # on every run (a failure reproduces; CI does not flake on a rare draw).
 hypothesis.settings.register_profile("hermetic", database=None, derandomize=True)
 hypothesis.settings.load_profile("hermetic")
-
-# Python's cyclic GC: tracing allocates millions of short-lived objects, and at the default
-# thresholds (700, 10, 10) the full collections over the ~600,000 live objects of a worker (JAX,
-# SymPy, the test modules) took 2.1 s of 86 s on three test files; at these, 0.4 s. Only when
-# garbage is collected changes, not what.
-gc.set_threshold(20_000, 50, 100)
 
 # Before anything imports gradeng or matplotlib: caches go to one temporary directory per test
 # process (xdist worker), removed at exit, never to ~/.cache.
