@@ -240,8 +240,8 @@ def test_non_editable_wheel_runs_the_experiment_cli(tmp_path):
       with contextlib.redirect_stdout(io.StringIO()) as printed:
         try:
           runpy.run_module("gradeng", run_name="__main__", alter_sys=True)
-        except SystemExit as exit:
-          assert exit.code in (0, None), exit.code
+        except SystemExit as stopped:
+          assert stopped.code in (0, None), stopped.code
       assert "--variant" in printed.getvalue(), printed.getvalue()
       import gradeng
       from gradeng.experiments.detection import load_config
