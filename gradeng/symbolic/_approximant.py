@@ -45,6 +45,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from gradeng.runtime import power_from_log
 from gradeng.symbolic import _cache as _cache
 from gradeng.symbolic._limits import STEP_SECONDS, WorkerTimeout, attempt, run_in_worker
 from gradeng.symbolic._mpeval import numeric_function
@@ -342,17 +343,6 @@ def fit_approximant(g: sp.Expr) -> tuple[dict[str, Any] | None, str, list[float]
 # Evaluation in JAX
 
 
-def _power(log_x: jnp.ndarray, m: int, d: int) -> jnp.ndarray:
-  """x^{m/d} from log x, accurate in float32 for |log x| up to ~100: log x = n + f with n an
-  integer and |f| ≤ 1/2 (exact), m·n = k·d + r (integers), x^{m/d} = e^k·e^{r/d + (m/d)·f}."""
-  n = jnp.round(log_x)
-  f = log_x - n
-  mn = m * n
-  k = jnp.floor(mn / d)
-  r = mn - k * d
-  return jnp.exp(k) * jnp.exp(r / d + (m / d) * f)
-
-
 def _clenshaw(coefficients: Sequence[float], t: jnp.ndarray) -> jnp.ndarray:
   b1 = jnp.zeros_like(t)
   b2 = jnp.zeros_like(t)
@@ -379,11 +369,11 @@ def approximant_function(approximant: Approximant) -> Callable[..., jnp.ndarray]
     is_near = log_p >= log_split
     log_q_near = jnp.where(is_near, log_q, log_other)
     log_p_far = jnp.where(is_near, log_split, log_p)
-    near = _power(log_q_near, m, d) * _series(approximant.near, log_q_near)
+    near = power_from_log(log_q_near, m / d) * _series(approximant.near, log_q_near)
     far = _series(approximant.far, log_p_far)
     for c, (em, ed), k in approximant.head:
       term = c * (log_p_far ** k if k else 1.0)
-      far = far + (term * _power(log_p_far, em, ed) if em else term)
+      far = far + (term * power_from_log(log_p_far, em / ed) if em else term)
     return jnp.where(is_near, near, far)
 
   return value
