@@ -106,13 +106,19 @@ def test_unit_vectors_and_poly1_are_catalog_losses(head):
 
   @jax.jit
   def both(z):
-    mix = lambda c: maki_mixture_loss(z, y, weights=c, head=head)
-    return [(mix([1.0, 0.0, 0.0]), ge.cross_entropy_loss(z, y, head=head)),
-            (mix([0.0, 0.0, 1.0]), ge.maki_loss(z, y, gamma=2, head=head)),
-            (mix([0.75, 0.25]), ge.poly1_loss(z, y, epsilon=-0.25, head=head))]
+    mix = lambda c: functools.partial(maki_mixture_loss, weights=c, head=head)
+    pairs = [(mix([1.0, 0.0, 0.0]), functools.partial(ge.cross_entropy_loss, head=head)),
+             (mix([0.0, 0.0, 1.0]), functools.partial(ge.maki_loss, gamma=2, head=head)),
+             (mix([0.75, 0.25]), functools.partial(ge.poly1_loss, epsilon=-0.25, head=head))]
+    return [[(f(z, y), jax.grad(lambda v: f(v, y).sum())(z)) for f in pair] for pair in pairs]
 
-  for got, want in both(z):
+  (ce, maki, poly1) = both(z)
+  for (got, got_grad), (want, want_grad) in (ce, maki, poly1):
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=1e-7)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=2e-6, atol=1e-7)
+  # A unit vector's weight is that Maki weight, computed the same way: the same gradient, bit for bit.
+  for (_, got_grad), (_, want_grad) in (ce, maki):
+    np.testing.assert_array_equal(got_grad, want_grad)
 
 
 def test_bf16_logits_stay_finite():

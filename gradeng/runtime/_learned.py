@@ -43,7 +43,7 @@ import numpy as np
 from gradeng.runtime._coefficient import NONNEGATIVE, ScaleCoefficient
 from gradeng.runtime._errors import DivergentIntegralError
 from gradeng.runtime._losses import loss_from_coefficient
-from gradeng.runtime._special import maki_tail
+from gradeng.runtime._special import maki_tail, power_from_log
 
 #: Default basis exponents k = 0 … 4 (CE, and the first four Maki tails).
 DEFAULT_EXPONENTS = (0, 1, 2, 3, 4)
@@ -128,11 +128,6 @@ def _param_names(n: int) -> tuple[str, ...]:
   return tuple(f"c{i}" for i in range(n))
 
 
-def _power(log_q, k):
-  """(1 - p)^k with 0^0 = 1, from log(1 - p)."""
-  return jnp.ones_like(log_q) if k == 0 else jnp.exp(k * log_q)
-
-
 @functools.lru_cache(maxsize=64)
 def maki_mixture(exponents: tuple[float, ...] = DEFAULT_EXPONENTS) -> ScaleCoefficient:
   """The family as one `ScaleCoefficient` with parameters ``c0 … c{n-1}`` (each ≥ 0).
@@ -163,7 +158,8 @@ def maki_mixture(exponents: tuple[float, ...] = DEFAULT_EXPONENTS) -> ScaleCoeff
 
   def weight(log_p, log_q, **c):
     del log_p
-    return -sum(c[name] * _power(log_q, k) for name, k in zip(names, exponents))
+    # (1-p)^k as Maki's own weight takes it: k·log q's float32 rounding compensated
+    return -sum(c[name] * power_from_log(log_q, k) for name, k in zip(names, exponents))
 
   def loss(log_p, log_q, **c):
     return sum(c[name] * maki_tail(log_p, log_q, k) for name, k in zip(names, exponents))
