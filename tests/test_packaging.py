@@ -229,12 +229,9 @@ def test_non_editable_wheel_runs_the_experiment_cli(tmp_path):
   (wheel,) = wheels.glob("gradeng-*.whl")
   subprocess.run(pip + ["install", "--no-deps", "--target", str(target), str(wheel)],
                  check=True, capture_output=True, cwd=tmp_path)
-  env = {**os.environ, "PYTHONPATH": str(target)}
-  run = lambda *args: subprocess.run([sys.executable, *args], capture_output=True, text=True,
-                                     cwd=tmp_path, env=env, check=True).stdout
   # one process (one JAX start-up): ``python -m gradeng experiment detection --help`` as runpy
   # runs it, then the packaged config read from the installed copy
-  out = run("-c", textwrap.dedent(f"""
+  script = textwrap.dedent(f"""
       import contextlib, io, runpy, sys
       sys.argv = ["gradeng", "experiment", "detection", "--help"]
       with contextlib.redirect_stdout(io.StringIO()) as printed:
@@ -248,7 +245,9 @@ def test_non_editable_wheel_runs_the_experiment_cli(tmp_path):
       config = load_config(quick=True)
       assert {str(ROOT)!r} not in sys.path, sys.path
       print(gradeng.__file__); print(config.name, len(config.losses))
-  """))
+  """)
+  out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(target)}, check=True).stdout
   location, summary = out.splitlines()
   assert location.startswith(str(target))
   assert summary.split()[-1].isdigit() and int(summary.split()[-1]) > 0
