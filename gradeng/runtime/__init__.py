@@ -35,6 +35,10 @@ from gradeng.runtime._special import complement_probability as complement_probab
 from gradeng.runtime._special import integer_power as integer_power
 from gradeng.runtime._special import integer_power_applies as integer_power_applies
 from gradeng.runtime._special import MAX_INTEGER_POWER as MAX_INTEGER_POWER
+from gradeng.runtime._trigonometry import polynomial_sin as polynomial_sin
+from gradeng.runtime._trigonometry import polynomial_cos as polynomial_cos
+from gradeng.runtime._trigonometry import polynomial_arctan as polynomial_arctan
+from gradeng.runtime._trigonometry import POLYNOMIAL_TRIG_BOUND as POLYNOMIAL_TRIG_BOUND
 from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
 from gradeng.runtime._losses import freeze_params as freeze_params
 from gradeng.runtime._losses import loss_from_coefficient as loss_from_coefficient
@@ -106,6 +110,10 @@ __all__ = [
     "maki_tail",
     "maki_combination",
     "power_from_log",
+    "polynomial_sin",
+    "polynomial_cos",
+    "polynomial_arctan",
+    "POLYNOMIAL_TRIG_BOUND",
     "complement_probability",
     "integer_power",
     "integer_power_applies",

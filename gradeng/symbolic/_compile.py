@@ -281,7 +281,7 @@ def _typical_approximant_cost() -> int:
 _KERNEL_SOURCES = ("gradeng.symbolic._compile", "gradeng.symbolic._stabilize",
                    "gradeng.symbolic._jaxify", "gradeng.symbolic._functions",
                    "gradeng.symbolic._expression", "gradeng.runtime._special",
-                   "gradeng.runtime._quadrature")
+                   "gradeng.runtime._trigonometry", "gradeng.runtime._quadrature")
 
 
 def _rebuild(recipe: Any, derivation: Derivation, default_weight: Callable,

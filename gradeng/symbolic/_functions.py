@@ -29,7 +29,7 @@ TABLE: dict[type, tuple[str, bool]] = {
     sp.csc: ("csc", True),
     sp.asin: ("jnp.arcsin", True),
     sp.acos: ("jnp.arccos", True),
-    sp.atan: ("jnp.arctan", True),
+    sp.atan: ("arctan", True),  # float32 as a vectorised polynomial (`polynomial_arctan`)
     sp.acot: ("acot", True),
     sp.sinh: ("jnp.sinh", True),
     sp.cosh: ("jnp.cosh", True),
@@ -155,11 +155,14 @@ def _resolved() -> dict[type, Callable]:
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   import jax.scipy.special as jsp  # pylint: disable=import-outside-toplevel
 
+  from gradeng.runtime import polynomial_arctan  # pylint: disable=import-outside-toplevel
+
   extra: dict[str, Callable] = {
       "cot": lambda x: 1 / jnp.tan(x),
       "sec": lambda x: 1 / jnp.cos(x),
       "csc": lambda x: 1 / jnp.sin(x),
-      "acot": lambda x: jnp.arctan(1 / x),
+      "arctan": polynomial_arctan,
+      "acot": lambda x: polynomial_arctan(1 / x),
       "coth": lambda x: 1 / jnp.tanh(x),
       "minimum": lambda *xs: functools.reduce(jnp.minimum, xs),
       "maximum": lambda *xs: functools.reduce(jnp.maximum, xs),

@@ -50,8 +50,9 @@ import jax
 import jax.numpy as jnp
 import sympy as sp
 
-from gradeng.runtime import (InputError, integer_power, integer_power_applies, is_concrete_number,
-                             power_from_log)
+from gradeng.runtime import (POLYNOMIAL_TRIG_BOUND, InputError, integer_power,
+                             integer_power_applies, is_concrete_number, polynomial_cos,
+                             polynomial_sin, power_from_log)
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
 
@@ -230,6 +231,34 @@ def _within_unit_interval(arg: sp.Expr) -> bool:
   return all(e.is_number and -1 <= e <= 1 for e in ends) and bool(ends[0] * ends[1] >= 0)
 
 
+def _argument_bound(arg: sp.Expr) -> float | None:
+  """max |arg| over p ∈ [0, 1] (q = 1 - p likewise) by interval arithmetic, or None when the
+  argument has other symbols (parameters, log p) or SymPy cannot bound it."""
+  if not arg.free_symbols <= {P, _Q}:
+    return None
+  unit = sp.AccumBounds(0, 1)
+  try:
+    bounds = arg.evalf().subs({P: unit, _Q: unit})
+    ends = (bounds.min, bounds.max) if isinstance(bounds, sp.AccumBounds) else (bounds, bounds)
+    if not all(e.is_number and e.is_finite for e in ends):
+      return None
+    return max(abs(float(e)) for e in ends)
+  except (TypeError, ValueError, AttributeError):
+    return None
+
+
+def _bounded_trig(node: sp.Expr) -> Callable | None:
+  """sin and cos as vectorised polynomials (`gradeng.runtime.polynomial_sin`) where their
+  argument provably stays within `POLYNOMIAL_TRIG_BOUND` (sin(πp), cos(3q), …): XLA:CPU calls
+  its float32 sin element by element, 10× the cost of exp."""
+  if not isinstance(node, (sp.sin, sp.cos)):
+    return None
+  bound = _argument_bound(node.args[0])
+  if bound is None or bound > POLYNOMIAL_TRIG_BOUND:
+    return None
+  return polynomial_sin if isinstance(node, sp.sin) else polynomial_cos
+
+
 def power_of_probability(log_x: jax.Array, a: float | jax.Array,
                          log_complement: jax.Array | None = None) -> jax.Array:
   """x^a for x = p or q = 1 - p, from log x and (optionally) log(1 - x): a whole a from 1 to
@@ -371,7 +400,7 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
     return plain_function(node)
 
   def plain_function(node: sp.Expr) -> Callable:
-    fn = jax_function(type(node))
+    fn = _bounded_trig(node) or jax_function(type(node))
     if fn is None:
       raise NotJaxifiable(f"no JAX translation for `{type(node).__name__}` in `{node}`.")
     arg_fns = [build(a) for a in node.args]

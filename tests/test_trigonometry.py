@@ -1,0 +1,122 @@
+"""The runtime's vectorised sin, cos and arctan against mpmath, and where formulas use them."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+import gradeng as ge
+from gradeng.runtime import (POLYNOMIAL_TRIG_BOUND, polynomial_arctan, polynomial_cos,
+                             polynomial_sin)
+from gradeng.symbolic import P, log_space_function
+
+_RNG = np.random.default_rng(0)
+# Dense where formulas take them (p, q, πp ∈ [0, π]), random up to the bound, its two ends.
+SIN_COS_POINTS = np.concatenate([
+    np.linspace(-10.0, 10.0, 4001), np.linspace(0.0, math.pi, 1001),
+    _RNG.uniform(-POLYNOMIAL_TRIG_BOUND, POLYNOMIAL_TRIG_BOUND, 4000),
+    [POLYNOMIAL_TRIG_BOUND, -POLYNOMIAL_TRIG_BOUND, 1e-30, -1e-30, 0.0]]).astype(np.float32)
+ARCTAN_POINTS = np.concatenate([
+    np.linspace(-5.0, 5.0, 4001), [math.sqrt(2) - 1, 1 - math.sqrt(2), 1.0, -1.0, 0.0],
+    np.sign(_RNG.normal(size=4000)) * 10.0 ** _RNG.uniform(-35, 35, 4000)]).astype(np.float32)
+
+
+def _ulps(got: np.ndarray, x: np.ndarray, reference) -> np.ndarray:
+  """|got - f(x)| in float32 units in the last place of f(x), f by mpmath at 30 digits."""
+  with mpmath.workdps(30):
+    want = np.array([float(reference(mpmath.mpf(float(v)))) for v in x])
+  spacing = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+  return np.abs(np.asarray(got, np.float64) - want) / spacing
+
+
+@pytest.mark.parametrize("fn, reference, points", [
+    (polynomial_sin, mpmath.sin, SIN_COS_POINTS), (polynomial_cos, mpmath.cos, SIN_COS_POINTS),
+    (polynomial_arctan, mpmath.atan, ARCTAN_POINTS)], ids=["sin", "cos", "arctan"])
+def test_float32_within_three_ulp_of_mpmath(fn, reference, points):
+  for got in (jax.jit(fn)(points), fn(points)):  # compiled and op by op
+    assert got.dtype == jnp.float32
+    assert np.max(_ulps(got, points, reference)) <= 3.0
+
+
+def test_special_values_and_the_bound():
+  big = np.float32(POLYNOMIAL_TRIG_BOUND * 1.01)
+  out = jax.jit(lambda x: (polynomial_sin(x), polynomial_cos(x)))(jnp.array([big, -big, np.nan]))
+  assert np.all(np.isnan(np.asarray(out)))  # beyond the bound: NaN, not a wrong number
+  at = np.asarray(polynomial_arctan(jnp.array([np.inf, -np.inf, -0.0, np.nan], jnp.float32)))
+  assert at[0] == np.float32(math.pi / 2) and at[1] == -np.float32(math.pi / 2)
+  assert at[2] == 0.0 and np.signbit(at[2]) and np.isnan(at[3])
+
+
+def test_other_dtypes():
+  x = np.linspace(-3.0, 3.0, 61)
+  with jax.enable_x64(True):  # float64: JAX's own functions, unchanged
+    for fn, ref in ((polynomial_sin, np.sin), (polynomial_cos, np.cos), (polynomial_arctan, np.arctan)):
+      got = fn(jnp.asarray(x, jnp.float64))
+      assert got.dtype == jnp.float64 and np.array_equal(np.asarray(got), np.asarray(ref(jnp.asarray(x))))
+  for dtype in (jnp.bfloat16, jnp.float16):  # evaluated in float32, rounded once
+    for fn, ref in ((polynomial_sin, np.sin), (polynomial_cos, np.cos), (polynomial_arctan, np.arctan)):
+      low = jnp.asarray(x, dtype)
+      got = fn(low)
+      assert got.dtype == dtype
+      np.testing.assert_array_equal(np.asarray(got), np.asarray(ref(np.asarray(low, np.float32)).astype(dtype)))
+  assert polynomial_sin(jnp.arange(3)).dtype == jnp.float32  # integers are promoted
+
+
+def test_gradients_are_cos_minus_sin_and_the_arctan_slope():
+  x = jnp.linspace(-20.0, 20.0, 401, dtype=jnp.float32)
+  grad = jax.vmap(jax.grad(polynomial_sin))(x)
+  np.testing.assert_allclose(grad, np.cos(np.asarray(x, np.float64)), atol=3e-7)
+  grad = jax.vmap(jax.grad(polynomial_cos))(x)
+  np.testing.assert_allclose(grad, -np.sin(np.asarray(x, np.float64)), atol=3e-7)
+  grad = jax.vmap(jax.grad(polynomial_arctan))(x)
+  np.testing.assert_allclose(grad, 1 / (1 + np.asarray(x, np.float64) ** 2), rtol=1e-6)
+
+
+def _all_primitives(closed) -> set[str]:
+  names = set()
+  for eqn in closed.eqns:
+    names.add(eqn.primitive.name)
+    for value in eqn.params.values():
+      inner = getattr(value, "jaxpr", None)
+      if inner is not None:
+        names |= _all_primitives(getattr(inner, "jaxpr", inner))
+  return names
+
+
+@pytest.mark.parametrize("formula, vectorised", [
+    ("-sin(pi*p)/p", True),  # sin(πp) and, for p ≥ 1/2, sin(πq): arguments in [0, π]
+    ("-cos(p)/p", True),
+    ("-exp(sin(3*p))", True),
+    ("-atan(1-p)", True),  # arctan: any argument
+    ("-sin(1/p)", False),  # the argument is unbounded as p → 0: JAX's sin
+    ("-(1-p)*sin(a*p)/p", False),  # a parameter: not bounded at build time
+])
+def test_formula_weights_use_the_polynomials_where_the_argument_is_bounded(formula, vectorised):
+  coefficient = ge.coefficient(formula)
+  params = {"a": 2.0} if "a*p" in formula else {}
+  weight = ge.loss_from_coefficient(coefficient, **params).kernel.weight
+  x = jnp.full(4, -0.5, jnp.float32)
+  names = _all_primitives(jax.make_jaxpr(lambda lp, lq: weight(lp, lq, **params))(x, x).jaxpr)
+  library_calls = names & {"sin", "cos", "atan", "atan2"}
+  assert (not library_calls) == vectorised, names
+
+
+def test_jaxified_trigonometry_matches_mpmath_in_float32():
+  """Values of sin(πp)·p, cos(3p), atan(1 - p) compiled from SymPy, logits in ±40."""
+  z = np.linspace(-40.0, 40.0, 321)
+  cases = [(sp.sin(sp.pi * P) * P, lambda p: mpmath.sin(mpmath.pi * p) * p),
+           (sp.cos(3 * P), lambda p: mpmath.cos(3 * p)),
+           (sp.atan(1 - P), lambda p: mpmath.atan(1 - p))]
+  for expr, reference in cases:
+    fn = jax.jit(log_space_function(expr, []))
+    zf = jnp.asarray(z, jnp.float32)
+    got = np.asarray(fn(jax.nn.log_sigmoid(zf), jax.nn.log_sigmoid(-zf)), np.float64)
+    with mpmath.workdps(40):
+      want = np.array([float(reference(1 / (1 + mpmath.exp(-mpmath.mpf(float(v)))))) for v in zf])
+    normal = np.abs(want) > 1e-30
+    rel = np.abs(got[normal] - want[normal]) / np.abs(want[normal])
+    assert np.max(rel) <= 2e-6, (expr, np.max(rel))
