@@ -231,6 +231,20 @@ def _within_unit_interval(arg: sp.Expr) -> bool:
   return all(e.is_number and -1 <= e <= 1 for e in ends) and bool(ends[0] * ends[1] >= 0)
 
 
+_HALF_POWERS = frozenset(sp.Rational(n, 2) for n in (-3, -1, 1, 3))
+
+
+def _half_power(base_fn: Callable, twice: int) -> Callable:
+  """b^(n/2) for n = ±1, ±3 from one square root (within 1.5 ulp, as pow's own error)."""
+  def fn(lp, lq, kw):
+    base = base_fn(lp, lq, kw)
+    root = jnp.sqrt(base)
+    power = root if abs(twice) == 1 else base * root
+    return power if twice > 0 else 1 / power
+
+  return fn
+
+
 def _argument_bound(arg: sp.Expr) -> float | None:
   """max |arg| over p ∈ [0, 1] (q = 1 - p likewise) by interval arithmetic, or None when the
   argument has other symbols (parameters, log p) or SymPy cannot bound it."""
@@ -370,6 +384,8 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       if exponent.is_Integer:
         k = int(exponent)
         return lambda lp, lq, kw: base_fn(lp, lq, kw) ** k
+      if exponent in _HALF_POWERS:  # √b and b√b: XLA:CPU's float32 pow is 10× a sqrt
+        return _half_power(base_fn, int(2 * exponent))
       return lambda lp, lq, kw: jnp.power(base_fn(lp, lq, kw), exp_fn(lp, lq, kw))
     if node.is_Add:
       # a + b·p with a = -b is -b·(1 - p): evaluate it as -b·exp(log_q), never as a difference.
