@@ -78,6 +78,11 @@ POWERS = [  # (expression, the same with p and q as mpmath numbers)
     (sp.sqrt(1 - P) / P, lambda p, q: mpmath.sqrt(q) / p),
     (P**sp.Rational(-5, 2), lambda p, q: p**(-mpmath.mpf(5) / 2)),
     ((1 - P)**sp.Float(2.7), lambda p, q: q**mpmath.mpf(2.7)),
+    # half powers of a sum: from one square root, not pow
+    (sp.sqrt(1 + P**2) / P, lambda p, q: mpmath.sqrt(1 + p**2) / p),
+    ((1 + P**2)**sp.Rational(-1, 2), lambda p, q: (1 + p**2)**(-mpmath.mpf(1) / 2)),
+    ((3 - P)**sp.Rational(3, 2), lambda p, q: (2 + q)**(mpmath.mpf(3) / 2)),
+    ((1 + P**2)**sp.Rational(-3, 2) * P, lambda p, q: (1 + p**2)**(-mpmath.mpf(3) / 2) * p),
 ]
 
 TRIG = [
@@ -97,6 +102,17 @@ def test_compiled_expression_at_its_float32_inputs(expr, exact):
   got = log_space_function(expr)(log_p, log_q)  # eager: a few ops each, no compilation
   errors = _relative_errors(got, _at_inputs(exact, log_p, log_q))
   assert errors and max(errors) <= TOLERANCE, (str(expr), [f"{float(e):.1e}" for e in errors])
+
+
+def test_half_powers_of_a_sum_take_one_square_root():
+  """XLA:CPU's float32 pow is a library call (10× a square root): b^(n/2) for n = ±1, ±3 is
+  √b, 1/√b, b√b or 1/(b√b); other exponents keep pow."""
+  x = jnp.zeros(4, jnp.float32)
+  for exponent, uses_pow in ((sp.Rational(1, 2), False), (sp.Rational(-3, 2), False),
+                             (sp.Rational(5, 2), True), (sp.Rational(1, 3), True)):
+    fn = log_space_function((1 + P**2)**exponent)
+    used = {e.primitive.name for e in jax.make_jaxpr(fn)(x, x).jaxpr.eqns}
+    assert ("pow" in used) == uses_pow, (exponent, used)
 
 
 def test_python_number_parameter_exponent_is_compensated():
