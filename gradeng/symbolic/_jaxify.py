@@ -6,7 +6,10 @@ float when a log-space form exists: ``log(p)`` becomes ``log_p``, ``log(1 - p)``
 number a with the float32 rounding of a·log x compensated, `power_from_log`). That removes the
 overflow/underflow of p and 1 - p at extreme logits. A trigonometric function of a linear
 argument that is a multiple of π/2 at p = 1 is evaluated in q = 1 - p for p ≥ 1/2
-(sin(πp) = sin(πq): float32 p is 1 once q < 6e-8).
+(sin(πp) = sin(πq): float32 p is 1 once q < 6e-8). XLA:CPU calls float32 sin, cos, arctan and
+pow element by element, at 10-20× the cost of exp: sin and cos whose argument interval arithmetic
+bounds over p ∈ [0, 1], and every arctan, are the runtime's vectorised polynomials
+(`gradeng.runtime.polynomial_sin`), and b^(n/2) for n = ±1, ±3 takes one square root.
 
 A logarithm of a rational function a(p) is the one place where cancellation *inside* a term is
 removed here (Herbie's log1p rewrite). Writing a(1 - q) = q^k·c·(1 + r(q)), with c ≠ 0 the
@@ -235,7 +238,7 @@ _HALF_POWERS = frozenset(sp.Rational(n, 2) for n in (-3, -1, 1, 3))
 
 
 def _half_power(base_fn: Callable, twice: int) -> Callable:
-  """b^(n/2) for n = ±1, ±3 from one square root (within 1.5 ulp, as pow's own error)."""
+  """b^(n/2) for n = ±1, ±3 from one square root (float32 within 1.5 ulp)."""
   def fn(lp, lq, kw):
     base = base_fn(lp, lq, kw)
     root = jnp.sqrt(base)
