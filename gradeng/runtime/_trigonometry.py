@@ -72,8 +72,38 @@ def _sin_cos_quadrant(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
   return sin_r, cos_r, k - 4.0 * jnp.floor(k * 0.25)
 
 
-def _bounded(x: jax.Array, value: jax.Array) -> jax.Array:
+def _shifted_sin(x: jax.Array, quarter_turns: int) -> jax.Array:
+  """sin(x + quarter_turns·π/2) for |x| ≤ `POLYNOMIAL_TRIG_BOUND`, NaN beyond."""
+  sin_r, cos_r, quadrant = _sin_cos_quadrant(x)
+  n = quadrant + quarter_turns
+  n = jnp.where(n >= 4.0, n - 4.0, n)
+  value = jnp.where(n == 0, sin_r, jnp.where(n == 1, cos_r, jnp.where(n == 2, -sin_r, -cos_r)))
   return jnp.where(jnp.abs(x) <= POLYNOMIAL_TRIG_BOUND, value, jnp.nan)
+
+
+def _in_float32(x: ArrayLike, float64_fn, float32_fn) -> jax.Array:
+  """float32_fn on float32 (bfloat16/float16 widened, integers promoted; the result in the input's
+  float dtype), float64_fn on float64."""
+  x = jnp.asarray(x)
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    x = x.astype(jnp.float32)
+  if x.dtype == jnp.float64:
+    return float64_fn(x)
+  return float32_fn(x.astype(_compute_dtype(x))).astype(x.dtype)
+
+
+def _arctan(wide: jax.Array) -> jax.Array:
+  """arctan by the reductions of `polynomial_arctan` (float32)."""
+  magnitude = jnp.abs(wide)
+  inverted = magnitude > 1.0
+  t = jnp.where(inverted, 1.0 / jnp.where(inverted, magnitude, 1.0), magnitude)
+  shifted = t > _TAN_PI_OVER_8
+  u = jnp.where(shifted, (t - 1.0) / (t + 1.0), t)
+  u2 = u * u
+  small = u + u * u2 * _horner(_ARCTAN_TAYLOR, u2)
+  value = jnp.where(shifted, math.pi / 4 + small, small)
+  value = jnp.where(inverted, math.pi / 2 - value, value)
+  return jnp.copysign(value, wide)
 
 
 def polynomial_sin(x: ArrayLike) -> jax.Array:
@@ -94,16 +124,7 @@ def polynomial_sin(x: ArrayLike) -> jax.Array:
     >>> print(polynomial_sin(jnp.array([0.5, 3.0, 1e4], jnp.float32)).round(6))
     [0.479426 0.14112       nan]
   """
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.float32)
-  if x.dtype == jnp.float64:
-    return jnp.sin(x)
-  wide = x.astype(_compute_dtype(x))
-  sin_r, cos_r, quadrant = _sin_cos_quadrant(wide)
-  value = jnp.where(quadrant == 0, sin_r, jnp.where(quadrant == 1, cos_r, jnp.where(
-      quadrant == 2, -sin_r, -cos_r)))
-  return _bounded(wide, value).astype(x.dtype)
+  return _in_float32(x, jnp.sin, lambda wide: _shifted_sin(wide, 0))
 
 
 def polynomial_cos(x: ArrayLike) -> jax.Array:
@@ -124,16 +145,7 @@ def polynomial_cos(x: ArrayLike) -> jax.Array:
     >>> print(polynomial_cos(jnp.array([0.5, 3.0], jnp.float32)).round(6))
     [ 0.877583 -0.989992]
   """
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.float32)
-  if x.dtype == jnp.float64:
-    return jnp.cos(x)
-  wide = x.astype(_compute_dtype(x))
-  sin_r, cos_r, quadrant = _sin_cos_quadrant(wide)
-  value = jnp.where(quadrant == 0, cos_r, jnp.where(quadrant == 1, -sin_r, jnp.where(
-      quadrant == 2, -cos_r, sin_r)))
-  return _bounded(wide, value).astype(x.dtype)
+  return _in_float32(x, jnp.cos, lambda wide: _shifted_sin(wide, 1))  # cos x = sin(x + π/2)
 
 
 def polynomial_arctan(x: ArrayLike) -> jax.Array:
@@ -156,19 +168,5 @@ def polynomial_arctan(x: ArrayLike) -> jax.Array:
     >>> print(polynomial_arctan(jnp.array([0.5, -3.0, jnp.inf], jnp.float32)).round(6))
     [ 0.463648 -1.249046  1.570796]
   """
-  x = jnp.asarray(x)
-  if not jnp.issubdtype(x.dtype, jnp.floating):
-    x = x.astype(jnp.float32)
-  if x.dtype == jnp.float64:
-    return jnp.arctan(x)
-  wide = x.astype(_compute_dtype(x))
-  magnitude = jnp.abs(wide)
-  inverted = magnitude > 1.0
-  t = jnp.where(inverted, 1.0 / jnp.where(inverted, magnitude, 1.0), magnitude)
-  shifted = t > _TAN_PI_OVER_8
-  u = jnp.where(shifted, (t - 1.0) / (t + 1.0), t)
-  u2 = u * u
-  small = u + u * u2 * _horner(_ARCTAN_TAYLOR, u2)
-  value = jnp.where(shifted, math.pi / 4 + small, small)
-  value = jnp.where(inverted, math.pi / 2 - value, value)
-  return jnp.copysign(value, wide).astype(x.dtype)
+  return _in_float32(x, jnp.arctan, _arctan)
+
