@@ -1,4 +1,4 @@
-"""The runtime's vectorised sin, cos and arctan against mpmath, and where formulas use them."""
+"""The runtime's vectorised sin, cos, tan and inverses against mpmath, and where formulas use them."""
 
 import math
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from gradeng.runtime import (POLYNOMIAL_TRIG_BOUND, polynomial_arctan, polynomial_cos,
-                             polynomial_sin)
+from gradeng.runtime import (POLYNOMIAL_TRIG_BOUND, polynomial_arccos, polynomial_arcsin,
+                             polynomial_arctan, polynomial_cos, polynomial_sin, polynomial_tan)
 from gradeng.symbolic import P, log_space_function
 
 _RNG = np.random.default_rng(0)
@@ -22,6 +22,10 @@ SIN_COS_POINTS = np.concatenate([
 ARCTAN_POINTS = np.concatenate([
     np.linspace(-5.0, 5.0, 4001), [math.sqrt(2) - 1, 1 - math.sqrt(2), 1.0, -1.0, 0.0],
     np.sign(_RNG.normal(size=4000)) * 10.0 ** _RNG.uniform(-35, 35, 4000)]).astype(np.float32)
+# [-1, 1] with both ends approached to float32's spacing there, and tiny arguments.
+UNIT_POINTS = np.concatenate([
+    np.linspace(-1.0, 1.0, 4001), 1 - 10.0 ** -_RNG.uniform(0, 7.2, 1000),
+    -1 + 10.0 ** -_RNG.uniform(0, 7.2, 1000), 10.0 ** -_RNG.uniform(0, 30, 1000)]).astype(np.float32)
 
 
 def _ulps(got: np.ndarray, x: np.ndarray, reference) -> np.ndarray:
@@ -32,13 +36,15 @@ def _ulps(got: np.ndarray, x: np.ndarray, reference) -> np.ndarray:
   return np.abs(np.asarray(got, np.float64) - want) / spacing
 
 
-@pytest.mark.parametrize("fn, reference, points", [
-    (polynomial_sin, mpmath.sin, SIN_COS_POINTS), (polynomial_cos, mpmath.cos, SIN_COS_POINTS),
-    (polynomial_arctan, mpmath.atan, ARCTAN_POINTS)], ids=["sin", "cos", "arctan"])
-def test_float32_within_three_ulp_of_mpmath(fn, reference, points):
+@pytest.mark.parametrize("fn, reference, points, ulps", [
+    (polynomial_sin, mpmath.sin, SIN_COS_POINTS, 3), (polynomial_cos, mpmath.cos, SIN_COS_POINTS, 3),
+    (polynomial_tan, mpmath.tan, SIN_COS_POINTS, 4), (polynomial_arctan, mpmath.atan, ARCTAN_POINTS, 3),
+    (polynomial_arcsin, mpmath.asin, UNIT_POINTS, 4), (polynomial_arccos, mpmath.acos, UNIT_POINTS, 4),
+], ids=["sin", "cos", "tan", "arctan", "arcsin", "arccos"])
+def test_float32_within_a_few_ulp_of_mpmath(fn, reference, points, ulps):
   for got in (jax.jit(fn)(points), fn(points)):  # compiled and op by op
     assert got.dtype == jnp.float32
-    assert np.max(_ulps(got, points, reference)) <= 3.0
+    assert np.max(_ulps(got, points, reference)) <= ulps
 
 
 def test_special_values_and_the_bound():
@@ -48,20 +54,34 @@ def test_special_values_and_the_bound():
   at = np.asarray(polynomial_arctan(jnp.array([np.inf, -np.inf, -0.0, np.nan], jnp.float32)))
   assert at[0] == np.float32(math.pi / 2) and at[1] == -np.float32(math.pi / 2)
   assert at[2] == 0.0 and np.signbit(at[2]) and np.isnan(at[3])
+  assert np.isnan(polynomial_tan(jnp.float32(POLYNOMIAL_TRIG_BOUND * 1.01)))
+  ends = jnp.array([1.0, -1.0, 1.5, -1.5], jnp.float32)
+  asin, acos = np.asarray(polynomial_arcsin(ends)), np.asarray(polynomial_arccos(ends))
+  half_pi, pi = np.float32(math.pi / 2), np.float32(math.pi)
+  assert asin[0] == half_pi and asin[1] == -half_pi and acos[0] == 0.0 and acos[1] == pi
+  assert np.all(np.isnan(asin[2:])) and np.all(np.isnan(acos[2:]))  # outside the domain
+
+
+# (ours, JAX's, NumPy's)
+_COUNTERPARTS = ((polynomial_sin, jnp.sin, np.sin), (polynomial_cos, jnp.cos, np.cos),
+                 (polynomial_tan, jnp.tan, np.tan), (polynomial_arctan, jnp.arctan, np.arctan),
+                 (polynomial_arcsin, jnp.arcsin, np.arcsin), (polynomial_arccos, jnp.arccos, np.arccos))
 
 
 def test_other_dtypes():
-  x = np.linspace(-3.0, 3.0, 61)
+  x = np.linspace(-0.99, 0.99, 61)  # inside every domain
   with jax.enable_x64(True):  # float64: JAX's own functions, unchanged
-    for fn, ref in ((polynomial_sin, np.sin), (polynomial_cos, np.cos), (polynomial_arctan, np.arctan)):
+    for fn, jax_fn, _ in _COUNTERPARTS:
       got = fn(jnp.asarray(x, jnp.float64))
-      assert got.dtype == jnp.float64 and np.array_equal(np.asarray(got), np.asarray(ref(jnp.asarray(x))))
+      assert got.dtype == jnp.float64
+      np.testing.assert_array_equal(np.asarray(got), np.asarray(jax_fn(jnp.asarray(x, jnp.float64))))
   for dtype in (jnp.bfloat16, jnp.float16):  # evaluated in float32, rounded once
-    for fn, ref in ((polynomial_sin, np.sin), (polynomial_cos, np.cos), (polynomial_arctan, np.arctan)):
+    for fn, _, numpy_fn in _COUNTERPARTS:
       low = jnp.asarray(x, dtype)
       got = fn(low)
       assert got.dtype == dtype
-      np.testing.assert_array_equal(np.asarray(got), np.asarray(ref(np.asarray(low, np.float32)).astype(dtype)))
+      np.testing.assert_array_equal(np.asarray(got),
+                                    np.asarray(numpy_fn(np.asarray(low, np.float32)).astype(dtype)))
   assert polynomial_sin(jnp.arange(3)).dtype == jnp.float32  # integers are promoted
 
 
@@ -73,6 +93,13 @@ def test_gradients_are_cos_minus_sin_and_the_arctan_slope():
   np.testing.assert_allclose(grad, -np.sin(np.asarray(x, np.float64)), atol=3e-7)
   grad = jax.vmap(jax.grad(polynomial_arctan))(x)
   np.testing.assert_allclose(grad, 1 / (1 + np.asarray(x, np.float64) ** 2), rtol=1e-6)
+  t = jnp.linspace(-1.2, 1.2, 241, dtype=jnp.float32)  # tan' = 1 + tan², away from the poles
+  np.testing.assert_allclose(jax.vmap(jax.grad(polynomial_tan))(t),
+                             1 + np.tan(np.asarray(t, np.float64)) ** 2, rtol=2e-6)
+  u = jnp.linspace(-0.95, 0.95, 191, dtype=jnp.float32)
+  slope = 1 / np.sqrt(1 - np.asarray(u, np.float64) ** 2)
+  np.testing.assert_allclose(jax.vmap(jax.grad(polynomial_arcsin))(u), slope, rtol=2e-6)
+  np.testing.assert_allclose(jax.vmap(jax.grad(polynomial_arccos))(u), -slope, rtol=2e-6)
 
 
 def _all_primitives(closed) -> set[str]:
@@ -94,9 +121,12 @@ _A = sp.Symbol("a", real=True)
     (-sp.cos(P), True),
     (-sp.exp(sp.sin(3 * P)) * P, True),
     (-sp.atan(1 - P) * P, True),  # arctan: any argument
+    (sp.tan(sp.pi * P / 4) + sp.cot(P + 1), True),
+    (sp.asin(P) + sp.acos(1 - P), True),  # arcsin, arccos: their domain bounds them
     (-sp.sin(1 / P) * P, False),  # the argument is unbounded as p → 0: JAX's sin
     (-(1 - P) * sp.sin(_A * P), False),  # a parameter: not bounded when the program is built
-], ids=["sin(pi p)", "cos(p)", "exp(sin(3p))", "atan(1-p)", "sin(1/p)", "sin(a p)"])
+], ids=["sin(pi p)", "cos(p)", "exp(sin(3p))", "atan(1-p)", "tan, cot", "asin, acos", "sin(1/p)",
+        "sin(a p)"])
 def test_compiled_formulas_use_the_polynomials_where_the_argument_is_bounded(expr, vectorised):
   """The weights w = p·g of -sin(πp)/p, -cos(p)/p, … as the kernels compile them."""
   names = sorted(s.name for s in expr.free_symbols - {P})
@@ -104,7 +134,7 @@ def test_compiled_formulas_use_the_polynomials_where_the_argument_is_bounded(exp
   x = jnp.full(4, -0.5, jnp.float32)
   params = {name: 2.0 for name in names}
   used = _all_primitives(jax.make_jaxpr(lambda lp, lq: fn(lp, lq, **params))(x, x).jaxpr)
-  assert bool(used & {"sin", "cos", "atan", "atan2"}) != vectorised, used
+  assert bool(used & {"sin", "cos", "tan", "atan", "atan2", "asin", "acos"}) != vectorised, used
 
 
 def test_jaxified_trigonometry_matches_mpmath_in_float32():

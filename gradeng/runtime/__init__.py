@@ -37,7 +37,10 @@ from gradeng.runtime._special import integer_power_applies as integer_power_appl
 from gradeng.runtime._special import MAX_INTEGER_POWER as MAX_INTEGER_POWER
 from gradeng.runtime._trigonometry import polynomial_sin as polynomial_sin
 from gradeng.runtime._trigonometry import polynomial_cos as polynomial_cos
+from gradeng.runtime._trigonometry import polynomial_tan as polynomial_tan
 from gradeng.runtime._trigonometry import polynomial_arctan as polynomial_arctan
+from gradeng.runtime._trigonometry import polynomial_arcsin as polynomial_arcsin
+from gradeng.runtime._trigonometry import polynomial_arccos as polynomial_arccos
 from gradeng.runtime._trigonometry import POLYNOMIAL_TRIG_BOUND as POLYNOMIAL_TRIG_BOUND
 from gradeng.runtime._losses import coefficient_kernel as coefficient_kernel
 from gradeng.runtime._losses import freeze_params as freeze_params
@@ -112,7 +115,10 @@ __all__ = [
     "power_from_log",
     "polynomial_sin",
     "polynomial_cos",
+    "polynomial_tan",
     "polynomial_arctan",
+    "polynomial_arcsin",
+    "polynomial_arccos",
     "POLYNOMIAL_TRIG_BOUND",
     "complement_probability",
     "integer_power",

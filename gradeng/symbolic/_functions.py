@@ -27,8 +27,8 @@ TABLE: dict[type, tuple[str, bool]] = {
     sp.cot: ("cot", True),
     sp.sec: ("sec", True),
     sp.csc: ("csc", True),
-    sp.asin: ("jnp.arcsin", True),
-    sp.acos: ("jnp.arccos", True),
+    sp.asin: ("arcsin", True),  # float32 through `polynomial_arctan`
+    sp.acos: ("arccos", True),
     sp.atan: ("arctan", True),  # float32 as a vectorised polynomial (`polynomial_arctan`)
     sp.acot: ("acot", True),
     sp.sinh: ("jnp.sinh", True),
@@ -155,13 +155,16 @@ def _resolved() -> dict[type, Callable]:
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   import jax.scipy.special as jsp  # pylint: disable=import-outside-toplevel
 
-  from gradeng.runtime import polynomial_arctan  # pylint: disable=import-outside-toplevel
+  # pylint: disable-next=import-outside-toplevel
+  from gradeng.runtime import polynomial_arccos, polynomial_arcsin, polynomial_arctan
 
   extra: dict[str, Callable] = {
       "cot": lambda x: 1 / jnp.tan(x),
       "sec": lambda x: 1 / jnp.cos(x),
       "csc": lambda x: 1 / jnp.sin(x),
       "arctan": polynomial_arctan,
+      "arcsin": polynomial_arcsin,
+      "arccos": polynomial_arccos,
       "acot": lambda x: polynomial_arctan(1 / x),
       "coth": lambda x: 1 / jnp.tanh(x),
       "minimum": lambda *xs: functools.reduce(jnp.minimum, xs),

@@ -7,9 +7,10 @@ number a with the float32 rounding of a·log x compensated, `power_from_log`). T
 overflow/underflow of p and 1 - p at extreme logits. A trigonometric function of a linear
 argument that is a multiple of π/2 at p = 1 is evaluated in q = 1 - p for p ≥ 1/2
 (sin(πp) = sin(πq): float32 p is 1 once q < 6e-8). XLA:CPU calls float32 sin, cos, arctan and
-pow element by element, at 10-20× the cost of exp: sin and cos whose argument interval arithmetic
-bounds over p ∈ [0, 1], and every arctan, are the runtime's vectorised polynomials
-(`gradeng.runtime.polynomial_sin`), and b^(n/2) for n = ±1, ±3 takes one square root.
+pow element by element, at 10-35× the cost of exp: sin, cos, tan (and cot, sec, csc) whose
+argument interval arithmetic bounds over p ∈ [0, 1], and every arctan, arcsin and arccos, are the
+runtime's vectorised polynomials (`gradeng.runtime.polynomial_sin`), and b^(n/2) for n = ±1, ±3
+takes one square root.
 
 A logarithm of a rational function a(p) is the one place where cancellation *inside* a term is
 removed here (Herbie's log1p rewrite). Writing a(1 - q) = q^k·c·(1 + r(q)), with c ≠ 0 the
@@ -55,7 +56,7 @@ import sympy as sp
 
 from gradeng.runtime import (POLYNOMIAL_TRIG_BOUND, InputError, integer_power,
                              integer_power_applies, is_concrete_number, polynomial_cos,
-                             polynomial_sin, power_from_log)
+                             polynomial_sin, polynomial_tan, power_from_log)
 from gradeng.symbolic._variable import P
 from gradeng.symbolic._functions import expi_near_zero, jax_function
 
@@ -264,16 +265,22 @@ def _argument_bound(arg: sp.Expr) -> float | None:
     return None
 
 
+#: sin, cos, tan and their reciprocals as vectorised polynomials (`gradeng.runtime.polynomial_sin`).
+_POLYNOMIAL_TRIG: dict[type, Callable] = {
+    sp.sin: polynomial_sin, sp.cos: polynomial_cos, sp.tan: polynomial_tan,
+    sp.cot: lambda x: 1 / polynomial_tan(x), sp.sec: lambda x: 1 / polynomial_cos(x),
+    sp.csc: lambda x: 1 / polynomial_sin(x)}
+
+
 def _bounded_trig(node: sp.Expr) -> Callable | None:
-  """sin and cos as vectorised polynomials (`gradeng.runtime.polynomial_sin`) where their
-  argument provably stays within `POLYNOMIAL_TRIG_BOUND` (sin(πp), cos(3q), …): XLA:CPU calls
-  its float32 sin element by element, 10× the cost of exp."""
-  if not isinstance(node, (sp.sin, sp.cos)):
+  """The polynomial form of a trigonometric node whose argument provably stays within
+  `POLYNOMIAL_TRIG_BOUND` (sin(πp), cos(3q), …): XLA:CPU calls its float32 sin element by
+  element, 10× the cost of exp."""
+  fn = _POLYNOMIAL_TRIG.get(type(node))
+  if fn is None:
     return None
   bound = _argument_bound(node.args[0])
-  if bound is None or bound > POLYNOMIAL_TRIG_BOUND:
-    return None
-  return polynomial_sin if isinstance(node, sp.sin) else polynomial_cos
+  return None if bound is None or bound > POLYNOMIAL_TRIG_BOUND else fn
 
 
 def power_of_probability(log_x: jax.Array, a: float | jax.Array,
