@@ -1,4 +1,4 @@
-"""The runtime's vectorised sin, cos, tan and inverses against mpmath, and where formulas use them."""
+"""The runtime's vectorised sin, cos, tan and inverses against mpmath; where formulas use them."""
 
 import math
 
@@ -25,7 +25,8 @@ ARCTAN_POINTS = np.concatenate([
 # [-1, 1] with both ends approached to float32's spacing there, and tiny arguments.
 UNIT_POINTS = np.concatenate([
     np.linspace(-1.0, 1.0, 4001), 1 - 10.0 ** -_RNG.uniform(0, 7.2, 1000),
-    -1 + 10.0 ** -_RNG.uniform(0, 7.2, 1000), 10.0 ** -_RNG.uniform(0, 30, 1000)]).astype(np.float32)
+    -1 + 10.0 ** -_RNG.uniform(0, 7.2, 1000),
+    10.0 ** -_RNG.uniform(0, 30, 1000)]).astype(np.float32)
 
 
 def _ulps(got: np.ndarray, x: np.ndarray, reference) -> np.ndarray:
@@ -37,9 +38,12 @@ def _ulps(got: np.ndarray, x: np.ndarray, reference) -> np.ndarray:
 
 
 @pytest.mark.parametrize("fn, reference, points, ulps", [
-    (polynomial_sin, mpmath.sin, SIN_COS_POINTS, 3), (polynomial_cos, mpmath.cos, SIN_COS_POINTS, 3),
-    (polynomial_tan, mpmath.tan, SIN_COS_POINTS, 4), (polynomial_arctan, mpmath.atan, ARCTAN_POINTS, 3),
-    (polynomial_arcsin, mpmath.asin, UNIT_POINTS, 4), (polynomial_arccos, mpmath.acos, UNIT_POINTS, 4),
+    (polynomial_sin, mpmath.sin, SIN_COS_POINTS, 3),
+    (polynomial_cos, mpmath.cos, SIN_COS_POINTS, 3),
+    (polynomial_tan, mpmath.tan, SIN_COS_POINTS, 4),
+    (polynomial_arctan, mpmath.atan, ARCTAN_POINTS, 3),
+    (polynomial_arcsin, mpmath.asin, UNIT_POINTS, 4),
+    (polynomial_arccos, mpmath.acos, UNIT_POINTS, 4),
 ], ids=["sin", "cos", "tan", "arctan", "arcsin", "arccos"])
 def test_float32_within_a_few_ulp_of_mpmath(fn, reference, points, ulps):
   for got in (jax.jit(fn)(points), fn(points)):  # compiled and op by op
@@ -65,7 +69,8 @@ def test_special_values_and_the_bound():
 # (ours, JAX's, NumPy's)
 _COUNTERPARTS = ((polynomial_sin, jnp.sin, np.sin), (polynomial_cos, jnp.cos, np.cos),
                  (polynomial_tan, jnp.tan, np.tan), (polynomial_arctan, jnp.arctan, np.arctan),
-                 (polynomial_arcsin, jnp.arcsin, np.arcsin), (polynomial_arccos, jnp.arccos, np.arccos))
+                 (polynomial_arcsin, jnp.arcsin, np.arcsin),
+                 (polynomial_arccos, jnp.arccos, np.arccos))
 
 
 def test_other_dtypes():
@@ -74,7 +79,8 @@ def test_other_dtypes():
     for fn, jax_fn, _ in _COUNTERPARTS:
       got = fn(jnp.asarray(x, jnp.float64))
       assert got.dtype == jnp.float64
-      np.testing.assert_array_equal(np.asarray(got), np.asarray(jax_fn(jnp.asarray(x, jnp.float64))))
+      want = jax_fn(jnp.asarray(x, jnp.float64))
+      np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
   for dtype in (jnp.bfloat16, jnp.float16):  # evaluated in float32, rounded once
     for fn, _, numpy_fn in _COUNTERPARTS:
       low = jnp.asarray(x, dtype)
