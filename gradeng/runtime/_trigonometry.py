@@ -76,21 +76,25 @@ def _sin_cos_quadrant(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
   return sin_r, cos_r, k - 4.0 * jnp.floor(k * 0.25)
 
 
+def _within_bound(x: jax.Array, value: jax.Array) -> jax.Array:
+  """``value`` where |x| ≤ `POLYNOMIAL_TRIG_BOUND` (the reduction is exact there), NaN beyond."""
+  return jnp.where(jnp.abs(x) <= POLYNOMIAL_TRIG_BOUND, value, jnp.nan)
+
+
 def _shifted_sin(x: jax.Array, quarter_turns: int) -> jax.Array:
   """sin(x + quarter_turns·π/2) for |x| ≤ `POLYNOMIAL_TRIG_BOUND`, NaN beyond."""
   sin_r, cos_r, quadrant = _sin_cos_quadrant(x)
   n = quadrant + quarter_turns
   n = jnp.where(n >= 4.0, n - 4.0, n)
   value = jnp.where(n == 0, sin_r, jnp.where(n == 1, cos_r, jnp.where(n == 2, -sin_r, -cos_r)))
-  return jnp.where(jnp.abs(x) <= POLYNOMIAL_TRIG_BOUND, value, jnp.nan)
+  return _within_bound(x, value)
 
 
 def _tan(x: jax.Array) -> jax.Array:
   """tan x for |x| ≤ `POLYNOMIAL_TRIG_BOUND`, NaN beyond."""
   sin_r, cos_r, quadrant = _sin_cos_quadrant(x)
   odd = (quadrant == 1) | (quadrant == 3)
-  value = jnp.where(odd, -cos_r / sin_r, sin_r / cos_r)
-  return jnp.where(jnp.abs(x) <= POLYNOMIAL_TRIG_BOUND, value, jnp.nan)
+  return _within_bound(x, jnp.where(odd, -cos_r / sin_r, sin_r / cos_r))
 
 
 def _in_float32(x: ArrayLike, float64_fn, float32_fn) -> jax.Array:
@@ -181,7 +185,6 @@ def polynomial_arctan(x: ArrayLike) -> jax.Array:
     [ 0.463648 -1.249046  1.570796]
   """
   return _in_float32(x, jnp.arctan, _arctan)
-
 
 
 def polynomial_tan(x: ArrayLike) -> jax.Array:

@@ -1,6 +1,7 @@
 """The one table of SymPy function nodes: their JAX counterparts and which are elementary.
 
-`gradeng.symbolic._jaxify` compiles a node through `jax_function`; `gradeng.symbolic._integrate` ranks
+`gradeng.symbolic._jaxify` compiles a node through `jax_function` (or, for sin, cos, tan and their
+reciprocals of an argument it has bounded, `bounded_argument_function`); `gradeng.symbolic._integrate` ranks
 closed forms by `ELEMENTARY`; `gradeng.symbolic._parse` builds only nodes listed here (a test checks
 that every function a formula may call compiles and matches mpmath). the three tables
 this replaces disagreed (``erfc`` and ``Gamma`` parsed but did not compile, ``min(a, b, c)``
@@ -184,3 +185,21 @@ def _resolved() -> dict[type, Callable]:
 def jax_function(node_type: type) -> Callable | None:
   """The JAX function for a SymPy function class, or None when there is none (e.g. lerchphi)."""
   return _resolved().get(node_type)
+
+
+@functools.lru_cache(maxsize=1)
+def _resolved_bounded() -> dict[type, Callable]:
+  # pylint: disable-next=import-outside-toplevel
+  from gradeng.runtime import polynomial_cos, polynomial_sin, polynomial_tan
+
+  return {sp.sin: polynomial_sin, sp.cos: polynomial_cos, sp.tan: polynomial_tan,
+          sp.cot: lambda x: 1 / polynomial_tan(x), sp.sec: lambda x: 1 / polynomial_cos(x),
+          sp.csc: lambda x: 1 / polynomial_sin(x)}
+
+
+def bounded_argument_function(node_type: type) -> Callable | None:
+  """The faster JAX function for a trigonometric class whose argument stays within
+  `gradeng.runtime.POLYNOMIAL_TRIG_BOUND` (the runtime's vectorised polynomials: sin, cos, tan
+  and their reciprocals; NaN beyond the bound), or None for any other class. The caller bounds
+  the argument (`gradeng.symbolic._jaxify`)."""
+  return _resolved_bounded().get(node_type)

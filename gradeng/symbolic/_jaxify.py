@@ -55,10 +55,9 @@ import jax.numpy as jnp
 import sympy as sp
 
 from gradeng.runtime import (POLYNOMIAL_TRIG_BOUND, InputError, integer_power,
-                             integer_power_applies, is_concrete_number, polynomial_cos,
-                             polynomial_sin, polynomial_tan, power_from_log)
+                             integer_power_applies, is_concrete_number, power_from_log)
 from gradeng.symbolic._variable import P
-from gradeng.symbolic._functions import expi_near_zero, jax_function
+from gradeng.symbolic._functions import bounded_argument_function, expi_near_zero, jax_function
 
 
 class NotJaxifiable(InputError):
@@ -265,18 +264,11 @@ def _argument_bound(arg: sp.Expr) -> float | None:
     return None
 
 
-#: sin, cos, tan and their reciprocals as vectorised polynomials (`gradeng.runtime.polynomial_sin`).
-_POLYNOMIAL_TRIG: dict[type, Callable] = {
-    sp.sin: polynomial_sin, sp.cos: polynomial_cos, sp.tan: polynomial_tan,
-    sp.cot: lambda x: 1 / polynomial_tan(x), sp.sec: lambda x: 1 / polynomial_cos(x),
-    sp.csc: lambda x: 1 / polynomial_sin(x)}
-
-
 def _bounded_trig(node: sp.Expr) -> Callable | None:
-  """The polynomial form of a trigonometric node whose argument provably stays within
-  `POLYNOMIAL_TRIG_BOUND` (sin(πp), cos(3q), …): XLA:CPU calls its float32 sin element by
-  element, 10× the cost of exp."""
-  fn = _POLYNOMIAL_TRIG.get(type(node))
+  """The polynomial form of a trigonometric node (`bounded_argument_function`) where its argument
+  provably stays within `POLYNOMIAL_TRIG_BOUND` (sin(πp), cos(3q), …): XLA:CPU calls its
+  float32 sin element by element, 10× the cost of exp."""
+  fn = bounded_argument_function(type(node))
   if fn is None:
     return None
   bound = _argument_bound(node.args[0])
