@@ -15,11 +15,15 @@ sys.dont_write_bytecode = True  # no __pycache__ written into the checkout by th
 hypothesis.settings.register_profile("hermetic", database=None, derandomize=True)
 hypothesis.settings.load_profile("hermetic")
 
-# Before anything imports gradeng or matplotlib: caches go to one temporary directory per test
-# process (xdist worker), removed at exit, never to ~/.cache.
-_SCRATCH = tempfile.TemporaryDirectory(prefix="gradeng-tests-")
-os.environ["GRADENG_CACHE_DIR"] = os.path.join(_SCRATCH.name, "gradeng")
-os.environ["MPLCONFIGDIR"] = os.path.join(_SCRATCH.name, "matplotlib")
+# Before anything imports gradeng or matplotlib: caches go to one temporary directory of the
+# run, made by the controlling process and removed when it exits, never to ~/.cache. The xdist
+# workers inherit it: a derivation one worker stored (written atomically), the other reads.
+if "GRADENG_TESTS_SCRATCH" not in os.environ:
+  _SCRATCH = tempfile.TemporaryDirectory(prefix="gradeng-tests-")
+  os.environ["GRADENG_TESTS_SCRATCH"] = _SCRATCH.name
+_SCRATCH_DIR = os.environ["GRADENG_TESTS_SCRATCH"]
+os.environ["GRADENG_CACHE_DIR"] = os.path.join(_SCRATCH_DIR, "gradeng")
+os.environ["MPLCONFIGDIR"] = os.path.join(_SCRATCH_DIR, "matplotlib")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # mpmath's working precision for every test's references: 50 digits (modules used to set it at
 # import, so that the one imported last decided it); a test wanting other digits says so locally
@@ -29,7 +33,7 @@ mpmath.mp.dps = 50
 # controlling process, which removes it at exit): a program one worker compiled, the other loads
 # (the eager operations at the shapes every test file uses, above all).
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-  os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(_SCRATCH.name, "jax")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = os.path.join(_SCRATCH_DIR, "jax")
   os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
   os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
 # Two simulated CPU devices (one per core of the CI machine), set before JAX starts: the sharded
