@@ -31,6 +31,8 @@ def _loss(g, log_q):
     ("-(1-p)**2/(p*log(2+p))", lambda t: -(1 - t)**2 / (t * mp.log(2 + t)), (3, 1)),
     ("-(1-p)**1.5*(1+p**2)*3", lambda t: -3 * (1 - t)**1.5 * (1 + t**2), (5, 2)),
     ("-exp(-p**2)/p", lambda t: -mp.exp(-t**2) / t, (1, 1)),
+    # p·g = -p - p²·log p - …: the log terms up to p^5 in closed form, F fitted on the rest
+    ("-p**p", lambda t: -t**t, (1, 1)),
 ])
 def test_fitted_values_match_mpmath_in_float32(cache_dir, formula, g, power):
   fitted, note, reference = _approximant.approximant(parse_formula(formula))

@@ -19,7 +19,10 @@ log q = log(1 - p), on two pieces split at p = 1/2:
     L = G(p) + F(x), \\qquad G' = \\sum c\\,p^{e-1}(\\log p)^k, \\quad x = p^{1/d'},
 
   G in closed form (monomials p^e (log p)^k, evaluated from log p) and F a Chebyshev series on
-  x ∈ [0, 2^{-1/d'}] (F is continuous at p = 0: what is left of g is integrable there).
+  x ∈ [0, 2^{-1/d'}] (F is continuous at p = 0: what is left of g is integrable there). Where
+  logarithms multiply positive powers (g = -p^p, w = -p - p²·log p - …), the series is taken to
+  p^5 and its log terms go into G too: F alone would be p²·log p-rough at 0, which no
+  polynomial fits.
 
 The values fitted are ∫_p^1 -g at 30 digits by mpmath (tanh–sinh on consecutive short intervals,
 in q near p = 1 and in log p below 1/2), the fit is a float64 least-squares Chebyshev fit on
@@ -61,6 +64,8 @@ MAX_DEGREE = 40
 FIT_TOLERANCE = 2e-9
 #: Cancellation (Σ|terms| / |L|) accepted in the far piece before a lower split is tried.
 MAX_CANCELLATION = 8.0
+#: Order of the series of p·g at p = 0 whose p^e·(log p)^k terms (e > 0, k > 0) go into G.
+LOG_SERIES_ORDER = 5
 #: Logits at which references are returned for the float32 check (the benchmark's grid).
 CHECK_LOGITS = np.linspace(-40.0, 40.0, 161).astype(np.float32).astype(np.float64)
 
@@ -189,15 +194,24 @@ def _primitive(c: sp.Expr, e: sp.Rational, k: int) -> list[tuple[sp.Expr, sp.Rat
 
 
 def _far_asymptotics(g: sp.Expr) -> tuple[list[tuple[sp.Expr, sp.Rational, int]], int]:
-  """(G's terms, d'): G' = the part of g with w-exponents e ≤ 0; F = L - G in p^{1/d'}."""
+  """(G's terms, d'): G' = the part of g with w-exponents e ≤ 0 and, where logarithms multiply
+  positive powers, every p^e·(log p)^k term with k > 0 up to `LOG_SERIES_ORDER`; F = L - G in
+  p^{1/d'}."""
   w = sp.expand(P * g) if g.is_Add else P * g
   series = attempt(lambda: sp.series(w, P, 0, 3), STEP_SECONDS, [], "series at p → 0")
   if series is None:
     raise Refused("SymPy cannot expand p·g as p → 0")
   terms = _terms(series, P)
-  singular = [(c, e, k) for c, e, k in terms if e <= 0]
   if any(k for _, e, k in terms if e > 0):
-    raise Refused(f"p·g has p^e·log(p)^k terms with e > 0 as p → 0 ({series})")
+    # p^e·log(p)^k with e > 0 (p^p = e^{p log p}) leaves F too rough for a polynomial in p: its
+    # terms go into G as far as the series is taken, what is left of F has ≥ 4 derivatives at 0.
+    longer = attempt(lambda: sp.series(w, P, 0, LOG_SERIES_ORDER), STEP_SECONDS, [],
+                     "series at p → 0")
+    if longer is None:
+      raise Refused(f"p·g has p^e·log(p)^k terms with e > 0 as p → 0 ({series}), and SymPy "
+                    f"cannot expand it to order {LOG_SERIES_ORDER}")
+    terms = _terms(longer, P)
+  singular = [(c, e, k) for c, e, k in terms if e <= 0 or k > 0]
   head = [term for c, e, k in singular for term in _primitive(c, e, k)]
   return head, _common_denominator([e for _, e, _ in terms if e > 0])
 
