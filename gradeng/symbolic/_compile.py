@@ -268,12 +268,14 @@ def _approximant_candidate(g: sp.Expr) -> tuple[_Candidate | None, str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _typical_approximant_cost() -> int:
-  """`kernel_cost` of an approximant of degrees 24 and 16 with one head term: a closed form
-  cheaper than this is taken without fitting one."""
-  typical = Approximant(0.5, (3, 1), Piece(1, 0.5, (1.0,) * 25), ((-1.0, (0, 1), 1),),
-                        Piece(1, 0.5, (1.0,) * 17), 0.0, 1.0)
-  return kernel_cost(approximant_function(typical), {})
+@functools.lru_cache(maxsize=1)
+def _cheapest_approximant_cost() -> int:
+  """`kernel_cost` of the cheapest approximant a fit can give (degree 4 on both pieces, no
+  closed-form terms): a closed form that costs no more than this is taken without fitting one;
+  any other is fitted and the cheaper of the two accurate ones is taken."""
+  cheapest = Approximant(0.5, (1, 1), Piece(1, 0.5, (1.0,) * 5), (), Piece(1, 0.5, (1.0,) * 5),
+                         0.0, 1.0)
+  return kernel_cost(approximant_function(cheapest), {})
 
 
 #: The modules whose code decides which programs a kernel is made of: part of the key of a
@@ -319,7 +321,7 @@ def _kernel(coefficient: ScaleCoefficient, frozen_params: tuple,
   `TARGET_TOLERANCE` in float32 are preferred, then those within `CLOSED_FORM_TOLERANCE`; among
   them the lowest `kernel_cost` wins (a count of primitives, not a timing, so that the choice
   is the same on every machine). The approximant is fitted only when no closed form reaches
-  `TARGET_TOLERANCE` or the best one costs more than a typical approximant. Quadrature is the
+  `TARGET_TOLERANCE` or the best one costs more than the cheapest approximant. Quadrature is the
   last resort, and the only path for traced (JAX) parameters.
 
   The choice (which weight and which form of L, not the programs) is a function of the
@@ -364,7 +366,7 @@ def _choose(coefficient: ScaleCoefficient, derivation: Derivation, default_weigh
   best = min(candidates, key=lambda c: (c.tier, c.cost), default=None)
   note = ""
   if symbolic_variable(coefficient) == PROBABILITY and not derivation.g.free_symbols - {P} and (
-      best is None or best.tier > 0 or best.cost > _typical_approximant_cost()):
+      best is None or best.tier > 0 or best.cost > _cheapest_approximant_cost()):
     fitted, note = _approximant_candidate(derivation.g)
     if fitted is not None:
       candidates.append(fitted)
