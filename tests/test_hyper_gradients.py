@@ -52,15 +52,11 @@ def _x64():
 def test_d_loss_d_theta_matches_finite_differences(name):
   f, theta = LOSSES[name]
   z = jnp.asarray(Z)
-  # Compiling the traced-γ graphs of Maki's three regimes costs far more than running them op by
-  # op once; focal and the user loss's quadrature are the other way round.
-  if name in ("focal", "user"):  # one compilation: the differences' values come with the gradient
-    value_and_grad = jax.jit(jax.value_and_grad(f, argnums=1))
-    got = value_and_grad(z, jnp.float64(theta))[1]
-    expected = _fd(lambda t: value_and_grad(z, jnp.float64(t))[0], theta)
-  else:
-    got = jax.grad(f, argnums=1)(z, jnp.float64(theta))
-    expected = _fd(lambda t: f(z, t), theta)
+  # One compilation (cheaper than running op by op, measured): the differences' values come with
+  # the gradient.
+  value_and_grad = jax.jit(jax.value_and_grad(f, argnums=1))
+  got = value_and_grad(z, jnp.float64(theta))[1]
+  expected = _fd(lambda t: value_and_grad(z, jnp.float64(t))[0], theta)
   np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
@@ -70,13 +66,13 @@ def test_d_loss_d_theta_matches_finite_differences(name):
 def test_d_theta_of_d_loss_d_z_matches_finite_differences(name):
   f, theta = LOSSES[name]
   z = jnp.asarray(Z)
-  grad_z = jax.grad(f, argnums=0)
+  grad_z = jax.jit(jax.grad(f, argnums=0))
   # Unlike the gradient in θ, forward over scalar θ of the gradient in z compiles fast (measured).
   mixed = jax.jit(jax.jacfwd(grad_z, argnums=1))(z, jnp.float64(theta))
   expected = _fd(lambda t: grad_z(z, t), theta)
   np.testing.assert_allclose(mixed, expected, rtol=1e-5, atol=1e-10)
   # The other order (d/dz of dL/dθ, reverse over forward) is the same matrix column.
-  other = jax.jacrev(jax.grad(f, argnums=1), argnums=0)(z, jnp.float64(theta))
+  other = jax.jit(jax.jacrev(jax.grad(f, argnums=1), argnums=0))(z, jnp.float64(theta))
   np.testing.assert_allclose(other, expected, rtol=1e-5, atol=1e-10)
 
 
@@ -89,18 +85,15 @@ def test_hessian_in_logits_and_theta(name):
     return f(x[:-1], x[-1])
 
   x = jnp.concatenate([jnp.asarray(Z), jnp.array([theta])])
-  # Compiled where that costs less than op by op (measured): focal throughout, the user loss only
-  # reverse over reverse. Compiling forward over reverse of real-γ Maki costs 4× running it.
-  compiled = jax.jit if name == "focal" else (lambda fn: fn)
-  hessian = compiled(jax.hessian(packed))(x)
-  # Row i shifts x along e_i; batched, the long op-by-op graphs run twice, not 2·len(x) times.
-  grad = compiled(jax.vmap(jax.grad(packed)))
+  # Compiled: cheaper than op by op since traced-γ Maki's series are loops, not unrolled (measured).
+  hessian = jax.jit(jax.hessian(packed))(x)
+  # Row i shifts x along e_i; batched, one program for both differences.
+  grad = jax.jit(jax.vmap(jax.grad(packed)))
   expected = _fd(lambda e: grad(x + e * np.eye(len(x))), 0.0)
   np.testing.assert_allclose(hessian, expected, rtol=1e-5, atol=1e-9)
   np.testing.assert_allclose(hessian, hessian.T, rtol=1e-9, atol=1e-12)
   # The mixed column d/dθ of dL/dz also in the other order (reverse over reverse: d/dz of dL/dθ).
-  compiled = jax.jit if name in ("focal", "user") else (lambda fn: fn)
-  other = compiled(jax.jacrev(jax.grad(f, argnums=1), argnums=0))(x[:-1], x[-1])
+  other = jax.jit(jax.jacrev(jax.grad(f, argnums=1), argnums=0))(x[:-1], x[-1])
   np.testing.assert_allclose(other, expected[-1, :-1], rtol=1e-5, atol=1e-10)
 
 
@@ -108,8 +101,8 @@ def test_hessian_in_logits_and_theta(name):
 def test_vmap_over_theta_matches_per_theta_gradients():
   thetas = jnp.array([0.5, 1.0, 2.0, 3.5])
   z = jnp.asarray(Z)
-  maki = _maki
-  batched = jax.vmap(jax.grad(_maki, argnums=1), in_axes=(None, 0))(z, thetas)  # op by op
+  maki = jax.jit(_maki)
+  batched = jax.jit(jax.vmap(jax.grad(_maki, argnums=1), in_axes=(None, 0)))(z, thetas)
   for theta, got in zip(thetas, batched):
     np.testing.assert_allclose(got, _fd(lambda t: maki(z, t), float(theta)), rtol=1e-6)
 
@@ -131,5 +124,5 @@ def test_alpha_is_differentiable():
 
 def test_out_of_domain_traced_theta_poisons_value_and_gradient():
   z = jnp.asarray(Z)
-  value, grad = jax.value_and_grad(_maki, argnums=(0, 1))(z, jnp.float64(-0.5))
+  value, grad = jax.jit(jax.value_and_grad(_maki, argnums=(0, 1)))(z, jnp.float64(-0.5))
   assert np.isnan(value) and np.isnan(grad[1]) and np.all(np.isnan(grad[0]))

@@ -155,6 +155,23 @@ def test_huge_gamma_is_bounded_and_accurate(gamma):
   assert max(errors) <= 1e-5
 
 
+def test_traced_gamma_in_float64_sums_its_series_in_loops_to_the_unrolled_values():
+  """float64 with a traced γ sums the two series (56 and 24 terms) in loops, which compile far
+  faster once differentiated twice; the values are those of the same terms written out (a Python
+  γ), to rounding."""
+  z = np.linspace(-40.0, 40.0, 321)
+  with jax.enable_x64(True):
+    log_p, log_q = jax.nn.log_sigmoid(jnp.asarray(z)), jax.nn.log_sigmoid(-jnp.asarray(z))
+    program = str(jax.make_jaxpr(maki_tail)(log_p, log_q, jnp.float64(1.7)))
+    assert program.count("scan[") == 2
+    assert "scan[" not in str(jax.make_jaxpr(maki_tail)(log_p.astype(jnp.float32),
+                                                         log_q.astype(jnp.float32), jnp.float32(1.7)))
+    traced = jax.jit(maki_tail)
+    for gamma in (1.7, 4.5, 12.5):
+      np.testing.assert_allclose(traced(log_p, log_q, jnp.float64(gamma)),
+                                 maki_tail(log_p, log_q, gamma), rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("gamma", [0.5, 1.5, 2.5, 3.7, 7.3])
 def test_static_real_gamma_takes_two_fitted_polynomials(gamma):
   """Static real γ ≲ 10 (float32): Chebyshev S(q) above p_s = min(1/A, 1/2), Taylor in p below
