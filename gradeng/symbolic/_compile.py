@@ -268,7 +268,6 @@ def _approximant_candidate(g: sp.Expr) -> tuple[_Candidate | None, str]:
 
 
 @functools.lru_cache(maxsize=1)
-@functools.lru_cache(maxsize=1)
 def _cheapest_approximant_cost() -> int:
   """`kernel_cost` of the cheapest approximant a fit can give (degree 4 on both pieces, no
   closed-form terms): a closed form that costs no more than this is taken without fitting one;
