@@ -29,6 +29,7 @@ def pair_weight_curves(num: int = 201) -> dict:
   stays at `PARTNER`. Distance-based rules get d = √(2 − 2s) (squared for the triplet, whose
   FaceNet form uses d²), and the weight is converted with the chain rule.
   """
+  import jax
   import jax.numpy as jnp
 
   from gradeng.embedding import PAIR_RULES, TRIPLET_RULES
@@ -47,21 +48,24 @@ def pair_weight_curves(num: int = 201) -> dict:
   for name, (variable, rule, params) in rules.items():
     curves["losses"][name] = {}
     for kind, column in (("positive", 1), ("negative", 2)):
-      weights = []
-      for s in s_grid:
-        row = [1.0, PARTNER["positive"], PARTNER["negative"]]
-        row[column] = s
-        sim = jnp.array([row, [row[1], 1.0, 0.0], [row[2], 0.0, 1.0]], jnp.float32)
-        if variable == "s":
-          x, ds = sim, 1.0
-        elif variable == "d2":
-          x, ds = 2.0 - 2.0 * sim, -2.0
-        else:
-          x = jnp.sqrt(jnp.maximum(2.0 - 2.0 * sim, 0.0))
-          ds = -1.0 / max(float(np.sqrt(2.0 - 2.0 * s)), 1e-6)
-        w = rule(x, pos, neg, *(jnp.float32(p) for p in params))[1]
-        weights.append(float(w[0, column]) * ds)
-      curves["losses"][name][kind] = weights
+      rows = np.tile(np.array([1.0, PARTNER["positive"], PARTNER["negative"]]), (num, 1))
+      rows[:, column] = s_grid
+      sim = np.zeros((num, 3, 3))
+      sim[:, 0, :] = rows
+      sim[:, 1:, 0] = rows[:, 1:]
+      sim[:, 1, 1] = sim[:, 2, 2] = 1.0
+      sim = jnp.asarray(sim, jnp.float32)
+      if variable == "s":
+        x, ds = sim, np.ones(num)
+      elif variable == "d2":
+        x, ds = 2.0 - 2.0 * sim, np.full(num, -2.0)
+      else:
+        x = jnp.sqrt(jnp.maximum(2.0 - 2.0 * sim, 0.0))
+        ds = -1.0 / np.maximum(np.sqrt(2.0 - 2.0 * s_grid), 1e-6)
+      # One compiled program for the whole grid (op by op, 2,010 calls took ~4 s).
+      weight = jax.jit(jax.vmap(lambda x, rule=rule, params=params: rule(
+          x, pos, neg, *(jnp.float32(p) for p in params))[1]))(x)
+      curves["losses"][name][kind] = (np.asarray(weight[:, 0, column], np.float64) * ds).tolist()
   return curves
 
 
