@@ -19,12 +19,13 @@ Reported for each formula:
   approximant or quadrature);
 * the wall time of each build (``ge.coefficient`` + ``ge.loss_from_coefficient``, imports not
   included);
-* the max float32 relative error, over logits z ∈ [-40, 40] (1601 points, 0.05 apart) and labels 1 and 0 on
-  the sigmoid head, of the **value** L(p_t) and of the **gradient** dL/dz (the injected one:
-  for label 1, p_t = σ(z) and dL/dz = g(p_t)·p_t·(1 - p_t); for label 0, p_t = σ(-z) and
-  dL/dz = -g(p_t)·p_t·(1 - p_t)) against mpmath at 40 digits: L = ∫_p^1 -g(t) dt by quadrature
-  (in q = 1 - t for p ≥ 1/2, in log t below; independent of SymPy's antiderivative), the
-  gradient from g directly; points whose reference is outside float32's normal range are skipped;
+* the max float32 relative error, over logits z ∈ [-40, 40] (1601 points, 0.05 apart) and
+  labels 1 and 0 on the sigmoid head, of the **value** L(p_t) and of the **gradient** dL/dz
+  (the injected one: for label 1, p_t = σ(z) and dL/dz = g(p_t)·p_t·(1 - p_t); for label 0,
+  p_t = σ(-z) and dL/dz = -g(p_t)·p_t·(1 - p_t)) against mpmath at 40 digits: L = ∫_p^1 -g(t) dt
+  by quadrature (in q = 1 - t for p ≥ 1/2, in log t below; independent of SymPy's
+  antiderivative), the gradient from g directly; points whose reference is outside float32's
+  normal range are skipped;
 * forward+backward time of the mean loss on ``--size`` float32 logits (labels 1 with probability
   0.1) divided by that of the catalog focal loss (γ = 2), timed in alternation with it in
   ``--repeats`` interleaved rounds (the machine may be shared and noisy): the ratio of the best

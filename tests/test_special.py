@@ -256,7 +256,8 @@ def test_complement_probability_is_within_an_ulp_where_x_is_at_most_a_half():
   assert ulps(complement_probability(u)) <= 1.5
   assert ulps(jax.jit(lambda v: -jnp.expm1(v))(u)) > 3.0
   far = np.linspace(-30.0, -0.7, 1001).astype(np.float32)
-  np.testing.assert_array_equal(jax.jit(complement_probability)(far), jax.jit(lambda v: -jnp.expm1(v))(far))
+  np.testing.assert_array_equal(jax.jit(complement_probability)(far),
+                                jax.jit(lambda v: -jnp.expm1(v))(far))
   wide = jnp.asarray(np.linspace(-3.0, 0.0, 101))
   if wide.dtype == jnp.float64:
     np.testing.assert_array_equal(complement_probability(wide), -jnp.expm1(wide))

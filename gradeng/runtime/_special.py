@@ -146,8 +146,8 @@ def complement_probability(log_complement):
   return jnp.where(near_zero, -(u + (u * u) * series), -jnp.expm1(log_complement))
 
 
-#: 1/k! for k = 2, …, 10: the Taylor coefficients of (expm1(u) - u)/u² that `complement_probability`
-#: sums for -log 2 ≤ u ≤ 0.
+#: 1/k! for k = 2, …, 10: the Taylor coefficients of (expm1(u) - u)/u² that
+#: `complement_probability` sums for -log 2 ≤ u ≤ 0.
 _EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(2, 11))
 
 
