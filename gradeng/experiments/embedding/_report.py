@@ -45,16 +45,23 @@ def pair_weight_curves(num: int = 201) -> dict:
       "circle (γ=80, m=0.4)": ("s", PAIR_RULES["circle"][1], (80.0, 0.4)),
   }
   curves: dict = {"s": s_grid.tolist(), "partner_similarity": PARTNER, "losses": {}}
+  similarities = {}  # the anchor's similarity to its positive (column 1) or negative (2) on s_grid
+  for column in (1, 2):
+    rows = np.tile(np.array([1.0, PARTNER["positive"], PARTNER["negative"]]), (num, 1))
+    rows[:, column] = s_grid
+    sim = np.zeros((num, 3, 3))
+    sim[:, 0, :] = rows
+    sim[:, 1:, 0] = rows[:, 1:]
+    sim[:, 1, 1] = sim[:, 2, 2] = 1.0
+    similarities[column] = jnp.asarray(sim, jnp.float32)
   for name, (variable, rule, params) in rules.items():
+    # One compiled program per rule for the whole grid and both sides (op by op, 2,010 calls
+    # took ~4 s).
+    weights = jax.jit(jax.vmap(lambda x, rule=rule, params=params: rule(
+        x, pos, neg, *(jnp.float32(p) for p in params))[1]))
     curves["losses"][name] = {}
     for kind, column in (("positive", 1), ("negative", 2)):
-      rows = np.tile(np.array([1.0, PARTNER["positive"], PARTNER["negative"]]), (num, 1))
-      rows[:, column] = s_grid
-      sim = np.zeros((num, 3, 3))
-      sim[:, 0, :] = rows
-      sim[:, 1:, 0] = rows[:, 1:]
-      sim[:, 1, 1] = sim[:, 2, 2] = 1.0
-      sim = jnp.asarray(sim, jnp.float32)
+      sim = similarities[column]
       if variable == "s":
         x, ds = sim, np.ones(num)
       elif variable == "d2":
@@ -62,10 +69,8 @@ def pair_weight_curves(num: int = 201) -> dict:
       else:
         x = jnp.sqrt(jnp.maximum(2.0 - 2.0 * sim, 0.0))
         ds = -1.0 / np.maximum(np.sqrt(2.0 - 2.0 * s_grid), 1e-6)
-      # One compiled program for the whole grid (op by op, 2,010 calls took ~4 s).
-      weight = jax.jit(jax.vmap(lambda x, rule=rule, params=params: rule(
-          x, pos, neg, *(jnp.float32(p) for p in params))[1]))(x)
-      curves["losses"][name][kind] = (np.asarray(weight[:, 0, column], np.float64) * ds).tolist()
+      curves["losses"][name][kind] = (np.asarray(weights(x)[:, 0, column], np.float64)
+                                      * ds).tolist()
   return curves
 
 
