@@ -66,7 +66,8 @@ FIT_TOLERANCE = 2e-9
 MAX_CANCELLATION = 8.0
 #: Order of the series of p·g at p = 0 whose p^e·(log p)^k terms (e > 0, k > 0) go into G.
 LOG_SERIES_ORDER = 5
-#: Logits at which references are returned for the float32 check (the benchmark's grid).
+#: Logits at which references are returned for the float32 check of a fit: ±40 every 0.5 (the
+#: benchmark's grid until 2026-12-05; `benchmarks/formulas.py` now checks every 0.05).
 CHECK_LOGITS = np.linspace(-40.0, 40.0, 161).astype(np.float32).astype(np.float64)
 
 
