@@ -19,11 +19,11 @@ def cache_dir(tmp_path, monkeypatch):
   return tmp_path
 
 
-def _loss(g, log_q):
-  """∫_p^1 -g at q = 1 - p = exp(log_q), 30 digits: at the q the kernel is given (float32
-  log q), so that its rounding, amplified γ + 1 times in q^{γ+1}, is not counted."""
+def _loss(g, z):
+  """∫_p^1 -g at p = σ(z) for the float32 logit z, 30 digits (the kernel takes q = 1 - p from
+  log p, so the rounding of a float32 log q near -z is not in its value)."""
   with mp.workdps(30):
-    q = mp.exp(mp.mpf(log_q))
+    q = 1 / (1 + mp.exp(mp.mpf(float(z))))
     return float(mp.quad(lambda u: -g(1 - u), [0, q]))
 
 
@@ -38,13 +38,24 @@ def test_fitted_values_match_mpmath_in_float32(cache_dir, formula, g, power):
   fitted, note, reference = _approximant.approximant(parse_formula(formula))
   assert fitted is not None, note
   assert fitted.near_power == power  # L ~ a q^{γ+1}/(γ+1) as p → 1
-  z = np.array([-40.0, -7.3, -0.4, 0.0, 0.9, 6.1, 17.7, 25.0], np.float32)
-  value = approximant_function(fitted)
-  log_q = jax.nn.log_sigmoid(-z)
-  got = jax.jit(value)(jax.nn.log_sigmoid(z), log_q)
-  want = [_loss(g, float(v)) for v in log_q]
-  np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=2e-6, atol=0)
+  # At 9.45 and 13.45 log q = -z - e^{-z} rounds by up to 4.8e-7 and 9.5e-7: q³ taken from log q
+  # was off by 1.6e-6 there (from log p now: 4e-7)
+  z = np.array([-40.0, -7.3, -0.4, 0.0, 0.9, 6.1, 9.45, 13.45, 17.7, 25.0], np.float32)
+  got = jax.jit(approximant_function(fitted))(jax.nn.log_sigmoid(z), jax.nn.log_sigmoid(-z))
+  want = [_loss(g, v) for v in z]
+  np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=1e-6, atol=0)
   assert len(reference) == len(_approximant.CHECK_LOGITS)
+
+
+def test_power_coefficients_replace_clenshaw_only_where_as_well_conditioned():
+  decaying = Piece(1, 0.75, tuple(0.4 * 3.0 ** -j for j in range(17)))
+  power = _approximant.power_coefficients(decaying)
+  t = np.linspace(-1, 1, 101)
+  np.testing.assert_allclose(np.polynomial.polynomial.polyval(t, power),
+                             np.polynomial.chebyshev.chebval(t, decaying.coefficients),
+                             rtol=1e-14, atol=0)
+  # T_16 alone is 2^15 t^16 - … : its power coefficients sum to ~1e7 for a series of norm 1
+  assert _approximant.power_coefficients(Piece(1, 0.75, (0.0,) * 16 + (1.0,))) is None
 
 
 def test_a_fit_is_remembered_on_disk(cache_dir, monkeypatch):

@@ -29,9 +29,12 @@ in q near p = 1 and in log p below 1/2), the fit is a float64 least-squares Cheb
 Chebyshev nodes of the smallest degree that reproduces held-out points to `FIT_TOLERANCE`, and
 the approximant is refused where SymPy cannot read the asymptotics, where no degree up to
 `MAX_DEGREE` fits, or (in `gradeng.symbolic._compile`) where float32 evaluation over logits ±40
-misses mpmath by more than the tolerance there. Powers q^{m/d} are evaluated as
-e^{k}·e^{r/d + (m/d)·f} with log q = n + f split at an integer (k, r from m·n), so that a large
-|log q| is not multiplied by an inexact exponent in float32.
+misses mpmath by more than the tolerance there. In float32 the near piece takes q = 1 - p from
+log p (about 1 ulp; a float32 log q near -z is off by up to 2⁻²⁵|z|, which q^{γ+1} = e^{(γ+1) log q}
+multiplies by γ + 1) and q^{m/d} for d = 1, 2 as q multiplied out (times √q); other powers are
+`gradeng.runtime.power_from_log`'s compensated e^{(m/d)·log q}. A series is evaluated by
+Horner's rule on its power-basis coefficients in t where they are as well conditioned as the
+Chebyshev ones (`power_coefficients`), else by Clenshaw's recurrence.
 
 The gradient of a loss never uses this: the kernel's weight w = p·g is injected exactly.
 """
@@ -39,16 +42,18 @@ The gradient of a loss never uses this: the kernel's weight w = p·g is injected
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.runtime import power_from_log
+from gradeng.runtime import complement_probability, integer_power_applies, power_from_log
 from gradeng.symbolic import _cache as _cache
 from gradeng.symbolic._limits import STEP_SECONDS, WorkerTimeout, attempt, run_in_worker
 from gradeng.symbolic._mpeval import numeric_function
@@ -366,30 +371,77 @@ def _clenshaw(coefficients: Sequence[float], t: jnp.ndarray) -> jnp.ndarray:
   return coefficients[0] + t * b1 - b2
 
 
-def _series(piece: Piece, log_x: jnp.ndarray) -> jnp.ndarray:
-  v = jnp.exp(log_x / piece.root)
-  return _clenshaw(piece.coefficients, v * (2 / piece.upper) - 1)
+def _horner(coefficients: Sequence[float], t: jnp.ndarray) -> jnp.ndarray:
+  total = jnp.full_like(t, coefficients[-1])
+  for c in coefficients[-2::-1]:
+    total = total * t + c
+  return total
+
+
+#: Horner's rule is used where Σ|a_j| ≤ this times Σ|c_j| (see `power_coefficients`).
+HORNER_GROWTH = 2.0
+
+
+@functools.lru_cache(maxsize=256)
+def power_coefficients(piece: Piece) -> tuple[float, ...] | None:
+  """a_j with Σ a_j t^j = Σ c_j T_j(t), where Horner's rule on them is as well conditioned as
+  Clenshaw's recurrence on the c_j (Σ|a_j| ≤ `HORNER_GROWTH`·Σ|c_j|: true of the fast-decaying
+  series fitted here, whose a_j ≈ c_j), else None.
+
+  Horner's rule takes one multiply-add per degree where Clenshaw's takes three operations; the
+  float32 check of the kernel (`gradeng.symbolic._compile`) is made on the form evaluated.
+  """
+  chebyshev = np.asarray(piece.coefficients, np.float64)
+  power = np.polynomial.chebyshev.cheb2poly(chebyshev)
+  if np.sum(np.abs(power)) > HORNER_GROWTH * np.sum(np.abs(chebyshev)):
+    return None
+  return tuple(map(float, power))
+
+
+def _series(piece: Piece, v: jnp.ndarray) -> jnp.ndarray:
+  """The piece's polynomial at v = x^{1/root}."""
+  t = v * (2 / piece.upper) - 1
+  power = power_coefficients(piece)
+  return _clenshaw(piece.coefficients, t) if power is None else _horner(power, t)
+
+
+def _near_power(q: jnp.ndarray, log_q: jnp.ndarray, m: int, d: int) -> jnp.ndarray:
+  """q^{m/d}: for d = 1 or 2 in float32, q multiplied out and times √q for an odd m/2 (about
+  (m/d + 1)·1.3e-7 from an accurate q), else `power_from_log`, whose error grows with |log q|
+  because a float32 log q near -z carries up to 2⁻²⁵|z| (1.3e-6 of q^{5/2} at z = 13.45)."""
+  whole, rest = divmod(m, d)
+  if d not in (1, 2) or not integer_power_applies(max(whole, 1), jnp.result_type(q)):
+    return power_from_log(log_q, m / d)
+  power = jax.lax.integer_pow(q, whole) if whole else jnp.ones_like(q)
+  return power * jnp.sqrt(q) if rest else power
 
 
 def approximant_function(approximant: Approximant) -> Callable[..., jnp.ndarray]:
   """The log-space loss ``L(log_p, log_q)`` of an approximant (float32 or float64 inputs).
 
   Both pieces are evaluated for every element (a select, not a branch), each at a harmless
-  point of its own range elsewhere.
+  point of its own range elsewhere. The near piece takes q = 1 - p from log p
+  (`gradeng.runtime.complement_probability`, about 1 ulp) and its powers from q (`_near_power`);
+  p = e^{log p} and q are taken before the select, so that XLA computes each once for the
+  kernel's weight and both pieces.
   """
   m, d = approximant.near_power
+  near, far = approximant.near, approximant.far
   log_split, log_other = math.log(approximant.split), math.log1p(-approximant.split)
 
   def value(log_p, log_q, **_):
     is_near = log_p >= log_split
     log_q_near = jnp.where(is_near, log_q, log_other)
     log_p_far = jnp.where(is_near, log_split, log_p)
-    near = power_from_log(log_q_near, m / d) * _series(approximant.near, log_q_near)
-    far = _series(approximant.far, log_p_far)
+    q_near = jnp.where(is_near, complement_probability(log_p), 1.0 - approximant.split)
+    p_far = jnp.where(is_near, approximant.split, jnp.exp(log_p))
+    y = q_near if near.root == 1 else _near_power(q_near, log_q_near, 1, near.root)
+    x = p_far if far.root == 1 else jnp.exp(log_p_far / far.root)
+    value_far = _series(far, x)
     for c, (em, ed), k in approximant.head:
       term = c * (log_p_far ** k if k else 1.0)
-      far = far + (term * power_from_log(log_p_far, em / ed) if em else term)
-    return jnp.where(is_near, near, far)
+      value_far = value_far + (term * power_from_log(log_p_far, em / ed) if em else term)
+    return jnp.where(is_near, _near_power(q_near, log_q_near, m, d) * _series(near, y), value_far)
 
   return value
 
