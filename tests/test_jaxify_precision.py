@@ -95,8 +95,17 @@ TRIG = [
     (sp.sin(2 * P + 1), lambda p, q: mpmath.sin(3 - 2 * q)),
 ]
 
+LOGS = [  # log of a rational argument through log1p: one form where it holds at both ends
+    (sp.log(2 - P), lambda p, q: mpmath.log1p(q)),
+    (sp.log(1 + P), lambda p, q: mpmath.log1p(p)),
+    (sp.log((3 - P) / (1 + P)), lambda p, q: mpmath.log((2 + q) / (1 + p))),
+    # vanishes at both ends: split at p = 1/2
+    (sp.log(1 + P * (1 - P)), lambda p, q: mpmath.log1p(p * q)),
+]
 
-@pytest.mark.parametrize("expr, exact", POWERS + TRIG, ids=[str(e) for e, _ in POWERS + TRIG])
+
+@pytest.mark.parametrize("expr, exact", POWERS + TRIG + LOGS,
+                         ids=[str(e) for e, _ in POWERS + TRIG + LOGS])
 def test_compiled_expression_at_its_float32_inputs(expr, exact):
   log_p, log_q = _logs(_UNIT_LOGITS)
   got = log_space_function(expr)(log_p, log_q)  # eager: a few ops each, no compilation
@@ -113,6 +122,15 @@ def test_half_powers_of_a_sum_take_one_square_root():
     fn = log_space_function((1 + P**2)**exponent)
     used = {e.primitive.name for e in jax.make_jaxpr(fn)(x, x).jaxpr.eqns}
     assert ("pow" in used) == uses_pow, (exponent, used)
+
+
+def test_a_log_takes_one_log1p_where_one_form_holds_at_both_ends():
+  """log(2 - p) = log1p(q) and log(1 + p) = log1p(p) at every p; log(1 + p(1 - p)) vanishes at
+  both ends and needs a form per end (a split evaluates both)."""
+  x = jnp.full(4, -0.5, jnp.float32)
+  for expr, count in ((sp.log(2 - P), 1), (sp.log(1 + P), 1), (sp.log(1 + P * (1 - P)), 2)):
+    eqns = jax.make_jaxpr(log_space_function(expr))(x, x).jaxpr.eqns
+    assert sum(e.primitive.name == "log1p" for e in eqns) == count, str(expr)
 
 
 def test_python_number_parameter_exponent_is_compensated():

@@ -222,6 +222,23 @@ def _log1p_argument(arg: sp.Expr, at: int,
   return sp.Integer(k_num - k_den), c, r
 
 
+def _holds_at_other_end(form: tuple[sp.Expr, sp.Expr, sp.Expr]) -> bool:
+  """Whether the log1p form (k, c, r(x)) of `_log1p_argument` is accurate also at x = 1 (the
+  other end of p ∈ [0, 1]): r(1) finite and log c + log1p(r(1)) not cancelling (its terms' sum
+  of magnitudes at most twice its magnitude), so that one form serves for every p."""
+  _, c, r = form
+  x = next(iter(r.free_symbols), None)
+  try:
+    r_end = float(r.subs(x, 1)) if x is not None else float(r)
+    log_c = float(sp.log(c))
+  except (TypeError, ValueError, ZeroDivisionError):
+    return False
+  if not math.isfinite(r_end) or r_end <= -1 or not math.isfinite(log_c):
+    return False
+  total = log_c + math.log1p(r_end)
+  return total != 0 and abs(log_c) + abs(math.log1p(r_end)) <= 2 * abs(total)
+
+
 def _within_unit_interval(arg: sp.Expr) -> bool:
   """Whether ``arg``, linear in p with numeric coefficients, stays in [-1, 1] without crossing
   0 for p ∈ (0, 1) (then Ei(arg) needs only its series; e.g. Ei(-p) of ∫ e^{-p}/p)."""
@@ -475,6 +492,13 @@ def log_space_function(expr: sp.Expr, params: Sequence[str] = ()) -> Callable[..
       return lambda lp, lq, kw: (k * (lp, lq)[pick] + log_c_fn(lp, lq, kw)
                                  + jnp.log1p(r_fn(lp, lq, kw)))
 
+    # A form that also holds at the other end (x = 1 there, x^k = 1: the value is
+    # log c + log1p(r(1)), which must not cancel) serves alone: log(1 + p) is log1p(p) at every p,
+    # log(2 - p) is log1p(q); a split would evaluate both forms for every element.
+    if near is not None and _holds_at_other_end(near):
+      return program(near, 1)
+    if far is not None and _holds_at_other_end(far):
+      return program(far, 0)
     return split(program(near, 1), program(far, 0))
 
   compiled = build(expr)
