@@ -51,7 +51,7 @@ def test_power_coefficients_replace_clenshaw_only_where_as_well_conditioned():
   decaying = Piece(1, 0.75, tuple(0.4 * 3.0 ** -j for j in range(17)))
   power = _approximant.power_coefficients(decaying)
   t = np.linspace(-1, 1, 101)
-  np.testing.assert_allclose(np.polynomial.polynomial.polyval(t, power),
+  np.testing.assert_allclose(np.polynomial.polynomial.polyval(t, power[::-1]),
                              np.polynomial.chebyshev.chebval(t, decaying.coefficients),
                              rtol=1e-14, atol=0)
   # T_16 alone is 2^15 t^16 - … : its power coefficients sum to ~1e7 for a series of norm 1

@@ -35,6 +35,7 @@ from gradeng.runtime._special import complement_probability as complement_probab
 from gradeng.runtime._special import integer_power as integer_power
 from gradeng.runtime._special import integer_power_applies as integer_power_applies
 from gradeng.runtime._special import MAX_INTEGER_POWER as MAX_INTEGER_POWER
+from gradeng.runtime._special import horner as horner
 from gradeng.runtime._trigonometry import polynomial_sin as polynomial_sin
 from gradeng.runtime._trigonometry import polynomial_cos as polynomial_cos
 from gradeng.runtime._trigonometry import polynomial_tan as polynomial_tan
@@ -124,6 +125,7 @@ __all__ = [
     "integer_power",
     "integer_power_applies",
     "MAX_INTEGER_POWER",
+    "horner",
     "coefficient_kernel",
     "freeze_params",
     "loss_from_coefficient",

@@ -31,7 +31,7 @@ import dataclasses
 import decimal
 import functools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -140,15 +140,36 @@ def complement_probability(log_complement):
     return -jnp.expm1(log_complement)
   near_zero = log_complement >= -math.log(2.0)
   u = jnp.where(near_zero, log_complement, 0.0)
-  series = jnp.full_like(u, _EXPM1_TAYLOR[-1])
-  for c in reversed(_EXPM1_TAYLOR[:-1]):
-    series = series * u + c
-  return jnp.where(near_zero, -(u + (u * u) * series), -jnp.expm1(log_complement))
+  return jnp.where(near_zero, -(u + (u * u) * horner(_EXPM1_TAYLOR, u)),
+                   -jnp.expm1(log_complement))
 
 
-#: 1/k! for k = 2, …, 10: the Taylor coefficients of (expm1(u) - u)/u² that
-#: `complement_probability` sums for -log 2 ≤ u ≤ 0.
-_EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(2, 11))
+#: 1/k! for k = 10, …, 2 (highest order first): the Taylor coefficients of (expm1(u) - u)/u²
+#: that `complement_probability` sums for -log 2 ≤ u ≤ 0.
+_EXPM1_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(10, 1, -1))
+
+
+def horner(coefficients: Sequence[float], x: jax.Array) -> jax.Array:
+  """Σ_j a_j x^(n-j) for ``coefficients`` (a_0, …, a_n), highest order first, by Horner's rule:
+  one multiply and one add per degree, in that order (the same program wherever it is used).
+
+  Args:
+    coefficients: Python numbers, highest order first (at least one).
+    x: the argument.
+
+  Returns:
+    The polynomial at ``x``, in the dtype of ``x``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> from gradeng.runtime import horner
+    >>> [float(v) for v in horner((2.0, -3.0, 1.0), jnp.array([0.0, 1.0, 2.0]))]  # 2x² - 3x + 1
+    [1.0, 0.0, 3.0]
+  """
+  total = jnp.full_like(x, coefficients[0])
+  for c in coefficients[1:]:
+    total = total * x + c
+  return total
 
 
 #: Largest exponent `integer_power` is used for: its error grows as n·1.3e-7 (1.2e-6 at n = 9

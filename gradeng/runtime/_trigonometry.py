@@ -31,6 +31,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from gradeng.runtime._special import horner
+
 #: Largest |x| for `polynomial_sin`, `polynomial_cos` and `polynomial_tan` (NaN beyond):
 #: k = round(2x/π) ≤ 2¹⁰, so that k times each of the first two parts of π/2 is exact in float32.
 POLYNOMIAL_TRIG_BOUND = 1600.0
@@ -54,13 +56,6 @@ _ARCTAN_TAYLOR = tuple((-1) ** n / (2 * n + 1) for n in range(8, 0, -1))  # u³ 
 _TAN_PI_OVER_8 = math.sqrt(2.0) - 1.0
 
 
-def _horner(coefficients: tuple[float, ...], x: jax.Array) -> jax.Array:
-  total = jnp.full_like(x, coefficients[0])
-  for c in coefficients[1:]:
-    total = total * x + c
-  return total
-
-
 def _compute_dtype(x: jax.Array):
   return jnp.promote_types(x.dtype, jnp.float32)
 
@@ -71,8 +66,8 @@ def _sin_cos_quadrant(x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
   first, second, third = _HALF_PI_PARTS
   r = ((x - k * first) - k * second) - k * third
   r2 = r * r
-  sin_r = r + r * r2 * _horner(_SIN_TAYLOR, r2)
-  cos_r = 1.0 - 0.5 * r2 + r2 * r2 * _horner(_COS_TAYLOR, r2)
+  sin_r = r + r * r2 * horner(_SIN_TAYLOR, r2)
+  cos_r = 1.0 - 0.5 * r2 + r2 * r2 * horner(_COS_TAYLOR, r2)
   return sin_r, cos_r, k - 4.0 * jnp.floor(k * 0.25)
 
 
@@ -116,7 +111,7 @@ def _arctan(wide: jax.Array) -> jax.Array:
   shifted = t > _TAN_PI_OVER_8
   u = jnp.where(shifted, (t - 1.0) / (t + 1.0), t)
   u2 = u * u
-  small = u + u * u2 * _horner(_ARCTAN_TAYLOR, u2)
+  small = u + u * u2 * horner(_ARCTAN_TAYLOR, u2)
   value = jnp.where(shifted, math.pi / 4 + small, small)
   value = jnp.where(inverted, math.pi / 2 - value, value)
   return jnp.copysign(value, wide)

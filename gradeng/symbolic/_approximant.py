@@ -53,7 +53,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from gradeng.runtime import complement_probability, integer_power_applies, power_from_log
+from gradeng.runtime import complement_probability, horner, integer_power_applies, power_from_log
 from gradeng.symbolic import _cache as _cache
 from gradeng.symbolic._limits import STEP_SECONDS, WorkerTimeout, attempt, run_in_worker
 from gradeng.symbolic._mpeval import numeric_function
@@ -371,20 +371,14 @@ def _clenshaw(coefficients: Sequence[float], t: jnp.ndarray) -> jnp.ndarray:
   return coefficients[0] + t * b1 - b2
 
 
-def _horner(coefficients: Sequence[float], t: jnp.ndarray) -> jnp.ndarray:
-  total = jnp.full_like(t, coefficients[-1])
-  for c in coefficients[-2::-1]:
-    total = total * t + c
-  return total
-
-
 #: Horner's rule is used where Σ|a_j| ≤ this times Σ|c_j| (see `power_coefficients`).
 HORNER_GROWTH = 2.0
 
 
 @functools.lru_cache(maxsize=256)
 def power_coefficients(piece: Piece) -> tuple[float, ...] | None:
-  """a_j with Σ a_j t^j = Σ c_j T_j(t), where Horner's rule on them is as well conditioned as
+  """a_j with Σ a_j t^j = Σ c_j T_j(t), highest order first (for `gradeng.runtime.horner`),
+  where Horner's rule on them is as well conditioned as
   Clenshaw's recurrence on the c_j (Σ|a_j| ≤ `HORNER_GROWTH`·Σ|c_j|: true of the fast-decaying
   series fitted here, whose a_j ≈ c_j), else None.
 
@@ -395,14 +389,14 @@ def power_coefficients(piece: Piece) -> tuple[float, ...] | None:
   power = np.polynomial.chebyshev.cheb2poly(chebyshev)
   if np.sum(np.abs(power)) > HORNER_GROWTH * np.sum(np.abs(chebyshev)):
     return None
-  return tuple(map(float, power))
+  return tuple(map(float, power[::-1]))
 
 
 def _series(piece: Piece, v: jnp.ndarray) -> jnp.ndarray:
   """The piece's polynomial at v = x^{1/root}."""
   t = v * (2 / piece.upper) - 1
   power = power_coefficients(piece)
-  return _clenshaw(piece.coefficients, t) if power is None else _horner(power, t)
+  return _clenshaw(piece.coefficients, t) if power is None else horner(power, t)
 
 
 def _near_power(q: jnp.ndarray, log_q: jnp.ndarray, m: int, d: int) -> jnp.ndarray:
