@@ -416,8 +416,8 @@ def approximant_function(approximant: Approximant) -> Callable[..., jnp.ndarray]
   Both pieces are evaluated for every element (a select, not a branch), each at a harmless
   point of its own range elsewhere. The near piece takes q = 1 - p from log p
   (`gradeng.runtime.complement_probability`, about 1 ulp) and its powers from q (`_near_power`);
-  p = e^{log p} and q are taken before the select, so that XLA computes each once for the
-  kernel's weight and both pieces.
+  q (and p = e^{log p} for the far piece in p itself) is taken before the select, so that XLA
+  can share it with the kernel's weight.
   """
   m, d = approximant.near_power
   near, far = approximant.near, approximant.far
@@ -428,9 +428,9 @@ def approximant_function(approximant: Approximant) -> Callable[..., jnp.ndarray]
     log_q_near = jnp.where(is_near, log_q, log_other)
     log_p_far = jnp.where(is_near, log_split, log_p)
     q_near = jnp.where(is_near, complement_probability(log_p), 1.0 - approximant.split)
-    p_far = jnp.where(is_near, approximant.split, jnp.exp(log_p))
     y = q_near if near.root == 1 else _near_power(q_near, log_q_near, 1, near.root)
-    x = p_far if far.root == 1 else jnp.exp(log_p_far / far.root)
+    x = (jnp.where(is_near, approximant.split, jnp.exp(log_p)) if far.root == 1
+         else jnp.exp(log_p_far / far.root))
     value_far = _series(far, x)
     for c, (em, ed), k in approximant.head:
       term = c * (log_p_far ** k if k else 1.0)
