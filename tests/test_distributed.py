@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import gradeng as ge
 from gradeng import InputError
 from gradeng import cli as _cli
 from gradeng.experiments.common import _distributed, initialize_distributed
@@ -119,6 +120,10 @@ def _assert_same(a: dict, b: dict) -> None:
 
 
 def test_two_processes_give_the_numbers_of_one_process_with_two_devices(tmp_path):
+  # The user's "-1/p" built here first, into the run's cache (`GRADENG_CACHE_DIR`, which the
+  # processes inherit): each of the three loads it instead of starting a SymPy worker of its own
+  # to derive it (~3 CPU seconds each, on the two cores the processes share).
+  ge.loss_from_coefficient(ge.coefficient("-1/p"))
   coordinator = f"127.0.0.1:{_free_port()}"
   runs = {  # name -> (output directory, devices per process, options)
       "process 0": (tmp_path / "p0", 1, ["--coordinator", coordinator, "--num-processes", "2",
