@@ -69,6 +69,7 @@ def _red_pixels(png: bytes) -> int:
   return int(np.sum(np.all(np.abs(pixels - np.array(USER_RGB)) <= 40, axis=-1)))
 
 
+@pytest.mark.slow
 def test_card_in_chromium(card_file, browser, tmp_path):
   page = browser.new_page(viewport={"width": 1200, "height": 900})
   problems, requests = [], []

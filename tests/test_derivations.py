@@ -42,6 +42,7 @@ def _comparable(text):
   return re.sub(r"\d\.\de[-+]\d\d", "#", text)
 
 
+@pytest.mark.slow
 def test_committed_reports_match_a_fresh_run(fresh):
   out, paths = fresh
   assert sorted(p.name for p in paths) == sorted([f"{n}.md" for n in CATALOG] + ["index.md"])

@@ -119,6 +119,7 @@ def _assert_same(a: dict, b: dict) -> None:
     np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_numbers_of_one_process_with_two_devices(tmp_path):
   # The user's "-1/p" built here first, into the run's cache (`GRADENG_CACHE_DIR`, which the
   # processes inherit): each of the three loads it instead of starting a SymPy worker of its own

@@ -105,6 +105,7 @@ def test_derive_gives_up_at_the_timeout_with_a_note():
   assert derive("-1/p").verified is True
 
 
+@pytest.mark.slow
 def test_the_worker_is_ended_at_interpreter_exit(tmp_path):
   """A process that started the worker exits without ``ResourceWarning: subprocess … is still
   running`` (dev mode, ResourceWarning an error) and leaves no worker process behind."""

@@ -38,6 +38,7 @@ def test_committed_pages_are_current(pages):
     assert (root / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path.name
 
 
+@pytest.mark.slow
 def test_gradient_figure_is_deterministic_and_shows_the_equalization_effect(tmp_path, monkeypatch):
   # The trajectories behind figure `a` are kept for the equalization checks (one stream fewer).
   computed, original = [], _report.gradient_trajectories

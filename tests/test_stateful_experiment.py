@@ -4,12 +4,14 @@ import dataclasses
 
 import jax
 import numpy as np
+import pytest
 
 import gradeng as ge
 from gradeng.runtime import _stateful as st
 from gradeng.experiments.engineering import TrainConfig, run_grid, stateless
 
 
+@pytest.mark.slow
 def test_periodic_coefficient_is_the_sgdr_learning_rate_under_sgd():
   base = TrainConfig(optimizer="sgd", steps=30, hidden=(4,), n_train=64, n_test=64)
   sgdr = (8, 2.0, 0.0)
@@ -25,6 +27,7 @@ def test_periodic_coefficient_is_the_sgdr_learning_rate_under_sgd():
   assert np.max(np.abs(np.asarray(a["ce"]) - np.asarray(c["ce"]))) > 1e-3
 
 
+@pytest.mark.slow
 def test_minibatch_training_is_deterministic_and_differs_from_full_batch():
   base = TrainConfig(optimizer="adam", steps=20, hidden=(4,), n_train=64, n_test=64)
   ghm = st.ghm_coefficient("ce", bins=10, momentum=0.75)

@@ -39,6 +39,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("formula,params,g", CASES, ids=[c[0] for c in CASES])
 def test_formula_losses_match_mpmath(formula, params, g):
   loss = ge.loss_from_coefficient(ge.coefficient(formula), **params)
