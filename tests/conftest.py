@@ -28,8 +28,7 @@ os.environ["GRADENG_CACHE_DIR"] = os.path.join(_SCRATCH_DIR, "gradeng")
 os.environ["MPLCONFIGDIR"] = os.path.join(_SCRATCH_DIR, "matplotlib")
 # Hypothesis keeps its own files (the constants it collects from the code under test, Unicode
 # tables) in ./.hypothesis unless told otherwise, even with no example database.
-os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = os.path.join(_SCRATCH_DIR, "hypothesis")
-hypothesis.configuration.set_hypothesis_home_dir(os.environ["HYPOTHESIS_STORAGE_DIRECTORY"])
+hypothesis.configuration.set_hypothesis_home_dir(os.path.join(_SCRATCH_DIR, "hypothesis"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 # mpmath's working precision for every test's references: 50 digits (modules used to set it at
 # import, so that the one imported last decided it); a test wanting other digits says so locally
