@@ -1,5 +1,5 @@
 """High-precision (mpmath, 50 digits: the suite's precision, set in ``tests/conftest.py``)
-references for the catalog losses: L(p) and g(p).
+references for the catalog losses: L(p) and g(p); and symbolic equality of two forms (`same`).
 
 Written from the textbook formulas, independently of gradeng's log-space kernels.
 """
@@ -7,6 +7,7 @@ Written from the textbook formulas, independently of gradeng's log-space kernels
 from __future__ import annotations
 
 import mpmath as mp
+import sympy as sp
 
 
 def _maki(p, q, gamma):
@@ -74,3 +75,8 @@ def relative_errors(got, want, *, tiny=1.1754944e-38):
     else:
       out.append(float(abs((mp.mpf(float(g)) - w) / w)))
   return out
+
+
+def same(a, b) -> bool:
+  """Symbolic equality on (0, 1) (p is positive)."""
+  return sp.simplify(sp.expand_func(a - b)) == 0

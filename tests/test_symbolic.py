@@ -20,6 +20,7 @@ from gradeng.symbolic import DivergentIntegralError
 from gradeng.symbolic import PropertyCheck, check_properties
 from gradeng.symbolic import verify_numeric
 from gradeng.symbolic import parameter_symbols
+from tests.reference import same
 
 Q = 1 - P
 MAKI = coefficient("-(1-p)**gamma/p", name="maki", params={"gamma": "nonnegative"},
@@ -29,11 +30,6 @@ FOCAL = coefficient("-(1-p)**gamma/p + gamma*(1-p)**(gamma-1)*log(p)", name="foc
 POLY1 = coefficient("-1/p - epsilon", name="poly1", params={"epsilon": "real"},
                     defaults={"epsilon": 1})
 GCE = coefficient("-p**(q-1)", name="gce", params={"q": "positive"}, defaults={"q": 0.7})
-
-
-def same(a, b):
-  """Symbolic equality on (0, 1) (p is positive)."""
-  return sp.simplify(sp.expand_func(a - b)) == 0
 
 
 def derivative_matches(derivation):
